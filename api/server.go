@@ -1,0 +1,55 @@
+// Package api is smartmaint's HTTP interface (gorilla/mux): the routes under
+// /api/v1, their middleware (request id, metrics and access log, API-key
+// authentication, scope checks) and the health and metrics endpoints.
+//
+// Each feature contributes a Routes value; NewRouter mounts them all on the
+// authenticated /api/v1 subrouter, so every route there requires a key.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/smartmaint/smartmaint/internal/auth"
+)
+
+// Routes registers a feature's handlers on the authenticated /api/v1
+// subrouter. Handlers wrap themselves with Require for their scope.
+type Routes interface {
+	Register(v1 *mux.Router)
+}
+
+// PublicRoutes registers handlers outside authentication (documentation,
+// the operator page's static assets). Use sparingly.
+type PublicRoutes interface {
+	RegisterPublic(root *mux.Router)
+}
+
+// NewRouter builds the HTTP handler.
+func NewRouter(log *slog.Logger, authn *auth.Authenticator, health *Health, routes []Routes, public []PublicRoutes) http.Handler {
+	root := mux.NewRouter()
+	root.NotFoundHandler = withRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, r, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
+	}))
+	root.MethodNotAllowedHandler = withRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "method "+r.Method+" is not allowed on "+r.URL.Path, nil)
+	}))
+	root.Use(withRequestID, withObservability(log))
+
+	root.HandleFunc("/health", health.Live).Methods(http.MethodGet)
+	root.HandleFunc("/health/ready", health.Ready).Methods(http.MethodGet)
+	root.Handle("/metrics", promhttp.Handler()).Methods(http.MethodGet)
+	for _, p := range public {
+		p.RegisterPublic(root)
+	}
+
+	v1 := root.PathPrefix("/api/v1").Subrouter()
+	v1.Use(withAuth(authn))
+	for _, rt := range routes {
+		rt.Register(v1)
+	}
+	return root
+}

@@ -1,0 +1,115 @@
+// Command smartmaint is the predictive-maintenance platform in one binary.
+//
+//	smartmaint dev        the whole stack in one process (Temporal dev server + UI, API, worker)
+//	smartmaint api        the HTTP API
+//	smartmaint worker     the Temporal worker
+//	smartmaint migrate    create the database if missing and apply migrations
+//	smartmaint loadtest   drive the ingest API and report throughput and latency
+//
+// Settings come from environment variables; see docs/CONFIG.md.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"go.uber.org/fx"
+
+	"github.com/smartmaint/smartmaint/internal/app"
+	"github.com/smartmaint/smartmaint/internal/config"
+)
+
+type command struct {
+	name, summary string
+	run           func(args []string) error
+}
+
+var commands []command
+
+func init() {
+	commands = []command{
+		{"dev", "run the whole stack in one process on embedded defaults", runDev},
+		{"api", "run the HTTP API", runAPI},
+		{"worker", "run the Temporal worker", runWorker},
+		{"migrate", "create the database if missing and apply migrations", runMigrate},
+		{"loadtest", "drive the ingest API and report throughput and latency", runLoadtest},
+	}
+}
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
+		usage()
+		os.Exit(2)
+	}
+	for _, c := range commands {
+		if c.name == os.Args[1] {
+			if err := c.run(os.Args[2:]); err != nil {
+				fmt.Fprintf(os.Stderr, "smartmaint %s: %v\n", c.name, err)
+				os.Exit(1)
+			}
+			return
+		}
+	}
+	fmt.Fprintf(os.Stderr, "smartmaint: unknown command %q\n\n", os.Args[1])
+	usage()
+	os.Exit(2)
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: smartmaint <command> [flags]\n\ncommands:")
+	for _, c := range commands {
+		fmt.Fprintf(os.Stderr, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(os.Stderr, "\nSettings come from environment variables; see docs/CONFIG.md.")
+}
+
+// runFx runs an fx application until SIGINT or SIGTERM.
+func runFx(opts ...fx.Option) error {
+	a := fx.New(append(opts, fx.StartTimeout(2*time.Minute), fx.StopTimeout(30*time.Second))...)
+	if err := a.Err(); err != nil {
+		return err
+	}
+	a.Run()
+	return nil
+}
+
+func loadConfig() (config.Config, error) {
+	return config.Load()
+}
+
+func runDev(args []string) error {
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	return runFx(app.Core(cfg), app.Dev(), app.API(), app.Worker(), app.DevBanner())
+}
+
+func runAPI(args []string) error {
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	return runFx(app.Core(cfg), app.WithoutMigrations(), app.API())
+}
+
+func runWorker(args []string) error {
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	return runFx(app.Core(cfg), app.WithoutMigrations(), app.Worker())
+}
+
+func runMigrate(args []string) error {
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	return app.Migrate(ctx, cfg, app.NewLogger(cfg))
+}
+

@@ -1,0 +1,138 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/fx"
+
+	"github.com/smartmaint/smartmaint/internal/apikey"
+	"github.com/smartmaint/smartmaint/internal/config"
+	"github.com/smartmaint/smartmaint/internal/devserver"
+	"github.com/smartmaint/smartmaint/internal/store"
+)
+
+// Dev provides the embedded stack of `smartmaint dev`: a Temporal dev server
+// with its Web UI, the database created and migrated, an in-process Redis
+// when REDIS_URL is unset, and a demo tenant with a known API key.
+func Dev() fx.Option {
+	return fx.Module("dev",
+		fx.Supply(&DevMarker{}),
+		fx.Provide(newDevServer, migrateOnStart),
+		fx.Invoke(bootstrapDev),
+	)
+}
+
+func newDevServer(lc fx.Lifecycle, cfg config.Config, log *slog.Logger) (*devserver.Server, error) {
+	host, port, err := splitHostPort(cfg.TemporalAddress)
+	if err != nil {
+		return nil, err
+	}
+	s, err := devserver.Start(devserver.Options{
+		IP:       host,
+		Port:     port,
+		UIPort:   cfg.TemporalUIPort,
+		DBFile:   cfg.TemporalDBFile,
+		Logger:   log.With("component", "temporal-server"),
+		LogLevel: slog.LevelWarn,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start embedded temporal server (is another one running on %s?): %w", cfg.TemporalAddress, err)
+	}
+	lc.Append(fx.StopHook(s.Stop))
+	return s, nil
+}
+
+func migrateOnStart(cfg config.Config, log *slog.Logger) (SchemaReady, error) {
+	return SchemaReady{}, Migrate(context.Background(), cfg, log)
+}
+
+// Migrate creates the database when missing, applies migrations and makes
+// sure the readings partitions around now exist.
+func Migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	if err := store.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	if err := store.Migrate(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL, 2)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	now := time.Now()
+	created, err := db.EnsurePartitions(ctx, now.Add(-cfg.ReadingsRetention), now.Add(cfg.PartitionLookahead))
+	if err != nil {
+		return err
+	}
+	log.Info("database schema is current", "timescale", db.Timescale, "partitions_created", len(created))
+	return nil
+}
+
+// EnsureDevKey registers key (all scopes) for tenant unless it exists.
+func EnsureDevKey(ctx context.Context, db *store.DB, tenant, key string) error {
+	if err := db.EnsureTenant(ctx, tenant, strings.ToUpper(tenant[:1])+tenant[1:]+" (dev)"); err != nil {
+		return err
+	}
+	prefix, secret, err := apikey.Parse(key)
+	if err != nil {
+		return fmt.Errorf("DEV_API_KEY: %w", err)
+	}
+	if _, err := db.APIKeyByPrefix(ctx, prefix); err == nil {
+		return nil
+	}
+	_, err = db.CreateAPIKey(ctx, tenant, "dev", prefix, apikey.Hash(secret), []apikey.Scope{apikey.Admin}, nil)
+	if err != nil {
+		return fmt.Errorf("register dev api key: %w", err)
+	}
+	return nil
+}
+
+func bootstrapDev(lc fx.Lifecycle, cfg config.Config, db *store.DB) {
+	lc.Append(fx.StartHook(func(ctx context.Context) error {
+		return EnsureDevKey(ctx, db, cfg.DevTenant, cfg.DevAPIKey)
+	}))
+}
+
+// DevBanner prints where everything is once the whole stack has started;
+// pass it last so its start hook runs after the others.
+func DevBanner() fx.Option {
+	return fx.Invoke(func(lc fx.Lifecycle, cfg config.Config, dev *devserver.Server) {
+		lc.Append(fx.StartHook(func() {
+			api := cfg.HTTPAddr
+			if strings.HasPrefix(api, ":") {
+				api = "127.0.0.1" + api
+			}
+			fmt.Printf(`
+smartmaint dev is running
+  API          http://%s   (X-API-Key: %s, tenant %q)
+  Temporal UI  %s
+  Temporal     %s
+  Metrics      http://%s/metrics
+Press Ctrl-C to stop.
+
+`, api, cfg.DevAPIKey, cfg.DevTenant, dev.UIURL(), dev.Address(), api)
+		}))
+	})
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("TEMPORAL_ADDRESS %q is not host:port: %w", addr, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return "", 0, fmt.Errorf("TEMPORAL_ADDRESS %q has no numeric port", addr)
+	}
+	if host == "" || host == "localhost" {
+		host = "127.0.0.1"
+	}
+	return host, port, nil
+}

@@ -1,0 +1,58 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"go.temporal.io/sdk/client"
+	"go.uber.org/fx"
+
+	"github.com/smartmaint/smartmaint/activities"
+	"github.com/smartmaint/smartmaint/internal/config"
+	"github.com/smartmaint/smartmaint/internal/store"
+	"github.com/smartmaint/smartmaint/workers"
+)
+
+// Worker provides and starts the Temporal worker and its schedules.
+func Worker() fx.Option {
+	return fx.Module("worker",
+		fx.Provide(
+			func(cfg config.Config, db *store.DB) *activities.Storage {
+				return &activities.Storage{DB: db, Retention: cfg.ReadingsRetention, RollupRetention: cfg.RollupRetention, Lookahead: cfg.PartitionLookahead}
+			},
+			asRegistration(workers.Storage),
+			asSchedule(func(cfg config.Config) workers.Schedule {
+				return workers.StorageSchedule(cfg.StorageMaintenanceInterval)
+			}),
+		),
+		fx.Invoke(fx.Annotate(startWorker, fx.ParamTags(``, ``, ``, ``, `group:"registrations"`, `group:"schedules"`))),
+	)
+}
+
+// asRegistration tags a constructor's result as a worker registration.
+func asRegistration(f any) any {
+	return fx.Annotate(f, fx.ResultTags(`group:"registrations"`))
+}
+
+// asSchedule tags a constructor's result as a schedule to keep in place.
+func asSchedule(f any) any {
+	return fx.Annotate(f, fx.ResultTags(`group:"schedules"`))
+}
+
+func startWorker(lc fx.Lifecycle, cfg config.Config, c client.Client, log *slog.Logger, regs []workers.Registration, schedules []workers.Schedule) {
+	w := workers.New(c, cfg.TemporalTaskQueue, regs)
+	lc.Append(fx.Hook{
+		OnStart: func(ctx context.Context) error {
+			if err := w.Start(); err != nil {
+				return fmt.Errorf("start temporal worker: %w", err)
+			}
+			if err := workers.EnsureSchedules(ctx, c, cfg.TemporalTaskQueue, schedules); err != nil {
+				return err
+			}
+			log.Info("temporal worker polling", "task_queue", cfg.TemporalTaskQueue, "schedules", len(schedules))
+			return nil
+		},
+		OnStop: func(context.Context) error { w.Stop(); return nil },
+	})
+}

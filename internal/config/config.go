@@ -1,0 +1,108 @@
+// Package config loads smartmaint's settings from environment variables.
+//
+// Every setting has a default that works for the embedded stack (`smartmaint
+// dev`): a local PostgreSQL on 127.0.0.1:5432, an in-process Redis when
+// REDIS_URL is unset, and a Temporal dev server started by the process. The
+// full list with defaults is in docs/CONFIG.md; a test keeps the two in step.
+package config
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Config holds every setting of the smartmaint binary.
+type Config struct {
+	// DatabaseURL is the PostgreSQL connection string. In dev mode the database
+	// is created when it does not exist.
+	DatabaseURL string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/smartmaint?sslmode=disable"`
+	// DatabaseMaxConns caps the pgx pool size.
+	DatabaseMaxConns int32 `env:"DATABASE_MAX_CONNS" envDefault:"16"`
+
+	// RedisURL is the Redis connection string. Empty in dev mode means an
+	// in-process Redis (miniredis); the api and worker commands require it.
+	RedisURL string `env:"REDIS_URL"`
+
+	// TemporalAddress is the Temporal frontend host:port.
+	TemporalAddress string `env:"TEMPORAL_ADDRESS" envDefault:"127.0.0.1:7233"`
+	// TemporalNamespace is the Temporal namespace workflows run in.
+	TemporalNamespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
+	// TemporalTaskQueue is the task queue the worker polls.
+	TemporalTaskQueue string `env:"TEMPORAL_TASK_QUEUE" envDefault:"smartmaint"`
+	// TemporalUIPort is the Web UI port of the embedded dev server (dev only).
+	TemporalUIPort int `env:"TEMPORAL_UI_PORT" envDefault:"8233"`
+	// TemporalDBFile keeps the embedded dev server's history in a SQLite file;
+	// empty keeps it in memory (dev only).
+	TemporalDBFile string `env:"TEMPORAL_DB_FILE"`
+
+	// HTTPAddr is the API listen address.
+	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080"`
+	// MaxBodyBytes limits request bodies (10k readings fit comfortably).
+	MaxBodyBytes int64 `env:"MAX_BODY_BYTES" envDefault:"8388608"`
+	// MaxReadingsPerRequest limits the readings in one ingest request.
+	MaxReadingsPerRequest int `env:"MAX_READINGS_PER_REQUEST" envDefault:"10000"`
+
+	// IngestMaxBatchRows caps the rows of one group-commit COPY.
+	IngestMaxBatchRows int `env:"INGEST_MAX_BATCH_ROWS" envDefault:"20000"`
+	// IngestFlushers is the number of concurrent COPY transactions.
+	IngestFlushers int `env:"INGEST_FLUSHERS" envDefault:"2"`
+	// IngestQueueRequests bounds the requests waiting for a commit; when full,
+	// new requests wait until their deadline and then get 503.
+	IngestQueueRequests int `env:"INGEST_QUEUE_REQUESTS" envDefault:"4096"`
+	// IngestCommitTimeout bounds one COPY transaction.
+	IngestCommitTimeout time.Duration `env:"INGEST_COMMIT_TIMEOUT" envDefault:"10s"`
+	// MaxClockSkew is how far in the future a reading's timestamp may be.
+	MaxClockSkew time.Duration `env:"MAX_CLOCK_SKEW" envDefault:"5m"`
+
+	// ReadingsRetention is how long raw readings are kept; older partitions are
+	// dropped and older readings are rejected at ingest.
+	ReadingsRetention time.Duration `env:"READINGS_RETENTION" envDefault:"720h"`
+	// RollupRetention is how long hourly rollups are kept.
+	RollupRetention time.Duration `env:"ROLLUP_RETENTION" envDefault:"8760h"`
+	// PartitionLookahead is how far ahead daily partitions are created.
+	PartitionLookahead time.Duration `env:"PARTITION_LOOKAHEAD" envDefault:"168h"`
+	// StorageMaintenanceInterval is how often the storage maintenance schedule runs.
+	StorageMaintenanceInterval time.Duration `env:"STORAGE_MAINTENANCE_INTERVAL" envDefault:"1h"`
+
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
+
+	// DevAPIKey is registered for the tenant DevTenant by `smartmaint dev` so
+	// that the simulator and curl work out of the box. Never used outside dev.
+	DevAPIKey string `env:"DEV_API_KEY" envDefault:"sm_devlocal_0123456789abcdef0123456789abcdef"`
+	// DevTenant is the tenant `smartmaint dev` creates.
+	DevTenant string `env:"DEV_TENANT" envDefault:"demo"`
+}
+
+// Load reads the configuration from the environment.
+func Load() (Config, error) {
+	var c Config
+	if err := env.Parse(&c); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// Validate reports settings that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.DatabaseURL == "":
+		return fmt.Errorf("config: DATABASE_URL is empty")
+	case c.IngestFlushers < 1:
+		return fmt.Errorf("config: INGEST_FLUSHERS must be at least 1, got %d", c.IngestFlushers)
+	case c.IngestMaxBatchRows < 1:
+		return fmt.Errorf("config: INGEST_MAX_BATCH_ROWS must be at least 1, got %d", c.IngestMaxBatchRows)
+	case c.MaxReadingsPerRequest < 1:
+		return fmt.Errorf("config: MAX_READINGS_PER_REQUEST must be at least 1, got %d", c.MaxReadingsPerRequest)
+	case c.ReadingsRetention < 24*time.Hour:
+		return fmt.Errorf("config: READINGS_RETENTION must be at least 24h, got %s", c.ReadingsRetention)
+	case c.PartitionLookahead < 24*time.Hour:
+		return fmt.Errorf("config: PARTITION_LOOKAHEAD must be at least 24h, got %s", c.PartitionLookahead)
+	}
+	return nil
+}

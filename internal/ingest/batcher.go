@@ -1,0 +1,220 @@
+// Package ingest takes validated readings into PostgreSQL.
+//
+// Its Batcher is a group commit: concurrent requests queue their readings, a
+// few flusher goroutines each take everything waiting (up to a row cap) and
+// write it with one COPY in one transaction, and every request is answered
+// only after that transaction commits. Under load, batches grow by
+// themselves; when idle, a lone request is written at once.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/smartmaint/smartmaint/internal/store"
+)
+
+// Errors a Write may return besides its context's.
+var (
+	// ErrUnavailable means the readings were not stored because PostgreSQL
+	// failed or timed out; the caller may retry the whole request.
+	ErrUnavailable = errors.New("ingest: storage unavailable")
+	// ErrClosed means the batcher is shutting down.
+	ErrClosed = errors.New("ingest: shutting down")
+)
+
+// Request is one caller's readings plus what the hooks need of them.
+type Request struct {
+	Rows []store.Reading
+	// Extra is carried for hooks (for example the anomalies found in Rows).
+	Extra any
+
+	done chan error
+}
+
+// Hooks extend a batch's transaction. Both are optional.
+type Hooks struct {
+	// InTx runs after the COPY inside the batch's transaction; an error
+	// aborts the batch.
+	InTx func(ctx context.Context, tx pgx.Tx, batch []*Request) error
+	// Committed runs after a successful commit, on the flusher goroutine; it
+	// must not block.
+	Committed func(batch []*Request)
+}
+
+// Options tune a Batcher.
+type Options struct {
+	MaxBatchRows  int
+	Flushers      int
+	QueueRequests int
+	CommitTimeout time.Duration
+	Hooks         Hooks
+	Logger        *slog.Logger
+}
+
+// Batcher is the group-commit writer.
+type Batcher struct {
+	db      *store.DB
+	opts    Options
+	queue   chan *Request
+	stop    chan struct{}
+	closing sync.Once
+	mu      sync.RWMutex // held for reading while enqueuing, for writing while closing
+	closed  bool
+	wg      sync.WaitGroup
+	metrics *metrics
+}
+
+// NewBatcher starts the flushers.
+func NewBatcher(db *store.DB, opts Options) *Batcher {
+	if opts.MaxBatchRows <= 0 {
+		opts.MaxBatchRows = 20000
+	}
+	if opts.Flushers <= 0 {
+		opts.Flushers = 2
+	}
+	if opts.QueueRequests <= 0 {
+		opts.QueueRequests = 4096
+	}
+	if opts.CommitTimeout <= 0 {
+		opts.CommitTimeout = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	b := &Batcher{
+		db:      db,
+		opts:    opts,
+		queue:   make(chan *Request, opts.QueueRequests),
+		stop:    make(chan struct{}),
+		metrics: defaultMetrics,
+	}
+	for range opts.Flushers {
+		b.wg.Add(1)
+		go b.flusher()
+	}
+	return b
+}
+
+// Write queues req and waits until its readings are committed or have
+// failed. Once queued, a request is always answered with the true outcome,
+// even if ctx ends meanwhile: an acknowledged reading is a committed one.
+func (b *Batcher) Write(ctx context.Context, req *Request) error {
+	if len(req.Rows) == 0 {
+		return nil
+	}
+	req.done = make(chan error, 1)
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case b.queue <- req:
+		b.mu.RUnlock()
+	case <-ctx.Done():
+		b.mu.RUnlock()
+		b.metrics.rejected.Inc()
+		return fmt.Errorf("%w: queue full: %w", ErrUnavailable, ctx.Err())
+	}
+	return <-req.done
+}
+
+// Close stops taking requests, commits what is queued and waits for the
+// flushers to finish.
+func (b *Batcher) Close() {
+	b.closing.Do(func() {
+		b.mu.Lock()
+		b.closed = true
+		close(b.queue)
+		b.mu.Unlock()
+	})
+	b.wg.Wait()
+}
+
+func (b *Batcher) flusher() {
+	defer b.wg.Done()
+	for first := range b.queue {
+		batch := []*Request{first}
+		rows := len(first.Rows)
+	drain:
+		for rows < b.opts.MaxBatchRows {
+			select {
+			case r, ok := <-b.queue:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+				rows += len(r.Rows)
+			default:
+				break drain
+			}
+		}
+		b.flush(batch, rows)
+	}
+}
+
+// flush commits batch; when the database rejects the data itself (not a
+// connection failure) and the batch has several requests, each is retried on
+// its own so one bad request cannot fail the others.
+func (b *Batcher) flush(batch []*Request, rows int) {
+	err := b.commit(batch, rows)
+	var pgErr *pgconn.PgError
+	if err != nil && len(batch) > 1 && errors.As(err, &pgErr) && dataError(pgErr) {
+		b.opts.Logger.Warn("ingest batch rejected; retrying requests one by one", "requests", len(batch), "error", err)
+		for _, r := range batch {
+			b.flush([]*Request{r}, len(r.Rows))
+		}
+		return
+	}
+	if err != nil {
+		b.opts.Logger.Error("ingest batch failed", "requests", len(batch), "rows", rows, "error", err)
+		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	for _, r := range batch {
+		r.done <- err
+	}
+}
+
+func (b *Batcher) commit(batch []*Request, rows int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), b.opts.CommitTimeout)
+	defer cancel()
+	start := time.Now()
+	chunks := make([][]store.Reading, len(batch))
+	for i, r := range batch {
+		chunks[i] = r.Rows
+	}
+	err := pgx.BeginFunc(ctx, b.db.Pool, func(tx pgx.Tx) error {
+		if _, err := store.CopyReadings(ctx, tx, chunks...); err != nil {
+			return err
+		}
+		if err := store.UpsertRollup(ctx, tx, chunks...); err != nil {
+			return err
+		}
+		if b.opts.Hooks.InTx != nil {
+			return b.opts.Hooks.InTx(ctx, tx, batch)
+		}
+		return nil
+	})
+	b.metrics.observe(time.Since(start), rows, err)
+	if err != nil {
+		return err
+	}
+	if b.opts.Hooks.Committed != nil {
+		b.opts.Hooks.Committed(batch)
+	}
+	return nil
+}
+
+// dataError reports errors caused by the rows themselves (SQLSTATE classes 22
+// data exception and 23 integrity constraint violation).
+func dataError(e *pgconn.PgError) bool {
+	return len(e.Code) == 5 && (e.Code[:2] == "22" || e.Code[:2] == "23")
+}
