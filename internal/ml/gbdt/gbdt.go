@@ -1,0 +1,427 @@
+// Package gbdt is a gradient-boosted decision-tree classifier for binary
+// labels (failure / no failure), built the way LightGBM and scikit-learn's
+// HistGradientBoostingClassifier are:
+//
+//   - features are binned once into at most 255 quantile bins, so split
+//     finding scans histograms of gradient and hessian sums instead of
+//     sorted values, and a child's histogram is its parent's minus its
+//     sibling's;
+//   - trees grow leaf-wise (best gain first) up to MaxLeafNodes leaves,
+//     each split maximising G_L²/(H_L+λ) + G_R²/(H_R+λ) − G²/(H+λ) under the
+//     binary logistic loss, leaves set to −η·G/(H+λ);
+//   - class weights (for example "balanced") scale each row's gradient and
+//     hessian to counter the rarity of failures;
+//   - with EarlyStopping, a stratified ValidationFraction of the rows is
+//     held out and boosting stops once its log loss has not improved by Tol
+//     for NIterNoChange iterations; the model keeps the best iteration.
+//
+// Scoring walks the flattened trees (package tree) without allocating.
+package gbdt
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/smartmaint/smartmaint/internal/ml/metrics"
+	"github.com/smartmaint/smartmaint/internal/ml/tree"
+)
+
+// Params configure training. DefaultParams gives scikit-learn's defaults;
+// zero numeric fields are replaced by those defaults.
+type Params struct {
+	LearningRate       float64 `json:"learning_rate"`
+	MaxIter            int     `json:"max_iter"`
+	MaxLeafNodes       int     `json:"max_leaf_nodes"`
+	MaxDepth           int     `json:"max_depth"` // 0: no limit
+	MinSamplesLeaf     int     `json:"min_samples_leaf"`
+	L2                 float64 `json:"l2_regularization"`
+	MaxBins            int     `json:"max_bins"` // at most 255
+	EarlyStopping      bool    `json:"early_stopping"`
+	ValidationFraction float64 `json:"validation_fraction"`
+	NIterNoChange      int     `json:"n_iter_no_change"`
+	Tol                float64 `json:"tol"`
+	// ClassWeight is "" (every row weighs 1) or "balanced" (each class
+	// weighs n / (2·n_class), scikit-learn's convention).
+	ClassWeight string `json:"class_weight"`
+	Seed        uint64 `json:"seed"`
+
+	// Progress, when set, is called after each boosting iteration with the
+	// number done and the maximum.
+	Progress func(done, max int) `json:"-"`
+}
+
+// DefaultParams are scikit-learn 1.2's HistGradientBoostingClassifier
+// defaults, with early stopping on.
+func DefaultParams() Params {
+	return Params{
+		LearningRate:       0.1,
+		MaxIter:            100,
+		MaxLeafNodes:       31,
+		MinSamplesLeaf:     20,
+		MaxBins:            255,
+		EarlyStopping:      true,
+		ValidationFraction: 0.1,
+		NIterNoChange:      10,
+		Tol:                1e-7,
+	}
+}
+
+func (p Params) withDefaults() Params {
+	d := DefaultParams()
+	if p.LearningRate == 0 {
+		p.LearningRate = d.LearningRate
+	}
+	if p.MaxIter == 0 {
+		p.MaxIter = d.MaxIter
+	}
+	if p.MaxLeafNodes == 0 {
+		p.MaxLeafNodes = d.MaxLeafNodes
+	}
+	if p.MinSamplesLeaf == 0 {
+		p.MinSamplesLeaf = d.MinSamplesLeaf
+	}
+	if p.MaxBins == 0 {
+		p.MaxBins = d.MaxBins
+	}
+	if p.ValidationFraction == 0 {
+		p.ValidationFraction = d.ValidationFraction
+	}
+	if p.NIterNoChange == 0 {
+		p.NIterNoChange = d.NIterNoChange
+	}
+	if p.Tol == 0 {
+		p.Tol = d.Tol
+	}
+	return p
+}
+
+func (p Params) validate() error {
+	switch {
+	case p.LearningRate <= 0:
+		return fmt.Errorf("gbdt: learning rate %v must be positive", p.LearningRate)
+	case p.MaxIter < 1 || p.MaxLeafNodes < 2 || p.MinSamplesLeaf < 1 || p.NIterNoChange < 1:
+		return errors.New("gbdt: max iter, min samples leaf and n iter no change must be at least 1, max leaf nodes at least 2")
+	case p.MaxBins < 2 || p.MaxBins > 255:
+		return fmt.Errorf("gbdt: max bins %d outside 2..255", p.MaxBins)
+	case p.L2 < 0 || p.MaxDepth < 0:
+		return errors.New("gbdt: l2 regularization and max depth must not be negative")
+	case p.ValidationFraction <= 0 || p.ValidationFraction >= 1:
+		return fmt.Errorf("gbdt: validation fraction %v outside (0, 1)", p.ValidationFraction)
+	case p.ClassWeight != "" && p.ClassWeight != "balanced":
+		return fmt.Errorf("gbdt: class weight %q: want \"\" or \"balanced\"", p.ClassWeight)
+	}
+	return nil
+}
+
+// Model is a trained classifier. It is safe for concurrent use.
+type Model struct {
+	ens    tree.Ensemble
+	base   float64 // initial log-odds
+	params Params
+	info   Info
+}
+
+// Info describes how training went.
+type Info struct {
+	// Iterations is the number of trees kept.
+	Iterations int `json:"iterations"`
+	// ValidationLoss is the held-out log loss at the kept iteration (0
+	// without early stopping).
+	ValidationLoss float64 `json:"validation_loss,omitempty"`
+}
+
+// Score returns the predicted probability of the positive class. x must
+// hold NumFeatures values. It does not allocate.
+func (m *Model) Score(x []float64) float64 { return sigmoid(m.Raw(x)) }
+
+// Raw returns the predicted log-odds of the positive class.
+func (m *Model) Raw(x []float64) float64 {
+	if len(m.ens.Roots) == 0 {
+		return m.base
+	}
+	return m.base + m.ens.Sum(x)
+}
+
+// NumFeatures is the length of the input vectors.
+func (m *Model) NumFeatures() int { return m.ens.NumFeatures }
+
+// Params returns the parameters the model was trained with.
+func (m *Model) Params() Params { return m.params }
+
+// Info describes the training run.
+func (m *Model) Info() Info { return m.info }
+
+func sigmoid(z float64) float64 { return 1 / (1 + math.Exp(-z)) }
+
+// Train fits a model to rows X with labels y.
+func Train(X [][]float64, y []bool, p Params) (*Model, error) {
+	p = p.withDefaults()
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	if len(X) != len(y) {
+		return nil, fmt.Errorf("gbdt: %d rows but %d labels", len(X), len(y))
+	}
+	if len(X) < 2 {
+		return nil, fmt.Errorf("gbdt: need at least 2 rows, got %d", len(X))
+	}
+	nf := len(X[0])
+	if nf == 0 {
+		return nil, errors.New("gbdt: rows have no features")
+	}
+	for i, row := range X {
+		if len(row) != nf {
+			return nil, fmt.Errorf("gbdt: row %d has %d features, row 0 has %d", i, len(row), nf)
+		}
+		for j, v := range row {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("gbdt: row %d feature %d is %v", i, j, v)
+			}
+		}
+	}
+	pos := 0
+	for _, v := range y {
+		if v {
+			pos++
+		}
+	}
+	if pos == 0 || pos == len(y) {
+		return nil, metrics.ErrOneClass
+	}
+	weight := [2]float64{1, 1} // negative, positive
+	if p.ClassWeight == "balanced" {
+		n := float64(len(y))
+		weight = [2]float64{n / (2 * float64(len(y)-pos)), n / (2 * float64(pos))}
+	}
+
+	trainRows := make([]int, len(X))
+	for i := range trainRows {
+		trainRows[i] = i
+	}
+	var valRows []int
+	if p.EarlyStopping {
+		var err error
+		trainRows, valRows, err = metrics.StratifiedSplit(y, p.ValidationFraction, p.Seed)
+		if err != nil {
+			return nil, fmt.Errorf("gbdt: early stopping: %w", err)
+		}
+	}
+	t := newTrainer(X, y, trainRows, weight, p)
+	return t.run(valRows)
+}
+
+type trainer struct {
+	p       Params
+	X       [][]float64
+	labels  []bool
+	y       []float64 // labels of the training rows, 0 or 1
+	w       []float64 // weights of the training rows
+	bins    [][]uint8 // [feature][training row]
+	edges   [][]float64
+	nbins   []int
+	g, h    []float64
+	raw     []float64
+	rows    []int32 // training row positions, partitioned per leaf
+	scratch []int32
+	hists   [][]hbin // free list
+	b       *tree.Builder
+	weight  [2]float64
+}
+
+type hbin struct {
+	g, h float64
+	n    int
+}
+
+func newTrainer(X [][]float64, y []bool, rows []int, weight [2]float64, p Params) *trainer {
+	nf := len(X[0])
+	t := &trainer{
+		p:       p,
+		X:       X,
+		labels:  y,
+		y:       make([]float64, len(rows)),
+		w:       make([]float64, len(rows)),
+		bins:    make([][]uint8, nf),
+		edges:   make([][]float64, nf),
+		nbins:   make([]int, nf),
+		g:       make([]float64, len(rows)),
+		h:       make([]float64, len(rows)),
+		raw:     make([]float64, len(rows)),
+		rows:    make([]int32, len(rows)),
+		scratch: make([]int32, len(rows)),
+		b:       tree.NewBuilder(nf),
+		weight:  weight,
+	}
+	for i, r := range rows {
+		if y[r] {
+			t.y[i] = 1
+			t.w[i] = weight[1]
+		} else {
+			t.w[i] = weight[0]
+		}
+	}
+	col := make([]float64, len(rows))
+	for f := 0; f < nf; f++ {
+		for i, r := range rows {
+			col[i] = X[r][f]
+		}
+		t.edges[f] = binEdges(col, p.MaxBins)
+		t.nbins[f] = len(t.edges[f]) + 1
+		t.bins[f] = make([]uint8, len(rows))
+		for i, v := range col {
+			t.bins[f][i] = uint8(sort.SearchFloat64s(t.edges[f], v))
+		}
+	}
+	return t
+}
+
+// binEdges returns the upper edges of a feature's bins: bin b holds the
+// values in (edges[b−1], edges[b]], the last bin everything above. With at
+// most maxBins distinct values the edges are the midpoints between them;
+// otherwise they are quantiles, as scikit-learn's _BinMapper does.
+func binEdges(col []float64, maxBins int) []float64 {
+	s := slices.Clone(col)
+	slices.Sort(s)
+	distinct := slices.Compact(slices.Clone(s))
+	if len(distinct) <= maxBins {
+		edges := make([]float64, len(distinct)-1)
+		for i := range edges {
+			edges[i] = (distinct[i] + distinct[i+1]) / 2
+		}
+		return edges
+	}
+	edges := make([]float64, 0, maxBins-1)
+	for k := 1; k < maxBins; k++ {
+		// Percentile with the "midpoint" rule.
+		pos := float64(k) / float64(maxBins) * float64(len(s)-1)
+		lo, hi := int(math.Floor(pos)), int(math.Ceil(pos))
+		edges = append(edges, (s[lo]+s[hi])/2)
+	}
+	return slices.Compact(edges)
+}
+
+func (t *trainer) run(valRows []int) (*Model, error) {
+	p := t.p
+	var sw, swy float64
+	for i := range t.y {
+		sw += t.w[i]
+		swy += t.w[i] * t.y[i]
+	}
+	prior := min(max(swy/sw, 1e-15), 1-1e-15)
+	base := math.Log(prior / (1 - prior))
+	for i := range t.raw {
+		t.raw[i] = base
+	}
+	valRaw := make([]float64, len(valRows))
+	for i := range valRaw {
+		valRaw[i] = base
+	}
+	best, bestIter := math.Inf(1), 0
+	for it := 0; it < p.MaxIter; it++ {
+		for i := range t.raw {
+			pr := sigmoid(t.raw[i])
+			t.g[i] = t.w[i] * (pr - t.y[i])
+			t.h[i] = t.w[i] * pr * (1 - pr)
+		}
+		root := t.b.Root()
+		t.grow(root)
+		if len(valRows) > 0 {
+			treeIdx := len(t.b.E.Roots) - 1
+			loss := 0.0
+			var wsum float64
+			for i, r := range valRows {
+				valRaw[i] += t.b.E.Nodes[t.b.E.Leaf(treeIdx, t.X[r])].Value
+				w := t.weight[0]
+				yv := 0.0
+				if t.labels[r] {
+					w, yv = t.weight[1], 1
+				}
+				pr := min(max(sigmoid(valRaw[i]), 1e-15), 1-1e-15)
+				loss -= w * (yv*math.Log(pr) + (1-yv)*math.Log(1-pr))
+				wsum += w
+			}
+			loss /= wsum
+			if loss < best-p.Tol {
+				best, bestIter = loss, it+1
+			}
+			if p.Progress != nil {
+				p.Progress(it+1, p.MaxIter)
+			}
+			if it+1-bestIter >= p.NIterNoChange {
+				break
+			}
+			continue
+		}
+		if p.Progress != nil {
+			p.Progress(it+1, p.MaxIter)
+		}
+	}
+	e := t.b.E
+	info := Info{Iterations: len(e.Roots)}
+	if len(valRows) > 0 {
+		// Keep the trees up to the best validation loss.
+		info = Info{Iterations: bestIter, ValidationLoss: best}
+		if bestIter < len(e.Roots) {
+			if bestIter == 0 {
+				e.Nodes, e.Roots = nil, nil
+			} else {
+				e.Nodes = e.Nodes[:e.Roots[bestIter]]
+				e.Roots = e.Roots[:bestIter]
+			}
+		}
+	}
+	m := &Model{base: base, params: p, info: info}
+	m.params.Progress = nil
+	m.ens.NumFeatures = e.NumFeatures
+	if len(e.Roots) > 0 {
+		m.ens = *t.b.Ensemble()
+	}
+	return m, nil
+}
+
+// wire is the serialized form of a Model.
+type wire struct {
+	Params      Params         `json:"params"`
+	Info        Info           `json:"info"`
+	Base        float64        `json:"base_log_odds"`
+	Trees       *tree.Ensemble `json:"trees,omitempty"`
+	NumFeatures int            `json:"num_features"`
+}
+
+// MarshalBinary encodes the model (as JSON).
+func (m *Model) MarshalBinary() ([]byte, error) {
+	w := wire{Params: m.params, Info: m.info, Base: m.base, NumFeatures: m.ens.NumFeatures}
+	if len(m.ens.Roots) > 0 {
+		w.Trees = &m.ens
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalBinary decodes a model written by MarshalBinary, validating its
+// trees.
+func (m *Model) UnmarshalBinary(b []byte) error {
+	var w wire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return fmt.Errorf("gbdt: decode: %w", err)
+	}
+	if math.IsNaN(w.Base) || math.IsInf(w.Base, 0) {
+		return fmt.Errorf("gbdt: decode: base log-odds %v", w.Base)
+	}
+	d := Model{base: w.Base, params: w.Params, info: w.Info}
+	d.ens.NumFeatures = w.NumFeatures
+	if w.Trees != nil {
+		if w.Trees.NumFeatures != w.NumFeatures {
+			return fmt.Errorf("gbdt: decode: trees over %d features, model over %d", w.Trees.NumFeatures, w.NumFeatures)
+		}
+		d.ens = *w.Trees
+	}
+	if d.ens.NumFeatures <= 0 {
+		return fmt.Errorf("gbdt: decode: %d features", d.ens.NumFeatures)
+	}
+	*m = d
+	return nil
+}
