@@ -9,6 +9,7 @@ package api
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -31,12 +32,18 @@ type PublicRoutes interface {
 // NewRouter builds the HTTP handler.
 func NewRouter(log *slog.Logger, authn *auth.Authenticator, health *Health, routes []Routes, public []PublicRoutes) http.Handler {
 	root := mux.NewRouter()
+	// gorilla/mux loses "method not allowed" inside subrouters whose later
+	// routes share the prefix, so 404s check the other methods themselves.
 	root.NotFoundHandler = withRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if allowed := allowedMethods(root, r); len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			WriteError(w, r, http.StatusMethodNotAllowed, "method_not_allowed",
+				"method "+r.Method+" is not allowed on "+r.URL.Path, map[string][]string{"allowed": allowed})
+			return
+		}
 		WriteError(w, r, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
 	}))
-	root.MethodNotAllowedHandler = withRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		WriteError(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "method "+r.Method+" is not allowed on "+r.URL.Path, nil)
-	}))
+	root.MethodNotAllowedHandler = root.NotFoundHandler
 	root.Use(withRequestID, withObservability(log))
 
 	root.HandleFunc("/health", health.Live).Methods(http.MethodGet)
@@ -52,4 +59,21 @@ func NewRouter(log *slog.Logger, authn *auth.Authenticator, health *Health, rout
 		rt.Register(v1)
 	}
 	return root
+}
+
+// allowedMethods lists the methods that would match r's path.
+func allowedMethods(root *mux.Router, r *http.Request) []string {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		var match mux.RouteMatch
+		if root.Match(probe, &match) && match.MatchErr == nil {
+			allowed = append(allowed, m)
+		}
+	}
+	return allowed
 }
