@@ -222,7 +222,9 @@ func TestBatcherIsolatesABadRequest(t *testing.T) {
 	bad[0].TenantID = "acme\x00"
 	var wg sync.WaitGroup
 	var goodErr, badErr error
-	wg.Go(func() { goodErr = b.Write(context.Background(), &ingest.Request{Rows: rows(f, 5, base.Add(time.Hour))}) })
+	wg.Go(func() {
+		goodErr = b.Write(context.Background(), &ingest.Request{Rows: rows(f, 5, base.Add(time.Hour))})
+	})
 	wg.Go(func() { badErr = b.Write(context.Background(), &ingest.Request{Rows: bad}) })
 	time.Sleep(20 * time.Millisecond)
 	close(gate)
