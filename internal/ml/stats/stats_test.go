@@ -49,7 +49,7 @@ func TestRobustTracksThroughOutliers(t *testing.T) {
 		r.Update(x)
 		e.Update(x)
 	}
-	// The mixture's median is N's 0.5/0.9 quantile, +0.14σ.
+	// Contamination pulls the clipped location about a quarter σ up.
 	if math.Abs(r.Median()-10) > 0.6 {
 		t.Errorf("median %.3f, want about 10", r.Median())
 	}
