@@ -35,6 +35,7 @@ func init() {
 		{"worker", "run the Temporal worker", runWorker},
 		{"migrate", "create the database if missing and apply migrations", runMigrate},
 		{"loadtest", "drive the ingest API and report throughput and latency", runLoadtest},
+		{"simulate", "replay the AI4I dataset as sensors with injected faults against the API", runSimulate},
 	}
 }
 
