@@ -75,18 +75,18 @@ func LoadAI4I() (*Data, error) {
 
 // FoldResult is the evaluation of one fold's held-out rows.
 type FoldResult struct {
-	Fold       int                `json:"fold"`
-	TrainRows  int                `json:"train_rows"`
-	TestRows   int                `json:"test_rows"`
-	ROCAUC     float64            `json:"roc_auc"`
-	PRAUC      float64            `json:"pr_auc"`
-	F1         float64            `json:"f1"`
-	Precision  float64            `json:"precision"`
-	Recall     float64            `json:"recall"`
-	Accuracy   float64            `json:"accuracy"`
-	Confusion  metrics.Confusion  `json:"confusion"`
-	Iterations int                `json:"iterations,omitempty"`
-	Seconds    float64            `json:"seconds"`
+	Fold       int               `json:"fold"`
+	TrainRows  int               `json:"train_rows"`
+	TestRows   int               `json:"test_rows"`
+	ROCAUC     float64           `json:"roc_auc"`
+	PRAUC      float64           `json:"pr_auc"`
+	F1         float64           `json:"f1"`
+	Precision  float64           `json:"precision"`
+	Recall     float64           `json:"recall"`
+	Accuracy   float64           `json:"accuracy"`
+	Confusion  metrics.Confusion `json:"confusion"`
+	Iterations int               `json:"iterations,omitempty"`
+	Seconds    float64           `json:"seconds"`
 }
 
 // Report is the outcome of Run.
