@@ -1,3 +1,181 @@
 package main
 
-func runLoadtest(args []string) error { return nil }
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/smartmaint/smartmaint/internal/config"
+	"github.com/smartmaint/smartmaint/internal/loadtest"
+	"github.com/smartmaint/smartmaint/internal/store"
+)
+
+// runLoadtest drives POST /api/v1/readings with vegeta and checks that every
+// acknowledged reading was committed. With -spawn it starts `smartmaint api`
+// itself on a fresh database (the usual way, see `make bench`).
+func runLoadtest(args []string) error {
+	fs := flag.NewFlagSet("loadtest", flag.ExitOnError)
+	var (
+		url       = fs.String("url", "", "API base URL (default: spawn one, see -spawn)")
+		spawn     = fs.Bool("spawn", true, "start `smartmaint api` as a child process on a fresh database when -url is empty")
+		mode      = fs.String("mode", "both", "single (one reading a request), batch, or both")
+		rate      = fs.Int("rate", 10000, "single mode: requests per second (0 = as fast as possible)")
+		batch     = fs.Int("batch", 1000, "batch mode: readings per request")
+		duration  = fs.Duration("duration", 20*time.Second, "length of each attack")
+		workers   = fs.Int("workers", 64, "concurrent requests (batch mode uses 8)")
+		copyFor   = fs.Duration("copy-duration", 10*time.Second, "length of the raw COPY measurement (0 skips it)")
+		assets    = fs.Int("assets", 20, "assets to spread readings over")
+		sensors   = fs.Int("sensors", 5, "sensors per asset")
+		tenant    = fs.String("tenant", "loadtest", "tenant to create and measure")
+		benchName = fs.String("db-name", "smartmaint_bench", "database name for a spawned API (dropped and recreated)")
+	)
+	fs.Parse(args)
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer cancel()
+
+	dbURL := cfg.DatabaseURL
+	if *url == "" {
+		if !*spawn {
+			return fmt.Errorf("-url is empty and -spawn=false")
+		}
+		dbURL, err = freshDatabase(ctx, cfg.DatabaseURL, *benchName)
+		if err != nil {
+			return err
+		}
+		base, stop, err := spawnAPI(ctx, dbURL)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		*url = base
+	}
+	db, err := store.Open(ctx, dbURL, 4)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	o := loadtest.Options{BaseURL: *url, DB: db, Tenant: *tenant, Duration: *duration, Assets: *assets, SensorsPerAsset: *sensors}
+	key, err := loadtest.Setup(ctx, o)
+	if err != nil {
+		return err
+	}
+	// Warm the API's caches and connections.
+	warm := o
+	warm.BatchSize, warm.Rate, warm.Workers, warm.Duration = 1, 500, 8, 2*time.Second
+	if _, err := loadtest.Run(ctx, warm, key, "warm-up"); err != nil {
+		return err
+	}
+
+	var reports []loadtest.Report
+	if *mode == "single" || *mode == "both" {
+		s := o
+		s.BatchSize, s.Rate, s.Workers = 1, *rate, *workers
+		r, err := loadtest.Run(ctx, s, key, fmt.Sprintf("single-reading POSTs at %d req/s target, %d workers", *rate, *workers))
+		if err != nil {
+			return err
+		}
+		fmt.Println(r)
+		reports = append(reports, r)
+	}
+	var batched float64
+	if *mode == "batch" || *mode == "both" {
+		b := o
+		b.BatchSize, b.Rate, b.Workers = *batch, 0, 8
+		r, err := loadtest.Run(ctx, b, key, fmt.Sprintf("batched POSTs of %d readings, 8 concurrent, as fast as possible", *batch))
+		if err != nil {
+			return err
+		}
+		fmt.Println(r)
+		reports = append(reports, r)
+		batched = r.ReadingsPerS
+	}
+	if *copyFor > 0 {
+		raw, err := loadtest.RawCopy(ctx, db, *tenant, 10_000, *copyFor)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("raw pgx COPY (10,000 rows a transaction, one connection): %.0f rows/s\n", raw)
+		if batched > 0 {
+			fmt.Printf("batched API ingest is %.0f%% of the raw COPY rate (target ≥ 50%%)\n", 100*batched/raw)
+		}
+	}
+	for _, r := range reports {
+		if r.LostReadings > 0 {
+			return fmt.Errorf("%s: %d acknowledged readings are missing from the database", r.Name, r.LostReadings)
+		}
+	}
+	return nil
+}
+
+// freshDatabase drops and recreates name on the server of baseURL and
+// returns its URL.
+func freshDatabase(ctx context.Context, baseURL, name string) (string, error) {
+	i := strings.LastIndex(baseURL, "/")
+	q := strings.Index(baseURL[i:], "?")
+	suffix := ""
+	if q >= 0 {
+		suffix = baseURL[i+q:]
+	}
+	url := baseURL[:i+1] + name + suffix
+	admin := baseURL[:i+1] + "postgres" + suffix
+	if err := store.DropDatabase(ctx, admin, name); err != nil {
+		return "", err
+	}
+	if err := store.EnsureDatabase(ctx, url); err != nil {
+		return "", err
+	}
+	return url, store.Migrate(ctx, url)
+}
+
+// spawnAPI runs this binary's `api` command on a free port and waits until
+// it serves /health.
+func spawnAPI(ctx context.Context, dbURL string) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	self, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(self, "api")
+	redisURL := os.Getenv("REDIS_URL")
+	if redisURL == "" {
+		redisURL = "redis://127.0.0.1:6379/0"
+	}
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "HTTP_ADDR="+addr, "REDIS_URL="+redisURL, "LOG_LEVEL=warn")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+		}
+	}
+	base := "http://" + addr
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := loadtest.WaitReady(wctx, base+"/health"); err != nil {
+		stop()
+		return "", nil, err
+	}
+	return base, stop, nil
+}

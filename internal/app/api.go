@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // served only on PPROF_ADDR
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -34,7 +35,7 @@ func API() fx.Option {
 			fx.Annotate(api.NewRouter, fx.ParamTags(``, ``, ``, `group:"routes"`, `group:"public_routes"`)),
 			newHTTPServer,
 		),
-		fx.Invoke(func(*http.Server) {}),
+		fx.Invoke(func(*http.Server) {}, startPprof),
 	)
 }
 
@@ -165,5 +166,25 @@ func runEvery(lc fx.Lifecycle, interval time.Duration, f func(context.Context)) 
 			return nil
 		},
 		OnStop: func(context.Context) error { cancel(); <-done; return nil },
+	})
+}
+
+// startPprof serves the Go profiler on PPROF_ADDR when it is set.
+func startPprof(lc fx.Lifecycle, cfg config.Config, log *slog.Logger) {
+	if cfg.PprofAddr == "" {
+		return
+	}
+	srv := &http.Server{Addr: cfg.PprofAddr, Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			ln, err := net.Listen("tcp", cfg.PprofAddr)
+			if err != nil {
+				return fmt.Errorf("listen on PPROF_ADDR %s: %w", cfg.PprofAddr, err)
+			}
+			log.Info("pprof listening", "addr", ln.Addr().String())
+			go srv.Serve(ln)
+			return nil
+		},
+		OnStop: srv.Shutdown,
 	})
 }

@@ -66,6 +66,10 @@ type Config struct {
 	// StorageMaintenanceInterval is how often the storage maintenance schedule runs.
 	StorageMaintenanceInterval time.Duration `env:"STORAGE_MAINTENANCE_INTERVAL" envDefault:"1h"`
 
+	// PprofAddr serves net/http/pprof on this address when set (keep it on
+	// loopback).
+	PprofAddr string `env:"PPROF_ADDR"`
+
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
 

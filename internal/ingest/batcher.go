@@ -41,9 +41,10 @@ type Request struct {
 
 // Hooks extend a batch's transaction. Both are optional.
 type Hooks struct {
-	// InTx runs after the COPY inside the batch's transaction; an error
-	// aborts the batch.
-	InTx func(ctx context.Context, tx pgx.Tx, batch []*Request) error
+	// Stage queues statements that commit atomically with the batch's
+	// readings (for example an outbox of anomalies); if one fails, the
+	// whole batch fails.
+	Stage func(b *pgx.Batch, batch []*Request)
 	// Committed runs after a successful commit, on the flusher goroutine; it
 	// must not block.
 	Committed func(batch []*Request)
@@ -191,18 +192,11 @@ func (b *Batcher) commit(batch []*Request, rows int) error {
 	for i, r := range batch {
 		chunks[i] = r.Rows
 	}
-	err := pgx.BeginFunc(ctx, b.db.Pool, func(tx pgx.Tx) error {
-		if _, err := store.CopyReadings(ctx, tx, chunks...); err != nil {
-			return err
-		}
-		if err := store.UpsertRollup(ctx, tx, chunks...); err != nil {
-			return err
-		}
-		if b.opts.Hooks.InTx != nil {
-			return b.opts.Hooks.InTx(ctx, tx, batch)
-		}
-		return nil
-	})
+	var extra func(*pgx.Batch)
+	if b.opts.Hooks.Stage != nil {
+		extra = func(pb *pgx.Batch) { b.opts.Hooks.Stage(pb, batch) }
+	}
+	err := b.db.WriteReadings(ctx, extra, chunks...)
 	b.metrics.observe(time.Since(start), rows, err)
 	if err != nil {
 		return err

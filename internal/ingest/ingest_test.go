@@ -162,12 +162,11 @@ func TestBatcherGroupsConcurrentRequests(t *testing.T) {
 	var mu sync.Mutex
 	var batches []int
 	b := ingest.NewBatcher(f.db, ingest.Options{Flushers: 1, Hooks: ingest.Hooks{
-		InTx: func(ctx context.Context, tx pgx.Tx, batch []*ingest.Request) error {
+		Stage: func(_ *pgx.Batch, batch []*ingest.Request) {
 			mu.Lock()
 			batches = append(batches, len(batch))
 			mu.Unlock()
 			time.Sleep(20 * time.Millisecond) // hold the flusher so requests pile up
-			return nil
 		},
 	}})
 	defer b.Close()
@@ -206,9 +205,8 @@ func TestBatcherIsolatesABadRequest(t *testing.T) {
 	b := ingest.NewBatcher(f.db, ingest.Options{Flushers: 1, Hooks: ingest.Hooks{
 		// Hold the first transaction until the good and bad requests are
 		// queued, so they share the next one.
-		InTx: func(ctx context.Context, tx pgx.Tx, batch []*ingest.Request) error {
+		Stage: func(*pgx.Batch, []*ingest.Request) {
 			once.Do(func() { <-gate })
-			return nil
 		},
 	}})
 	defer b.Close()

@@ -177,3 +177,17 @@ func redact(raw string) string {
 	}
 	return strings.TrimSpace(u.String())
 }
+
+// DropDatabase drops the database name (terminating its sessions),
+// connecting through adminURL. Used by tools that need a fresh database.
+func DropDatabase(ctx context.Context, adminURL, name string) error {
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return fmt.Errorf("store: connect to drop database %q: %w", name, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("store: drop database %q: %w", name, err)
+	}
+	return nil
+}

@@ -68,10 +68,10 @@ type hourly struct {
 	min, max float64
 }
 
-// UpsertRollup adds the readings of every chunk to readings_hourly in tx.
-// Rows are locked in (sensor_key, bucket) order so concurrent batches cannot
-// deadlock.
-func UpsertRollup(ctx context.Context, tx pgx.Tx, chunks ...[]Reading) error {
+// QueueRollup queues on b the statement that adds the readings of every
+// chunk to readings_hourly. Rows are locked in (sensor_key, bucket) order so
+// concurrent batches cannot deadlock.
+func QueueRollup(b *pgx.Batch, chunks ...[]Reading) {
 	type k struct {
 		key    int64
 		bucket int64
@@ -80,11 +80,11 @@ func UpsertRollup(ctx context.Context, tx pgx.Tx, chunks ...[]Reading) error {
 	for _, c := range chunks {
 		for i := range c {
 			r := &c[i]
-			b := r.TS.Truncate(time.Hour)
-			id := k{r.SensorKey, b.Unix()}
+			bk := r.TS.Truncate(time.Hour)
+			id := k{r.SensorKey, bk.Unix()}
 			h := acc[id]
 			if h == nil {
-				h = &hourly{tenant: r.TenantID, key: r.SensorKey, bucket: b, min: math.Inf(1), max: math.Inf(-1)}
+				h = &hourly{tenant: r.TenantID, key: r.SensorKey, bucket: bk, min: math.Inf(1), max: math.Inf(-1)}
 				acc[id] = h
 			}
 			h.n++
@@ -95,7 +95,7 @@ func UpsertRollup(ctx context.Context, tx pgx.Tx, chunks ...[]Reading) error {
 		}
 	}
 	if len(acc) == 0 {
-		return nil
+		return
 	}
 	rows := make([]*hourly, 0, len(acc))
 	for _, h := range acc {
@@ -118,7 +118,7 @@ func UpsertRollup(ctx context.Context, tx pgx.Tx, chunks ...[]Reading) error {
 		tenants[i], keys[i], buckets[i], ns[i] = h.tenant, h.key, h.bucket, h.n
 		sums[i], sqs[i], mins[i], maxs[i] = h.sum, h.sq, h.min, h.max
 	}
-	_, err := tx.Exec(ctx, `
+	b.Queue(`
 		INSERT INTO readings_hourly AS h (tenant_id, sensor_key, bucket, n, sum, sum_sq, min, max)
 		SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::bigint[], $5::float8[], $6::float8[], $7::float8[], $8::float8[])
 		ON CONFLICT (sensor_key, bucket) DO UPDATE SET
@@ -128,10 +128,69 @@ func UpsertRollup(ctx context.Context, tx pgx.Tx, chunks ...[]Reading) error {
 			min = least(h.min, excluded.min),
 			max = greatest(h.max, excluded.max)`,
 		tenants, keys, buckets, ns, sums, sqs, mins, maxs)
-	if err != nil {
-		return fmt.Errorf("store: upsert rollup: %w", err)
+}
+
+// QueueInsertReadings queues on b an INSERT of every chunk's readings from
+// arrays: for small batches it beats COPY because it needs no round trip of
+// its own.
+func QueueInsertReadings(b *pgx.Batch, chunks ...[]Reading) {
+	n := 0
+	for _, c := range chunks {
+		n += len(c)
 	}
-	return nil
+	tenants := make([]string, 0, n)
+	keys := make([]int64, 0, n)
+	tss := make([]time.Time, 0, n)
+	vals := make([]float64, 0, n)
+	for _, c := range chunks {
+		for i := range c {
+			tenants = append(tenants, c[i].TenantID)
+			keys = append(keys, c[i].SensorKey)
+			tss = append(tss, c[i].TS)
+			vals = append(vals, c[i].Value)
+		}
+	}
+	b.Queue(`INSERT INTO readings (tenant_id, sensor_key, ts, value)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::float8[])`, tenants, keys, tss, vals)
+}
+
+// CopyThreshold is the batch size from which WriteReadings uses COPY.
+const CopyThreshold = 2000
+
+// WriteReadings stores every chunk's readings and their rollups atomically,
+// together with the statements extra queues (may be nil). Small batches go
+// out as one pipelined implicit transaction (a single round trip); large
+// ones use COPY inside an explicit transaction.
+func (db *DB) WriteReadings(ctx context.Context, extra func(*pgx.Batch), chunks ...[]Reading) error {
+	n := 0
+	for _, c := range chunks {
+		n += len(c)
+	}
+	b := &pgx.Batch{}
+	if n < CopyThreshold {
+		QueueInsertReadings(b, chunks...)
+		QueueRollup(b, chunks...)
+		if extra != nil {
+			extra(b)
+		}
+		if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("store: write readings: %w", err)
+		}
+		return nil
+	}
+	QueueRollup(b, chunks...)
+	if extra != nil {
+		extra(b)
+	}
+	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		if _, err := CopyReadings(ctx, tx, chunks...); err != nil {
+			return err
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("store: write readings: %w", err)
+		}
+		return nil
+	})
 }
 
 // ReadingsQuery selects readings of one asset.

@@ -153,13 +153,7 @@ func TestTenantIsolation(t *testing.T) {
 func writeReadings(t *testing.T, db *store.DB, rows []store.Reading) {
 	t.Helper()
 	ctx := context.Background()
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
-		if _, err := store.CopyReadings(ctx, tx, rows); err != nil {
-			return err
-		}
-		return store.UpsertRollup(ctx, tx, rows)
-	})
-	if err != nil {
+	if err := db.WriteReadings(ctx, nil, rows); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -296,5 +290,46 @@ func TestEnsureDatabase(t *testing.T) {
 	// Migrating twice is a no-op.
 	if err := store.Migrate(ctx, missing); err != nil {
 		t.Fatalf("second migrate: %v", err)
+	}
+}
+
+func TestWriteReadingsCopyPath(t *testing.T) {
+	db, _ := testenv.DB(t)
+	ctx := context.Background()
+	s := seed(t, db, "acme", "pump-1", "temp")
+	base := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
+	// Two chunks together above CopyThreshold go through COPY; the rollup
+	// and the extra statement commit with them.
+	var a, b []store.Reading
+	for i := range store.CopyThreshold {
+		r := store.Reading{TenantID: "acme", SensorKey: s["temp"].Key, TS: base.Add(time.Duration(i) * time.Millisecond), Value: 2}
+		if i%2 == 0 {
+			a = append(a, r)
+		} else {
+			b = append(b, r)
+		}
+	}
+	extra := func(pb *pgx.Batch) { pb.Queue(`CREATE TABLE marker (x int)`) }
+	if err := db.WriteReadings(ctx, extra, a, b); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := db.CountReadings(ctx, "acme"); n != store.CopyThreshold {
+		t.Errorf("stored %d, want %d", n, store.CopyThreshold)
+	}
+	var n int64
+	var sum float64
+	db.Pool.QueryRow(ctx, `SELECT n, sum FROM readings_hourly WHERE sensor_key = $1`, s["temp"].Key).Scan(&n, &sum)
+	if n != store.CopyThreshold || sum != 2*store.CopyThreshold {
+		t.Errorf("rollup n=%d sum=%g", n, sum)
+	}
+	// A failing extra statement rolls the readings back, on both paths.
+	bad := func(pb *pgx.Batch) { pb.Queue(`SELECT 1/0`) }
+	for _, size := range []int{10, store.CopyThreshold} {
+		if err := db.WriteReadings(ctx, bad, a[:size/2], b[:size/2]); err == nil {
+			t.Fatalf("size %d: a failing extra statement did not fail the write", size)
+		}
+	}
+	if got, _ := db.CountReadings(ctx, "acme"); got != store.CopyThreshold {
+		t.Errorf("after failed writes: %d readings, want %d", got, store.CopyThreshold)
 	}
 }
