@@ -103,7 +103,9 @@ func Setup(ctx context.Context, o Options) (string, error) {
 	return key, nil
 }
 
-func isConflict(err error) bool { return err != nil && strings.Contains(err.Error(), store.ErrConflict.Error()) }
+func isConflict(err error) bool {
+	return err != nil && strings.Contains(err.Error(), store.ErrConflict.Error())
+}
 
 func assetID(i int) string  { return fmt.Sprintf("lt-asset-%03d", i) }
 func sensorID(i int) string { return fmt.Sprintf("s%02d", i) }
