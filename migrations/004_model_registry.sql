@@ -53,7 +53,9 @@ CREATE TABLE model_aliases (
 CREATE INDEX model_aliases_alias ON model_aliases (alias);
 
 -- to_version NULL records the alias being removed; from_version NULL its
--- first assignment.
+-- first assignment. Moves of one model are serialised by the models row
+-- lock and stamped with clock_timestamp() after taking it, so id order and
+-- time order agree (now() would be the transaction's start, before the wait).
 CREATE TABLE model_alias_events (
   id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   tenant_id    text NOT NULL,
@@ -63,11 +65,11 @@ CREATE TABLE model_alias_events (
   to_version   integer,
   actor        text NOT NULL CHECK (actor <> ''),
   reason       text NOT NULL CHECK (reason <> ''),
-  at           timestamptz NOT NULL DEFAULT now(),
+  at           timestamptz NOT NULL DEFAULT clock_timestamp(),
   FOREIGN KEY (tenant_id, name) REFERENCES models (tenant_id, name) ON DELETE CASCADE,
   CHECK (from_version IS DISTINCT FROM to_version)
 );
-CREATE INDEX model_alias_events_lookup ON model_alias_events (tenant_id, name, alias, at);
+CREATE INDEX model_alias_events_lookup ON model_alias_events (tenant_id, name, alias, id);
 
 ALTER TABLE models             ENABLE ROW LEVEL SECURITY;
 ALTER TABLE model_versions     ENABLE ROW LEVEL SECURITY;
