@@ -1,0 +1,217 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/smartmaint/smartmaint/internal/schedule"
+)
+
+// Technician is a person who carries out work orders: their skills and their
+// working calendar (weekly shifts in their time zone, dated absences).
+type Technician struct {
+	ID       string   `json:"id"`
+	Name     string   `json:"name"`
+	Email    string   `json:"email"`
+	Skills   []string `json:"skills"`
+	TimeZone string   `json:"time_zone"`
+	// Shifts is the weekly calendar in TimeZone.
+	Shifts schedule.Week `json:"shifts"`
+	// Exceptions are dated absences (leave, training, holidays).
+	Exceptions []schedule.Absence `json:"exceptions"`
+	// Active technicians are the only ones work is scheduled for.
+	Active    bool      `json:"active"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Location loads the technician's time zone.
+func (t Technician) Location() (*time.Location, error) {
+	loc, err := time.LoadLocation(t.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("store: technician %s: time zone %q: %w", t.ID, t.TimeZone, err)
+	}
+	return loc, nil
+}
+
+// TechnicianFilter narrows ListTechnicians.
+type TechnicianFilter struct {
+	// Skill keeps technicians holding it.
+	Skill string
+	// ActiveOnly keeps active technicians.
+	ActiveOnly bool
+}
+
+const technicianColumns = `id::text, name, email, skills, time_zone, shifts, exceptions, active, created_at, updated_at`
+
+func scanTechnician(row pgx.Row) (Technician, error) {
+	var t Technician
+	err := row.Scan(&t.ID, &t.Name, &t.Email, &t.Skills, &t.TimeZone, &t.Shifts, &t.Exceptions, &t.Active, &t.CreatedAt, &t.UpdatedAt)
+	if t.Skills == nil {
+		t.Skills = []string{}
+	}
+	if t.Exceptions == nil {
+		t.Exceptions = []schedule.Absence{}
+	}
+	return t, err
+}
+
+// normalize fills the defaults that keep the columns' checks satisfied.
+func (t *Technician) normalize() {
+	if t.Skills == nil {
+		t.Skills = []string{}
+	}
+	if t.Exceptions == nil {
+		t.Exceptions = []schedule.Absence{}
+	}
+	if t.TimeZone == "" {
+		t.TimeZone = "UTC"
+	}
+}
+
+// CreateTechnician inserts t and returns it with its new id.
+func (db *DB) CreateTechnician(ctx context.Context, tenant string, t Technician) (Technician, error) {
+	t.normalize()
+	var out Technician
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanTechnician(tx.QueryRow(ctx, `
+			INSERT INTO technicians (tenant_id, name, email, skills, time_zone, shifts, exceptions, active)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			RETURNING `+technicianColumns, tenant, t.Name, t.Email, t.Skills, t.TimeZone, t.Shifts, t.Exceptions, t.Active))
+		return err
+	})
+	if err != nil {
+		return Technician{}, fmt.Errorf("store: create technician: %w", mapError(err))
+	}
+	return out, nil
+}
+
+// UpdateTechnician replaces the mutable fields of technician t.ID.
+func (db *DB) UpdateTechnician(ctx context.Context, tenant string, t Technician) (Technician, error) {
+	if uuid.Validate(t.ID) != nil {
+		return Technician{}, fmt.Errorf("store: technician %q: %w", t.ID, ErrNotFound)
+	}
+	t.normalize()
+	var out Technician
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanTechnician(tx.QueryRow(ctx, `
+			UPDATE technicians SET name = $2, email = $3, skills = $4, time_zone = $5, shifts = $6, exceptions = $7,
+				active = $8, updated_at = now()
+			WHERE id = $1
+			RETURNING `+technicianColumns, t.ID, t.Name, t.Email, t.Skills, t.TimeZone, t.Shifts, t.Exceptions, t.Active))
+		return err
+	})
+	return out, notFound(err, "technician", t.ID)
+}
+
+// GetTechnician returns the technician with id.
+func (db *DB) GetTechnician(ctx context.Context, tenant, id string) (Technician, error) {
+	if uuid.Validate(id) != nil {
+		return Technician{}, fmt.Errorf("store: technician %q: %w", id, ErrNotFound)
+	}
+	var out Technician
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanTechnician(tx.QueryRow(ctx, `SELECT `+technicianColumns+` FROM technicians WHERE id = $1`, id))
+		return err
+	})
+	return out, notFound(err, "technician", id)
+}
+
+// ListTechnicians returns technicians ordered by name, then id; p.After is
+// the id of the last technician of the previous page.
+func (db *DB) ListTechnicians(ctx context.Context, tenant string, f TechnicianFilter, p Page) ([]Technician, error) {
+	if p.After != "" && uuid.Validate(p.After) != nil {
+		return nil, fmt.Errorf("store: list technicians: %w: after must be a technician id", ErrInvalid)
+	}
+	out := []Technician{}
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT `+technicianColumns+` FROM technicians
+			WHERE ($1 = '' OR skills @> ARRAY[$1])
+			  AND (NOT $2 OR active)
+			  AND ($3 = '' OR (name, id) > (SELECT name, id FROM technicians WHERE id = $3::uuid))
+			ORDER BY name, id LIMIT $4`, f.Skill, f.ActiveOnly, p.After, p.limit())
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Technician, error) { return scanTechnician(r) })
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: list technicians: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteTechnician removes a technician. A technician who has work orders
+// cannot be deleted (ErrConflict): their history would lose its author, so
+// deactivate them instead.
+func (db *DB) DeleteTechnician(ctx context.Context, tenant, id string) error {
+	if uuid.Validate(id) != nil {
+		return fmt.Errorf("store: technician %q: %w", id, ErrNotFound)
+	}
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM technicians WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return pgx.ErrNoRows
+		}
+		return nil
+	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+		return fmt.Errorf("store: technician %q has work orders; deactivate them instead: %w", id, ErrConflict)
+	}
+	return notFound(err, "technician", id)
+}
+
+// SchedulingTechnicians returns the active technicians holding every skill,
+// ready for the schedule package: their calendars and their bookings that
+// overlap [from, to).
+func (db *DB) SchedulingTechnicians(ctx context.Context, tenant string, skills []string, from, to time.Time) ([]schedule.Technician, error) {
+	if skills == nil {
+		skills = []string{}
+	}
+	var techs []Technician
+	var bookings []Booking
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+technicianColumns+` FROM technicians WHERE active AND skills @> $1 ORDER BY id`, skills)
+		if err != nil {
+			return err
+		}
+		if techs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Technician, error) { return scanTechnician(r) }); err != nil {
+			return err
+		}
+		bookings, err = queryBookings(ctx, tx, from, to)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: scheduling technicians: %w", err)
+	}
+	byTech := make(map[string][]schedule.Interval, len(techs))
+	for _, b := range bookings {
+		byTech[b.TechnicianID] = append(byTech[b.TechnicianID], schedule.Interval{Start: b.Start, End: b.End})
+	}
+	out := make([]schedule.Technician, 0, len(techs))
+	for _, t := range techs {
+		loc, err := t.Location()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, schedule.Technician{
+			ID: t.ID, Skills: t.Skills, Location: loc, Week: t.Shifts, Absences: t.Exceptions, Bookings: byTech[t.ID],
+		})
+	}
+	return out, nil
+}

@@ -1,0 +1,802 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/smartmaint/smartmaint/internal/schedule"
+)
+
+// WorkOrderStatus is a stage of a work order's lifecycle:
+// scheduled → in_progress → done, and scheduled or in_progress → cancelled.
+type WorkOrderStatus string
+
+// The work order statuses.
+const (
+	StatusScheduled  WorkOrderStatus = "scheduled"
+	StatusInProgress WorkOrderStatus = "in_progress"
+	StatusDone       WorkOrderStatus = "done"
+	StatusCancelled  WorkOrderStatus = "cancelled"
+)
+
+// WorkOrderStatuses lists every status in lifecycle order.
+var WorkOrderStatuses = []WorkOrderStatus{StatusScheduled, StatusInProgress, StatusDone, StatusCancelled}
+
+// Next lists the statuses s may change to.
+func (s WorkOrderStatus) Next() []WorkOrderStatus {
+	switch s {
+	case StatusScheduled:
+		return []WorkOrderStatus{StatusInProgress, StatusCancelled}
+	case StatusInProgress:
+		return []WorkOrderStatus{StatusDone, StatusCancelled}
+	}
+	return nil
+}
+
+// Open reports whether the work still has to be done (it books its
+// technician's time).
+func (s WorkOrderStatus) Open() bool { return s == StatusScheduled || s == StatusInProgress }
+
+// Priority ranks work orders; its Weight scales lateness when planning.
+type Priority string
+
+// The priorities, most urgent first.
+const (
+	PriorityCritical Priority = "critical"
+	PriorityHigh     Priority = "high"
+	PriorityMedium   Priority = "medium"
+	PriorityLow      Priority = "low"
+)
+
+// Priorities lists every priority, most urgent first.
+var Priorities = []Priority{PriorityCritical, PriorityHigh, PriorityMedium, PriorityLow}
+
+// Weight is the priority's lateness weight: critical 8, high 4, medium 2,
+// low 1 (an hour late on a critical job costs as much as a working day late
+// on a low one).
+func (p Priority) Weight() float64 {
+	switch p {
+	case PriorityCritical:
+		return 8
+	case PriorityHigh:
+		return 4
+	case PriorityMedium:
+		return 2
+	}
+	return 1
+}
+
+// ChecklistItem is one step of a work order.
+type ChecklistItem struct {
+	Text   string     `json:"text"`
+	Done   bool       `json:"done"`
+	DoneBy string     `json:"done_by,omitempty"`
+	DoneAt *time.Time `json:"done_at,omitempty"`
+}
+
+// Part is a spare part or consumable a job needs.
+type Part struct {
+	PartNumber  string  `json:"part_number"`
+	Description string  `json:"description,omitempty"`
+	Quantity    float64 `json:"quantity"`
+	Unit        string  `json:"unit,omitempty"`
+}
+
+// SignOff records who accepted finished work.
+type SignOff struct {
+	By   string    `json:"by"`
+	At   time.Time `json:"at"`
+	Note string    `json:"note,omitempty"`
+}
+
+// WorkOrder is a maintenance job on an asset.
+type WorkOrder struct {
+	ID      string `json:"id"`
+	AssetID string `json:"asset_id"`
+	// IncidentID is the incident the work order answers; at most one work
+	// order per incident. Empty for manual and preventive work.
+	IncidentID string `json:"incident_id,omitempty"`
+	// PreventiveScheduleID is the preventive schedule that raised it.
+	PreventiveScheduleID string          `json:"preventive_schedule_id,omitempty"`
+	Title                string          `json:"title"`
+	Description          string          `json:"description"`
+	Priority             Priority        `json:"priority"`
+	Status               WorkOrderStatus `json:"status"`
+	RequiredSkills       []string        `json:"required_skills"`
+	EstimatedMinutes     int             `json:"estimated_minutes"`
+	// TechnicianID is the assignee; empty while unassigned.
+	TechnicianID   string     `json:"technician_id,omitempty"`
+	ScheduledStart *time.Time `json:"scheduled_start,omitempty"`
+	ScheduledEnd   *time.Time `json:"scheduled_end,omitempty"`
+	Deadline       *time.Time `json:"deadline,omitempty"`
+	// Late is set when the slot ends after the deadline.
+	Late        bool            `json:"late"`
+	Checklist   []ChecklistItem `json:"checklist"`
+	Parts       []Part          `json:"parts"`
+	SignOff     *SignOff        `json:"sign_off,omitempty"`
+	StartedAt   *time.Time      `json:"started_at,omitempty"`
+	CompletedAt *time.Time      `json:"completed_at,omitempty"`
+	CancelledAt *time.Time      `json:"cancelled_at,omitempty"`
+	CreatedAt   time.Time       `json:"created_at"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+}
+
+// Job is the schedule.Job for w, to be placed no earlier than earliest.
+func (w WorkOrder) Job(earliest time.Time) schedule.Job {
+	j := schedule.Job{
+		ID: w.ID, Skills: w.RequiredSkills, Duration: time.Duration(w.EstimatedMinutes) * time.Minute,
+		EarliestStart: earliest, Weight: w.Priority.Weight(),
+	}
+	if w.Deadline != nil {
+		j.Deadline = *w.Deadline
+	}
+	return j
+}
+
+// ErrSlotTaken is returned when a booking would overlap another open work
+// order of the same technician; it wraps ErrConflict.
+var ErrSlotTaken = fmt.Errorf("%w: the technician is already booked in that slot", ErrConflict)
+
+// TransitionError is returned for a status change the lifecycle forbids; it
+// matches ErrConflict.
+type TransitionError struct {
+	From, To WorkOrderStatus
+	// Reason explains a refusal between statuses that are otherwise allowed
+	// (such as unfinished checklist items).
+	Reason string
+}
+
+func (e *TransitionError) Error() string {
+	if e.Reason != "" {
+		return fmt.Sprintf("work order cannot become %s: %s", e.To, e.Reason)
+	}
+	if len(e.From.Next()) == 0 {
+		return fmt.Sprintf("work order is %s, which is final", e.From)
+	}
+	return fmt.Sprintf("work order cannot go from %s to %s (allowed: %v)", e.From, e.To, e.From.Next())
+}
+
+// Unwrap makes errors.Is(err, ErrConflict) true.
+func (e *TransitionError) Unwrap() error { return ErrConflict }
+
+const workOrderColumns = `id::text, asset_id, coalesce(incident_id, ''), coalesce(preventive_schedule_id::text, ''), title, description,
+	priority, status, required_skills, estimated_minutes, coalesce(technician_id::text, ''), scheduled_start, scheduled_end,
+	deadline, late, checklist, parts, signed_off_by, signed_off_at, sign_off_note, started_at, completed_at, cancelled_at,
+	created_at, updated_at`
+
+func scanWorkOrder(row pgx.Row) (WorkOrder, error) {
+	var w WorkOrder
+	var signedBy, signNote *string
+	var signedAt *time.Time
+	err := row.Scan(&w.ID, &w.AssetID, &w.IncidentID, &w.PreventiveScheduleID, &w.Title, &w.Description,
+		&w.Priority, &w.Status, &w.RequiredSkills, &w.EstimatedMinutes, &w.TechnicianID, &w.ScheduledStart, &w.ScheduledEnd,
+		&w.Deadline, &w.Late, &w.Checklist, &w.Parts, &signedBy, &signedAt, &signNote, &w.StartedAt, &w.CompletedAt, &w.CancelledAt,
+		&w.CreatedAt, &w.UpdatedAt)
+	if signedBy != nil && signedAt != nil {
+		w.SignOff = &SignOff{By: *signedBy, At: *signedAt}
+		if signNote != nil {
+			w.SignOff.Note = *signNote
+		}
+	}
+	w.normalize()
+	return w, err
+}
+
+func (w *WorkOrder) normalize() {
+	if w.RequiredSkills == nil {
+		w.RequiredSkills = []string{}
+	}
+	if w.Checklist == nil {
+		w.Checklist = []ChecklistItem{}
+	}
+	if w.Parts == nil {
+		w.Parts = []Part{}
+	}
+	if w.Priority == "" {
+		w.Priority = PriorityMedium
+	}
+}
+
+// mapBookingError turns an exclusion violation of the booking constraint into
+// ErrSlotTaken and anything else through mapError.
+func mapBookingError(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23P01" {
+		return ErrSlotTaken
+	}
+	return mapError(err)
+}
+
+func nullIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func insertWorkOrder(ctx context.Context, tx pgx.Tx, tenant string, w WorkOrder, onConflict string) (WorkOrder, error) {
+	return scanWorkOrder(tx.QueryRow(ctx, `
+		INSERT INTO work_orders (tenant_id, asset_id, incident_id, preventive_schedule_id, title, description, priority, status,
+			required_skills, estimated_minutes, technician_id, scheduled_start, scheduled_end, deadline, late, checklist, parts)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 'scheduled', $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		`+onConflict+`
+		RETURNING `+workOrderColumns,
+		tenant, w.AssetID, nullIfEmpty(w.IncidentID), nullIfEmpty(w.PreventiveScheduleID), w.Title, w.Description, w.Priority,
+		w.RequiredSkills, w.EstimatedMinutes, nullIfEmpty(w.TechnicianID), w.ScheduledStart, w.ScheduledEnd, w.Deadline, w.Late,
+		w.Checklist, w.Parts))
+}
+
+// CreateWorkOrder inserts w as a scheduled work order (assigned when
+// TechnicianID and the slot are set). ErrSlotTaken when the slot overlaps
+// another open work order of the technician; ErrNotFound when the asset or
+// technician does not exist.
+func (db *DB) CreateWorkOrder(ctx context.Context, tenant string, w WorkOrder) (WorkOrder, error) {
+	w.normalize()
+	var out WorkOrder
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var err error
+		out, err = insertWorkOrder(ctx, tx, tenant, w, "")
+		return err
+	})
+	if err != nil {
+		return WorkOrder{}, fmt.Errorf("store: create work order: %w", mapBookingError(err))
+	}
+	return out, nil
+}
+
+// CreateWorkOrderForIncident inserts w unless the incident w.IncidentID
+// already has a work order, in which case that one is returned and created
+// is false: a retried activity never makes two.
+func (db *DB) CreateWorkOrderForIncident(ctx context.Context, tenant string, w WorkOrder) (out WorkOrder, created bool, err error) {
+	if w.IncidentID == "" {
+		return WorkOrder{}, false, fmt.Errorf("store: create work order for incident: %w: incident id is empty", ErrInvalid)
+	}
+	w.normalize()
+	err = db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var err error
+		out, err = insertWorkOrder(ctx, tx, tenant, w, `ON CONFLICT (tenant_id, incident_id) DO NOTHING`)
+		if err == nil {
+			created = true
+			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		out, err = scanWorkOrder(tx.QueryRow(ctx, `SELECT `+workOrderColumns+` FROM work_orders WHERE incident_id = $1`, w.IncidentID))
+		return err
+	})
+	if err != nil {
+		return WorkOrder{}, false, fmt.Errorf("store: create work order for incident %q: %w", w.IncidentID, mapBookingError(err))
+	}
+	return out, created, nil
+}
+
+// WorkOrderForIncident returns the work order of an incident.
+func (db *DB) WorkOrderForIncident(ctx context.Context, tenant, incidentID string) (WorkOrder, error) {
+	var out WorkOrder
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanWorkOrder(tx.QueryRow(ctx, `SELECT `+workOrderColumns+` FROM work_orders WHERE incident_id = $1`, incidentID))
+		return err
+	})
+	return out, notFound(err, "work order for incident", incidentID)
+}
+
+// PlannedWorkOrder is the outcome of PlanWorkOrder.
+type PlannedWorkOrder struct {
+	WorkOrder WorkOrder `json:"work_order"`
+	// Created is false when the incident already had this work order.
+	Created bool `json:"created"`
+	// Unassigned explains why no technician was booked (no one has the
+	// skills, or no one is free within the horizon); empty when assigned.
+	Unassigned string `json:"unassigned,omitempty"`
+}
+
+// planAttempts bounds how often PlanWorkOrder re-plans after losing a slot
+// to a concurrent planner.
+const planAttempts = 4
+
+// PlanWorkOrder creates w booked on the technician who can finish it first
+// (schedule.Assign over the active technicians with the skills and their
+// open work orders), no earlier than now. When nobody can take it, the work
+// order is created unassigned and Unassigned says why. With w.IncidentID
+// set it is idempotent: an incident that already has a work order gets that
+// one back, unchanged.
+func (db *DB) PlanWorkOrder(ctx context.Context, tenant string, w WorkOrder, now time.Time, opts schedule.Options) (PlannedWorkOrder, error) {
+	if w.IncidentID != "" {
+		existing, err := db.WorkOrderForIncident(ctx, tenant, w.IncidentID)
+		if err == nil {
+			return PlannedWorkOrder{WorkOrder: existing}, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return PlannedWorkOrder{}, err
+		}
+	}
+	w.normalize()
+	job := w.Job(now)
+	horizon := opts.Horizon
+	if horizon <= 0 {
+		horizon = schedule.DefaultHorizon
+	}
+	until := now
+	if !job.Deadline.IsZero() && job.Deadline.After(until) {
+		until = job.Deadline
+	}
+	until = until.Add(horizon)
+	for attempt := 1; ; attempt++ {
+		techs, err := db.SchedulingTechnicians(ctx, tenant, w.RequiredSkills, now, until)
+		if err != nil {
+			return PlannedWorkOrder{}, err
+		}
+		plan := w
+		var unassigned string
+		a, err := schedule.Assign(job, techs, opts)
+		switch {
+		case errors.Is(err, schedule.ErrNoQualifiedTechnician), errors.Is(err, schedule.ErrNoSlot):
+			unassigned = err.Error()
+		case err != nil:
+			return PlannedWorkOrder{}, fmt.Errorf("store: plan work order: %w: %w", ErrInvalid, err)
+		default:
+			plan.TechnicianID, plan.ScheduledStart, plan.ScheduledEnd, plan.Late = a.TechnicianID, &a.Start, &a.End, a.Late
+		}
+		var out PlannedWorkOrder
+		if w.IncidentID != "" {
+			out.WorkOrder, out.Created, err = db.CreateWorkOrderForIncident(ctx, tenant, plan)
+		} else {
+			out.WorkOrder, err = db.CreateWorkOrder(ctx, tenant, plan)
+			out.Created = err == nil
+		}
+		if errors.Is(err, ErrSlotTaken) && attempt < planAttempts {
+			continue // a concurrent planner took the slot: plan again
+		}
+		if err != nil {
+			return PlannedWorkOrder{}, err
+		}
+		if out.Created {
+			out.Unassigned = unassigned
+		}
+		return out, nil
+	}
+}
+
+// GetWorkOrder returns the work order with id.
+func (db *DB) GetWorkOrder(ctx context.Context, tenant, id string) (WorkOrder, error) {
+	if uuid.Validate(id) != nil {
+		return WorkOrder{}, fmt.Errorf("store: work order %q: %w", id, ErrNotFound)
+	}
+	var out WorkOrder
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanWorkOrder(tx.QueryRow(ctx, `SELECT `+workOrderColumns+` FROM work_orders WHERE id = $1`, id))
+		return err
+	})
+	return out, notFound(err, "work order", id)
+}
+
+// WorkOrderFilter narrows ListWorkOrders; empty fields match everything.
+type WorkOrderFilter struct {
+	Status       WorkOrderStatus
+	AssetID      string
+	TechnicianID string
+	IncidentID   string
+}
+
+// ListWorkOrders returns work orders newest first; p.After is the id of the
+// last work order of the previous page.
+func (db *DB) ListWorkOrders(ctx context.Context, tenant string, f WorkOrderFilter, p Page) ([]WorkOrder, error) {
+	for _, id := range []string{p.After, f.TechnicianID} {
+		if id != "" && uuid.Validate(id) != nil {
+			return nil, fmt.Errorf("store: list work orders: %w: %q is not an id", ErrInvalid, id)
+		}
+	}
+	out := []WorkOrder{}
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT `+workOrderColumns+` FROM work_orders
+			WHERE ($1 = '' OR status = $1)
+			  AND ($2 = '' OR asset_id = $2)
+			  AND ($3 = '' OR technician_id = nullif($3, '')::uuid)
+			  AND ($4 = '' OR incident_id = $4)
+			  AND ($5 = '' OR (created_at, id) < (SELECT created_at, id FROM work_orders WHERE id = nullif($5, '')::uuid))
+			ORDER BY created_at DESC, id DESC LIMIT $6`,
+			string(f.Status), f.AssetID, f.TechnicianID, f.IncidentID, p.After, p.limit())
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (WorkOrder, error) { return scanWorkOrder(r) })
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: list work orders: %w", err)
+	}
+	return out, nil
+}
+
+// modifyWorkOrder locks work order id, lets change edit it (returning
+// errNoChange to leave it as is) and writes the edited fields back.
+func (db *DB) modifyWorkOrder(ctx context.Context, tenant, id string, change func(*WorkOrder) error) (WorkOrder, error) {
+	if uuid.Validate(id) != nil {
+		return WorkOrder{}, fmt.Errorf("store: work order %q: %w", id, ErrNotFound)
+	}
+	var out WorkOrder
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		w, err := scanWorkOrder(tx.QueryRow(ctx, `SELECT `+workOrderColumns+` FROM work_orders WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		if err := change(&w); err != nil {
+			out = w
+			return err
+		}
+		var by, note *string
+		var at *time.Time
+		if w.SignOff != nil {
+			by, at, note = &w.SignOff.By, &w.SignOff.At, nullIfEmpty(w.SignOff.Note)
+		}
+		out, err = scanWorkOrder(tx.QueryRow(ctx, `
+			UPDATE work_orders SET status = $2, technician_id = $3, scheduled_start = $4, scheduled_end = $5, late = $6,
+				checklist = $7, signed_off_by = $8, signed_off_at = $9, sign_off_note = $10,
+				started_at = $11, completed_at = $12, cancelled_at = $13, updated_at = now()
+			WHERE id = $1
+			RETURNING `+workOrderColumns,
+			id, w.Status, nullIfEmpty(w.TechnicianID), w.ScheduledStart, w.ScheduledEnd, w.Late,
+			w.Checklist, by, at, note, w.StartedAt, w.CompletedAt, w.CancelledAt))
+		return err
+	})
+	if errors.Is(err, errNoChange) {
+		return out, nil
+	}
+	if err != nil {
+		return WorkOrder{}, fmt.Errorf("store: work order %q: %w", id, notFoundOr(err))
+	}
+	return out, nil
+}
+
+// errNoChange rolls a modification back without failing it.
+var errNoChange = errors.New("no change")
+
+func notFoundOr(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	var te *TransitionError
+	if errors.As(err, &te) || errors.Is(err, ErrConflict) || errors.Is(err, ErrInvalid) {
+		return err
+	}
+	return mapBookingError(err)
+}
+
+// UpdateWorkOrderStatus moves work order id to status to at now. Asking for
+// the status it already has changes nothing and reports changed false (so a
+// retried request is harmless). A change the lifecycle forbids, or finishing
+// with unchecked checklist items, is a *TransitionError (ErrConflict).
+func (db *DB) UpdateWorkOrderStatus(ctx context.Context, tenant, id string, to WorkOrderStatus, now time.Time) (w WorkOrder, changed bool, err error) {
+	w, err = db.modifyWorkOrder(ctx, tenant, id, func(w *WorkOrder) error {
+		if w.Status == to {
+			return errNoChange
+		}
+		if !slices.Contains(w.Status.Next(), to) {
+			return &TransitionError{From: w.Status, To: to}
+		}
+		if to == StatusDone {
+			for i, item := range w.Checklist {
+				if !item.Done {
+					return &TransitionError{From: w.Status, To: to, Reason: fmt.Sprintf("checklist item %d (%q) is not done", i, item.Text)}
+				}
+			}
+		}
+		w.Status, changed = to, true
+		switch to {
+		case StatusInProgress:
+			w.StartedAt = &now
+		case StatusDone:
+			w.CompletedAt = &now
+		case StatusCancelled:
+			w.CancelledAt = &now
+		}
+		return nil
+	})
+	return w, changed, err
+}
+
+// ChecklistUpdate sets the done flag of the checklist item at Index.
+type ChecklistUpdate struct {
+	Index int  `json:"index"`
+	Done  bool `json:"done"`
+}
+
+// UpdateChecklist applies updates to the checklist of an open work order,
+// recording by and now on items that become done. ErrInvalid for an index
+// out of range; ErrConflict once the work order is done or cancelled.
+func (db *DB) UpdateChecklist(ctx context.Context, tenant, id string, updates []ChecklistUpdate, by string, now time.Time) (WorkOrder, error) {
+	return db.modifyWorkOrder(ctx, tenant, id, func(w *WorkOrder) error {
+		if !w.Status.Open() {
+			return fmt.Errorf("%w: the checklist of a %s work order cannot change", ErrConflict, w.Status)
+		}
+		for _, u := range updates {
+			if u.Index < 0 || u.Index >= len(w.Checklist) {
+				return fmt.Errorf("%w: checklist item %d does not exist (the work order has %d)", ErrInvalid, u.Index, len(w.Checklist))
+			}
+			item := &w.Checklist[u.Index]
+			switch {
+			case u.Done && !item.Done:
+				item.Done, item.DoneBy, item.DoneAt = true, by, &now
+			case !u.Done:
+				item.Done, item.DoneBy, item.DoneAt = false, "", nil
+			}
+		}
+		return nil
+	})
+}
+
+// SignOffWorkOrder records the acceptance of a done work order (s.At zero
+// means now). ErrConflict when it is not done or already signed off.
+func (db *DB) SignOffWorkOrder(ctx context.Context, tenant, id string, s SignOff) (WorkOrder, error) {
+	if s.By == "" {
+		return WorkOrder{}, fmt.Errorf("store: sign off: %w: who signs off is required", ErrInvalid)
+	}
+	if s.At.IsZero() {
+		s.At = time.Now()
+	}
+	return db.modifyWorkOrder(ctx, tenant, id, func(w *WorkOrder) error {
+		switch {
+		case w.Status != StatusDone:
+			return fmt.Errorf("%w: only a done work order can be signed off; this one is %s", ErrConflict, w.Status)
+		case w.SignOff != nil:
+			return fmt.Errorf("%w: already signed off by %s at %s", ErrConflict, w.SignOff.By, w.SignOff.At.UTC().Format(time.RFC3339))
+		}
+		w.SignOff = &s
+		return nil
+	})
+}
+
+// AssignWorkOrder books a scheduled work order on technician techID for
+// [start, end); late is recomputed from the deadline. ErrSlotTaken when it
+// overlaps another open work order of the technician; ErrConflict once work
+// has started.
+func (db *DB) AssignWorkOrder(ctx context.Context, tenant, id, techID string, start, end time.Time) (WorkOrder, error) {
+	if uuid.Validate(techID) != nil {
+		return WorkOrder{}, fmt.Errorf("store: assign work order: technician %q: %w", techID, ErrNotFound)
+	}
+	if !end.After(start) {
+		return WorkOrder{}, fmt.Errorf("store: assign work order: %w: the slot must end after it starts", ErrInvalid)
+	}
+	return db.modifyWorkOrder(ctx, tenant, id, func(w *WorkOrder) error {
+		if w.Status != StatusScheduled {
+			return fmt.Errorf("%w: only a scheduled work order can be reassigned; this one is %s", ErrConflict, w.Status)
+		}
+		w.TechnicianID, w.ScheduledStart, w.ScheduledEnd = techID, &start, &end
+		w.Late = w.Deadline != nil && end.After(*w.Deadline)
+		return nil
+	})
+}
+
+// Booking is time a technician is taken by an open work order.
+type Booking struct {
+	TechnicianID string    `json:"technician_id"`
+	WorkOrderID  string    `json:"work_order_id"`
+	Start        time.Time `json:"start"`
+	End          time.Time `json:"end"`
+}
+
+// TechnicianBookings returns the bookings of open work orders overlapping
+// [from, to), ordered by technician and start. An in-progress work order
+// that overran its slot books its technician until from at least.
+func (db *DB) TechnicianBookings(ctx context.Context, tenant string, from, to time.Time) ([]Booking, error) {
+	var out []Booking
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var err error
+		out, err = queryBookings(ctx, tx, from, to)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: technician bookings: %w", err)
+	}
+	return out, nil
+}
+
+func queryBookings(ctx context.Context, tx pgx.Tx, from, to time.Time) ([]Booking, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT technician_id::text, id::text, scheduled_start,
+			CASE WHEN status = 'in_progress' THEN greatest(scheduled_end, $1) ELSE scheduled_end END AS booked_end
+		FROM work_orders
+		WHERE technician_id IS NOT NULL AND status IN ('scheduled', 'in_progress')
+		  AND scheduled_start < $2
+		  AND (scheduled_end > $1 OR status = 'in_progress')
+		ORDER BY technician_id, scheduled_start`, from, to)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[Booking])
+}
+
+// PreventiveKind says what triggers a preventive schedule.
+type PreventiveKind string
+
+// The preventive schedule kinds.
+const (
+	// PreventiveCalendar is due every IntervalDays after it was last done.
+	PreventiveCalendar PreventiveKind = "calendar"
+	// PreventiveMeter is due every MeterInterval units of a cumulative
+	// sensor (running hours, cycles, kilometres) after it was last done.
+	PreventiveMeter PreventiveKind = "meter"
+)
+
+// PreventiveSchedule is recurring maintenance of an asset, the template of
+// the work orders it raises.
+type PreventiveSchedule struct {
+	ID               string         `json:"id"`
+	AssetID          string         `json:"asset_id"`
+	Title            string         `json:"title"`
+	Description      string         `json:"description"`
+	Priority         Priority       `json:"priority"`
+	RequiredSkills   []string       `json:"required_skills"`
+	EstimatedMinutes int            `json:"estimated_minutes"`
+	Checklist        []string       `json:"checklist"`
+	Parts            []Part         `json:"parts"`
+	Kind             PreventiveKind `json:"kind"`
+	// IntervalDays is the calendar interval (kind calendar).
+	IntervalDays *int `json:"interval_days,omitempty"`
+	// SensorID is the asset's cumulative meter (kind meter).
+	SensorID string `json:"sensor_id,omitempty"`
+	// MeterInterval is the meter advance between services (kind meter).
+	MeterInterval    *float64   `json:"meter_interval,omitempty"`
+	LastDoneAt       *time.Time `json:"last_done_at,omitempty"`
+	LastMeterReading *float64   `json:"last_meter_reading,omitempty"`
+	Active           bool       `json:"active"`
+	// NextDueAt is when a calendar schedule falls due: IntervalDays after it
+	// was last done, or after it was created if never.
+	NextDueAt *time.Time `json:"next_due_at,omitempty"`
+	// NextDueReading is the meter reading at which a meter schedule falls
+	// due: MeterInterval past the last service's reading (or past 0).
+	NextDueReading *float64  `json:"next_due_reading,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+const preventiveColumns = `id::text, asset_id, title, description, priority, required_skills, estimated_minutes, checklist, parts,
+	kind, interval_days, coalesce(sensor_id, ''), meter_interval, last_done_at, last_meter_reading, active, created_at, updated_at`
+
+func scanPreventive(row pgx.Row) (PreventiveSchedule, error) {
+	var p PreventiveSchedule
+	err := row.Scan(&p.ID, &p.AssetID, &p.Title, &p.Description, &p.Priority, &p.RequiredSkills, &p.EstimatedMinutes,
+		&p.Checklist, &p.Parts, &p.Kind, &p.IntervalDays, &p.SensorID, &p.MeterInterval, &p.LastDoneAt, &p.LastMeterReading,
+		&p.Active, &p.CreatedAt, &p.UpdatedAt)
+	p.normalize()
+	switch {
+	case p.Kind == PreventiveCalendar && p.IntervalDays != nil:
+		base := p.CreatedAt
+		if p.LastDoneAt != nil {
+			base = *p.LastDoneAt
+		}
+		due := base.AddDate(0, 0, *p.IntervalDays)
+		p.NextDueAt = &due
+	case p.Kind == PreventiveMeter && p.MeterInterval != nil:
+		due := *p.MeterInterval
+		if p.LastMeterReading != nil {
+			due += *p.LastMeterReading
+		}
+		p.NextDueReading = &due
+	}
+	return p, err
+}
+
+func (p *PreventiveSchedule) normalize() {
+	if p.RequiredSkills == nil {
+		p.RequiredSkills = []string{}
+	}
+	if p.Checklist == nil {
+		p.Checklist = []string{}
+	}
+	if p.Parts == nil {
+		p.Parts = []Part{}
+	}
+	if p.Priority == "" {
+		p.Priority = PriorityMedium
+	}
+}
+
+// CreatePreventiveSchedule inserts p. ErrNotFound when the asset (or the
+// meter sensor) does not exist; ErrInvalid when the kind's fields are
+// inconsistent.
+func (db *DB) CreatePreventiveSchedule(ctx context.Context, tenant string, p PreventiveSchedule) (PreventiveSchedule, error) {
+	p.normalize()
+	var out PreventiveSchedule
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanPreventive(tx.QueryRow(ctx, `
+			INSERT INTO preventive_schedules (tenant_id, asset_id, title, description, priority, required_skills,
+				estimated_minutes, checklist, parts, kind, interval_days, sensor_id, meter_interval, last_done_at,
+				last_meter_reading, active)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+			RETURNING `+preventiveColumns,
+			tenant, p.AssetID, p.Title, p.Description, p.Priority, p.RequiredSkills, p.EstimatedMinutes, p.Checklist, p.Parts,
+			p.Kind, p.IntervalDays, nullIfEmpty(p.SensorID), p.MeterInterval, p.LastDoneAt, p.LastMeterReading, p.Active))
+		return err
+	})
+	if err != nil {
+		return PreventiveSchedule{}, fmt.Errorf("store: create preventive schedule: %w", mapError(err))
+	}
+	return out, nil
+}
+
+// UpdatePreventiveSchedule replaces the mutable fields of schedule p.ID (its
+// asset cannot change).
+func (db *DB) UpdatePreventiveSchedule(ctx context.Context, tenant string, p PreventiveSchedule) (PreventiveSchedule, error) {
+	if uuid.Validate(p.ID) != nil {
+		return PreventiveSchedule{}, fmt.Errorf("store: preventive schedule %q: %w", p.ID, ErrNotFound)
+	}
+	p.normalize()
+	var out PreventiveSchedule
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanPreventive(tx.QueryRow(ctx, `
+			UPDATE preventive_schedules SET title = $2, description = $3, priority = $4, required_skills = $5,
+				estimated_minutes = $6, checklist = $7, parts = $8, kind = $9, interval_days = $10, sensor_id = $11,
+				meter_interval = $12, last_done_at = $13, last_meter_reading = $14, active = $15, updated_at = now()
+			WHERE id = $1
+			RETURNING `+preventiveColumns,
+			p.ID, p.Title, p.Description, p.Priority, p.RequiredSkills, p.EstimatedMinutes, p.Checklist, p.Parts,
+			p.Kind, p.IntervalDays, nullIfEmpty(p.SensorID), p.MeterInterval, p.LastDoneAt, p.LastMeterReading, p.Active))
+		return err
+	})
+	return out, notFound(err, "preventive schedule", p.ID)
+}
+
+// GetPreventiveSchedule returns the preventive schedule with id.
+func (db *DB) GetPreventiveSchedule(ctx context.Context, tenant, id string) (PreventiveSchedule, error) {
+	if uuid.Validate(id) != nil {
+		return PreventiveSchedule{}, fmt.Errorf("store: preventive schedule %q: %w", id, ErrNotFound)
+	}
+	var out PreventiveSchedule
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanPreventive(tx.QueryRow(ctx, `SELECT `+preventiveColumns+` FROM preventive_schedules WHERE id = $1`, id))
+		return err
+	})
+	return out, notFound(err, "preventive schedule", id)
+}
+
+// ListPreventiveSchedules returns the preventive schedules ordered by asset
+// and title, optionally of one asset.
+func (db *DB) ListPreventiveSchedules(ctx context.Context, tenant, assetID string) ([]PreventiveSchedule, error) {
+	out := []PreventiveSchedule{}
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT `+preventiveColumns+` FROM preventive_schedules
+			WHERE $1 = '' OR asset_id = $1
+			ORDER BY asset_id, title, id`, assetID)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (PreventiveSchedule, error) { return scanPreventive(r) })
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: list preventive schedules: %w", err)
+	}
+	return out, nil
+}
+
+// DeletePreventiveSchedule removes a preventive schedule; the work orders it
+// raised stay.
+func (db *DB) DeletePreventiveSchedule(ctx context.Context, tenant, id string) error {
+	if uuid.Validate(id) != nil {
+		return fmt.Errorf("store: preventive schedule %q: %w", id, ErrNotFound)
+	}
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM preventive_schedules WHERE id = $1`, id)
+		if err == nil && tag.RowsAffected() == 0 {
+			return pgx.ErrNoRows
+		}
+		return err
+	})
+	return notFound(err, "preventive schedule", id)
+}

@@ -1,0 +1,414 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smartmaint/smartmaint/internal/schedule"
+	"github.com/smartmaint/smartmaint/internal/store"
+	"github.com/smartmaint/smartmaint/internal/testenv"
+)
+
+// mntMonday is a Monday, 00:00 UTC, far enough ahead to be in the future.
+func mntMonday(t testing.TB) time.Time {
+	d := time.Date(2030, 6, 3, 0, 0, 0, 0, time.UTC)
+	if d.Weekday() != time.Monday {
+		t.Fatalf("%s is a %s", d, d.Weekday())
+	}
+	return d
+}
+
+// mntAsset makes sure tenant exists and creates an asset.
+func mntAsset(t testing.TB, db *store.DB, tenant, id string) {
+	t.Helper()
+	testenv.Tenant(t, db, tenant)
+	if _, err := db.CreateAsset(context.Background(), tenant, store.Asset{ID: id, Type: "pump"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWorkOrderLifecycle(t *testing.T) {
+	db, _ := testenv.DB(t)
+	ctx := context.Background()
+	mntAsset(t, db, "acme", "pump-1")
+	tech := mntTechnician(t, db, "acme", "Ada", "mech")
+	start := mntMonday(t).Add(9 * time.Hour)
+	end := start.Add(2 * time.Hour)
+	deadline := start.Add(time.Hour)
+	wo, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{
+		AssetID: "pump-1", Title: "Replace bearing", Description: "DE bearing is noisy", Priority: store.PriorityHigh,
+		RequiredSkills: []string{"mech"}, EstimatedMinutes: 120, TechnicianID: tech.ID, ScheduledStart: &start, ScheduledEnd: &end,
+		Deadline: &deadline, Late: true,
+		Checklist: []store.ChecklistItem{{Text: "Lock out"}, {Text: "Swap bearing"}},
+		Parts:     []store.Part{{PartNumber: "6205-2RS", Quantity: 2}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wo.Status != store.StatusScheduled || wo.TechnicianID != tech.ID || !wo.ScheduledStart.Equal(start) || !wo.Late ||
+		len(wo.Checklist) != 2 || wo.Parts[0].PartNumber != "6205-2RS" || wo.IncidentID != "" || wo.SignOff != nil {
+		t.Fatalf("created %+v", wo)
+	}
+	now := mntMonday(t).Add(9 * time.Hour)
+
+	// Forbidden transitions are conflicts that name the allowed ones.
+	_, _, err = db.UpdateWorkOrderStatus(ctx, "acme", wo.ID, store.StatusDone, now)
+	var te *store.TransitionError
+	if !errors.As(err, &te) || !errors.Is(err, store.ErrConflict) || te.From != store.StatusScheduled {
+		t.Fatalf("scheduled → done: err = %v, want a TransitionError", err)
+	}
+	if _, err := db.SignOffWorkOrder(ctx, "acme", wo.ID, store.SignOff{By: "Sue"}); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("sign off before done: err = %v, want ErrConflict", err)
+	}
+
+	got, changed, err := db.UpdateWorkOrderStatus(ctx, "acme", wo.ID, store.StatusInProgress, now)
+	if err != nil || !changed || got.Status != store.StatusInProgress || got.StartedAt == nil || !got.StartedAt.Equal(now) {
+		t.Fatalf("→ in_progress = %+v, %v, %v", got, changed, err)
+	}
+	if _, changed, err := db.UpdateWorkOrderStatus(ctx, "acme", wo.ID, store.StatusInProgress, now.Add(time.Minute)); err != nil || changed {
+		t.Errorf("repeated → in_progress: changed %v, err %v; want a no-op", changed, err)
+	}
+	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", wo.ID, store.StatusDone, now); !errors.As(err, &te) || te.Reason == "" {
+		t.Errorf("done with an open checklist: err = %v, want a TransitionError with a reason", err)
+	}
+
+	if _, err := db.UpdateChecklist(ctx, "acme", wo.ID, []store.ChecklistUpdate{{Index: 2, Done: true}}, "ada", now); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("checklist index out of range: err = %v, want ErrInvalid", err)
+	}
+	got, err = db.UpdateChecklist(ctx, "acme", wo.ID, []store.ChecklistUpdate{{Index: 0, Done: true}, {Index: 1, Done: true}}, "ada", now)
+	if err != nil || !got.Checklist[0].Done || got.Checklist[1].DoneBy != "ada" || got.Checklist[1].DoneAt == nil {
+		t.Fatalf("checklist = %+v, %v", got.Checklist, err)
+	}
+	got, err = db.UpdateChecklist(ctx, "acme", wo.ID, []store.ChecklistUpdate{{Index: 1, Done: false}}, "ada", now)
+	if err != nil || got.Checklist[1].Done || got.Checklist[1].DoneBy != "" || !got.Checklist[0].Done {
+		t.Fatalf("uncheck = %+v, %v", got.Checklist, err)
+	}
+	if _, err := db.UpdateChecklist(ctx, "acme", wo.ID, []store.ChecklistUpdate{{Index: 1, Done: true}}, "ada", now); err != nil {
+		t.Fatal(err)
+	}
+
+	got, changed, err = db.UpdateWorkOrderStatus(ctx, "acme", wo.ID, store.StatusDone, now.Add(time.Hour))
+	if err != nil || !changed || got.CompletedAt == nil {
+		t.Fatalf("→ done = %+v, %v", got, err)
+	}
+	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", wo.ID, store.StatusCancelled, now); !errors.As(err, &te) || te.From != store.StatusDone {
+		t.Errorf("done → cancelled: err = %v, want a TransitionError", err)
+	}
+	if _, err := db.UpdateChecklist(ctx, "acme", wo.ID, []store.ChecklistUpdate{{Index: 0, Done: false}}, "ada", now); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("checklist after done: err = %v, want ErrConflict", err)
+	}
+	got, err = db.SignOffWorkOrder(ctx, "acme", wo.ID, store.SignOff{By: "Sue", Note: "Vibration back to normal"})
+	if err != nil || got.SignOff == nil || got.SignOff.By != "Sue" || got.SignOff.Note == "" || got.SignOff.At.IsZero() {
+		t.Fatalf("sign off = %+v, %v", got.SignOff, err)
+	}
+	if _, err := db.SignOffWorkOrder(ctx, "acme", wo.ID, store.SignOff{By: "Tom"}); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("second sign off: err = %v, want ErrConflict", err)
+	}
+	if again, err := db.GetWorkOrder(ctx, "acme", wo.ID); err != nil || again.SignOff.By != "Sue" || again.Status != store.StatusDone {
+		t.Errorf("stored = %+v, %v", again, err)
+	}
+
+	// Missing, malformed or foreign ids are not found.
+	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", "nope", store.StatusDone, now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("malformed id: err = %v", err)
+	}
+	testenv.Tenant(t, db, "other")
+	if _, err := db.GetWorkOrder(ctx, "other", wo.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("other tenant: err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestWorkOrderCancelFreesTheSlot(t *testing.T) {
+	db, _ := testenv.DB(t)
+	ctx := context.Background()
+	mntAsset(t, db, "acme", "pump-1")
+	tech := mntTechnician(t, db, "acme", "Ada", "mech")
+	start := mntMonday(t).Add(9 * time.Hour)
+	end := start.Add(2 * time.Hour)
+	first, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "pump-1", Title: "A", EstimatedMinutes: 120,
+		TechnicianID: tech.ID, ScheduledStart: &start, ScheduledEnd: &end})
+	if err != nil {
+		t.Fatal(err)
+	}
+	overlapStart := start.Add(time.Hour)
+	overlapEnd := overlapStart.Add(time.Hour)
+	second := store.WorkOrder{AssetID: "pump-1", Title: "B", EstimatedMinutes: 60, TechnicianID: tech.ID, ScheduledStart: &overlapStart, ScheduledEnd: &overlapEnd}
+	if _, err := db.CreateWorkOrder(ctx, "acme", second); !errors.Is(err, store.ErrSlotTaken) || !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("double booking: err = %v, want ErrSlotTaken", err)
+	}
+	// Back to back is fine.
+	adjStart, adjEnd := end, end.Add(time.Hour)
+	if _, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "pump-1", Title: "C", EstimatedMinutes: 60,
+		TechnicianID: tech.ID, ScheduledStart: &adjStart, ScheduledEnd: &adjEnd}); err != nil {
+		t.Errorf("adjacent booking: %v", err)
+	}
+	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", first.ID, store.StatusCancelled, start); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CreateWorkOrder(ctx, "acme", second); err != nil {
+		t.Errorf("booking the cancelled slot: %v", err)
+	}
+	// Reassigning onto a taken slot is refused too.
+	other, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "pump-1", Title: "D", EstimatedMinutes: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AssignWorkOrder(ctx, "acme", other.ID, tech.ID, overlapStart, overlapEnd); !errors.Is(err, store.ErrSlotTaken) {
+		t.Errorf("assign onto a taken slot: err = %v, want ErrSlotTaken", err)
+	}
+	free := mntMonday(t).Add(13 * time.Hour)
+	got, err := db.AssignWorkOrder(ctx, "acme", other.ID, tech.ID, free, free.Add(time.Hour))
+	if err != nil || got.TechnicianID != tech.ID || !got.ScheduledStart.Equal(free) {
+		t.Errorf("assign = %+v, %v", got, err)
+	}
+}
+
+func TestCreateWorkOrderForIncidentIsIdempotent(t *testing.T) {
+	db, _ := testenv.DB(t)
+	ctx := context.Background()
+	mntAsset(t, db, "acme", "pump-1")
+	wo := store.WorkOrder{AssetID: "pump-1", IncidentID: "incident/acme/pump-1/1", Title: "Investigate", EstimatedMinutes: 30}
+
+	const callers = 8
+	var wg sync.WaitGroup
+	ids := make([]string, callers)
+	created := make([]bool, callers)
+	errs := make([]error, callers)
+	for i := range callers {
+		wg.Go(func() {
+			var w store.WorkOrder
+			w, created[i], errs[i] = db.CreateWorkOrderForIncident(ctx, "acme", wo)
+			ids[i] = w.ID
+		})
+	}
+	wg.Wait()
+	n := 0
+	for i := range callers {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if ids[i] != ids[0] {
+			t.Errorf("caller %d got work order %s, caller 0 got %s", i, ids[i], ids[0])
+		}
+		if created[i] {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d callers created the work order, want exactly 1", n)
+	}
+	list, err := db.ListWorkOrders(ctx, "acme", store.WorkOrderFilter{IncidentID: wo.IncidentID}, store.Page{})
+	if err != nil || len(list) != 1 {
+		t.Errorf("work orders of the incident = %d, %v", len(list), err)
+	}
+	if _, _, err := db.CreateWorkOrderForIncident(ctx, "acme", store.WorkOrder{AssetID: "pump-1", Title: "x", EstimatedMinutes: 1}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("no incident id: err = %v, want ErrInvalid", err)
+	}
+	if _, _, err := db.CreateWorkOrderForIncident(ctx, "acme", store.WorkOrder{AssetID: "missing", IncidentID: "i2", Title: "x", EstimatedMinutes: 1}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown asset: err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestPlanWorkOrder(t *testing.T) {
+	db, _ := testenv.DB(t)
+	ctx := context.Background()
+	mntAsset(t, db, "acme", "pump-1")
+	ada := mntTechnician(t, db, "acme", "Ada", "mech")
+	now := mntMonday(t).Add(7 * time.Hour)
+	deadline := mntMonday(t).Add(12 * time.Hour)
+	job := store.WorkOrder{AssetID: "pump-1", Title: "Realign coupling", RequiredSkills: []string{"mech"}, EstimatedMinutes: 180,
+		Priority: store.PriorityCritical, Deadline: &deadline}
+
+	first, err := db.PlanWorkOrder(ctx, "acme", job, now, schedule.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !first.Created || first.Unassigned != "" || first.WorkOrder.TechnicianID != ada.ID ||
+		!first.WorkOrder.ScheduledStart.Equal(mntMonday(t).Add(8*time.Hour)) || first.WorkOrder.Late {
+		t.Fatalf("first = %+v", first)
+	}
+	// The next one queues behind it and misses the noon deadline.
+	second, err := db.PlanWorkOrder(ctx, "acme", job, now, schedule.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !second.WorkOrder.ScheduledStart.Equal(mntMonday(t).Add(11*time.Hour)) || !second.WorkOrder.Late {
+		t.Errorf("second = %+v, want 11:00 and late", second.WorkOrder)
+	}
+
+	// An incident's work order is planned once.
+	job.IncidentID = "inc-1"
+	inc, err := db.PlanWorkOrder(ctx, "acme", job, now, schedule.Options{})
+	if err != nil || !inc.Created {
+		t.Fatalf("incident = %+v, %v", inc, err)
+	}
+	again, err := db.PlanWorkOrder(ctx, "acme", job, now.Add(time.Hour), schedule.Options{})
+	if err != nil || again.Created || again.WorkOrder.ID != inc.WorkOrder.ID || !again.WorkOrder.ScheduledStart.Equal(*inc.WorkOrder.ScheduledStart) {
+		t.Errorf("retried incident = %+v, %v; want the first one back", again, err)
+	}
+
+	// Nobody with the skill: created, unassigned, with the reason.
+	job.IncidentID, job.RequiredSkills = "inc-2", []string{"hydraulics"}
+	none, err := db.PlanWorkOrder(ctx, "acme", job, now, schedule.Options{})
+	if err != nil || !none.Created || none.WorkOrder.TechnicianID != "" || none.Unassigned == "" {
+		t.Errorf("unqualified = %+v, %v", none, err)
+	}
+}
+
+func TestPlanWorkOrderConcurrently(t *testing.T) {
+	db, _ := testenv.DB(t)
+	ctx := context.Background()
+	mntAsset(t, db, "acme", "pump-1")
+	mntTechnician(t, db, "acme", "Ada", "mech")
+	now := mntMonday(t)
+	const planners = 4
+	var wg sync.WaitGroup
+	errs := make([]error, planners)
+	for i := range planners {
+		wg.Go(func() {
+			_, errs[i] = db.PlanWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "pump-1", Title: fmt.Sprint("job ", i),
+				RequiredSkills: []string{"mech"}, EstimatedMinutes: 60}, now, schedule.Options{})
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	bookings, err := db.TechnicianBookings(ctx, "acme", now, now.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bookings) != planners {
+		t.Fatalf("%d bookings, want %d", len(bookings), planners)
+	}
+	for i, b := range bookings {
+		if want := now.Add(time.Duration(8+i) * time.Hour); !b.Start.Equal(want) {
+			t.Errorf("booking %d starts %s, want %s (back to back from 08:00)", i, b.Start, want)
+		}
+	}
+}
+
+func TestListWorkOrdersAndBookings(t *testing.T) {
+	db, _ := testenv.DB(t)
+	ctx := context.Background()
+	mntAsset(t, db, "acme", "pump-1")
+	mntAsset(t, db, "acme", "fan-1")
+	ada := mntTechnician(t, db, "acme", "Ada", "mech")
+	mon := mntMonday(t)
+	var ids []string
+	for i, asset := range []string{"pump-1", "fan-1", "pump-1"} {
+		s := mon.Add(time.Duration(8+2*i) * time.Hour)
+		e := s.Add(time.Hour)
+		w, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: asset, Title: fmt.Sprint("job ", i), EstimatedMinutes: 60,
+			TechnicianID: ada.ID, ScheduledStart: &s, ScheduledEnd: &e})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, w.ID)
+	}
+	// The first overruns: still in progress at 11:30, past its 09:00 end.
+	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", ids[0], store.StatusInProgress, mon.Add(8*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", ids[1], store.StatusCancelled, mon); err != nil {
+		t.Fatal(err)
+	}
+
+	pumps, err := db.ListWorkOrders(ctx, "acme", store.WorkOrderFilter{AssetID: "pump-1"}, store.Page{})
+	if err != nil || len(pumps) != 2 || pumps[0].ID != ids[2] {
+		t.Errorf("pump work orders = %d (first %v), %v; want 2, newest first", len(pumps), pumps, err)
+	}
+	cancelled, _ := db.ListWorkOrders(ctx, "acme", store.WorkOrderFilter{Status: store.StatusCancelled}, store.Page{})
+	if len(cancelled) != 1 || cancelled[0].ID != ids[1] {
+		t.Errorf("cancelled = %+v", cancelled)
+	}
+	mine, _ := db.ListWorkOrders(ctx, "acme", store.WorkOrderFilter{TechnicianID: ada.ID}, store.Page{})
+	if len(mine) != 3 {
+		t.Errorf("Ada's work orders = %d, want 3", len(mine))
+	}
+	page1, _ := db.ListWorkOrders(ctx, "acme", store.WorkOrderFilter{}, store.Page{Limit: 2})
+	page2, _ := db.ListWorkOrders(ctx, "acme", store.WorkOrderFilter{}, store.Page{Limit: 2, After: page1[1].ID})
+	if len(page1) != 2 || len(page2) != 1 || page2[0].ID != ids[0] {
+		t.Errorf("pages = %d + %d (last %v)", len(page1), len(page2), page2)
+	}
+	if _, err := db.ListWorkOrders(ctx, "acme", store.WorkOrderFilter{TechnicianID: "bob"}, store.Page{}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("malformed technician filter: err = %v, want ErrInvalid", err)
+	}
+
+	at := mon.Add(11*time.Hour + 30*time.Minute)
+	bookings, err := db.TechnicianBookings(ctx, "acme", at, at.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bookings) != 2 || bookings[0].WorkOrderID != ids[0] || !bookings[0].End.Equal(at) || bookings[1].WorkOrderID != ids[2] {
+		t.Errorf("bookings from 11:30 = %+v; want the overrunning job until 11:30 and job 2", bookings)
+	}
+}
+
+func TestPreventiveSchedules(t *testing.T) {
+	db, _ := testenv.DB(t)
+	ctx := context.Background()
+	mntAsset(t, db, "acme", "pump-1")
+	if _, err := db.CreateSensor(ctx, "acme", store.Sensor{AssetID: "pump-1", ID: "hours", Unit: "h"}); err != nil {
+		t.Fatal(err)
+	}
+	days := 90
+	cal, err := db.CreatePreventiveSchedule(ctx, "acme", store.PreventiveSchedule{
+		AssetID: "pump-1", Title: "Quarterly lubrication", EstimatedMinutes: 45, Kind: store.PreventiveCalendar, IntervalDays: &days,
+		Checklist: []string{"Grease DE bearing", "Grease NDE bearing"}, Parts: []store.Part{{PartNumber: "GREASE-EP2", Quantity: 0.2, Unit: "kg"}},
+		Active: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cal.NextDueAt == nil || !cal.NextDueAt.Equal(cal.CreatedAt.AddDate(0, 0, 90)) || len(cal.Checklist) != 2 || cal.Priority != store.PriorityMedium {
+		t.Errorf("calendar schedule = %+v", cal)
+	}
+	every, last := 500.0, 1200.0
+	meter, err := db.CreatePreventiveSchedule(ctx, "acme", store.PreventiveSchedule{
+		AssetID: "pump-1", Title: "Seal inspection", EstimatedMinutes: 60, Kind: store.PreventiveMeter, SensorID: "hours",
+		MeterInterval: &every, LastMeterReading: &last, Active: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meter.NextDueReading == nil || *meter.NextDueReading != 1700 || meter.NextDueAt != nil {
+		t.Errorf("meter schedule = %+v", meter)
+	}
+	for name, bad := range map[string]store.PreventiveSchedule{
+		"calendar without interval": {AssetID: "pump-1", Title: "x", EstimatedMinutes: 1, Kind: store.PreventiveCalendar},
+		"meter with interval days":  {AssetID: "pump-1", Title: "x", EstimatedMinutes: 1, Kind: store.PreventiveMeter, SensorID: "hours", MeterInterval: &every, IntervalDays: &days},
+		"unknown kind":              {AssetID: "pump-1", Title: "x", EstimatedMinutes: 1, Kind: "whenever"},
+	} {
+		if _, err := db.CreatePreventiveSchedule(ctx, "acme", bad); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
+		}
+	}
+	if _, err := db.CreatePreventiveSchedule(ctx, "acme", store.PreventiveSchedule{AssetID: "pump-1", Title: "x", EstimatedMinutes: 1,
+		Kind: store.PreventiveMeter, SensorID: "nope", MeterInterval: &every}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown sensor: err = %v, want ErrNotFound", err)
+	}
+
+	done := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	cal.LastDoneAt = &done
+	updated, err := db.UpdatePreventiveSchedule(ctx, "acme", cal)
+	if err != nil || !updated.NextDueAt.Equal(time.Date(2030, 4, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("after service = %+v, %v", updated.NextDueAt, err)
+	}
+	list, err := db.ListPreventiveSchedules(ctx, "acme", "pump-1")
+	if err != nil || len(list) != 2 || list[0].Title != "Quarterly lubrication" {
+		t.Errorf("list = %+v, %v", list, err)
+	}
+	if err := db.DeletePreventiveSchedule(ctx, "acme", meter.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.GetPreventiveSchedule(ctx, "acme", meter.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("deleted: err = %v", err)
+	}
+}
