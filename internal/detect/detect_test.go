@@ -1,0 +1,160 @@
+package detect
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smartmaint/smartmaint/internal/store"
+)
+
+func f(v float64) *float64 { return &v }
+
+func TestThreshold(t *testing.T) {
+	s := &store.Sensor{Key: 1, AssetID: "mill", ID: "temp", Unit: "K", WarnHigh: f(310), AlarmHigh: f(315), WarnLow: f(290), AlarmLow: f(285)}
+	tests := []struct {
+		v      float64
+		sev    Severity
+		reason string
+	}{
+		{300, "", ""},
+		{310, "", ""}, // at the limit is not past it
+		{312.5, Minor, "above the warning limit 310"},
+		{315.5, Major, "above the alarm limit 315"},
+		{320.5, Critical, "above the alarm limit 315"},
+		{289, Minor, "below the warning limit 290"},
+		{284, Major, "below the alarm limit 285"},
+		{270, Critical, "below the alarm limit"},
+	}
+	for _, tt := range tests {
+		got := Threshold{}.Observe(Reading{Sensor: s, Value: tt.v})
+		if got.Anomalous != (tt.sev != "") || got.Severity != tt.sev || !strings.Contains(got.Reason, tt.reason) {
+			t.Errorf("%g: %+v, want severity %q reason %q", tt.v, got, tt.sev, tt.reason)
+		}
+		if got.Anomalous && (got.Score < 0.6 || got.Score > 1) {
+			t.Errorf("%g: score %g out of [0.6, 1]", tt.v, got.Score)
+		}
+	}
+	// Only an alarm limit: past it is major, never critical.
+	only := &store.Sensor{AlarmHigh: f(10)}
+	if got := (Threshold{}).Observe(Reading{Sensor: only, Value: 100}); got.Severity != Major {
+		t.Errorf("alarm-only sensor: %+v", got)
+	}
+	// No limits at all: silent.
+	if got := (Threshold{}).Observe(Reading{Sensor: &store.Sensor{}, Value: 1e9}); got.Anomalous {
+		t.Errorf("sensor without limits flagged: %+v", got)
+	}
+}
+
+func TestRobustZ(t *testing.T) {
+	d := NewRobustZ(6, 0.05)
+	s := &store.Sensor{Key: 7, Unit: "Nm"}
+	rng := rand.New(rand.NewPCG(1, 1))
+	falseAlarms := 0
+	for range 5000 {
+		if d.Observe(Reading{Sensor: s, Value: 40 + rng.NormFloat64()}).Anomalous {
+			falseAlarms++
+		}
+	}
+	if falseAlarms > 2 {
+		t.Errorf("%d false alarms in 5000 normal readings", falseAlarms)
+	}
+	tests := []struct {
+		v   float64
+		sev Severity
+	}{
+		{40.5, ""},
+		{47.5, Minor},    // ~7.5σ
+		{50.5, Major},    // ~10σ
+		{60, Critical},   // ~20σ
+		{40 - 11, Major}, // low side too
+	}
+	for _, tt := range tests {
+		got := d.Observe(Reading{Sensor: s, Value: tt.v})
+		if got.Anomalous != (tt.sev != "") || got.Severity != tt.sev {
+			t.Errorf("%g: %+v, want %q", tt.v, got, tt.sev)
+		}
+	}
+	// Another sensor has its own state: silent while warming up.
+	other := &store.Sensor{Key: 8}
+	if got := d.Observe(Reading{Sensor: other, Value: 1e6}); got.Anomalous {
+		t.Errorf("cold sensor flagged: %+v", got)
+	}
+	// A stuck sensor's next small step is not an anomaly...
+	stuck := &store.Sensor{Key: 9, Unit: "rpm"}
+	for range 100 {
+		d.Observe(Reading{Sensor: stuck, Value: 1500})
+	}
+	if got := d.Observe(Reading{Sensor: stuck, Value: 1501}); got.Anomalous {
+		t.Errorf("stuck sensor's 1 rpm step flagged: %+v", got)
+	}
+	// ...but a real jump is.
+	if got := d.Observe(Reading{Sensor: stuck, Value: 1700}); !got.Anomalous {
+		t.Error("stuck sensor's jump to 1700 rpm not flagged")
+	}
+	// Counters grow by nature and are not judged.
+	wear := &store.Sensor{Key: 10, Kind: "counter", Unit: "min"}
+	for i := range 300 {
+		if got := d.Observe(Reading{Sensor: wear, Value: float64(i * 2)}); got.Anomalous {
+			t.Fatalf("counter flagged at %d: %+v", i*2, got)
+		}
+	}
+	d.Forget(7)
+	if got := d.Observe(Reading{Sensor: s, Value: 60}); got.Anomalous {
+		t.Errorf("forgotten sensor still judged: %+v", got)
+	}
+}
+
+func TestEngineCombines(t *testing.T) {
+	rz := NewRobustZ(6, 0.05)
+	e := &Engine{Detectors: []Detector{Threshold{}, rz}, Now: func() time.Time { return time.Unix(100, 0) }}
+	s := &store.Sensor{Key: 3, AssetID: "mill-1", ID: "torque", Unit: "Nm", WarnHigh: f(60), AlarmHigh: f(70)}
+	var rows []store.Reading
+	var sensors []*store.Sensor
+	for i := range 200 {
+		rows = append(rows, store.Reading{TenantID: "acme", SensorKey: 3, TS: time.Unix(int64(i), 0), Value: 40 + float64(i%5)*0.1})
+		sensors = append(sensors, s)
+	}
+	rows = append(rows, store.Reading{TenantID: "acme", SensorKey: 3, TS: time.Unix(500, 0), Value: 90})
+	sensors = append(sensors, s)
+	got := e.Score("acme", rows, sensors)
+	if len(got) != 1 {
+		t.Fatalf("anomalies = %+v, want only the last reading", got)
+	}
+	a := got[0]
+	if a.AssetID != "mill-1" || a.SensorID != "torque" || a.Value != 90 || a.Severity != Critical ||
+		a.Detector != "threshold+robust-z" || !strings.Contains(a.Reason, "alarm limit") || !strings.Contains(a.Reason, "σ") ||
+		len(a.ID) != 36 || !a.DetectedAt.Equal(time.Unix(100, 0)) {
+		t.Errorf("anomaly = %+v", a)
+	}
+}
+
+func TestSeverityOrder(t *testing.T) {
+	if Warning.Max(Critical) != Critical || Major.Max(Minor) != Major || Severity("").Max(Warning) != Warning {
+		t.Error("Max does not follow the order warning < minor < major < critical")
+	}
+}
+
+// BenchmarkEngine is the per-reading cost on the ingest path with the
+// built-in detectors (no anomaly).
+func BenchmarkEngine(b *testing.B) {
+	e := &Engine{Detectors: []Detector{Threshold{}, NewRobustZ(6, 0.05)}}
+	sensors := make([]*store.Sensor, 100)
+	for i := range sensors {
+		sensors[i] = &store.Sensor{Key: int64(i), WarnHigh: f(1e9), AlarmHigh: f(2e9)}
+	}
+	rows := make([]store.Reading, 1000)
+	ss := make([]*store.Sensor, 1000)
+	rng := rand.New(rand.NewPCG(2, 2))
+	for i := range rows {
+		ss[i] = sensors[i%100]
+		rows[i] = store.Reading{SensorKey: int64(i % 100), Value: 50 + rng.NormFloat64()}
+	}
+	e.Score("t", rows, ss) // warm the trackers
+	b.ResetTimer()
+	for b.Loop() {
+		e.Score("t", rows, ss)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/reading")
+}

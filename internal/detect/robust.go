@@ -1,0 +1,110 @@
+package detect
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/smartmaint/smartmaint/internal/ml/stats"
+)
+
+// RobustZ flags readings whose robust z-score against the sensor's own
+// recent behaviour (a streaming median and MAD, see stats.Robust) exceeds
+// Threshold. Sensors of kind "counter", "meter" or "cumulative" are skipped. It learns every reading, so a lasting level shift becomes the
+// new normal within a few hundred readings; until a sensor has
+// stats.MinReadings readings it stays silent.
+//
+// State lives in this process. Behind several API replicas each learns from
+// the readings it receives, which for one sensor posting through a load
+// balancer is a random sample of the same stream.
+type RobustZ struct {
+	// Threshold is |z| from which a reading is anomalous; Major and Critical
+	// start at 1.5× and 2.5× of it.
+	Threshold float64
+	// Alpha is the trackers' adaptation rate.
+	Alpha float64
+
+	shards [64]robustShard
+}
+
+type robustShard struct {
+	mu sync.Mutex
+	m  map[int64]*stats.Robust
+}
+
+// NewRobustZ returns a detector with threshold |z| (6 when not positive:
+// about one false alarm in 10^9 Gaussian readings) and adaptation rate alpha.
+func NewRobustZ(threshold, alpha float64) *RobustZ {
+	if threshold <= 0 {
+		threshold = 6
+	}
+	d := &RobustZ{Threshold: threshold, Alpha: alpha}
+	for i := range d.shards {
+		d.shards[i].m = map[int64]*stats.Robust{}
+	}
+	return d
+}
+
+// Name implements Detector.
+func (d *RobustZ) Name() string { return "robust-z" }
+
+// Observe implements Detector: it scores the reading against what came
+// before, then learns it.
+func (d *RobustZ) Observe(r Reading) Finding {
+	if cumulative(r.Sensor.Kind) {
+		return Finding{}
+	}
+	sh := &d.shards[uint64(r.Sensor.Key)%uint64(len(d.shards))]
+	sh.mu.Lock()
+	tr := sh.m[r.Sensor.Key]
+	if tr == nil {
+		t := stats.NewRobust(d.Alpha)
+		tr = &t
+		sh.m[r.Sensor.Key] = tr
+	}
+	warm := tr.Count() >= stats.MinReadings
+	median, sigma := tr.Median(), tr.Sigma()
+	tr.Update(r.Value)
+	sh.mu.Unlock()
+	if !warm {
+		return Finding{}
+	}
+	// A quantised or stuck sensor has a MAD of zero; floor σ at 0.1% of the
+	// level so the next tiny step is not "infinitely" abnormal.
+	z := (r.Value - median) / max(sigma, 1e-3*math.Abs(median), 1e-9)
+
+	az := math.Abs(z)
+	if az < d.Threshold {
+		return Finding{}
+	}
+	sev := Minor
+	switch {
+	case az >= 2.5*d.Threshold:
+		sev = Critical
+	case az >= 1.5*d.Threshold:
+		sev = Major
+	}
+	// Score rises from 0.5 at the threshold towards 1.
+	score := 1 - 0.5*math.Exp(-(az-d.Threshold)/d.Threshold)
+	return Finding{Anomalous: true, Score: score, Severity: sev,
+		Reason: fmt.Sprintf("%g %s is %.1fσ from its recent median %.4g (σ≈%.3g)", r.Value, r.Sensor.Unit, z, median, sigma)}
+}
+
+// cumulative reports sensor kinds whose value only grows (running hours,
+// tool wear, energy meters): a z-score against the recent median would flag
+// their normal growth.
+func cumulative(kind string) bool {
+	switch kind {
+	case "counter", "meter", "cumulative":
+		return true
+	}
+	return false
+}
+
+// Forget drops the learnt state of a sensor (after maintenance, say).
+func (d *RobustZ) Forget(sensorKey int64) {
+	sh := &d.shards[uint64(sensorKey)%uint64(len(d.shards))]
+	sh.mu.Lock()
+	delete(sh.m, sensorKey)
+	sh.mu.Unlock()
+}
