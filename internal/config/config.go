@@ -66,6 +66,26 @@ type Config struct {
 	// StorageMaintenanceInterval is how often the storage maintenance schedule runs.
 	StorageMaintenanceInterval time.Duration `env:"STORAGE_MAINTENANCE_INTERVAL" envDefault:"1h"`
 
+	// ModelStore is where model artifacts live: "folder" (ModelDir) or "s3".
+	ModelStore string `env:"MODEL_STORE" envDefault:"folder"`
+	// ModelDir is the artifact folder when ModelStore is "folder".
+	ModelDir string `env:"MODEL_DIR" envDefault:"var/models"`
+	// S3Bucket holds the artifacts when ModelStore is "s3"; credentials come
+	// from the standard AWS variables (AWS_ACCESS_KEY_ID, …) or roles.
+	S3Bucket string `env:"S3_BUCKET"`
+	// S3Prefix is the folder inside the bucket.
+	S3Prefix string `env:"S3_PREFIX" envDefault:"models"`
+	// S3Endpoint is an S3-compatible server's URL; empty means AWS.
+	S3Endpoint string `env:"S3_ENDPOINT"`
+	// S3Region is the bucket's region.
+	S3Region string `env:"S3_REGION" envDefault:"us-east-1"`
+	// S3ForcePathStyle addresses the bucket as endpoint/bucket (most
+	// self-hosted servers need it).
+	S3ForcePathStyle bool `env:"S3_FORCE_PATH_STYLE" envDefault:"false"`
+	// ModelReloadInterval is how often workers and the API poll the model
+	// aliases, the fallback when a Redis notification is missed.
+	ModelReloadInterval time.Duration `env:"MODEL_RELOAD_INTERVAL" envDefault:"10s"`
+
 	// PprofAddr serves net/http/pprof on this address when set (keep it on
 	// loopback).
 	PprofAddr string `env:"PPROF_ADDR"`
@@ -107,6 +127,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: READINGS_RETENTION must be at least 24h, got %s", c.ReadingsRetention)
 	case c.PartitionLookahead < 24*time.Hour:
 		return fmt.Errorf("config: PARTITION_LOOKAHEAD must be at least 24h, got %s", c.PartitionLookahead)
+	case c.ModelStore != "folder" && c.ModelStore != "s3":
+		return fmt.Errorf("config: MODEL_STORE must be folder or s3, got %q", c.ModelStore)
+	case c.ModelStore == "folder" && c.ModelDir == "":
+		return fmt.Errorf("config: MODEL_DIR is empty")
+	case c.ModelStore == "s3" && c.S3Bucket == "":
+		return fmt.Errorf("config: MODEL_STORE=s3 needs S3_BUCKET")
+	case c.ModelReloadInterval < time.Second:
+		return fmt.Errorf("config: MODEL_RELOAD_INTERVAL must be at least 1s, got %s", c.ModelReloadInterval)
 	}
 	return nil
 }
