@@ -68,6 +68,8 @@ type Finding struct {
 	Score    float64
 	Severity Severity
 	Reason   string
+	// Direction is +1 for an abnormally high reading, -1 for a low one.
+	Direction int
 }
 
 // Detector judges readings. Implementations must be safe for concurrent use
@@ -90,6 +92,8 @@ type Anomaly struct {
 	Severity  Severity  `json:"severity"`
 	Detector  string    `json:"detector"`
 	Reason    string    `json:"reason"`
+	// Direction is +1 when the reading was abnormally high, -1 when low.
+	Direction int `json:"direction"`
 	// DetectedAt is when the API scored the reading (for latency metrics).
 	DetectedAt time.Time `json:"detected_at"`
 }
@@ -119,6 +123,9 @@ func (e *Engine) Score(tenant string, rows []store.Reading, sensors []*store.Sen
 					TS: r.TS, Value: r.Value,
 				})
 				a = &out[len(out)-1]
+			}
+			if a.Direction == 0 {
+				a.Direction = f.Direction
 			}
 			a.Score = max(a.Score, f.Score)
 			a.Severity = a.Severity.Max(f.Severity)
@@ -182,7 +189,7 @@ func beyond(v float64, warn, alarm *float64, dir float64, unit string) (Finding,
 				sev, score = Critical, 1
 			}
 		}
-		return Finding{Anomalous: true, Score: score, Severity: sev,
+		return Finding{Anomalous: true, Score: score, Severity: sev, Direction: int(dir),
 			Reason: fmt.Sprintf("%g %s is %s the alarm limit %g", v, unit, side, *alarm)}, true
 	}
 	if warn != nil && past(*warn) {
@@ -191,7 +198,7 @@ func beyond(v float64, warn, alarm *float64, dir float64, unit string) (Finding,
 			// Closer to the alarm limit, surer.
 			score = 0.6 + 0.3*math.Min(1, math.Abs(v-*warn)/math.Abs(*alarm-*warn))
 		}
-		return Finding{Anomalous: true, Score: score, Severity: Minor,
+		return Finding{Anomalous: true, Score: score, Severity: Minor, Direction: int(dir),
 			Reason: fmt.Sprintf("%g %s is %s the warning limit %g", v, unit, side, *warn)}, true
 	}
 	return Finding{}, false

@@ -32,6 +32,9 @@ func TestThreshold(t *testing.T) {
 		if got.Anomalous != (tt.sev != "") || got.Severity != tt.sev || !strings.Contains(got.Reason, tt.reason) {
 			t.Errorf("%g: %+v, want severity %q reason %q", tt.v, got, tt.sev, tt.reason)
 		}
+		if got.Anomalous && (tt.v > 300) != (got.Direction > 0) {
+			t.Errorf("%g: direction %d", tt.v, got.Direction)
+		}
 		if got.Anomalous && (got.Score < 0.6 || got.Score > 1) {
 			t.Errorf("%g: score %g out of [0.6, 1]", tt.v, got.Score)
 		}
@@ -125,7 +128,7 @@ func TestEngineCombines(t *testing.T) {
 	a := got[0]
 	if a.AssetID != "mill-1" || a.SensorID != "torque" || a.Value != 90 || a.Severity != Critical ||
 		a.Detector != "threshold+robust-z" || !strings.Contains(a.Reason, "alarm limit") || !strings.Contains(a.Reason, "σ") ||
-		len(a.ID) != 36 || !a.DetectedAt.Equal(time.Unix(100, 0)) {
+		len(a.ID) != 36 || !a.DetectedAt.Equal(time.Unix(100, 0)) || a.Direction != 1 {
 		t.Errorf("anomaly = %+v", a)
 	}
 }

@@ -86,7 +86,11 @@ func (d *RobustZ) Observe(r Reading) Finding {
 	}
 	// Score rises from 0.5 at the threshold towards 1.
 	score := 1 - 0.5*math.Exp(-(az-d.Threshold)/d.Threshold)
-	return Finding{Anomalous: true, Score: score, Severity: sev,
+	dir := 1
+	if z < 0 {
+		dir = -1
+	}
+	return Finding{Anomalous: true, Score: score, Severity: sev, Direction: dir,
 		Reason: fmt.Sprintf("%g %s is %.1fσ from its recent median %.4g (σ≈%.3g)", r.Value, r.Sensor.Unit, z, median, sigma)}
 }
 

@@ -1,0 +1,109 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/smartmaint/smartmaint/internal/schedule"
+	"github.com/smartmaint/smartmaint/internal/store"
+)
+
+// Maintenance plans work orders for approved incidents.
+type Maintenance struct {
+	DB *store.DB
+	// Schedule tunes the optimizer (horizon, load window).
+	Schedule schedule.Options
+}
+
+// ScheduleInput describes the work an incident needs.
+type ScheduleInput struct {
+	TenantID    string
+	AssetID     string
+	IncidentID  string
+	Title       string
+	Description string
+	Priority    string
+	Deadline    time.Time
+	Now         time.Time
+}
+
+// WorkOrder is the work order an incident got.
+type WorkOrder struct {
+	ID           string     `json:"id"`
+	Created      bool       `json:"created"`
+	TechnicianID string     `json:"technician_id,omitempty"`
+	Start        *time.Time `json:"start,omitempty"`
+	End          *time.Time `json:"end,omitempty"`
+	Deadline     time.Time  `json:"deadline"`
+	Late         bool       `json:"late"`
+	Priority     string     `json:"priority"`
+	// Unassigned says why no technician was booked; empty when one was.
+	Unassigned string `json:"unassigned,omitempty"`
+}
+
+// Summary is a one-line description for logs and messages.
+func (w WorkOrder) Summary() string {
+	if w.TechnicianID == "" || w.Start == nil {
+		return fmt.Sprintf("work order %s (priority %s, due %s) is unassigned: %s", w.ID, w.Priority, w.Deadline.Format(time.RFC3339), w.Unassigned)
+	}
+	late := ""
+	if w.Late {
+		late = " — LATE: the earliest slot ends after the deadline"
+	}
+	return fmt.Sprintf("work order %s (priority %s) booked for technician %s from %s to %s, due %s%s",
+		w.ID, w.Priority, w.TechnicianID, w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339), w.Deadline.Format(time.RFC3339), late)
+}
+
+// Defaults when an asset's metadata does not say otherwise.
+const (
+	defaultRepairMinutes = 120
+)
+
+// ScheduleWorkOrder creates the incident's work order on the technician who
+// can finish it first before the deadline (see store.PlanWorkOrder). The
+// asset's metadata may name "required_skills" (a list) and
+// "repair_minutes". Idempotent: a retry returns the work order the first
+// attempt created.
+func (a *Maintenance) ScheduleWorkOrder(ctx context.Context, in ScheduleInput) (WorkOrder, error) {
+	asset, err := a.DB.AssetOf(ctx, in.TenantID, in.AssetID)
+	if err != nil {
+		return WorkOrder{}, err
+	}
+	minutes := defaultRepairMinutes
+	if v, ok := asset.Metadata["repair_minutes"].(float64); ok && v >= 1 {
+		minutes = int(v)
+	}
+	var skills []string
+	if list, ok := asset.Metadata["required_skills"].([]any); ok {
+		for _, s := range list {
+			if str, ok := s.(string); ok && str != "" {
+				skills = append(skills, str)
+			}
+		}
+	}
+	deadline := in.Deadline
+	planned, err := a.DB.PlanWorkOrder(ctx, in.TenantID, store.WorkOrder{
+		AssetID: in.AssetID, IncidentID: in.IncidentID, Title: in.Title, Description: in.Description,
+		Priority: store.Priority(in.Priority), RequiredSkills: skills, EstimatedMinutes: minutes, Deadline: &deadline,
+		Checklist: []store.ChecklistItem{
+			{Text: "Isolate and lock out the machine"},
+			{Text: "Inspect the components behind the anomalous sensors"},
+			{Text: "Repair or replace what is worn"},
+			{Text: "Test run and confirm readings are back in range"},
+		},
+	}, in.Now, a.Schedule)
+	if err != nil {
+		return WorkOrder{}, fmt.Errorf("plan work order: %w", err)
+	}
+	wo := planned.WorkOrder
+	out := WorkOrder{ID: wo.ID, Created: planned.Created, TechnicianID: wo.TechnicianID, Start: wo.ScheduledStart, End: wo.ScheduledEnd,
+		Late: wo.Late, Priority: string(wo.Priority), Unassigned: planned.Unassigned}
+	if wo.Deadline != nil {
+		out.Deadline = *wo.Deadline
+	}
+	if out.TechnicianID == "" && out.Unassigned == "" {
+		out.Unassigned = "no technician was free (planned earlier)"
+	}
+	return out, nil
+}

@@ -1,0 +1,84 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/smartmaint/smartmaint/internal/notify"
+)
+
+// Notifications sends incident messages to the tenant's channels.
+type Notifications struct {
+	Notifier *notify.Notifier
+	// MaxAttempts is how many activity attempts retry channels that failed
+	// transiently before the incident moves on without them (default 5).
+	MaxAttempts int32
+}
+
+// NotifyInput is one message about an incident.
+type NotifyInput struct {
+	TenantID   string
+	IncidentID string
+	AssetID    string
+	// Key makes the message idempotent: per channel it is sent once.
+	Key      string
+	Severity string
+	Subject  string
+	Text     string
+}
+
+// NotifyResult is what happened on each channel.
+type NotifyResult struct {
+	Key     string          `json:"key"`
+	Results []notify.Result `json:"results"`
+}
+
+// Summary is a one-line account for logs.
+func (r NotifyResult) Summary() string {
+	if len(r.Results) == 0 {
+		return fmt.Sprintf("%s: no channel takes this severity", r.Key)
+	}
+	parts := make([]string, len(r.Results))
+	for i, res := range r.Results {
+		parts[i] = res.ChannelName + " " + string(res.Outcome)
+		if res.Error != "" {
+			parts[i] += " (" + res.Error + ")"
+		}
+	}
+	return r.Key + ": " + strings.Join(parts, ", ")
+}
+
+// Notify delivers the message to every channel that does not have it yet.
+// Transient failures fail the attempt so Temporal retries (channels that
+// already got the message are skipped); after MaxAttempts, or on permanent
+// failures, it returns the report so the incident goes on and the failure
+// is in its history.
+func (a *Notifications) Notify(ctx context.Context, in NotifyInput) (NotifyResult, error) {
+	sev := notify.Severity(in.Severity)
+	if !sev.Valid() {
+		sev = notify.Severity("warning")
+	}
+	rep, err := a.Notifier.Deliver(ctx, in.TenantID, in.Key, notify.Message{
+		Subject: in.Subject, Text: in.Text, Severity: sev, IncidentID: in.IncidentID,
+	})
+	res := NotifyResult{Key: in.Key, Results: rep.Results}
+	if err == nil {
+		return res, nil
+	}
+	maxAttempts := a.MaxAttempts
+	if maxAttempts <= 0 {
+		maxAttempts = 5
+	}
+	if errors.Is(err, notify.ErrIncomplete) && !errors.Is(err, notify.ErrPermanent) && activity.GetInfo(ctx).Attempt < maxAttempts {
+		return res, err
+	}
+	if !errors.Is(err, notify.ErrIncomplete) && activity.GetInfo(ctx).Attempt < maxAttempts {
+		return res, err // could not even list the channels
+	}
+	activity.GetLogger(ctx).Warn("notification incomplete; the incident continues", "key", in.Key, "error", err)
+	return res, nil
+}

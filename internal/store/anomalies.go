@@ -1,0 +1,87 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// AnomalyRow is one row of the anomaly outbox.
+type AnomalyRow struct {
+	ID        string
+	TenantID  string
+	AssetID   string
+	SensorID  string
+	TS        time.Time
+	Value     float64
+	Score     float64
+	Severity  string
+	Detector  string
+	Reason    string
+	CreatedAt time.Time
+}
+
+// QueueAnomalies queues the outbox insert of rows on b, so it commits with
+// the readings they were found in.
+func QueueAnomalies(b *pgx.Batch, rows []AnomalyRow) {
+	if len(rows) == 0 {
+		return
+	}
+	n := len(rows)
+	ids, tenants, assets, sensors := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	tss := make([]time.Time, n)
+	vals, scores := make([]float64, n), make([]float64, n)
+	sevs, dets, reasons := make([]string, n), make([]string, n), make([]string, n)
+	for i, r := range rows {
+		ids[i], tenants[i], assets[i], sensors[i] = r.ID, r.TenantID, r.AssetID, r.SensorID
+		tss[i], vals[i], scores[i] = r.TS, r.Value, r.Score
+		sevs[i], dets[i], reasons[i] = r.Severity, r.Detector, r.Reason
+	}
+	b.Queue(`
+		INSERT INTO anomalies (id, tenant_id, asset_id, sensor_id, ts, value, score, severity, detector, reason)
+		SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[], $7::float8[], $8::text[], $9::text[], $10::text[])
+		ON CONFLICT (id) DO NOTHING`, ids, tenants, assets, sensors, tss, vals, scores, sevs, dets, reasons)
+}
+
+// MarkAnomaliesDispatched stamps anomalies as handed to their incident.
+func (db *DB) MarkAnomaliesDispatched(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := db.Pool.Exec(ctx, `UPDATE anomalies SET dispatched_at = now() WHERE id = ANY($1::uuid[]) AND dispatched_at IS NULL`, ids)
+	if err != nil {
+		return fmt.Errorf("store: mark anomalies dispatched: %w", err)
+	}
+	return nil
+}
+
+// UndispatchedAnomalies returns outbox rows created before olderThan that
+// were never dispatched, oldest first.
+func (db *DB) UndispatchedAnomalies(ctx context.Context, olderThan time.Time, limit int) ([]AnomalyRow, error) {
+	rows, err := db.Pool.Query(ctx, `
+		SELECT id::text, tenant_id, asset_id, sensor_id, ts, value, score, severity, detector, reason, created_at
+		FROM anomalies WHERE dispatched_at IS NULL AND created_at < $1
+		ORDER BY created_at LIMIT $2`, olderThan, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: undispatched anomalies: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AnomalyRow, error) {
+		var a AnomalyRow
+		return a, r.Scan(&a.ID, &a.TenantID, &a.AssetID, &a.SensorID, &a.TS, &a.Value, &a.Score, &a.Severity, &a.Detector, &a.Reason, &a.CreatedAt)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: undispatched anomalies: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteDispatchedAnomaliesBefore trims the outbox.
+func (db *DB) DeleteDispatchedAnomaliesBefore(ctx context.Context, cutoff time.Time) (int64, error) {
+	tag, err := db.Pool.Exec(ctx, `DELETE FROM anomalies WHERE dispatched_at IS NOT NULL AND created_at < $1`, cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("store: trim anomalies: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

@@ -1,0 +1,333 @@
+package workflows
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/smartmaint/smartmaint/activities"
+	"github.com/smartmaint/smartmaint/internal/detect"
+	"github.com/smartmaint/smartmaint/internal/store"
+)
+
+// incidentEnv wires the incident workflow to recorded fake activities: the
+// workflow-logic tests check the decisions, not the database.
+type incidentEnv struct {
+	*testsuite.TestWorkflowEnvironment
+	t *testing.T
+
+	mu          sync.Mutex
+	confidences []float64 // returned by successive Validate calls
+	validations int
+	records     []activities.RecordInput
+	notified    []string
+	scheduled   int
+	policy      store.IncidentPolicy
+}
+
+func newIncidentEnv(t *testing.T, confidences ...float64) *incidentEnv {
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	e := &incidentEnv{TestWorkflowEnvironment: suite.NewTestWorkflowEnvironment(), t: t, confidences: confidences, policy: store.DefaultIncidentPolicy()}
+	e.RegisterWorkflow(Incident)
+	var inc *activities.Incidents
+	var maint *activities.Maintenance
+	var notif *activities.Notifications
+	e.RegisterActivity(inc)
+	e.RegisterActivity(maint)
+	e.RegisterActivity(notif)
+	e.OnActivity(inc.LoadPolicy, mock.Anything, mock.Anything).Return(func(_ context.Context, _ string) (store.IncidentPolicy, error) { return e.policy, nil })
+	e.OnActivity(inc.Validate, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ValidateInput) (activities.Validation, error) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		c := e.confidences[min(e.validations, len(e.confidences)-1)]
+		e.validations++
+		return activities.Validation{Confidence: c}, nil
+	})
+	e.OnActivity(inc.Forecast, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ForecastInput) (activities.Forecast, error) {
+		return activities.Forecast{SensorID: "torque", Priority: "high", Deadline: in.Now.Add(24 * time.Hour), Detail: "forecast"}, nil
+	})
+	e.OnActivity(maint.ScheduleWorkOrder, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ScheduleInput) (activities.WorkOrder, error) {
+		e.mu.Lock()
+		e.scheduled++
+		e.mu.Unlock()
+		start := in.Now.Add(time.Hour)
+		end := start.Add(2 * time.Hour)
+		return activities.WorkOrder{ID: "wo-1", Created: true, TechnicianID: "tech-1", Start: &start, End: &end, Deadline: in.Deadline, Priority: in.Priority}, nil
+	})
+	e.OnActivity(notif.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.NotifyInput) (activities.NotifyResult, error) {
+		e.mu.Lock()
+		e.notified = append(e.notified, strings.TrimPrefix(in.Key, "first-run/"))
+		e.mu.Unlock()
+		return activities.NotifyResult{Key: in.Key}, nil
+	})
+	e.OnActivity(inc.Record, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecordInput) error {
+		e.mu.Lock()
+		e.records = append(e.records, in)
+		e.mu.Unlock()
+		return nil
+	})
+	return e
+}
+
+func anomaly(id, sensor string, sev detect.Severity, at time.Time) detect.Anomaly {
+	return detect.Anomaly{ID: id, TenantID: "acme", AssetID: "mill-1", SensorID: sensor, TS: at, Value: 80, Score: 0.9, Severity: sev, Reason: "80 Nm is above the alarm limit 70", Direction: 1}
+}
+
+// signalAt sends a signal after d of workflow time.
+func (e *incidentEnv) signalAt(d time.Duration, name string, arg any) {
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(name, arg) }, d)
+}
+
+func (e *incidentEnv) start() *IncidentState {
+	e.t.Helper()
+	e.signalAt(0, SignalAnomalies, []detect.Anomaly{anomaly("a1", "torque", detect.Major, time.Unix(0, 0))})
+	e.ExecuteWorkflow(Incident, IncidentInput{TenantID: "acme", AssetID: "mill-1"})
+	if !e.IsWorkflowCompleted() {
+		e.t.Fatal("workflow did not complete")
+	}
+	if err := e.GetWorkflowError(); err != nil {
+		e.t.Fatalf("workflow error: %v", err)
+	}
+	var s IncidentState
+	if err := e.GetWorkflowResult(&s); err != nil {
+		e.t.Fatal(err)
+	}
+	return &s
+}
+
+func events(s *IncidentState) []string {
+	out := make([]string, len(s.History))
+	for i, h := range s.History {
+		out[i] = h.Event
+	}
+	return out
+}
+
+func hasEvents(t *testing.T, s *IncidentState, want ...string) {
+	t.Helper()
+	got := events(s)
+	i := 0
+	for _, g := range got {
+		if i < len(want) && g == want[i] {
+			i++
+		}
+	}
+	if i != len(want) {
+		t.Errorf("history %v does not contain %v in order", got, want)
+	}
+}
+
+func TestIncidentAutoApprovedToResolved(t *testing.T) {
+	e := newIncidentEnv(t, 0.95)
+	// A second batch joins, with a duplicate that must not count twice.
+	e.signalAt(5*time.Second, SignalAnomalies, []detect.Anomaly{anomaly("a1", "torque", detect.Major, time.Unix(0, 0)), anomaly("a2", "temp", detect.Critical, time.Unix(5, 0))})
+	e.signalAt(2*time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "in_progress", Actor: "tech-1"})
+	e.signalAt(3*time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "other", Status: "done", Actor: "x"}) // not ours: ignored
+	e.signalAt(4*time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "done", Actor: "tech-1"})
+	s := e.start()
+
+	if s.Status != StatusResolved || s.Resolution != ResolutionResolved || s.ClosedAt == nil || s.Active {
+		t.Errorf("final state %s/%s closed=%v active=%v", s.Status, s.Resolution, s.ClosedAt, s.Active)
+	}
+	if s.Evidence.Anomalies != 2 || s.Severity != detect.Critical || len(s.Evidence.BySensor) != 2 {
+		t.Errorf("evidence %+v, severity %s", s.Evidence, s.Severity)
+	}
+	if s.Decision == nil || s.Decision.User != "policy:auto-approve" {
+		t.Errorf("decision %+v", s.Decision)
+	}
+	if e.scheduled != 1 || s.WorkOrder == nil || s.WorkOrder.ID != "wo-1" {
+		t.Errorf("scheduled %d, work order %+v", e.scheduled, s.WorkOrder)
+	}
+	if len(e.notified) != 1 || !strings.HasSuffix(e.notified[0], "/work-order-scheduled") {
+		t.Errorf("notified %v", e.notified)
+	}
+	hasEvents(t, s, "opened", "collected", "approved", "forecast", "work-order-scheduled", "notified", "work-order-in_progress", "work-order-done", "resolved")
+	// Every event reached the maintenance log exactly once, in order.
+	var logged []string
+	seq := 0
+	for _, r := range e.records {
+		for _, l := range r.Log {
+			if l.Seq != seq+1 {
+				t.Fatalf("log seq %d after %d", l.Seq, seq)
+			}
+			seq = l.Seq
+			logged = append(logged, l.Event)
+		}
+	}
+	if strings.Join(logged, ",") != strings.Join(events(s), ",") {
+		t.Errorf("log %v != history %v", logged, events(s))
+	}
+	last := e.records[len(e.records)-1].Incident
+	if last.Status != "resolved" || last.WorkOrderID == nil || *last.WorkOrderID != "wo-1" {
+		t.Errorf("last projection %+v", last)
+	}
+	for i := 1; i < len(e.records); i++ {
+		if e.records[i].Incident.Seq <= e.records[i-1].Incident.Seq {
+			t.Fatalf("projection seq does not grow: %d then %d (%s, %v)", e.records[i-1].Incident.Seq, e.records[i].Incident.Seq, e.records[i].Incident.Status, e.records[i].Log)
+		}
+	}
+}
+
+func TestIncidentBelowFloorIsFalsePositive(t *testing.T) {
+	e := newIncidentEnv(t, 0.1)
+	s := e.start()
+	if s.Status != StatusClosed || s.Resolution != ResolutionFalsePositive || e.scheduled != 0 || len(e.notified) != 0 {
+		t.Errorf("state %s/%s, scheduled %d, notified %v", s.Status, s.Resolution, e.scheduled, e.notified)
+	}
+	hasEvents(t, s, "opened", "collected", "closed-false-positive")
+}
+
+func TestIncidentHumanApprovesThroughUpdate(t *testing.T) {
+	e := newIncidentEnv(t, 0.6)
+	var updateErr error
+	var afterApprove error
+	e.RegisterDelayedCallback(func() {
+		e.UpdateWorkflow(UpdateDecide, "u1", &testsuite.TestUpdateCallback{
+			OnReject:   func(err error) { updateErr = err },
+			OnAccept:   func() {},
+			OnComplete: func(any, error) {},
+		}, Decision{Action: ActionApprove, User: "olga", Comment: "bearing noise confirmed"})
+	}, 10*time.Minute)
+	// A second decision after the first is refused: the incident is no
+	// longer awaiting one.
+	e.RegisterDelayedCallback(func() {
+		e.UpdateWorkflow(UpdateDecide, "u2", &testsuite.TestUpdateCallback{
+			OnReject:   func(err error) { afterApprove = err },
+			OnAccept:   func() {},
+			OnComplete: func(any, error) {},
+		}, Decision{Action: ActionReject, User: "sam"})
+	}, 20*time.Minute)
+	e.signalAt(time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "cancelled", Actor: "olga"})
+	s := e.start()
+	if updateErr != nil {
+		t.Fatalf("approve rejected: %v", updateErr)
+	}
+	if afterApprove == nil || !strings.Contains(afterApprove.Error(), "not awaiting a decision") {
+		t.Errorf("second decision: err = %v, want not awaiting", afterApprove)
+	}
+	if s.Decision.User != "olga" || s.Status != StatusClosed || s.Resolution != ResolutionCancelled {
+		t.Errorf("decision %+v, state %s/%s", s.Decision, s.Status, s.Resolution)
+	}
+	if len(e.notified) != 2 || !strings.HasSuffix(e.notified[0], "/approval-requested/1") {
+		t.Errorf("notified %v", e.notified)
+	}
+	hasEvents(t, s, "approval-requested", "notified", "approved", "work-order-scheduled", "work-order-cancelled", "closed")
+}
+
+func TestIncidentHumanRejectsThroughSignal(t *testing.T) {
+	e := newIncidentEnv(t, 0.6)
+	e.signalAt(time.Minute, SignalDecision, Decision{Action: "explode", User: "x"}) // invalid: ignored and logged
+	e.signalAt(2*time.Minute, SignalDecision, Decision{Action: ActionReject, User: "olga", Comment: "sensor was being calibrated"})
+	s := e.start()
+	if s.Status != StatusClosed || s.Resolution != ResolutionRejected || e.scheduled != 0 {
+		t.Errorf("state %s/%s scheduled %d", s.Status, s.Resolution, e.scheduled)
+	}
+	hasEvents(t, s, "approval-requested", "decision-ignored", "rejected")
+}
+
+func TestIncidentEscalatesThenAppliesPolicy(t *testing.T) {
+	e := newIncidentEnv(t, 0.6)
+	e.policy.ApprovalTimeout = 30 * time.Minute
+	e.policy.EscalationStages = 2
+	e.policy.TimeoutDecision = ActionReject
+	s := e.start()
+	want := []string{"/approval-requested/1", "/escalation/1/1", "/escalation/1/2"}
+	if len(e.notified) != 3 {
+		t.Fatalf("notified %v, want %v", e.notified, want)
+	}
+	for i, w := range want {
+		if !strings.HasSuffix(e.notified[i], w) {
+			t.Errorf("notification %d = %s, want …%s", i, e.notified[i], w)
+		}
+	}
+	if s.Decision.User != "policy:timeout" || s.Resolution != ResolutionRejected || s.EscalationStage != 2 {
+		t.Errorf("decision %+v resolution %s stage %d", s.Decision, s.Resolution, s.EscalationStage)
+	}
+	// 30 s collecting + three stages of 30 min.
+	if got := s.ClosedAt.Sub(s.OpenedAt); got != 30*time.Second+90*time.Minute {
+		t.Errorf("decided after %s", got)
+	}
+}
+
+func TestIncidentAcknowledgeStopsEscalation(t *testing.T) {
+	e := newIncidentEnv(t, 0.6)
+	e.policy.ApprovalTimeout = 30 * time.Minute
+	e.signalAt(10*time.Minute, SignalDecision, Decision{Action: ActionAcknowledge, User: "olga"})
+	e.signalAt(2*time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "done"})
+	s := e.start()
+	for _, n := range e.notified {
+		if strings.Contains(n, "/escalation/") {
+			t.Errorf("escalated after acknowledge: %v", e.notified)
+		}
+	}
+	if !s.Acknowledged || s.Assignee != "olga" || s.Decision.User != "policy:timeout" || s.Status != StatusResolved {
+		t.Errorf("ack %v assignee %q decision %+v status %s", s.Acknowledged, s.Assignee, s.Decision, s.Status)
+	}
+}
+
+func TestIncidentSnoozeRevalidates(t *testing.T) {
+	e := newIncidentEnv(t, 0.6, 0.95)
+	e.signalAt(5*time.Minute, SignalDecision, Decision{Action: ActionSnooze, User: "olga", SnoozeFor: time.Hour})
+	e.signalAt(30*time.Minute, SignalAnomalies, []detect.Anomaly{anomaly("a9", "torque", detect.Critical, time.Unix(1800, 0))})
+	e.signalAt(3*time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "done"})
+	s := e.start()
+	if e.validations != 2 || s.Round != 2 || s.Evidence.Anomalies != 2 {
+		t.Errorf("validations %d round %d anomalies %d", e.validations, s.Round, s.Evidence.Anomalies)
+	}
+	if s.Decision.User != "policy:auto-approve" || s.Status != StatusResolved {
+		t.Errorf("decision %+v status %s", s.Decision, s.Status)
+	}
+	hasEvents(t, s, "approval-requested", "snoozed", "snooze-ended", "approved", "resolved")
+}
+
+func TestIncidentClearsAndReactivates(t *testing.T) {
+	e := newIncidentEnv(t, 0.95)
+	e.policy.ClearAfter = 15 * time.Minute
+	e.signalAt(time.Hour, SignalAnomalies, []detect.Anomaly{anomaly("a5", "torque", detect.Minor, time.Unix(3600, 0))})
+	e.signalAt(3*time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "done"})
+	s := e.start()
+	hasEvents(t, s, "work-order-scheduled", "cleared", "reactivated", "cleared", "resolved")
+}
+
+func TestDecisionValidation(t *testing.T) {
+	tests := []struct {
+		d    Decision
+		want string
+	}{
+		{Decision{Action: ActionApprove, User: "a"}, ""},
+		{Decision{Action: ActionApprove}, "user"},
+		{Decision{Action: "maybe", User: "a"}, "unknown action"},
+		{Decision{Action: ActionSnooze, User: "a"}, "duration"},
+		{Decision{Action: ActionSnooze, User: "a", SnoozeFor: 31 * 24 * time.Hour}, "duration"},
+		{Decision{Action: ActionSnooze, User: "a", SnoozeFor: time.Hour}, ""},
+	}
+	for _, tt := range tests {
+		err := tt.d.validate()
+		if (tt.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%+v: err = %v, want %q", tt.d, err, tt.want)
+		}
+	}
+}
+
+func TestTrimHistory(t *testing.T) {
+	var h []Event
+	for i := range 500 {
+		h = append(h, Event{Event: fmt.Sprint(i)})
+	}
+	got := trimHistory(h)
+	if len(got) != 201 || got[0].Event != "0" || got[1].Event != "300" || got[200].Event != "499" {
+		t.Errorf("trimmed to %d: first %s, second %s", len(got), got[0].Event, got[1].Event)
+	}
+	if len(trimHistory(h[:10])) != 10 {
+		t.Error("short history trimmed")
+	}
+}
