@@ -7,7 +7,7 @@ PKGS     := ./...
 # The embedded Temporal server makes the first build slow (several minutes
 # cold on 2 cores); later builds come from the Go build cache.
 
-.PHONY: all build run test test-short vet bench fmt clean
+.PHONY: all build run test test-short vet bench fmt clean ml-compare
 
 all: build
 
@@ -31,6 +31,17 @@ vet:
 ## bench: Go benchmarks plus the HTTP load generator; figures go to docs/BENCHMARKS.md
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 $(PKGS)
+
+## ml-compare: the Go models against scikit-learn 1.2 (Debian python3-sklearn) on the same folds
+ML_COMPARE_DIR ?= /tmp/smartmaint-ml-compare
+ml-compare: build
+	@test -x /usr/bin/python3 && /usr/bin/python3 -c 'import sklearn' 2>/dev/null || \
+		{ echo "ml-compare needs Debian's python3-sklearn: apt-get install -y python3-sklearn"; exit 1; }
+	mkdir -p $(ML_COMPARE_DIR)
+	./$(BIN) train --dataset ai4i --model gbdt --quiet --export-folds $(ML_COMPARE_DIR)/folds.csv --json $(ML_COMPARE_DIR)/gbdt.json > /dev/null
+	./$(BIN) train --dataset ai4i --model iforest --trees 300 --quiet --json $(ML_COMPARE_DIR)/iforest.json > /dev/null
+	$(GO) test -run '^$$' -bench 'BenchmarkScore$$' -benchtime 2s ./internal/ml/gbdt ./internal/ml/iforest > $(ML_COMPARE_DIR)/bench.txt
+	/usr/bin/python3 scripts/ml_compare.py --dir $(ML_COMPARE_DIR)
 
 fmt:
 	gofmt -w .

@@ -36,6 +36,7 @@ func init() {
 		{"migrate", "create the database if missing and apply migrations", runMigrate},
 		{"loadtest", "drive the ingest API and report throughput and latency", runLoadtest},
 		{"simulate", "replay the AI4I dataset as sensors with injected faults against the API", runSimulate},
+		{"train", "train a model on a dataset with cross-validation and write the model file", runTrain},
 	}
 }
 

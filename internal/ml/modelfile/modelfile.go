@@ -116,6 +116,18 @@ func (m Model) GBDT() *gbdt.Model {
 	return g
 }
 
+// KindOf returns the model kind of s, or "" for a type this format does not
+// carry.
+func KindOf(s Scorer) string {
+	switch s.(type) {
+	case *iforest.Forest:
+		return KindIsolationForest
+	case *gbdt.Model:
+		return KindGBDT
+	}
+	return ""
+}
+
 // Marshal encodes m, completing its metadata (kind, parameters, body size
 // and checksum, creation time when unset).
 func Marshal(m Model) ([]byte, error) {

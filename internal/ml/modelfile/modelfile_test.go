@@ -80,7 +80,7 @@ func TestRoundTrip(t *testing.T) {
 			if len(got.Meta.Params) < 10 || got.Meta.BodySize == 0 {
 				t.Errorf("params %s, body size %d", got.Meta.Params, got.Meta.BodySize)
 			}
-			if (kind == KindGBDT) != (got.GBDT() != nil) || (kind == KindIsolationForest) != (got.Forest() != nil) {
+			if KindOf(got.Scorer) != kind || (kind == KindGBDT) != (got.GBDT() != nil) || (kind == KindIsolationForest) != (got.Forest() != nil) {
 				t.Error("kind accessors disagree with the kind")
 			}
 			// Streams give the same bytes.

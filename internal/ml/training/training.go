@@ -97,8 +97,11 @@ type Report struct {
 	// Threshold is the score at or above which a row is predicted positive:
 	// 0.5 for gradient-boosted trees, the forest's threshold for an
 	// Isolation Forest.
-	Threshold float64      `json:"threshold"`
-	Folds     []FoldResult `json:"folds"`
+	Threshold float64 `json:"threshold"`
+	// Params are the model's parameters with defaults filled in
+	// (gbdt.Params or iforest.Params).
+	Params any          `json:"params"`
+	Folds  []FoldResult `json:"folds"`
 	// Mean and Std summarise the folds.
 	Mean FoldResult `json:"mean"`
 	Std  FoldResult `json:"std"`
@@ -168,6 +171,12 @@ func Run(ctx context.Context, d *Data, cfg Config) (*Report, error) {
 	}
 	report(fits, 0)
 	r.Threshold = threshold(s)
+	switch m := s.(type) {
+	case *gbdt.Model:
+		r.Params = m.Params()
+	case *iforest.Forest:
+		r.Params = m.Params()
+	}
 	r.Final = modelfile.Model{
 		Scorer: s,
 		Meta: modelfile.Metadata{
