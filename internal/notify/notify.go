@@ -1,0 +1,280 @@
+// Package notify sends smartmaint's notifications to each tenant's channels:
+// email over SMTP, webhooks signed with HMAC-SHA256, and Slack-compatible
+// incoming webhooks.
+//
+// Deliver is idempotent per (tenant, idempotency key, channel): before a
+// send it claims a row of the delivery log as "sending", after it marks the
+// row "sent" or "failed". A retried call skips channels that already got the
+// message, retries those that failed, and leaves alone those another caller
+// is sending right now. A sender that crashes between sending and recording
+// leaves its row "sending"; once that is older than StaleAfter, a retry
+// sends again, with the same delivery id (the X-Smartmaint-Delivery header,
+// the email's Message-ID) so receivers can drop the duplicate. Delivery is
+// therefore at least once, and exactly once for receivers that dedupe.
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/smartmaint/smartmaint/internal/store"
+)
+
+// Severity ranks messages; channels drop messages below their minimum.
+type Severity string
+
+// The severities, lowest first. Incident severities follow alarm-system
+// practice (warning, minor, major, critical); info is for notices such as a
+// promoted model.
+const (
+	SeverityInfo     Severity = "info"
+	SeverityWarning  Severity = "warning"
+	SeverityMinor    Severity = "minor"
+	SeverityMajor    Severity = "major"
+	SeverityCritical Severity = "critical"
+)
+
+// Severities lists every severity, lowest first.
+var Severities = []Severity{SeverityInfo, SeverityWarning, SeverityMinor, SeverityMajor, SeverityCritical}
+
+// Rank orders severities: info 0 up to critical 4; unknown ones rank -1.
+func (s Severity) Rank() int { return slices.Index(Severities, s) }
+
+// Valid reports whether s is a known severity.
+func (s Severity) Valid() bool { return s.Rank() >= 0 }
+
+// Link is a labelled URL shown with a message (the incident page, a
+// dashboard, the work order).
+type Link struct {
+	Title string `json:"title"`
+	URL   string `json:"url"`
+}
+
+// Message is a notification, independent of the channel it goes to.
+type Message struct {
+	Subject string `json:"subject"`
+	// Text is the plain-text body.
+	Text string `json:"text"`
+	// HTML is an optional HTML body for email.
+	HTML       string   `json:"html,omitempty"`
+	Severity   Severity `json:"severity"`
+	Links      []Link   `json:"links,omitempty"`
+	IncidentID string   `json:"incident_id,omitempty"`
+}
+
+// Delivery identifies one message on one channel to a sender.
+type Delivery struct {
+	// ID is the same on every attempt; receivers dedupe on it.
+	ID string
+	// Key is the message's idempotency key.
+	Key    string
+	Tenant string
+	// Attempt counts from 1.
+	Attempt int
+}
+
+// Sender sends a message on one kind of channel.
+type Sender interface {
+	Send(ctx context.Context, ch store.Channel, d Delivery, m Message) error
+}
+
+// ErrPermanent marks failures a retry cannot fix (the receiver rejected the
+// request, the channel is misconfigured).
+var ErrPermanent = errors.New("permanent failure")
+
+// permanent wraps err so that errors.Is(err, ErrPermanent) holds.
+func permanent(err error) error {
+	return fmt.Errorf("%w (%w)", err, ErrPermanent)
+}
+
+// DefaultStaleAfter is how long a "sending" delivery is left to its sender
+// before a retry takes it over.
+const DefaultStaleAfter = 5 * time.Minute
+
+// Notifier delivers messages to a tenant's enabled channels.
+type Notifier struct {
+	DB *store.DB
+	// Senders by channel kind: "email", "webhook", "slack".
+	Senders map[string]Sender
+	// StaleAfter: see DefaultStaleAfter.
+	StaleAfter time.Duration
+	Log        *slog.Logger
+}
+
+// Config holds what the senders need from the environment.
+type Config struct {
+	SMTP SMTPConfig
+	// HTTPTimeout bounds one webhook or Slack request (default 10s).
+	HTTPTimeout time.Duration
+}
+
+// New returns a Notifier with the email, webhook and Slack senders.
+func New(db *store.DB, cfg Config, log *slog.Logger) *Notifier {
+	timeout := cfg.HTTPTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	client := NewHTTPClient(timeout)
+	return &Notifier{
+		DB: db,
+		Senders: map[string]Sender{
+			"email":   &Email{Config: cfg.SMTP},
+			"webhook": &Webhook{Client: client},
+			"slack":   &Slack{Client: client},
+		},
+		Log: log,
+	}
+}
+
+// Outcome is what happened to a message on one channel.
+type Outcome string
+
+// The outcomes.
+const (
+	// Sent: sent by this call.
+	Sent Outcome = "sent"
+	// AlreadySent: an earlier call sent it; nothing was sent now.
+	AlreadySent Outcome = "already_sent"
+	// InProgress: another caller is sending it right now; retry later.
+	InProgress Outcome = "in_progress"
+	// Failed: the send (or its bookkeeping) failed; see Error.
+	Failed Outcome = "failed"
+)
+
+// Result is the outcome of a message on one channel.
+type Result struct {
+	ChannelID   string  `json:"channel_id"`
+	ChannelName string  `json:"channel_name"`
+	Kind        string  `json:"kind"`
+	DeliveryID  string  `json:"delivery_id,omitempty"`
+	Outcome     Outcome `json:"outcome"`
+	Attempts    int     `json:"attempts,omitempty"`
+	Error       string  `json:"error,omitempty"`
+	// Permanent is true when retrying cannot help.
+	Permanent bool `json:"permanent,omitempty"`
+}
+
+// Report lists the outcome on every channel the message was for.
+type Report struct {
+	Results []Result `json:"results"`
+}
+
+// Done reports whether every channel has the message.
+func (r Report) Done() bool {
+	for _, res := range r.Results {
+		if res.Outcome != Sent && res.Outcome != AlreadySent {
+			return false
+		}
+	}
+	return true
+}
+
+// Retryable reports whether a retry could deliver to a channel that does
+// not have the message yet.
+func (r Report) Retryable() bool {
+	for _, res := range r.Results {
+		if res.Outcome == InProgress || (res.Outcome == Failed && !res.Permanent) {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrIncomplete is wrapped by Deliver's error when some channel did not get
+// the message.
+var ErrIncomplete = errors.New("notify: message not delivered to every channel")
+
+// Deliver sends msg to every enabled channel of tenant whose minimum
+// severity it reaches, all channels at once, and reports each outcome. key
+// identifies the message: calling again with the same key sends only where
+// the message has not gone yet. The error is non-nil when some channel does
+// not have the message (it wraps ErrIncomplete, and ErrPermanent when no
+// retry can help); the Report is complete either way.
+func (n *Notifier) Deliver(ctx context.Context, tenant, key string, msg Message) (Report, error) {
+	if key == "" {
+		return Report{}, fmt.Errorf("notify: empty idempotency key")
+	}
+	if !msg.Severity.Valid() {
+		return Report{}, fmt.Errorf("notify: unknown severity %q (want one of %v)", msg.Severity, Severities)
+	}
+	channels, err := n.DB.ListChannels(ctx, tenant, true)
+	if err != nil {
+		return Report{}, fmt.Errorf("notify: %w", err)
+	}
+	channels = slices.DeleteFunc(channels, func(c store.Channel) bool {
+		return msg.Severity.Rank() < Severity(c.MinSeverity).Rank()
+	})
+	rep := Report{Results: make([]Result, len(channels))}
+	var wg sync.WaitGroup
+	for i, ch := range channels {
+		wg.Go(func() { rep.Results[i] = n.deliverOne(ctx, tenant, key, ch, msg) })
+	}
+	wg.Wait()
+
+	var failed []string
+	retryable := false
+	for _, r := range rep.Results {
+		if r.Outcome == Sent || r.Outcome == AlreadySent {
+			continue
+		}
+		failed = append(failed, fmt.Sprintf("%s (%s): %s", r.ChannelName, r.Outcome, r.Error))
+		retryable = retryable || !r.Permanent
+	}
+	switch {
+	case len(failed) == 0:
+		return rep, nil
+	case retryable:
+		return rep, fmt.Errorf("%w: %s", ErrIncomplete, strings.Join(failed, "; "))
+	default:
+		return rep, fmt.Errorf("%w: %s: %w", ErrIncomplete, strings.Join(failed, "; "), ErrPermanent)
+	}
+}
+
+func (n *Notifier) deliverOne(ctx context.Context, tenant, key string, ch store.Channel, msg Message) Result {
+	res := Result{ChannelID: ch.ID, ChannelName: ch.Name, Kind: ch.Kind}
+	stale := n.StaleAfter
+	if stale <= 0 {
+		stale = DefaultStaleAfter
+	}
+	d, claimed, err := n.DB.ClaimDelivery(ctx, tenant, key, ch.ID, stale)
+	if err != nil {
+		res.Outcome, res.Error = Failed, err.Error()
+		return res
+	}
+	res.DeliveryID, res.Attempts = d.DeliveryID, d.Attempts
+	if !claimed {
+		res.Outcome = AlreadySent
+		if d.Status != store.DeliverySent {
+			res.Outcome = InProgress
+			res.Error = fmt.Sprintf("another attempt claimed it at %s; it is taken over after %s", d.ClaimedAt.UTC().Format(time.RFC3339), stale)
+		}
+		return res
+	}
+
+	sender, ok := n.Senders[ch.Kind]
+	if !ok {
+		err = permanent(fmt.Errorf("no sender for channel kind %q", ch.Kind))
+	} else {
+		err = sender.Send(ctx, ch, Delivery{ID: d.DeliveryID, Key: key, Tenant: tenant, Attempt: d.Attempts}, msg)
+	}
+	// Record the outcome even when ctx is done: the send has happened.
+	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if ferr := n.DB.FinishDelivery(recordCtx, tenant, key, ch.ID, err); ferr != nil && n.Log != nil {
+		// The row stays "sending": after StaleAfter a retry sends again,
+		// with the same delivery id.
+		n.Log.WarnContext(ctx, "notify: could not record a delivery", "channel", ch.ID, "key", key, "send_error", err, "error", ferr)
+	}
+	if err != nil {
+		res.Outcome, res.Error, res.Permanent = Failed, err.Error(), errors.Is(err, ErrPermanent)
+		return res
+	}
+	res.Outcome = Sent
+	return res
+}
