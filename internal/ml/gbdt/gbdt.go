@@ -166,22 +166,8 @@ func Train(X [][]float64, y []bool, p Params) (*Model, error) {
 	if len(X) != len(y) {
 		return nil, fmt.Errorf("gbdt: %d rows but %d labels", len(X), len(y))
 	}
-	if len(X) < 2 {
-		return nil, fmt.Errorf("gbdt: need at least 2 rows, got %d", len(X))
-	}
-	nf := len(X[0])
-	if nf == 0 {
-		return nil, errors.New("gbdt: rows have no features")
-	}
-	for i, row := range X {
-		if len(row) != nf {
-			return nil, fmt.Errorf("gbdt: row %d has %d features, row 0 has %d", i, len(row), nf)
-		}
-		for j, v := range row {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("gbdt: row %d feature %d is %v", i, j, v)
-			}
-		}
+	if _, err := tree.CheckMatrix(X, 2); err != nil {
+		return nil, fmt.Errorf("gbdt: %w", err)
 	}
 	pos := 0
 	for _, v := range y {

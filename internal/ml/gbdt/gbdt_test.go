@@ -274,13 +274,7 @@ func ai4iModel(b *testing.B) (*Model, [][]float64) {
 // with the default parameters.
 func BenchmarkScore(b *testing.B) {
 	m, X := ai4iModel(b)
-	b.ReportAllocs()
-	b.ResetTimer()
-	var s float64
-	for i := 0; i < b.N; i++ {
-		s += m.Score(X[i%len(X)])
-	}
-	_ = s
+	ai4itest.Throughput(b, X, m.Score)
 }
 
 // BenchmarkScoreLatency reports the p50/p99 latency of single Score calls.

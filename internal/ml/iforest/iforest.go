@@ -71,26 +71,14 @@ type Forest struct {
 func Train(X [][]float64, p Params) (*Forest, error) {
 	p = p.withDefaults()
 	switch {
-	case len(X) < 2:
-		return nil, fmt.Errorf("iforest: need at least 2 rows, got %d", len(X))
 	case p.Trees < 1 || p.Subsample < 2:
 		return nil, fmt.Errorf("iforest: trees %d and subsample %d must be at least 1 and 2", p.Trees, p.Subsample)
 	case p.Contamination < 0 || p.Contamination >= 0.5:
 		return nil, fmt.Errorf("iforest: contamination %v outside [0, 0.5)", p.Contamination)
 	}
-	nf := len(X[0])
-	if nf == 0 {
-		return nil, errors.New("iforest: rows have no features")
-	}
-	for i, row := range X {
-		if len(row) != nf {
-			return nil, fmt.Errorf("iforest: row %d has %d features, row 0 has %d", i, len(row), nf)
-		}
-		for j, v := range row {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("iforest: row %d feature %d is %v", i, j, v)
-			}
-		}
+	nf, err := tree.CheckMatrix(X, 2)
+	if err != nil {
+		return nil, fmt.Errorf("iforest: %w", err)
 	}
 	psi := min(p.Subsample, len(X))
 	g := grower{

@@ -228,13 +228,7 @@ func ai4iForest(b *testing.B) (*Forest, [][]float64) {
 // (100 trees, ψ = 256) trained on AI4I.
 func BenchmarkScore(b *testing.B) {
 	f, X := ai4iForest(b)
-	b.ReportAllocs()
-	b.ResetTimer()
-	var s float64
-	for i := 0; i < b.N; i++ {
-		s += f.Score(X[i%len(X)])
-	}
-	_ = s
+	ai4itest.Throughput(b, X, f.Score)
 }
 
 // BenchmarkScoreLatency reports the p50/p99 latency of single Score calls.

@@ -219,6 +219,30 @@ func (e *Ensemble) Validate() error {
 	return nil
 }
 
+// CheckMatrix checks that X is training input for a tree model: at least
+// minRows rows, all with the same non-zero number of finite values. It
+// returns that number.
+func CheckMatrix(X [][]float64, minRows int) (features int, err error) {
+	if len(X) < minRows {
+		return 0, fmt.Errorf("need at least %d rows, got %d", minRows, len(X))
+	}
+	nf := len(X[0])
+	if nf == 0 {
+		return 0, errors.New("rows have no features")
+	}
+	for i, row := range X {
+		if len(row) != nf {
+			return 0, fmt.Errorf("row %d has %d features, row 0 has %d", i, len(row), nf)
+		}
+		for j, v := range row {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return 0, fmt.Errorf("row %d feature %d is %v", i, j, v)
+			}
+		}
+	}
+	return nf, nil
+}
+
 // wire is the JSON form: one array per field, which is compact and
 // diff-friendly.
 type wire struct {

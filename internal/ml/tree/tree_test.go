@@ -139,6 +139,7 @@ func BenchmarkSum(b *testing.B) {
 		xs[i] = []float64{r.NormFloat64(), r.NormFloat64(), r.NormFloat64(), r.NormFloat64(), r.NormFloat64()}
 	}
 	b.ReportAllocs()
+	b.ResetTimer()
 	var s float64
 	for i := 0; i < b.N; i++ {
 		s += e.Sum(xs[i&1023])

@@ -41,6 +41,21 @@ func Load(tb testing.TB) (X [][]float64, y []bool) {
 	return X, y
 }
 
+// Throughput runs fn once per benchmark iteration, cycling through rows,
+// with allocations reported: the per-reading scoring cost.
+func Throughput(b *testing.B, rows [][]float64, fn func(x []float64) float64) {
+	b.Helper()
+	b.ReportAllocs()
+	b.ResetTimer()
+	var sink float64
+	for i := 0; i < b.N; i++ {
+		sink += fn(rows[i%len(rows)])
+	}
+	if sink == 0.123456789 {
+		b.Log(sink)
+	}
+}
+
 // Latency times fn once per benchmark iteration, cycling through rows, and
 // reports the 50th and 99th percentile of the single-call latency as
 // p50-ns and p99-ns besides the usual ns/op (which includes the clock
