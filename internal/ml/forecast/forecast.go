@@ -43,8 +43,11 @@ type Options struct {
 
 // Model is a fitted smoother positioned after the last observation.
 type Model struct {
+	// Alpha, Beta and Gamma smooth the level, trend and season; Phi damps
+	// the trend.
 	Alpha, Beta, Gamma, Phi float64
-	Period                  int
+	// Period is the season length, 0 without a season.
+	Period int
 	// Sigma is the standard deviation of the one-step errors.
 	Sigma float64
 

@@ -91,6 +91,7 @@ func (t *trainer) findSplit(l *leaf) {
 	}
 }
 
+// leafHeap orders open leaves by decreasing split gain, for container/heap.
 type leafHeap []*leaf
 
 func (h leafHeap) Len() int           { return len(h) }
