@@ -180,24 +180,35 @@ func (db *DB) DeleteTechnician(ctx context.Context, tenant, id string) error {
 // ready for the schedule package: their calendars and their bookings that
 // overlap [from, to).
 func (db *DB) SchedulingTechnicians(ctx context.Context, tenant string, skills []string, from, to time.Time) ([]schedule.Technician, error) {
-	if skills == nil {
-		skills = []string{}
-	}
-	var techs []Technician
-	var bookings []Booking
+	var out []schedule.Technician
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+technicianColumns+` FROM technicians WHERE active AND skills @> $1 ORDER BY id`, skills)
-		if err != nil {
-			return err
-		}
-		if techs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Technician, error) { return scanTechnician(r) }); err != nil {
-			return err
-		}
-		bookings, err = queryBookings(ctx, tx, from, to)
+		var err error
+		out, err = schedulingTechnicians(ctx, tx, skills, from, to, nil)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: scheduling technicians: %w", err)
+	}
+	return out, nil
+}
+
+// schedulingTechnicians is SchedulingTechnicians inside tx, leaving out the
+// bookings of the work orders in exclude (those being planned again).
+func schedulingTechnicians(ctx context.Context, tx pgx.Tx, skills []string, from, to time.Time, exclude []string) ([]schedule.Technician, error) {
+	if skills == nil {
+		skills = []string{}
+	}
+	rows, err := tx.Query(ctx, `SELECT `+technicianColumns+` FROM technicians WHERE active AND skills @> $1 ORDER BY id`, skills)
+	if err != nil {
+		return nil, err
+	}
+	techs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Technician, error) { return scanTechnician(r) })
+	if err != nil {
+		return nil, err
+	}
+	bookings, err := queryBookings(ctx, tx, from, to, exclude)
+	if err != nil {
+		return nil, err
 	}
 	byTech := make(map[string][]schedule.Interval, len(techs))
 	for _, b := range bookings {

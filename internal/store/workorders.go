@@ -321,15 +321,7 @@ func (db *DB) PlanWorkOrder(ctx context.Context, tenant string, w WorkOrder, now
 	}
 	w.normalize()
 	job := w.Job(now)
-	horizon := opts.Horizon
-	if horizon <= 0 {
-		horizon = schedule.DefaultHorizon
-	}
-	until := now
-	if !job.Deadline.IsZero() && job.Deadline.After(until) {
-		until = job.Deadline
-	}
-	until = until.Add(horizon)
+	until := horizonEnd(w, now, opts.Horizon)
 	for attempt := 1; ; attempt++ {
 		techs, err := db.SchedulingTechnicians(ctx, tenant, w.RequiredSkills, now, until)
 		if err != nil {
@@ -593,7 +585,7 @@ func (db *DB) TechnicianBookings(ctx context.Context, tenant string, from, to ti
 	var out []Booking
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		var err error
-		out, err = queryBookings(ctx, tx, from, to)
+		out, err = queryBookings(ctx, tx, from, to, nil)
 		return err
 	})
 	if err != nil {
@@ -602,7 +594,12 @@ func (db *DB) TechnicianBookings(ctx context.Context, tenant string, from, to ti
 	return out, nil
 }
 
-func queryBookings(ctx context.Context, tx pgx.Tx, from, to time.Time) ([]Booking, error) {
+// queryBookings reads the bookings overlapping [from, to), leaving out the
+// work orders in exclude.
+func queryBookings(ctx context.Context, tx pgx.Tx, from, to time.Time, exclude []string) ([]Booking, error) {
+	if exclude == nil {
+		exclude = []string{}
+	}
 	rows, err := tx.Query(ctx, `
 		SELECT technician_id::text, id::text, scheduled_start,
 			CASE WHEN status = 'in_progress' THEN greatest(scheduled_end, $1) ELSE scheduled_end END AS booked_end
@@ -610,7 +607,8 @@ func queryBookings(ctx context.Context, tx pgx.Tx, from, to time.Time) ([]Bookin
 		WHERE technician_id IS NOT NULL AND status IN ('scheduled', 'in_progress')
 		  AND scheduled_start < $2
 		  AND (scheduled_end > $1 OR status = 'in_progress')
-		ORDER BY technician_id, scheduled_start`, from, to)
+		  AND NOT (id::text = ANY ($3))
+		ORDER BY technician_id, scheduled_start`, from, to, exclude)
 	if err != nil {
 		return nil, err
 	}
@@ -799,4 +797,239 @@ func (db *DB) DeletePreventiveSchedule(ctx context.Context, tenant, id string) e
 		return err
 	})
 	return notFound(err, "preventive schedule", id)
+}
+
+// ErrUnschedulable is returned when no technician can take a work order
+// (nobody has the skills, or nobody is free within the horizon); it wraps
+// ErrInvalid.
+var ErrUnschedulable = fmt.Errorf("%w: no technician can take the work order", ErrInvalid)
+
+// horizonEnd is the last instant a slot for w may end when planned from now.
+func horizonEnd(w WorkOrder, now time.Time, horizon time.Duration) time.Time {
+	if horizon <= 0 {
+		horizon = schedule.DefaultHorizon
+	}
+	end := now
+	if w.Deadline != nil && w.Deadline.After(end) {
+		end = *w.Deadline
+	}
+	return end.Add(horizon)
+}
+
+// AutoAssignWorkOrder books a scheduled work order again on the technician
+// who can finish it first from now, ignoring its current slot (it may keep
+// it). ErrUnschedulable when nobody can take it; ErrConflict once work has
+// started.
+func (db *DB) AutoAssignWorkOrder(ctx context.Context, tenant, id string, now time.Time, opts schedule.Options) (WorkOrder, error) {
+	if uuid.Validate(id) != nil {
+		return WorkOrder{}, fmt.Errorf("store: work order %q: %w", id, ErrNotFound)
+	}
+	for attempt := 1; ; attempt++ {
+		var out WorkOrder
+		err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+			w, err := scanWorkOrder(tx.QueryRow(ctx, `SELECT `+workOrderColumns+` FROM work_orders WHERE id = $1 FOR UPDATE`, id))
+			if err != nil {
+				return err
+			}
+			if w.Status != StatusScheduled {
+				return fmt.Errorf("%w: only a scheduled work order can be reassigned; this one is %s", ErrConflict, w.Status)
+			}
+			techs, err := schedulingTechnicians(ctx, tx, w.RequiredSkills, now, horizonEnd(w, now, opts.Horizon), []string{id})
+			if err != nil {
+				return err
+			}
+			a, err := schedule.Assign(w.Job(now), techs, opts)
+			if err != nil {
+				return fmt.Errorf("%w: %w", ErrUnschedulable, err)
+			}
+			out, err = scanWorkOrder(tx.QueryRow(ctx, `
+				UPDATE work_orders SET technician_id = $2, scheduled_start = $3, scheduled_end = $4, late = $5, updated_at = now()
+				WHERE id = $1
+				RETURNING `+workOrderColumns, id, a.TechnicianID, a.Start, a.End, a.Late))
+			return err
+		})
+		if errors.Is(mapBookingError(err), ErrSlotTaken) && attempt < planAttempts {
+			continue // a concurrent planner took the slot: plan again
+		}
+		if err != nil {
+			return WorkOrder{}, fmt.Errorf("store: auto-assign work order %q: %w", id, notFoundOr(err))
+		}
+		return out, nil
+	}
+}
+
+// Slot is where a work order is booked: technician and [Start, End).
+type Slot struct {
+	TechnicianID string        `json:"technician_id"`
+	Start        time.Time     `json:"start"`
+	End          time.Time     `json:"end"`
+	Late         bool          `json:"late"`
+	Lateness     time.Duration `json:"lateness_ns"`
+}
+
+// ReplanChange is a work order whose slot a re-plan moves.
+type ReplanChange struct {
+	WorkOrderID string     `json:"work_order_id"`
+	Title       string     `json:"title"`
+	Priority    Priority   `json:"priority"`
+	Deadline    *time.Time `json:"deadline,omitempty"`
+	// Before is nil for a work order that was unassigned.
+	Before *Slot `json:"before,omitempty"`
+	// After is nil when the plan could not place it; Unassigned says why.
+	After      *Slot  `json:"after,omitempty"`
+	Unassigned string `json:"unassigned,omitempty"`
+}
+
+// Replan is the outcome of ReplanWorkOrders.
+type Replan struct {
+	// Considered counts the scheduled, not yet started work orders.
+	Considered int `json:"considered"`
+	// WeightedLatenessBefore/After are Σ priority weight × lateness in hours
+	// of the current and the proposed plan.
+	WeightedLatenessBefore float64 `json:"weighted_lateness_before_hours"`
+	WeightedLatenessAfter  float64 `json:"weighted_lateness_after_hours"`
+	UnassignedBefore       int     `json:"unassigned_before"`
+	UnassignedAfter        int     `json:"unassigned_after"`
+	// Better is true when the proposal has fewer unassigned work orders, or
+	// as many and less weighted lateness, or as much and earlier completion.
+	Better bool `json:"better"`
+	// Applied is true when the proposal was written.
+	Applied     bool           `json:"applied"`
+	Changes     []ReplanChange `json:"changes"`
+	Evaluations int            `json:"evaluations"`
+}
+
+// replanWork bounds the scheduling work of one re-plan: about this many
+// single-job assignments, spread over the local search's evaluations.
+const replanWork = 20000
+
+// ReplanWorkOrders plans every scheduled, not yet started work order of the
+// tenant again, together (schedule.Plan: minimum total weighted lateness),
+// around the bookings of work in progress. It writes the new plan when apply
+// is set and the plan is better than the current one; otherwise it only
+// reports the proposal. ErrSlotTaken when a concurrent booking collides at
+// commit.
+func (db *DB) ReplanWorkOrders(ctx context.Context, tenant string, now time.Time, opts schedule.Options, apply bool) (Replan, error) {
+	var out Replan
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT `+workOrderColumns+` FROM work_orders
+			WHERE status = 'scheduled' AND (scheduled_start IS NULL OR scheduled_start >= $1)
+			ORDER BY created_at, id
+			FOR UPDATE`, now)
+		if err != nil {
+			return err
+		}
+		orders, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (WorkOrder, error) { return scanWorkOrder(r) })
+		if err != nil {
+			return err
+		}
+		out = Replan{Considered: len(orders), Changes: []ReplanChange{}}
+		if len(orders) == 0 {
+			return nil
+		}
+		ids := make([]string, len(orders))
+		jobs := make([]schedule.Job, len(orders))
+		until := now
+		for i, w := range orders {
+			ids[i], jobs[i] = w.ID, w.Job(now)
+			if end := horizonEnd(w, now, opts.Horizon); end.After(until) {
+				until = end
+			}
+		}
+		techs, err := schedulingTechnicians(ctx, tx, nil, now, until, ids)
+		if err != nil {
+			return err
+		}
+		evals := max(10, min(schedule.DefaultMaxEvaluations, replanWork/len(orders)))
+		plan, err := schedule.Plan(jobs, techs, schedule.PlanOptions{Options: opts, MaxEvaluations: evals})
+		if err != nil {
+			return err
+		}
+		out.Evaluations = plan.Evaluations
+
+		var completionBefore, completionAfter float64
+		for i, w := range orders {
+			weight := w.Priority.Weight()
+			var before, after *Slot
+			if w.TechnicianID != "" && w.ScheduledStart != nil {
+				before = slotOf(w.TechnicianID, *w.ScheduledStart, *w.ScheduledEnd, w.Deadline)
+				out.WeightedLatenessBefore += weight * before.Lateness.Hours()
+				completionBefore += weight * before.End.Sub(now).Hours()
+			} else {
+				out.UnassignedBefore++
+			}
+			change := ReplanChange{WorkOrderID: w.ID, Title: w.Title, Priority: w.Priority, Deadline: w.Deadline, Before: before}
+			if p := plan.Jobs[i]; p.Err != nil {
+				out.UnassignedAfter++
+				change.Unassigned = p.Err.Error()
+			} else {
+				a := p.Assignment
+				after = slotOf(a.TechnicianID, a.Start, a.End, w.Deadline)
+				change.After = after
+				completionAfter += weight * after.End.Sub(now).Hours()
+			}
+			out.WeightedLatenessAfter += weight * lateness(after)
+			if !sameSlot(before, after) {
+				out.Changes = append(out.Changes, change)
+			}
+		}
+		const eps = 1e-9
+		switch {
+		case out.UnassignedAfter != out.UnassignedBefore:
+			out.Better = out.UnassignedAfter < out.UnassignedBefore
+		case out.WeightedLatenessAfter < out.WeightedLatenessBefore-eps:
+			out.Better = true
+		case out.WeightedLatenessAfter <= out.WeightedLatenessBefore+eps:
+			out.Better = completionAfter < completionBefore-eps
+		}
+		if !apply || !out.Better || len(out.Changes) == 0 {
+			return nil
+		}
+		// Moves may swap slots between work orders: check overlaps at commit.
+		if _, err := tx.Exec(ctx, `SET CONSTRAINTS work_orders_no_double_booking DEFERRED`); err != nil {
+			return err
+		}
+		for _, c := range out.Changes {
+			var tech *string
+			var start, end *time.Time
+			late := false
+			if c.After != nil {
+				tech, start, end, late = &c.After.TechnicianID, &c.After.Start, &c.After.End, c.After.Late
+			}
+			if _, err := tx.Exec(ctx, `
+				UPDATE work_orders SET technician_id = $2, scheduled_start = $3, scheduled_end = $4, late = $5, updated_at = now()
+				WHERE id = $1`, c.WorkOrderID, tech, start, end, late); err != nil {
+				return err
+			}
+		}
+		out.Applied = true
+		return nil
+	})
+	if err != nil {
+		return Replan{}, fmt.Errorf("store: replan work orders: %w", mapBookingError(err))
+	}
+	return out, nil
+}
+
+func slotOf(tech string, start, end time.Time, deadline *time.Time) *Slot {
+	s := &Slot{TechnicianID: tech, Start: start, End: end}
+	if deadline != nil && end.After(*deadline) {
+		s.Late, s.Lateness = true, end.Sub(*deadline)
+	}
+	return s
+}
+
+func lateness(s *Slot) float64 {
+	if s == nil {
+		return 0
+	}
+	return s.Lateness.Hours()
+}
+
+func sameSlot(a, b *Slot) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.TechnicianID == b.TechnicianID && a.Start.Equal(b.Start) && a.End.Equal(b.End)
 }

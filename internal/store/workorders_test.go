@@ -412,3 +412,96 @@ func TestPreventiveSchedules(t *testing.T) {
 		t.Errorf("deleted: err = %v", err)
 	}
 }
+
+func TestAutoAssignWorkOrder(t *testing.T) {
+	db, _ := testenv.DB(t)
+	ctx := context.Background()
+	mntAsset(t, db, "acme", "pump-1")
+	ada := mntTechnician(t, db, "acme", "Ada", "mech")
+	mon := mntMonday(t)
+	tue10, tue11 := mon.Add(34*time.Hour), mon.Add(35*time.Hour)
+	w, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "pump-1", Title: "Fix", RequiredSkills: []string{"mech"},
+		EstimatedMinutes: 60, TechnicianID: ada.ID, ScheduledStart: &tue10, ScheduledEnd: &tue11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.AutoAssignWorkOrder(ctx, "acme", w.ID, mon.Add(7*time.Hour), schedule.Options{})
+	if err != nil || got.TechnicianID != ada.ID || !got.ScheduledStart.Equal(mon.Add(8*time.Hour)) {
+		t.Fatalf("auto-assign = %+v, %v; want Monday 08:00", got, err)
+	}
+	// Its own old slot does not block it: from Tuesday 10:00 it stays put.
+	got, err = db.AutoAssignWorkOrder(ctx, "acme", w.ID, mon.Add(8*time.Hour), schedule.Options{})
+	if err != nil || !got.ScheduledStart.Equal(mon.Add(8*time.Hour)) {
+		t.Errorf("re-assign onto its own slot = %+v, %v", got.ScheduledStart, err)
+	}
+	hyd, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "pump-1", Title: "Hydraulics", RequiredSkills: []string{"hyd"}, EstimatedMinutes: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AutoAssignWorkOrder(ctx, "acme", hyd.ID, mon, schedule.Options{}); !errors.Is(err, store.ErrUnschedulable) || !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("nobody qualified: err = %v, want ErrUnschedulable", err)
+	}
+	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", w.ID, store.StatusInProgress, mon.Add(8*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AutoAssignWorkOrder(ctx, "acme", w.ID, mon, schedule.Options{}); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("started work order: err = %v, want ErrConflict", err)
+	}
+}
+
+func TestReplanWorkOrders(t *testing.T) {
+	db, _ := testenv.DB(t)
+	ctx := context.Background()
+	mntAsset(t, db, "acme", "pump-1")
+	ada := mntTechnician(t, db, "acme", "Ada", "mech")
+	mon := mntMonday(t)
+	now := mon.Add(7 * time.Hour)
+	create := func(title string, p store.Priority, minutes int, deadline *time.Time, from, to time.Duration) store.WorkOrder {
+		t.Helper()
+		w := store.WorkOrder{AssetID: "pump-1", Title: title, Priority: p, RequiredSkills: []string{"mech"}, EstimatedMinutes: minutes, Deadline: deadline}
+		if to > from {
+			s, e := mon.Add(from), mon.Add(to)
+			w.TechnicianID, w.ScheduledStart, w.ScheduledEnd = ada.ID, &s, &e
+		}
+		out, err := db.CreateWorkOrder(ctx, "acme", w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	friday, noon := mon.Add(4*24*time.Hour+16*time.Hour), mon.Add(12*time.Hour)
+	// Booked in the wrong order: the critical job finishes 4 h late.
+	low := create("Repaint guard", store.PriorityLow, 240, &friday, 8*time.Hour, 12*time.Hour)
+	crit := create("Replace seal", store.PriorityCritical, 240, &noon, 12*time.Hour, 16*time.Hour)
+	backlog := create("Tighten bolts", store.PriorityMedium, 60, nil, 0, 0)
+
+	dry, err := db.ReplanWorkOrders(ctx, "acme", now, schedule.Options{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dry.Considered != 3 || dry.WeightedLatenessBefore != 32 || dry.WeightedLatenessAfter != 0 || dry.UnassignedBefore != 1 ||
+		dry.UnassignedAfter != 0 || !dry.Better || dry.Applied || len(dry.Changes) != 3 {
+		t.Fatalf("dry run = %+v", dry)
+	}
+	if w, _ := db.GetWorkOrder(ctx, "acme", crit.ID); !w.ScheduledStart.Equal(mon.Add(12 * time.Hour)) {
+		t.Fatal("the dry run changed the work order")
+	}
+
+	applied, err := db.ReplanWorkOrders(ctx, "acme", now, schedule.Options{}, true)
+	if err != nil || !applied.Applied {
+		t.Fatalf("apply = %+v, %v", applied, err)
+	}
+	// All on time; the tie is broken by weighted completion, so the short
+	// medium job goes before the long low-priority one.
+	want := map[string]time.Time{crit.ID: mon.Add(8 * time.Hour), backlog.ID: mon.Add(12 * time.Hour), low.ID: mon.Add(32 * time.Hour)}
+	for id, start := range want {
+		w, err := db.GetWorkOrder(ctx, "acme", id)
+		if err != nil || w.ScheduledStart == nil || !w.ScheduledStart.Equal(start) || w.TechnicianID != ada.ID || w.Late {
+			t.Errorf("%s after the re-plan: %v %v late=%v, want %s", w.Title, w.ScheduledStart, w.TechnicianID, w.Late, start)
+		}
+	}
+	again, err := db.ReplanWorkOrders(ctx, "acme", now, schedule.Options{}, true)
+	if err != nil || again.Better || again.Applied || len(again.Changes) != 0 {
+		t.Errorf("second re-plan = %+v, %v; want nothing to improve", again, err)
+	}
+}
