@@ -305,28 +305,41 @@ func modelExists(ctx context.Context, tx pgx.Tx, name string) error {
 // Versions returns up to limit versions of name, newest first, older than
 // before (0: from the newest). limit is clamped to 1…1000 (100 when 0).
 func (r *Registry) Versions(ctx context.Context, tenant, name string, limit, before int) ([]Version, error) {
-	if limit <= 0 || limit > 1000 {
-		limit = 100
-	}
-	var out []Version
-	err := r.db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		if err := modelExists(ctx, tx, name); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, `
-			SELECT `+versionColumns+` FROM model_versions
-			WHERE name = $1 AND ($2 = 0 OR version < $2)
-			ORDER BY version DESC LIMIT $3`, name, before, limit)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Version, error) { return scanVersion(r) })
-		return err
-	})
+	out, err := list(ctx, r, tenant, name, scanVersion, `
+		SELECT `+versionColumns+` FROM model_versions
+		WHERE name = $1 AND ($2 = 0 OR version < $2)
+		ORDER BY version DESC LIMIT $3`, name, before, clampLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("registry: versions of %q: %w", name, err)
 	}
 	return out, nil
+}
+
+func clampLimit(limit int) int {
+	if limit <= 0 || limit > 1000 {
+		return 100
+	}
+	return limit
+}
+
+// list runs a query in tenant's transaction and scans every row; when name
+// is set, an unknown model is store.ErrNotFound rather than an empty list.
+func list[T any](ctx context.Context, r *Registry, tenant, name string, scan func(pgx.Row) (T, error), query string, args ...any) ([]T, error) {
+	out := []T{}
+	err := r.db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		if name != "" {
+			if err := modelExists(ctx, tx, name); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.Query(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+		return err
+	})
+	return out, err
 }
 
 const modelQuery = `
@@ -342,15 +355,7 @@ func scanModel(row pgx.Row) (Model, error) {
 
 // Models returns the tenant's models by name, with their aliases.
 func (r *Registry) Models(ctx context.Context, tenant string) ([]Model, error) {
-	out := []Model{}
-	err := r.db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, modelQuery+` GROUP BY m.tenant_id, m.name ORDER BY m.name`)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Model, error) { return scanModel(r) })
-		return err
-	})
+	out, err := list(ctx, r, tenant, "", scanModel, modelQuery+` GROUP BY m.tenant_id, m.name ORDER BY m.name`)
 	if err != nil {
 		return nil, fmt.Errorf("registry: list models: %w", err)
 	}
@@ -535,21 +540,8 @@ func (r *Registry) publish(ctx context.Context, c Change) {
 // AliasHistory returns up to limit alias moves of name, newest first
 // (limit clamped to 1…1000, 100 when 0).
 func (r *Registry) AliasHistory(ctx context.Context, tenant, name string, limit int) ([]AliasEvent, error) {
-	if limit <= 0 || limit > 1000 {
-		limit = 100
-	}
-	var out []AliasEvent
-	err := r.db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		if err := modelExists(ctx, tx, name); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, `SELECT `+eventColumns+` FROM model_alias_events WHERE name = $1 ORDER BY id DESC LIMIT $2`, name, limit)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (AliasEvent, error) { return scanEvent(r) })
-		return err
-	})
+	out, err := list(ctx, r, tenant, name, scanEvent,
+		`SELECT `+eventColumns+` FROM model_alias_events WHERE name = $1 ORDER BY id DESC LIMIT $2`, name, clampLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("registry: alias history of %q: %w", name, err)
 	}

@@ -29,10 +29,9 @@ func benchStore(b *testing.B, name string) artifact.Store {
 
 var benchSizes = []int{64 << 10, 1 << 20, 8 << 20}
 
-// BenchmarkSave writes distinct artifacts (content-addressed, so each
-// iteration changes the bytes) and reports MB/s.
-func BenchmarkSave(b *testing.B) {
-	ctx := context.Background()
+// eachStoreAndSize runs bench for both stores and every size with random
+// data of that size, reporting MB/s.
+func eachStoreAndSize(b *testing.B, bench func(b *testing.B, s artifact.Store, data []byte)) {
 	for _, name := range []string{"folder", "s3"} {
 		for _, size := range benchSizes {
 			b.Run(fmt.Sprintf("%s/%dKiB", name, size>>10), func(b *testing.B) {
@@ -40,39 +39,36 @@ func BenchmarkSave(b *testing.B) {
 				data := make([]byte, size)
 				rand.Read(data)
 				b.SetBytes(int64(size))
-				i := 0
-				for b.Loop() {
-					data[0], data[1], data[2] = byte(i), byte(i>>8), byte(i>>16)
-					i++
-					if _, err := artifact.Save(ctx, s, "acme/bench", data); err != nil {
-						b.Fatal(err)
-					}
-				}
+				bench(b, s, data)
 			})
 		}
 	}
 }
 
+// BenchmarkSave writes distinct artifacts (content-addressed, so each
+// iteration changes the bytes).
+func BenchmarkSave(b *testing.B) {
+	eachStoreAndSize(b, func(b *testing.B, s artifact.Store, data []byte) {
+		for i := 0; b.Loop(); i++ {
+			data[0], data[1], data[2] = byte(i), byte(i>>8), byte(i>>16)
+			if _, err := artifact.Save(context.Background(), s, "acme/bench", data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 // BenchmarkLoad reads and verifies (size and SHA-256) one artifact.
 func BenchmarkLoad(b *testing.B) {
-	ctx := context.Background()
-	for _, name := range []string{"folder", "s3"} {
-		for _, size := range benchSizes {
-			b.Run(fmt.Sprintf("%s/%dKiB", name, size>>10), func(b *testing.B) {
-				s := benchStore(b, name)
-				data := make([]byte, size)
-				rand.Read(data)
-				ref, err := artifact.Save(ctx, s, "acme/bench", data)
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.SetBytes(int64(size))
-				for b.Loop() {
-					if _, err := artifact.Load(ctx, s, ref); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
+	eachStoreAndSize(b, func(b *testing.B, s artifact.Store, data []byte) {
+		ref, err := artifact.Save(context.Background(), s, "acme/bench", data)
+		if err != nil {
+			b.Fatal(err)
 		}
-	}
+		for b.Loop() {
+			if _, err := artifact.Load(context.Background(), s, ref); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
