@@ -17,6 +17,7 @@ CREATE TABLE anomalies (
   severity      text NOT NULL,
   detector      text NOT NULL,
   reason        text NOT NULL,
+  direction     smallint NOT NULL DEFAULT 0,
   created_at    timestamptz NOT NULL DEFAULT now(),
   dispatched_at timestamptz
 );

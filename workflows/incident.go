@@ -255,6 +255,11 @@ func (w *incident) listen(ctx workflow.Context) error {
 			if err := w.acceptDecision(ctx, d); err != nil {
 				return nil, err
 			}
+			// Answer once the main loop has acted on the decision, so the
+			// caller sees its effect.
+			if err := workflow.Await(ctx, func() bool { return w.s.PendingDecision == nil }); err != nil {
+				return nil, err
+			}
 			return w.s, nil
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, d Decision) error { return w.decisionAllowed(d) }},

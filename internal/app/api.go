@@ -17,6 +17,7 @@ import (
 	"github.com/smartmaint/smartmaint/api"
 	"github.com/smartmaint/smartmaint/internal/auth"
 	"github.com/smartmaint/smartmaint/internal/config"
+	"github.com/smartmaint/smartmaint/internal/detect"
 	"github.com/smartmaint/smartmaint/internal/ingest"
 	"github.com/smartmaint/smartmaint/internal/store"
 )
@@ -30,11 +31,13 @@ func API() fx.Option {
 			newValidator,
 			newBatcher,
 			asRoutes(func(db *store.DB) *api.Catalog { return &api.Catalog{DB: db} }),
-			asRoutes(newReadingsHandlers),
+			newReadingsHandlers,
+			asRoutes(func(h *api.Readings) *api.Readings { return h }),
 			newHealth,
 			fx.Annotate(api.NewRouter, fx.ParamTags(``, ``, ``, `group:"routes"`, `group:"public_routes"`)),
 			newHTTPServer,
 		),
+		incidentsAPI(),
 		fx.Invoke(func(*http.Server) {}, startPprof),
 	)
 }
@@ -98,8 +101,26 @@ func newBatcher(p batcherParams) *ingest.Batcher {
 	return b
 }
 
-func newReadingsHandlers(cfg config.Config, db *store.DB, v *ingest.Validator, b *ingest.Batcher) *api.Readings {
-	return &api.Readings{DB: db, Validator: v, Batcher: b, MaxBodyBytes: cfg.MaxBodyBytes, MaxReadings: cfg.MaxReadingsPerRequest}
+type readingsParams struct {
+	fx.In
+	Cfg       config.Config
+	DB        *store.DB
+	Validator *ingest.Validator
+	Batcher   *ingest.Batcher
+	Engine    *detect.Engine `optional:"true"`
+}
+
+func newReadingsHandlers(p readingsParams) *api.Readings {
+	h := &api.Readings{DB: p.DB, Validator: p.Validator, Batcher: p.Batcher, MaxBodyBytes: p.Cfg.MaxBodyBytes, MaxReadings: p.Cfg.MaxReadingsPerRequest}
+	if e := p.Engine; e != nil {
+		h.Scorer = func(_ *http.Request, tenant string, v ingest.Valid) any {
+			if as := e.Score(tenant, v.Rows, v.Sensors); len(as) > 0 {
+				return as
+			}
+			return nil
+		}
+	}
+	return h
 }
 
 func newHealth(db *store.DB, rdb redis.UniversalClient, tc client.Client) *api.Health {

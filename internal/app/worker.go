@@ -26,6 +26,7 @@ func Worker() fx.Option {
 				return workers.StorageSchedule(cfg.StorageMaintenanceInterval)
 			}),
 		),
+		incidentsWorker(),
 		fx.Invoke(fx.Annotate(startWorker, fx.ParamTags(``, ``, ``, ``, `group:"registrations"`, `group:"schedules"`))),
 	)
 }

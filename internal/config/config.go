@@ -86,6 +86,15 @@ type Config struct {
 	// aliases, the fallback when a Redis notification is missed.
 	ModelReloadInterval time.Duration `env:"MODEL_RELOAD_INTERVAL" envDefault:"10s"`
 
+	// SMTPAddr is the mail relay (host:port) for email notifications; empty
+	// disables email channels.
+	SMTPAddr string `env:"SMTP_ADDR"`
+	// SMTPFrom is the sender, optionally with a name.
+	SMTPFrom string `env:"SMTP_FROM" envDefault:"smartmaint <smartmaint@localhost>"`
+	// SMTPUsername and SMTPPassword enable AUTH (only over TLS or loopback).
+	SMTPUsername string `env:"SMTP_USERNAME"`
+	SMTPPassword string `env:"SMTP_PASSWORD"`
+
 	// PprofAddr serves net/http/pprof on this address when set (keep it on
 	// loopback).
 	PprofAddr string `env:"PPROF_ADDR"`

@@ -20,6 +20,7 @@ type AnomalyRow struct {
 	Severity  string
 	Detector  string
 	Reason    string
+	Direction int
 	CreatedAt time.Time
 }
 
@@ -34,15 +35,17 @@ func QueueAnomalies(b *pgx.Batch, rows []AnomalyRow) {
 	tss := make([]time.Time, n)
 	vals, scores := make([]float64, n), make([]float64, n)
 	sevs, dets, reasons := make([]string, n), make([]string, n), make([]string, n)
+	dirs := make([]int16, n)
 	for i, r := range rows {
+		dirs[i] = int16(r.Direction)
 		ids[i], tenants[i], assets[i], sensors[i] = r.ID, r.TenantID, r.AssetID, r.SensorID
 		tss[i], vals[i], scores[i] = r.TS, r.Value, r.Score
 		sevs[i], dets[i], reasons[i] = r.Severity, r.Detector, r.Reason
 	}
 	b.Queue(`
-		INSERT INTO anomalies (id, tenant_id, asset_id, sensor_id, ts, value, score, severity, detector, reason)
-		SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[], $7::float8[], $8::text[], $9::text[], $10::text[])
-		ON CONFLICT (id) DO NOTHING`, ids, tenants, assets, sensors, tss, vals, scores, sevs, dets, reasons)
+		INSERT INTO anomalies (id, tenant_id, asset_id, sensor_id, ts, value, score, severity, detector, reason, direction)
+		SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[], $7::float8[], $8::text[], $9::text[], $10::text[], $11::int2[])
+		ON CONFLICT (id) DO NOTHING`, ids, tenants, assets, sensors, tss, vals, scores, sevs, dets, reasons, dirs)
 }
 
 // MarkAnomaliesDispatched stamps anomalies as handed to their incident.
@@ -61,7 +64,7 @@ func (db *DB) MarkAnomaliesDispatched(ctx context.Context, ids []string) error {
 // were never dispatched, oldest first.
 func (db *DB) UndispatchedAnomalies(ctx context.Context, olderThan time.Time, limit int) ([]AnomalyRow, error) {
 	rows, err := db.Pool.Query(ctx, `
-		SELECT id::text, tenant_id, asset_id, sensor_id, ts, value, score, severity, detector, reason, created_at
+		SELECT id::text, tenant_id, asset_id, sensor_id, ts, value, score, severity, detector, reason, direction, created_at
 		FROM anomalies WHERE dispatched_at IS NULL AND created_at < $1
 		ORDER BY created_at LIMIT $2`, olderThan, limit)
 	if err != nil {
@@ -69,7 +72,7 @@ func (db *DB) UndispatchedAnomalies(ctx context.Context, olderThan time.Time, li
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AnomalyRow, error) {
 		var a AnomalyRow
-		return a, r.Scan(&a.ID, &a.TenantID, &a.AssetID, &a.SensorID, &a.TS, &a.Value, &a.Score, &a.Severity, &a.Detector, &a.Reason, &a.CreatedAt)
+		return a, r.Scan(&a.ID, &a.TenantID, &a.AssetID, &a.SensorID, &a.TS, &a.Value, &a.Score, &a.Severity, &a.Detector, &a.Reason, &a.Direction, &a.CreatedAt)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: undispatched anomalies: %w", err)

@@ -1,0 +1,65 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+
+	"go.temporal.io/sdk/client"
+	"go.uber.org/fx"
+
+	"github.com/smartmaint/smartmaint/activities"
+	"github.com/smartmaint/smartmaint/api"
+	"github.com/smartmaint/smartmaint/internal/config"
+	"github.com/smartmaint/smartmaint/internal/detect"
+	"github.com/smartmaint/smartmaint/internal/dispatch"
+	"github.com/smartmaint/smartmaint/internal/ingest"
+	"github.com/smartmaint/smartmaint/internal/notify"
+	"github.com/smartmaint/smartmaint/internal/store"
+	"github.com/smartmaint/smartmaint/workers"
+)
+
+// incidentsAPI scores readings at ingest and dispatches anomalies to
+// incident workflows; it serves the incident routes.
+func incidentsAPI() fx.Option {
+	return fx.Options(
+		fx.Provide(
+			newDetectEngine,
+			newDispatcher,
+			func(d *dispatch.Dispatcher) *ingest.Hooks { h := d.Hooks(); return &h },
+			asRoutes(func(db *store.DB, c client.Client) *api.Incidents { return &api.Incidents{DB: db, Temporal: c} }),
+		),
+	)
+}
+
+func newDetectEngine() *detect.Engine {
+	return &detect.Engine{Detectors: []detect.Detector{detect.Threshold{}, detect.NewRobustZ(6, 0.05)}}
+}
+
+func newDispatcher(lc fx.Lifecycle, cfg config.Config, c client.Client, db *store.DB, log *slog.Logger) *dispatch.Dispatcher {
+	d := dispatch.New(c, db, dispatch.Options{TaskQueue: cfg.TemporalTaskQueue, Logger: log.With("component", "dispatch")})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			go func() { defer close(done); d.Run(ctx) }()
+			return nil
+		},
+		OnStop: func(context.Context) error { cancel(); <-done; return nil },
+	})
+	return d
+}
+
+// incidentsWorker registers the incident workflow and its activities.
+func incidentsWorker() fx.Option {
+	return fx.Provide(
+		func(db *store.DB) *activities.Incidents { return &activities.Incidents{DB: db} },
+		func(db *store.DB) *activities.Maintenance { return &activities.Maintenance{DB: db} },
+		func(cfg config.Config, db *store.DB, log *slog.Logger) *activities.Notifications {
+			n := notify.New(db, notify.Config{SMTP: notify.SMTPConfig{
+				Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword,
+			}}, log.With("component", "notify"))
+			return &activities.Notifications{Notifier: n}
+		},
+		asRegistration(workers.Incidents),
+	)
+}

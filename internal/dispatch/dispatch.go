@@ -1,0 +1,307 @@
+// Package dispatch hands anomalies found at ingest to the incident workflow
+// of their asset with SignalWithStartWorkflow on incident/<tenant>/<asset>:
+// the first anomaly of an episode starts the incident, later ones join it.
+//
+// Anomalies of one asset are coalesced: while a signal for an asset is in
+// flight, newer anomalies wait and go together in the next one, so a burst
+// of anomalous readings costs a handful of Temporal calls, never one per
+// reading. The anomalies were stored in an outbox in the same transaction
+// as their readings; a sweeper re-sends whatever was not dispatched (a
+// crash, Temporal down, an overflowing queue), and the workflow ignores ids
+// it has already seen.
+package dispatch
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/smartmaint/smartmaint/internal/detect"
+	"github.com/smartmaint/smartmaint/internal/ingest"
+	"github.com/smartmaint/smartmaint/internal/store"
+	"github.com/smartmaint/smartmaint/workflows"
+)
+
+var (
+	signals = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "smartmaint_incident_signals_total",
+		Help: "SignalWithStart calls to incident workflows by result (ok, error).",
+	}, []string{"result"})
+	starts = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "smartmaint_incident_workflow_starts_total",
+		Help: "Incident workflows started by this process (a SignalWithStart that answered with a new run).",
+	})
+	latency = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name:    "smartmaint_incident_signal_latency_seconds",
+		Help:    "Time from scoring an anomalous reading to its SignalWithStart returning.",
+		Buckets: []float64{.001, .0025, .005, .01, .015, .025, .05, .1, .25, .5, 1, 5, 30},
+	})
+	anomaliesFound = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "smartmaint_anomalies_total",
+		Help: "Anomalous readings found at ingest by severity.",
+	}, []string{"severity"})
+	swept = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "smartmaint_anomalies_swept_total",
+		Help: "Anomalies re-sent from the outbox by the sweeper.",
+	})
+)
+
+// Options tune a Dispatcher.
+type Options struct {
+	TaskQueue string
+	// Workers is how many SignalWithStart calls may run at once (default 8).
+	Workers int
+	// MaxBatch caps the anomalies of one signal (default 500).
+	MaxBatch int
+	// SweepEvery and SweepAge: every SweepEvery, anomalies older than
+	// SweepAge that are still undispatched are sent again (default 5s, 10s).
+	SweepEvery time.Duration
+	SweepAge   time.Duration
+	Logger     *slog.Logger
+}
+
+// Dispatcher coalesces anomalies per asset and signals incident workflows.
+type Dispatcher struct {
+	client client.Client
+	db     *store.DB
+	opts   Options
+
+	mu     sync.Mutex
+	assets map[assetKey]*assetQueue
+	ready  chan assetKey
+	runs   map[assetKey]string // last run id seen per asset, to count starts
+}
+
+type assetKey struct{ tenant, asset string }
+
+type assetQueue struct {
+	pending  []detect.Anomaly
+	queued   bool // in the ready channel
+	inFlight bool
+}
+
+// New returns a dispatcher; call Run to start it.
+func New(c client.Client, db *store.DB, opts Options) *Dispatcher {
+	if opts.Workers <= 0 {
+		opts.Workers = 8
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 500
+	}
+	if opts.SweepEvery <= 0 {
+		opts.SweepEvery = 5 * time.Second
+	}
+	if opts.SweepAge <= 0 {
+		opts.SweepAge = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Dispatcher{
+		client: c, db: db, opts: opts,
+		assets: map[assetKey]*assetQueue{},
+		ready:  make(chan assetKey, 8192),
+		runs:   map[assetKey]string{},
+	}
+}
+
+// Offer queues anomalies for dispatch without blocking. Anomalies that do
+// not fit stay in the outbox for the sweeper.
+func (d *Dispatcher) Offer(as []detect.Anomaly) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, a := range as {
+		k := assetKey{a.TenantID, a.AssetID}
+		q := d.assets[k]
+		if q == nil {
+			q = &assetQueue{}
+			d.assets[k] = q
+		}
+		if len(q.pending) >= 10*d.opts.MaxBatch {
+			continue // the outbox has it; the sweeper will send it
+		}
+		q.pending = append(q.pending, a)
+		if !q.queued && !q.inFlight {
+			select {
+			case d.ready <- k:
+				q.queued = true
+			default:
+				// Queue full: leave it to the sweeper, keep memory bounded.
+				q.pending = nil
+			}
+		}
+	}
+}
+
+// Run sends signals and sweeps the outbox until ctx ends.
+func (d *Dispatcher) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for range d.opts.Workers {
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case k := <-d.ready:
+					d.dispatch(ctx, k)
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		t := time.NewTicker(d.opts.SweepEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := d.Sweep(ctx); err != nil && ctx.Err() == nil {
+					d.opts.Logger.Warn("anomaly outbox sweep failed", "error", err)
+				}
+			}
+		}
+	})
+	wg.Wait()
+}
+
+func (d *Dispatcher) dispatch(ctx context.Context, k assetKey) {
+	d.mu.Lock()
+	q := d.assets[k]
+	batch := q.pending
+	if len(batch) > d.opts.MaxBatch {
+		batch, q.pending = batch[:d.opts.MaxBatch], batch[d.opts.MaxBatch:]
+	} else {
+		q.pending = nil
+	}
+	q.queued, q.inFlight = false, true
+	d.mu.Unlock()
+
+	err := d.signal(ctx, k, batch)
+
+	d.mu.Lock()
+	q.inFlight = false
+	switch {
+	case len(q.pending) > 0:
+		select {
+		case d.ready <- k:
+			q.queued = true
+		default:
+			q.pending = nil
+		}
+	default:
+		delete(d.assets, k)
+	}
+	d.mu.Unlock()
+	if err != nil && ctx.Err() == nil {
+		d.opts.Logger.Warn("signal incident failed; the outbox sweeper will retry", "tenant", k.tenant, "asset", k.asset, "anomalies", len(batch), "error", err)
+	}
+}
+
+// signal sends one batch and marks it dispatched.
+func (d *Dispatcher) signal(ctx context.Context, k assetKey, batch []detect.Anomaly) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	run, err := d.client.SignalWithStartWorkflow(sctx, workflows.IncidentWorkflowID(k.tenant, k.asset), workflows.SignalAnomalies, batch,
+		client.StartWorkflowOptions{
+			TaskQueue:                d.opts.TaskQueue,
+			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		},
+		workflows.Incident, workflows.IncidentInput{TenantID: k.tenant, AssetID: k.asset})
+	if err != nil {
+		signals.WithLabelValues("error").Inc()
+		return fmt.Errorf("dispatch: signal incident of %s/%s: %w", k.tenant, k.asset, err)
+	}
+	signals.WithLabelValues("ok").Inc()
+	oldest := batch[0].DetectedAt
+	for _, a := range batch {
+		if !a.DetectedAt.IsZero() && a.DetectedAt.Before(oldest) {
+			oldest = a.DetectedAt
+		}
+	}
+	if !oldest.IsZero() {
+		latency.Observe(time.Since(oldest).Seconds())
+	}
+	d.mu.Lock()
+	if d.runs[k] != run.GetRunID() {
+		d.runs[k] = run.GetRunID()
+		starts.Inc()
+	}
+	d.mu.Unlock()
+	ids := make([]string, len(batch))
+	for i, a := range batch {
+		ids[i] = a.ID
+	}
+	if err := d.db.MarkAnomaliesDispatched(context.WithoutCancel(ctx), ids); err != nil {
+		// Signalled but not marked: the sweeper sends them again and the
+		// workflow ignores them.
+		d.opts.Logger.Warn("mark anomalies dispatched", "error", err)
+	}
+	return nil
+}
+
+// Sweep re-sends outbox anomalies that stayed undispatched longer than
+// SweepAge.
+func (d *Dispatcher) Sweep(ctx context.Context) error {
+	rows, err := d.db.UndispatchedAnomalies(ctx, time.Now().Add(-d.opts.SweepAge), 5000)
+	if err != nil {
+		return err
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	swept.Add(float64(len(rows)))
+	as := make([]detect.Anomaly, len(rows))
+	for i, r := range rows {
+		as[i] = detect.Anomaly{ID: r.ID, TenantID: r.TenantID, AssetID: r.AssetID, SensorID: r.SensorID, TS: r.TS, Value: r.Value,
+			Score: r.Score, Severity: detect.Severity(r.Severity), Detector: r.Detector, Reason: r.Reason, Direction: r.Direction}
+	}
+	d.Offer(as)
+	return nil
+}
+
+// Hooks connects the dispatcher to the ingest batcher: the anomalies a
+// request carries in Extra ([]detect.Anomaly) are written to the outbox in
+// the batch's transaction and offered for dispatch once it commits.
+func (d *Dispatcher) Hooks() ingest.Hooks {
+	return ingest.Hooks{
+		Stage: func(b *pgx.Batch, batch []*ingest.Request) {
+			for _, r := range batch {
+				if as, ok := r.Extra.([]detect.Anomaly); ok && len(as) > 0 {
+					store.QueueAnomalies(b, outboxRows(as))
+				}
+			}
+		},
+		Committed: func(batch []*ingest.Request) {
+			for _, r := range batch {
+				if as, ok := r.Extra.([]detect.Anomaly); ok && len(as) > 0 {
+					for _, a := range as {
+						anomaliesFound.WithLabelValues(string(a.Severity)).Inc()
+					}
+					d.Offer(as)
+				}
+			}
+		},
+	}
+}
+
+func outboxRows(as []detect.Anomaly) []store.AnomalyRow {
+	rows := make([]store.AnomalyRow, len(as))
+	for i, a := range as {
+		rows[i] = store.AnomalyRow{ID: a.ID, TenantID: a.TenantID, AssetID: a.AssetID, SensorID: a.SensorID, TS: a.TS,
+			Value: a.Value, Score: a.Score, Severity: string(a.Severity), Detector: a.Detector, Reason: a.Reason, Direction: a.Direction}
+	}
+	return rows
+}
