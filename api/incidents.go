@@ -38,7 +38,7 @@ func (h *Incidents) Register(v1 *mux.Router) {
 }
 
 var incidentStatuses = map[string]bool{
-	"open": true,
+	"open":                             true,
 	string(workflows.StatusCollecting): true, string(workflows.StatusValidating): true, string(workflows.StatusAwaiting): true,
 	string(workflows.StatusSnoozed): true, string(workflows.StatusApproved): true, string(workflows.StatusScheduled): true,
 	string(workflows.StatusInProgress): true, string(workflows.StatusResolved): true, string(workflows.StatusClosed): true,
