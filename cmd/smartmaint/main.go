@@ -114,4 +114,3 @@ func runMigrate(args []string) error {
 	defer cancel()
 	return app.Migrate(ctx, cfg, app.NewLogger(cfg))
 }
-
