@@ -40,11 +40,13 @@ func New(c client.Client, taskQueue string, regs []Registration) worker.Worker {
 }
 
 // EnsureSchedules creates each schedule, or updates an existing one to the
-// wanted interval and action.
+// wanted interval and action. Schedule and workflow ids are prefixed with
+// the task queue, so deployments sharing a namespace do not collide.
 func EnsureSchedules(ctx context.Context, c client.Client, taskQueue string, schedules []Schedule) error {
 	for _, s := range schedules {
+		s.ID = taskQueue + "/" + s.ID
 		action := &client.ScheduleWorkflowAction{
-			ID:        s.WorkflowID,
+			ID:        taskQueue + "/" + s.WorkflowID,
 			Workflow:  s.Workflow,
 			Args:      s.Args,
 			TaskQueue: taskQueue,
