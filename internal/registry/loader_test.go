@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -236,7 +237,7 @@ func TestRegistryOverS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newFixture(t, Options{})
-	f.reg = New(f.db, store, Options{})
+	f.reg = New(f.db, store, Options{Logger: slog.New(slog.DiscardHandler)})
 	v1 := f.create(t, "pump-iforest", "a", 0)
 	v2 := f.create(t, "pump-iforest", "b", 1)
 	if !strings.HasPrefix(v1.Artifact.URI, "s3://"+srv.Bucket+"/smartmaint/models/acme/pump-iforest/") {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,6 +33,9 @@ func newFixture(t *testing.T, opts Options) fixture {
 	folder, err := artifact.NewFolder(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return fixture{reg: New(db, folder, opts), db: db, folder: folder, tenant: testenv.Tenant(t, db, "acme")}
 }
