@@ -8,6 +8,8 @@ package config
 
 import (
 	"fmt"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
@@ -113,12 +115,29 @@ type Config struct {
 func Load() (Config, error) {
 	var c Config
 	if err := env.Parse(&c); err != nil {
-		return Config{}, fmt.Errorf("config: %w", err)
+		return Config{}, fmt.Errorf("config: %w%s", err, variablesIn(err))
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// variablesIn names the environment variables behind the fields an env
+// parse error mentions, since the library reports Go field names.
+func variablesIn(err error) string {
+	typ := reflect.TypeFor[Config]()
+	var names []string
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if strings.Contains(err.Error(), `"`+f.Name+`"`) {
+			names = append(names, f.Tag.Get("env"))
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return " (check " + strings.Join(names, ", ") + ")"
 }
 
 // Validate reports settings that cannot work.

@@ -1,0 +1,89 @@
+package config
+
+import (
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDocumented keeps docs/CONFIG.md in step with Config: every variable
+// is listed with its default, and nothing else is.
+func TestDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/CONFIG.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| `([A-Z0-9_]+)` \\|\\s*`?([^|`]*?)`?\\s*\\|")
+	documented := map[string]string{}
+	for _, m := range row.FindAllStringSubmatch(string(doc), -1) {
+		documented[m[1]] = strings.TrimSpace(m[2])
+	}
+	typ := reflect.TypeFor[Config]()
+	inCode := map[string]bool{}
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		name := f.Tag.Get("env")
+		if name == "" {
+			continue
+		}
+		inCode[name] = true
+		def, ok := documented[name]
+		if !ok {
+			t.Errorf("%s (Config.%s) is not documented in docs/CONFIG.md", name, f.Name)
+			continue
+		}
+		if want := f.Tag.Get("envDefault"); def != want {
+			t.Errorf("%s: docs/CONFIG.md says default %q, code says %q", name, def, want)
+		}
+	}
+	for name := range documented {
+		if !inCode[name] {
+			t.Errorf("docs/CONFIG.md documents %s, which Config does not have", name)
+		}
+	}
+}
+
+func TestLoadDefaultsAndValidation(t *testing.T) {
+	// Defaults, whatever the environment of the test run says.
+	typ := reflect.TypeFor[Config]()
+	for i := range typ.NumField() {
+		if name := typ.Field(i).Tag.Get("env"); name != "" {
+			t.Setenv(name, typ.Field(i).Tag.Get("envDefault"))
+		}
+	}
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != ":8080" || c.ReadingsRetention != 720*time.Hour || c.IngestFlushers < 1 {
+		t.Errorf("defaults = %+v", c)
+	}
+	tests := []struct {
+		env, value, want string
+	}{
+		{"INGEST_FLUSHERS", "0", "INGEST_FLUSHERS"},
+		{"READINGS_RETENTION", "1h", "READINGS_RETENTION"},
+		{"PARTITION_LOOKAHEAD", "2h", "PARTITION_LOOKAHEAD"},
+		{"MAX_READINGS_PER_REQUEST", "0", "MAX_READINGS_PER_REQUEST"},
+		{"HTTP_ADDR", "", ""},
+		{"INGEST_COMMIT_TIMEOUT", "soon", "INGEST_COMMIT_TIMEOUT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.env, func(t *testing.T) {
+			t.Setenv(tt.env, tt.value)
+			_, err := Load()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("err = %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want mention of %s", err, tt.want)
+			}
+		})
+	}
+}
