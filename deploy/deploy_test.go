@@ -725,24 +725,20 @@ func TestKubernetes(t *testing.T) {
 				}
 			}
 			for _, ef := range c.EnvFrom {
+				kind, name, from := "ConfigMap", "", configMaps
 				switch {
 				case ef.ConfigMapRef != nil:
-					data, ok := configMaps[ef.ConfigMapRef.Name]
-					if !ok {
-						t.Errorf("%s: envFrom names ConfigMap %s, which is not in deploy/k8s", where, ef.ConfigMapRef.Name)
-					}
-					for k, v := range data {
-						env[k] = v
-					}
+					name = ef.ConfigMapRef.Name
 				case ef.SecretRef != nil:
-					data, ok := secrets[ef.SecretRef.Name]
-					if !ok {
-						t.Errorf("%s: envFrom names Secret %s, which has no example in deploy/k8s", where, ef.SecretRef.Name)
-					}
-					for k, v := range data {
-						env[k] = v
-					}
+					kind, name, from = "Secret", ef.SecretRef.Name, secrets
+				default:
+					continue
 				}
+				data, ok := from[name]
+				if !ok {
+					t.Errorf("%s: envFrom names %s %s, which is not in deploy/k8s", where, kind, name)
+				}
+				maps.Copy(env, data)
 			}
 			need := []string{"DATABASE_URL"}
 			if c.Args[0] != "migrate" {

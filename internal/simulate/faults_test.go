@@ -9,8 +9,8 @@ import (
 	"github.com/smartmaint/smartmaint/internal/dataset"
 )
 
-// testSpecs are the sensors derived from the real dataset.
-func testRecords(t *testing.T) []dataset.AI4I {
+// testRecords loads the real AI4I dataset.
+func testRecords(t testing.TB) []dataset.AI4I {
 	t.Helper()
 	path, err := dataset.AI4IPath()
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	"github.com/smartmaint/smartmaint/api"
 	"github.com/smartmaint/smartmaint/internal/apikey"
 	"github.com/smartmaint/smartmaint/internal/auth"
-	"github.com/smartmaint/smartmaint/internal/dataset"
 	"github.com/smartmaint/smartmaint/internal/ingest"
 	"github.com/smartmaint/smartmaint/internal/simulate"
 	"github.com/smartmaint/smartmaint/internal/store"
@@ -71,19 +70,6 @@ func startAPI(t *testing.T, maxReadings int) *server {
 	return s
 }
 
-func records(t *testing.T) []dataset.AI4I {
-	t.Helper()
-	path, err := dataset.AI4IPath()
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, err := dataset.LoadAI4I(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return recs
-}
-
 func TestSimulatorAgainstAPI(t *testing.T) {
 	srv := startAPI(t, 10000)
 	srv.refuse <- http.StatusTooManyRequests
@@ -91,7 +77,7 @@ func TestSimulatorAgainstAPI(t *testing.T) {
 	ctx := context.Background()
 	start := time.Now()
 	sim, err := simulate.New(simulate.Options{
-		BaseURL: srv.url, APIKey: srv.key, Records: records(t),
+		BaseURL: srv.url, APIKey: srv.key,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
 		Assets: 3, Speedup: 6000, Batch: 200, Duration: 2500 * time.Millisecond,
 	})
@@ -162,7 +148,7 @@ func TestSimulatorAgainstAPI(t *testing.T) {
 	}
 
 	// A second run finds everything registered.
-	again, err := simulate.New(simulate.Options{BaseURL: srv.url, APIKey: srv.key, Records: records(t), Assets: 3, Speedup: 6000, Duration: 100 * time.Millisecond, Faults: "none"})
+	again, err := simulate.New(simulate.Options{BaseURL: srv.url, APIKey: srv.key, Assets: 3, Speedup: 6000, Duration: 100 * time.Millisecond, Faults: "none"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +162,7 @@ func TestSimulatorAgainstAPI(t *testing.T) {
 
 func TestSimulatorSplitsBatchesOverTheAPILimit(t *testing.T) {
 	srv := startAPI(t, 40)
-	sim, err := simulate.New(simulate.Options{BaseURL: srv.url, APIKey: srv.key, Records: records(t), Assets: 2, Speedup: 6000, Batch: 150, Duration: 500 * time.Millisecond, Faults: "none"})
+	sim, err := simulate.New(simulate.Options{BaseURL: srv.url, APIKey: srv.key, Assets: 2, Speedup: 6000, Batch: 150, Duration: 500 * time.Millisecond, Faults: "none"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +187,7 @@ func TestSimulatorWrongKey(t *testing.T) {
 	key, _, _ := apikey.Generate()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := simulate.Run(ctx, simulate.Options{BaseURL: srv.url, APIKey: key, Records: records(t)[:100]})
+	err := simulate.Run(ctx, simulate.Options{BaseURL: srv.url, APIKey: key})
 	var se *simulate.StatusError
 	if !errors.As(err, &se) || se.Status != http.StatusUnauthorized {
 		t.Fatalf("Run with an unknown key = %v, want a 401 StatusError", err)
@@ -220,7 +206,7 @@ func TestSimulatorWaitsForTheAPI(t *testing.T) {
 	defer ts.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	if err := simulate.Run(ctx, simulate.Options{BaseURL: ts.URL, APIKey: "sm_abcdefgh_0123456789abcdef0123456789abcdef", Records: records(t)[:100]}); err != nil {
+	if err := simulate.Run(ctx, simulate.Options{BaseURL: ts.URL, APIKey: "sm_abcdefgh_0123456789abcdef0123456789abcdef"}); err != nil {
 		t.Fatalf("Run = %v, want nil when stopped while waiting", err)
 	}
 	if calls.Load() < 2 {
