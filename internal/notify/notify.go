@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -276,5 +277,27 @@ func (n *Notifier) deliverOne(ctx context.Context, tenant, key string, ch store.
 		return res
 	}
 	res.Outcome = Sent
+	return res
+}
+
+// SendTest sends a test message on ch right away, outside the delivery log
+// (every call sends), so operators can check a channel's settings.
+func (n *Notifier) SendTest(ctx context.Context, tenant string, ch store.Channel) Result {
+	res := Result{ChannelID: ch.ID, ChannelName: ch.Name, Kind: ch.Kind, Outcome: Sent, Attempts: 1}
+	d := Delivery{ID: "test-" + strconv.FormatInt(time.Now().UnixNano(), 36), Key: "test", Tenant: tenant, Attempt: 1}
+	msg := Message{
+		Subject:  "smartmaint test notification",
+		Text:     fmt.Sprintf("This is a test of the notification channel %q of tenant %s. No action is needed.", ch.Name, tenant),
+		Severity: SeverityInfo,
+	}
+	res.DeliveryID = d.ID
+	sender, ok := n.Senders[ch.Kind]
+	if !ok {
+		res.Outcome, res.Error, res.Permanent = Failed, fmt.Sprintf("no sender for channel kind %q", ch.Kind), true
+		return res
+	}
+	if err := sender.Send(ctx, ch, d, msg); err != nil {
+		res.Outcome, res.Error, res.Permanent = Failed, err.Error(), errors.Is(err, ErrPermanent)
+	}
 	return res
 }

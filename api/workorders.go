@@ -1,0 +1,531 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/smartmaint/smartmaint/internal/apikey"
+	"github.com/smartmaint/smartmaint/internal/auth"
+	"github.com/smartmaint/smartmaint/internal/schedule"
+	"github.com/smartmaint/smartmaint/internal/store"
+)
+
+// WorkOrders serves work orders (create, list, status, checklist, sign-off,
+// assignment, re-plan) and preventive schedules.
+type WorkOrders struct {
+	DB *store.DB
+	// OnStatusChange, when set, is called after a request changed a work
+	// order's status (not for a repeated request that changed nothing), with
+	// the updated work order. The incident workflow hooks in here.
+	OnStatusChange func(ctx context.Context, tenant string, wo store.WorkOrder)
+	// Schedule tunes automatic assignment.
+	Schedule schedule.Options
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// uuidPattern matches the ids of technicians, work orders and channels.
+var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// maxEstimatedMinutes bounds a work order's duration (two weeks).
+const maxEstimatedMinutes = 14 * 24 * 60
+
+// Register mounts the work order and preventive schedule routes.
+func (h *WorkOrders) Register(v1 *mux.Router) {
+	v1.Handle("/work-orders", Require(apikey.ReadingsRead, h.list)).Methods(http.MethodGet)
+	v1.Handle("/work-orders", Require(apikey.IncidentsDecide, h.create)).Methods(http.MethodPost)
+	v1.Handle("/work-orders/replan", Require(apikey.IncidentsDecide, h.replan)).Methods(http.MethodPost)
+	v1.Handle("/work-orders/{id}", Require(apikey.ReadingsRead, h.get)).Methods(http.MethodGet)
+	v1.Handle("/work-orders/{id}/status", Require(apikey.IncidentsDecide, h.status)).Methods(http.MethodPut)
+	v1.Handle("/work-orders/{id}/checklist", Require(apikey.IncidentsDecide, h.checklist)).Methods(http.MethodPatch)
+	v1.Handle("/work-orders/{id}/sign-off", Require(apikey.IncidentsDecide, h.signOff)).Methods(http.MethodPost)
+	v1.Handle("/work-orders/{id}/assignment", Require(apikey.IncidentsDecide, h.assign)).Methods(http.MethodPut)
+
+	v1.Handle("/preventive-schedules", Require(apikey.ReadingsRead, h.listPreventive)).Methods(http.MethodGet)
+	v1.Handle("/preventive-schedules", Require(apikey.Admin, h.createPreventive)).Methods(http.MethodPost)
+	v1.Handle("/preventive-schedules/{id}", Require(apikey.ReadingsRead, h.getPreventive)).Methods(http.MethodGet)
+	v1.Handle("/preventive-schedules/{id}", Require(apikey.Admin, h.updatePreventive)).Methods(http.MethodPut)
+	v1.Handle("/preventive-schedules/{id}", Require(apikey.Admin, h.deletePreventive)).Methods(http.MethodDelete)
+}
+
+func (h *WorkOrders) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+// actor is who the request acts as: the given name, or the API key's name.
+func actor(r *http.Request, given string) string {
+	if s := strings.TrimSpace(given); s != "" {
+		return s
+	}
+	p, _ := auth.FromContext(r.Context())
+	return "api-key:" + p.KeyName
+}
+
+// jobProblems checks the fields work orders and preventive schedules share.
+func jobProblems(title string, priority store.Priority, skills []string, minutes int, parts []store.Part) []ParamError {
+	var p []ParamError
+	if strings.TrimSpace(title) == "" || len(title) > 200 {
+		p = append(p, ParamError{"title", "required, at most 200 characters"})
+	}
+	if priority != "" && !slices.Contains(store.Priorities, priority) {
+		p = append(p, ParamError{"priority", fmt.Sprintf("must be one of %v", store.Priorities)})
+	}
+	p = append(p, skillProblems("required_skills", skills)...)
+	if minutes < 1 || minutes > maxEstimatedMinutes {
+		p = append(p, ParamError{"estimated_minutes", fmt.Sprintf("required, from 1 to %d", maxEstimatedMinutes)})
+	}
+	for _, part := range parts {
+		if strings.TrimSpace(part.PartNumber) == "" || !(part.Quantity > 0) || part.Quantity > 1e9 {
+			p = append(p, ParamError{"parts", "each part needs a part_number and a positive quantity"})
+			break
+		}
+	}
+	return p
+}
+
+func checklistProblems(items []string) []ParamError {
+	if len(items) > 200 {
+		return []ParamError{{"checklist", "at most 200 items"}}
+	}
+	for _, it := range items {
+		if strings.TrimSpace(it) == "" || len(it) > 500 {
+			return []ParamError{{"checklist", "each item is a non-empty text of at most 500 characters"}}
+		}
+	}
+	return nil
+}
+
+// workOrderBody creates a work order. Without technician_id it is assigned
+// automatically (unless auto_assign is false); with technician_id and
+// scheduled_start it is booked there.
+type workOrderBody struct {
+	AssetID          string         `json:"asset_id"`
+	IncidentID       string         `json:"incident_id"`
+	Title            string         `json:"title"`
+	Description      string         `json:"description"`
+	Priority         store.Priority `json:"priority"`
+	RequiredSkills   []string       `json:"required_skills"`
+	EstimatedMinutes int            `json:"estimated_minutes"`
+	Deadline         *time.Time     `json:"deadline"`
+	Checklist        []string       `json:"checklist"`
+	Parts            []store.Part   `json:"parts"`
+	TechnicianID     string         `json:"technician_id"`
+	ScheduledStart   *time.Time     `json:"scheduled_start"`
+	// AutoAssign defaults to true when no technician is given.
+	AutoAssign *bool `json:"auto_assign"`
+	// EarliestStart bounds automatic assignment (default now).
+	EarliestStart *time.Time `json:"earliest_start"`
+}
+
+func (b workOrderBody) problems() []ParamError {
+	var p []ParamError
+	if !idPattern.MatchString(b.AssetID) {
+		p = append(p, ParamError{"asset_id", "required: the id of an asset"})
+	}
+	if len(b.IncidentID) > 200 {
+		p = append(p, ParamError{"incident_id", "at most 200 characters"})
+	}
+	p = append(p, jobProblems(b.Title, b.Priority, b.RequiredSkills, b.EstimatedMinutes, b.Parts)...)
+	p = append(p, checklistProblems(b.Checklist)...)
+	switch {
+	case b.TechnicianID != "" && b.ScheduledStart == nil:
+		p = append(p, ParamError{"scheduled_start", "required with technician_id"})
+	case b.TechnicianID == "" && b.ScheduledStart != nil:
+		p = append(p, ParamError{"technician_id", "required with scheduled_start"})
+	case b.TechnicianID != "" && b.AutoAssign != nil && *b.AutoAssign:
+		p = append(p, ParamError{"auto_assign", "cannot be true together with technician_id"})
+	}
+	return p
+}
+
+func (b workOrderBody) workOrder() store.WorkOrder {
+	w := store.WorkOrder{
+		AssetID: b.AssetID, IncidentID: b.IncidentID, Title: strings.TrimSpace(b.Title), Description: b.Description,
+		Priority: b.Priority, RequiredSkills: b.RequiredSkills, EstimatedMinutes: b.EstimatedMinutes, Deadline: b.Deadline,
+		Parts: b.Parts,
+	}
+	for _, text := range b.Checklist {
+		w.Checklist = append(w.Checklist, store.ChecklistItem{Text: strings.TrimSpace(text)})
+	}
+	if b.TechnicianID != "" {
+		end := b.ScheduledStart.Add(time.Duration(b.EstimatedMinutes) * time.Minute)
+		w.TechnicianID, w.ScheduledStart, w.ScheduledEnd = b.TechnicianID, b.ScheduledStart, &end
+		w.Late = b.Deadline != nil && end.After(*b.Deadline)
+	}
+	return w
+}
+
+func (h *WorkOrders) create(w http.ResponseWriter, r *http.Request) {
+	var b workOrderBody
+	if !DecodeJSON(w, r, &b) {
+		return
+	}
+	if p := b.problems(); len(p) > 0 {
+		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_work_order", "the work order is invalid", p)
+		return
+	}
+	ctx, tenant := r.Context(), Tenant(r)
+	wo := b.workOrder()
+	var out store.PlannedWorkOrder
+	var err error
+	switch {
+	case b.TechnicianID == "" && (b.AutoAssign == nil || *b.AutoAssign):
+		earliest := h.now()
+		if b.EarliestStart != nil && b.EarliestStart.After(earliest) {
+			earliest = *b.EarliestStart
+		}
+		out, err = h.DB.PlanWorkOrder(ctx, tenant, wo, earliest, h.Schedule)
+	case b.IncidentID != "":
+		out.WorkOrder, out.Created, err = h.DB.CreateWorkOrderForIncident(ctx, tenant, wo)
+	default:
+		out.WorkOrder, err = h.DB.CreateWorkOrder(ctx, tenant, wo)
+		out.Created = err == nil
+	}
+	if err != nil {
+		WriteStoreError(w, r, err)
+		return
+	}
+	status := http.StatusCreated
+	if !out.Created {
+		status = http.StatusOK // the incident's work order already existed
+	}
+	w.Header().Set("Location", "/api/v1/work-orders/"+out.WorkOrder.ID)
+	WriteJSON(w, status, out)
+}
+
+func (h *WorkOrders) get(w http.ResponseWriter, r *http.Request) {
+	wo, err := h.DB.GetWorkOrder(r.Context(), Tenant(r), mux.Vars(r)["id"])
+	if err != nil {
+		WriteStoreError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, wo)
+}
+
+func (h *WorkOrders) list(w http.ResponseWriter, r *http.Request) {
+	page, ok := parsePage(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	f := store.WorkOrderFilter{Status: store.WorkOrderStatus(q.Get("status")), AssetID: q.Get("asset"),
+		TechnicianID: q.Get("technician"), IncidentID: q.Get("incident")}
+	var problems []ParamError
+	if f.Status != "" && !slices.Contains(store.WorkOrderStatuses, f.Status) {
+		problems = append(problems, ParamError{"status", fmt.Sprintf("must be one of %v", store.WorkOrderStatuses)})
+	}
+	if f.TechnicianID != "" && !uuidPattern.MatchString(f.TechnicianID) {
+		problems = append(problems, ParamError{"technician", "must be a technician id"})
+	}
+	if page.After != "" && !uuidPattern.MatchString(page.After) {
+		problems = append(problems, ParamError{"after", "must be a work order id (next_after of the previous page)"})
+	}
+	if len(problems) > 0 {
+		WriteError(w, r, http.StatusBadRequest, "invalid_query", "invalid query parameters", problems)
+		return
+	}
+	items, err := h.DB.ListWorkOrders(r.Context(), Tenant(r), f, page)
+	if err != nil {
+		WriteStoreError(w, r, err)
+		return
+	}
+	next := ""
+	if len(items) == page.Limit {
+		next = items[len(items)-1].ID
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"items": items, "next_after": next})
+}
+
+// statusBody moves a work order through its lifecycle.
+type statusBody struct {
+	Status store.WorkOrderStatus `json:"status"`
+}
+
+func (h *WorkOrders) status(w http.ResponseWriter, r *http.Request) {
+	var b statusBody
+	if !DecodeJSON(w, r, &b) {
+		return
+	}
+	if !slices.Contains(store.WorkOrderStatuses, b.Status) {
+		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_status", "unknown status",
+			[]ParamError{{"status", fmt.Sprintf("must be one of %v", store.WorkOrderStatuses)}})
+		return
+	}
+	ctx, tenant := r.Context(), Tenant(r)
+	wo, changed, err := h.DB.UpdateWorkOrderStatus(ctx, tenant, mux.Vars(r)["id"], b.Status, h.now())
+	var te *store.TransitionError
+	if errors.As(err, &te) {
+		WriteError(w, r, http.StatusConflict, "invalid_transition", te.Error(),
+			map[string]any{"from": te.From, "to": te.To, "allowed": te.From.Next()})
+		return
+	}
+	if err != nil {
+		WriteStoreError(w, r, err)
+		return
+	}
+	if changed && h.OnStatusChange != nil {
+		h.OnStatusChange(ctx, tenant, wo)
+	}
+	WriteJSON(w, http.StatusOK, wo)
+}
+
+// checklistBody ticks or unticks checklist items.
+type checklistBody struct {
+	// By is who did the items (default: the API key's name).
+	By    string                  `json:"by"`
+	Items []store.ChecklistUpdate `json:"items"`
+}
+
+func (h *WorkOrders) checklist(w http.ResponseWriter, r *http.Request) {
+	var b checklistBody
+	if !DecodeJSON(w, r, &b) {
+		return
+	}
+	if len(b.Items) == 0 {
+		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_checklist", "nothing to update",
+			[]ParamError{{"items", "required: [{\"index\":0,\"done\":true}, ...]"}})
+		return
+	}
+	wo, err := h.DB.UpdateChecklist(r.Context(), Tenant(r), mux.Vars(r)["id"], b.Items, actor(r, b.By), h.now())
+	if err != nil {
+		WriteStoreError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, wo)
+}
+
+// signOffBody accepts finished work.
+type signOffBody struct {
+	By   string `json:"by"`
+	Note string `json:"note"`
+}
+
+func (h *WorkOrders) signOff(w http.ResponseWriter, r *http.Request) {
+	var b signOffBody
+	if !DecodeJSON(w, r, &b) {
+		return
+	}
+	if strings.TrimSpace(b.By) == "" || len(b.By) > 200 || len(b.Note) > 4000 {
+		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_sign_off", "the sign-off is invalid",
+			[]ParamError{{"by", "required: the name of the person accepting the work (at most 200 characters; note at most 4000)"}})
+		return
+	}
+	wo, err := h.DB.SignOffWorkOrder(r.Context(), Tenant(r), mux.Vars(r)["id"], store.SignOff{By: strings.TrimSpace(b.By), Note: b.Note, At: h.now()})
+	if err != nil {
+		WriteStoreError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, wo)
+}
+
+// assignmentBody books a scheduled work order: on technician_id from start
+// (to end, default start + the estimate), or automatically with auto.
+type assignmentBody struct {
+	TechnicianID string     `json:"technician_id"`
+	Start        *time.Time `json:"start"`
+	End          *time.Time `json:"end"`
+	Auto         bool       `json:"auto"`
+}
+
+func (h *WorkOrders) assign(w http.ResponseWriter, r *http.Request) {
+	var b assignmentBody
+	if !DecodeJSON(w, r, &b) {
+		return
+	}
+	ctx, tenant, id := r.Context(), Tenant(r), mux.Vars(r)["id"]
+	if b.Auto {
+		if b.TechnicianID != "" || b.Start != nil || b.End != nil {
+			WriteError(w, r, http.StatusUnprocessableEntity, "invalid_assignment", "auto excludes technician_id, start and end", nil)
+			return
+		}
+		wo, err := h.DB.AutoAssignWorkOrder(ctx, tenant, id, h.now(), h.Schedule)
+		if err != nil {
+			WriteStoreError(w, r, err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, wo)
+		return
+	}
+	if b.TechnicianID == "" || b.Start == nil || (b.End != nil && !b.End.After(*b.Start)) {
+		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_assignment", "the assignment is invalid",
+			[]ParamError{{"technician_id", "technician_id and start are required (end, when given, after start), or {\"auto\": true}"}})
+		return
+	}
+	end := b.End
+	if end == nil {
+		current, err := h.DB.GetWorkOrder(ctx, tenant, id)
+		if err != nil {
+			WriteStoreError(w, r, err)
+			return
+		}
+		e := b.Start.Add(time.Duration(current.EstimatedMinutes) * time.Minute)
+		end = &e
+	}
+	wo, err := h.DB.AssignWorkOrder(ctx, tenant, id, b.TechnicianID, *b.Start, *end)
+	if err != nil {
+		WriteStoreError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, wo)
+}
+
+// replanBody asks for a re-plan; without apply it is a dry run.
+type replanBody struct {
+	Apply bool `json:"apply"`
+}
+
+func (h *WorkOrders) replan(w http.ResponseWriter, r *http.Request) {
+	var b replanBody
+	if r.ContentLength != 0 && !DecodeJSON(w, r, &b) {
+		return
+	}
+	res, err := h.DB.ReplanWorkOrders(r.Context(), Tenant(r), h.now(), h.Schedule, b.Apply)
+	if err != nil {
+		WriteStoreError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, res)
+}
+
+// preventiveBody is the writable part of a preventive schedule.
+type preventiveBody struct {
+	AssetID          string               `json:"asset_id"`
+	Title            string               `json:"title"`
+	Description      string               `json:"description"`
+	Priority         store.Priority       `json:"priority"`
+	RequiredSkills   []string             `json:"required_skills"`
+	EstimatedMinutes int                  `json:"estimated_minutes"`
+	Checklist        []string             `json:"checklist"`
+	Parts            []store.Part         `json:"parts"`
+	Kind             store.PreventiveKind `json:"kind"`
+	IntervalDays     *int                 `json:"interval_days"`
+	SensorID         string               `json:"sensor_id"`
+	MeterInterval    *float64             `json:"meter_interval"`
+	LastDoneAt       *time.Time           `json:"last_done_at"`
+	LastMeterReading *float64             `json:"last_meter_reading"`
+	// Active defaults to true.
+	Active *bool `json:"active"`
+}
+
+func (b preventiveBody) problems() []ParamError {
+	var p []ParamError
+	if !idPattern.MatchString(b.AssetID) {
+		p = append(p, ParamError{"asset_id", "required: the id of an asset"})
+	}
+	p = append(p, jobProblems(b.Title, b.Priority, b.RequiredSkills, b.EstimatedMinutes, b.Parts)...)
+	p = append(p, checklistProblems(b.Checklist)...)
+	switch b.Kind {
+	case store.PreventiveCalendar:
+		if b.IntervalDays == nil || *b.IntervalDays < 1 || *b.IntervalDays > 3660 {
+			p = append(p, ParamError{"interval_days", "required for kind calendar: 1 to 3660"})
+		}
+		if b.SensorID != "" || b.MeterInterval != nil || b.LastMeterReading != nil {
+			p = append(p, ParamError{"kind", "a calendar schedule has no sensor_id, meter_interval or last_meter_reading"})
+		}
+	case store.PreventiveMeter:
+		if !idPattern.MatchString(b.SensorID) {
+			p = append(p, ParamError{"sensor_id", "required for kind meter: a sensor of the asset with a cumulative reading"})
+		}
+		if b.MeterInterval == nil || !(*b.MeterInterval > 0) || *b.MeterInterval > 1e12 {
+			p = append(p, ParamError{"meter_interval", "required for kind meter: a positive number"})
+		}
+		if b.IntervalDays != nil {
+			p = append(p, ParamError{"kind", "a meter schedule has no interval_days"})
+		}
+	default:
+		p = append(p, ParamError{"kind", "must be calendar or meter"})
+	}
+	return p
+}
+
+func (b preventiveBody) preventive(id string) store.PreventiveSchedule {
+	return store.PreventiveSchedule{
+		ID: id, AssetID: b.AssetID, Title: strings.TrimSpace(b.Title), Description: b.Description, Priority: b.Priority,
+		RequiredSkills: b.RequiredSkills, EstimatedMinutes: b.EstimatedMinutes, Checklist: b.Checklist, Parts: b.Parts,
+		Kind: b.Kind, IntervalDays: b.IntervalDays, SensorID: b.SensorID, MeterInterval: b.MeterInterval,
+		LastDoneAt: b.LastDoneAt, LastMeterReading: b.LastMeterReading, Active: b.Active == nil || *b.Active,
+	}
+}
+
+func (h *WorkOrders) createPreventive(w http.ResponseWriter, r *http.Request) {
+	var b preventiveBody
+	if !DecodeJSON(w, r, &b) {
+		return
+	}
+	if p := b.problems(); len(p) > 0 {
+		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_preventive_schedule", "the preventive schedule is invalid", p)
+		return
+	}
+	s, err := h.DB.CreatePreventiveSchedule(r.Context(), Tenant(r), b.preventive(""))
+	if err != nil {
+		WriteStoreError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/preventive-schedules/"+s.ID)
+	WriteJSON(w, http.StatusCreated, s)
+}
+
+func (h *WorkOrders) updatePreventive(w http.ResponseWriter, r *http.Request) {
+	var b preventiveBody
+	if !DecodeJSON(w, r, &b) {
+		return
+	}
+	if p := b.problems(); len(p) > 0 {
+		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_preventive_schedule", "the preventive schedule is invalid", p)
+		return
+	}
+	ctx, tenant, id := r.Context(), Tenant(r), mux.Vars(r)["id"]
+	current, err := h.DB.GetPreventiveSchedule(ctx, tenant, id)
+	if err != nil {
+		WriteStoreError(w, r, err)
+		return
+	}
+	if current.AssetID != b.AssetID {
+		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_preventive_schedule", "the asset of a preventive schedule cannot change",
+			[]ParamError{{"asset_id", "must stay " + current.AssetID}})
+		return
+	}
+	s, err := h.DB.UpdatePreventiveSchedule(ctx, tenant, b.preventive(id))
+	if err != nil {
+		WriteStoreError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, s)
+}
+
+func (h *WorkOrders) getPreventive(w http.ResponseWriter, r *http.Request) {
+	s, err := h.DB.GetPreventiveSchedule(r.Context(), Tenant(r), mux.Vars(r)["id"])
+	if err != nil {
+		WriteStoreError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, s)
+}
+
+func (h *WorkOrders) listPreventive(w http.ResponseWriter, r *http.Request) {
+	items, err := h.DB.ListPreventiveSchedules(r.Context(), Tenant(r), r.URL.Query().Get("asset"))
+	if err != nil {
+		WriteInternal(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+func (h *WorkOrders) deletePreventive(w http.ResponseWriter, r *http.Request) {
+	if err := h.DB.DeletePreventiveSchedule(r.Context(), Tenant(r), mux.Vars(r)["id"]); err != nil {
+		WriteStoreError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
