@@ -107,3 +107,19 @@ func (a *Maintenance) ScheduleWorkOrder(ctx context.Context, in ScheduleInput) (
 	}
 	return out, nil
 }
+
+// WorkOrderStatusInput names a work order.
+type WorkOrderStatusInput struct {
+	TenantID    string
+	WorkOrderID string
+}
+
+// WorkOrderStatus returns a work order's status: the incident's fallback
+// when a status-change signal was lost. Read-only.
+func (a *Maintenance) WorkOrderStatus(ctx context.Context, in WorkOrderStatusInput) (string, error) {
+	wo, err := a.DB.GetWorkOrder(ctx, in.TenantID, in.WorkOrderID)
+	if err != nil {
+		return "", err
+	}
+	return string(wo.Status), nil
+}

@@ -615,6 +615,19 @@ func (w *incident) followWorkOrder(ctx workflow.Context) error {
 	if err != nil {
 		return err
 	}
+	if !ok && w.s.WorkOrder != nil {
+		// Nothing arrived for a while: ask the database, in case a
+		// status-change signal was lost.
+		var current string
+		in := activities.WorkOrderStatusInput{TenantID: w.s.TenantID, WorkOrderID: w.s.WorkOrder.ID}
+		if err := workflow.ExecuteActivity(ctx, w.maint.WorkOrderStatus, in).Get(ctx, &current); err != nil {
+			return fmt.Errorf("work order status: %w", err)
+		}
+		if current != "" && current != w.s.WorkOrderStatus && current != "scheduled" {
+			w.s.WorkOrderStatus = current
+			w.event(ctx, "system", "work-order-"+current, fmt.Sprintf("work order %s is %s (found by polling)", w.s.WorkOrder.ID, current))
+		}
+	}
 	switch w.s.WorkOrderStatus {
 	case "in_progress":
 		if w.s.Status != StatusInProgress {

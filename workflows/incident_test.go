@@ -30,6 +30,7 @@ type incidentEnv struct {
 	records     []activities.RecordInput
 	notified    []string
 	scheduled   int
+	woStatus    string // what WorkOrderStatus reports; "" = scheduled
 	policy      store.IncidentPolicy
 }
 
@@ -62,6 +63,14 @@ func newIncidentEnv(t *testing.T, confidences ...float64) *incidentEnv {
 		start := in.Now.Add(time.Hour)
 		end := start.Add(2 * time.Hour)
 		return activities.WorkOrder{ID: "wo-1", Created: true, TechnicianID: "tech-1", Start: &start, End: &end, Deadline: in.Deadline, Priority: in.Priority}, nil
+	})
+	e.OnActivity(maint.WorkOrderStatus, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.WorkOrderStatusInput) (string, error) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.woStatus == "" {
+			return "scheduled", nil
+		}
+		return e.woStatus, nil
 	})
 	e.OnActivity(notif.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.NotifyInput) (activities.NotifyResult, error) {
 		e.mu.Lock()
@@ -296,6 +305,22 @@ func TestIncidentClearsAndReactivates(t *testing.T) {
 	e.signalAt(3*time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "done"})
 	s := e.start()
 	hasEvents(t, s, "work-order-scheduled", "cleared", "reactivated", "cleared", "resolved")
+}
+
+func TestIncidentPollsWorkOrderWhenSignalIsLost(t *testing.T) {
+	e := newIncidentEnv(t, 0.95)
+	e.policy.ClearAfter = 15 * time.Minute
+	// No signal ever comes; the database says done after two hours.
+	e.RegisterDelayedCallback(func() {
+		e.mu.Lock()
+		e.woStatus = "done"
+		e.mu.Unlock()
+	}, 2*time.Hour)
+	s := e.start()
+	if s.Status != StatusResolved {
+		t.Fatalf("status %s", s.Status)
+	}
+	hasEvents(t, s, "work-order-scheduled", "cleared", "work-order-done", "resolved")
 }
 
 func TestDecisionValidation(t *testing.T) {

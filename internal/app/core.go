@@ -33,7 +33,7 @@ type SchemaReady struct{}
 func Core(cfg config.Config) fx.Option {
 	return fx.Options(
 		fx.Supply(cfg),
-		fx.Provide(NewLogger, newDB, newRedis, newTemporalClient),
+		fx.Provide(NewLogger, newDB, newRedis, newTemporalClient, newNotifier),
 		fx.WithLogger(func(log *slog.Logger) fxevent.Logger {
 			l := &fxevent.SlogLogger{Logger: log.With("component", "fx")}
 			l.UseLogLevel(slog.LevelDebug)

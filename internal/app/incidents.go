@@ -2,13 +2,16 @@ package app
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.uber.org/fx"
 
 	"github.com/smartmaint/smartmaint/activities"
 	"github.com/smartmaint/smartmaint/api"
+	"github.com/smartmaint/smartmaint/internal/auth"
 	"github.com/smartmaint/smartmaint/internal/config"
 	"github.com/smartmaint/smartmaint/internal/detect"
 	"github.com/smartmaint/smartmaint/internal/dispatch"
@@ -16,6 +19,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/notify"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/workers"
+	"github.com/smartmaint/smartmaint/workflows"
 )
 
 // incidentsAPI scores readings at ingest and dispatches anomalies to
@@ -27,6 +31,9 @@ func incidentsAPI() fx.Option {
 			newDispatcher,
 			func(d *dispatch.Dispatcher) *ingest.Hooks { h := d.Hooks(); return &h },
 			asRoutes(func(db *store.DB, c client.Client) *api.Incidents { return &api.Incidents{DB: db, Temporal: c} }),
+			asRoutes(func(db *store.DB) *api.Technicians { return &api.Technicians{DB: db} }),
+			asRoutes(func(db *store.DB, n *notify.Notifier) *api.Channels { return &api.Channels{DB: db, Notifier: n} }),
+			asRoutes(newWorkOrderHandlers),
 		),
 	)
 }
@@ -54,12 +61,34 @@ func incidentsWorker() fx.Option {
 	return fx.Provide(
 		func(db *store.DB) *activities.Incidents { return &activities.Incidents{DB: db} },
 		func(db *store.DB) *activities.Maintenance { return &activities.Maintenance{DB: db} },
-		func(cfg config.Config, db *store.DB, log *slog.Logger) *activities.Notifications {
-			n := notify.New(db, notify.Config{SMTP: notify.SMTPConfig{
-				Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword,
-			}}, log.With("component", "notify"))
-			return &activities.Notifications{Notifier: n}
-		},
+		func(n *notify.Notifier) *activities.Notifications { return &activities.Notifications{Notifier: n} },
 		asRegistration(workers.Incidents),
 	)
+}
+
+// newNotifier is shared by the channel test route and the notify activity.
+func newNotifier(cfg config.Config, db *store.DB, log *slog.Logger) *notify.Notifier {
+	return notify.New(db, notify.Config{SMTP: notify.SMTPConfig{
+		Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword,
+	}}, log.With("component", "notify"))
+}
+
+// newWorkOrderHandlers tells an incident when its work order's status
+// changes. A lost signal is caught up by the workflow, which also polls.
+func newWorkOrderHandlers(db *store.DB, c client.Client, log *slog.Logger) *api.WorkOrders {
+	return &api.WorkOrders{DB: db, OnStatusChange: func(ctx context.Context, tenant string, wo store.WorkOrder) {
+		if wo.IncidentID == "" {
+			return
+		}
+		actor := "api"
+		if p, ok := auth.FromContext(ctx); ok {
+			actor = "key:" + p.KeyName
+		}
+		err := c.SignalWorkflow(ctx, workflows.IncidentWorkflowID(tenant, wo.AssetID), "", workflows.SignalWorkOrder,
+			workflows.WorkOrderUpdate{WorkOrderID: wo.ID, Status: string(wo.Status), Actor: actor})
+		var notFound *serviceerror.NotFound
+		if err != nil && !errors.As(err, &notFound) {
+			log.WarnContext(ctx, "signal incident about its work order", "work_order", wo.ID, "error", err)
+		}
+	}}
 }
