@@ -54,8 +54,6 @@ type client struct {
 	http    *http.Client
 	log     *slog.Logger
 	maxWait time.Duration // cap on a Retry-After wait
-	// sleep waits d or until ctx ends; replaced in tests.
-	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // response is an HTTP answer read in full.
@@ -154,7 +152,7 @@ func (c *client) create(ctx context.Context, path string, body any) (created boo
 		default:
 			return false, c.statusError(http.MethodPost, path, r)
 		}
-		if err := c.sleep(ctx, wait); err != nil {
+		if err := sleepCtx(ctx, wait); err != nil {
 			return false, err
 		}
 	}
@@ -253,7 +251,7 @@ func (c *client) send(ctx context.Context, batch []wireReading) (sent, error) {
 			return out, c.statusError(http.MethodPost, "/api/v1/readings", r)
 		}
 		out.retries++
-		if err := c.sleep(ctx, wait); err != nil {
+		if err := sleepCtx(ctx, wait); err != nil {
 			out.failed += len(batch)
 			return out, nil
 		}

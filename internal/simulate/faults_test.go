@@ -88,7 +88,7 @@ func TestInjectors(t *testing.T) {
 	specs := Sensors(recs)
 	var medians [numSensors]float64
 	for i, s := range specs {
-		medians[i] = s.Median(recs)
+		medians[i] = s.median(recs)
 	}
 	torqueAlarm, tempAlarm := *specs[Torque].AlarmHigh, *specs[ProcessTemp].AlarmHigh
 	p := defaultPlan

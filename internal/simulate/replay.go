@@ -77,7 +77,7 @@ func newReplay(records []dataset.AI4I, n int, kinds map[string]bool, p plan, see
 	}
 	var medians [numSensors]float64
 	for i, s := range r.sensors {
-		medians[i] = s.Median(records)
+		medians[i] = s.median(records)
 	}
 	rng := rand.New(rand.NewPCG(seed, seed^0x5eed5eed5eed5eed))
 	r.injectors = injectors(p, kinds, r.sensors, medians, n, rng)

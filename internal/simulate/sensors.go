@@ -110,8 +110,8 @@ func percentile(sorted []float64, p float64) float64 {
 	return math.Round(sorted[i]*10) / 10
 }
 
-// Median returns the sensor's median over records.
-func (s SensorSpec) Median(records []dataset.AI4I) float64 {
+// median returns the sensor's median over records.
+func (s SensorSpec) median(records []dataset.AI4I) float64 {
 	v := make([]float64, len(records))
 	for i, r := range records {
 		v[i] = s.value(r)

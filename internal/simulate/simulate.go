@@ -164,7 +164,7 @@ func New(opts Options) (*Simulator, error) {
 		log:    log,
 		tick:   tick,
 		stats:  Stats{Faults: map[string]int{}},
-		client: &client{base: opts.BaseURL, key: opts.APIKey, http: opts.HTTPClient, log: log, maxWait: opts.MaxRetryWait, sleep: sleepCtx},
+		client: &client{base: opts.BaseURL, key: opts.APIKey, http: opts.HTTPClient, log: log, maxWait: opts.MaxRetryWait},
 	}, nil
 }
 
@@ -315,7 +315,7 @@ func (s *Simulator) update(f func(*Stats)) {
 func (s *Simulator) summary(start time.Time, msg string) {
 	st := s.Stats()
 	elapsed := time.Since(start)
-	s.log.Info(msg, "elapsed", elapsed.Round(time.Second), "steps", st.Steps, "sent", st.Generated,
+	s.log.Info(msg, "elapsed", elapsed.Round(time.Second), "steps", st.Steps, "generated", st.Generated,
 		"accepted", st.Accepted, "rejected", st.Rejected, "failed", st.Failed, "dropped", st.Dropped,
 		"requests", st.Requests, "retries", st.Retries, "skipped_steps", st.Skipped,
 		"accepted_per_second", float64(int(float64(st.Accepted)/max(elapsed.Seconds(), 1e-9)*10))/10)
