@@ -15,11 +15,17 @@ type Clock int
 
 // ParseClock reads "HH:MM" (00:00 to 24:00).
 func ParseClock(s string) (Clock, error) {
-	var h, m int
+	digit := func(i int) int {
+		if c := s[i]; c >= '0' && c <= '9' {
+			return int(c - '0')
+		}
+		return -100 // fails the range checks below
+	}
 	if len(s) != 5 || s[2] != ':' {
 		return 0, fmt.Errorf("schedule: time of day %q: want HH:MM", s)
 	}
-	if _, err := fmt.Sscanf(s, "%02d:%02d", &h, &m); err != nil || h > 24 || m > 59 || (h == 24 && m != 0) {
+	h, m := digit(0)*10+digit(1), digit(3)*10+digit(4)
+	if h < 0 || m < 0 || h > 24 || m > 59 || (h == 24 && m != 0) {
 		return 0, fmt.Errorf("schedule: time of day %q: want HH:MM from 00:00 to 24:00", s)
 	}
 	return Clock(h*60 + m), nil

@@ -206,7 +206,11 @@ func schedulingTechnicians(ctx context.Context, tx pgx.Tx, skills []string, from
 	if err != nil {
 		return nil, err
 	}
-	bookings, err := queryBookings(ctx, tx, from, to, exclude)
+	ids := make([]string, len(techs))
+	for i, t := range techs {
+		ids[i] = t.ID
+	}
+	bookings, err := queryBookings(ctx, tx, from, to, ids, exclude)
 	if err != nil {
 		return nil, err
 	}

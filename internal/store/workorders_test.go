@@ -505,3 +505,41 @@ func TestReplanWorkOrders(t *testing.T) {
 		t.Errorf("second re-plan = %+v, %v; want nothing to improve", again, err)
 	}
 }
+
+// BenchmarkPlanWorkOrderInputs loads what planning one work order needs from
+// PostgreSQL — 50 technicians and two weeks of their bookings (three a
+// working day, 1,500 in all) — and places the job with schedule.Assign.
+func BenchmarkPlanWorkOrderInputs(b *testing.B) {
+	db, _ := testenv.DB(b)
+	ctx := context.Background()
+	mntAsset(b, db, "acme", "pump-1")
+	mon := mntMonday(b)
+	for i := range 50 {
+		tech := mntTechnician(b, db, "acme", fmt.Sprintf("tech %02d", i), "mech")
+		for day := range 14 {
+			if d := mon.AddDate(0, 0, day).Weekday(); d == time.Saturday || d == time.Sunday {
+				continue
+			}
+			for slot := range 3 {
+				s := mon.AddDate(0, 0, day).Add(time.Duration(8+2*slot+i%2) * time.Hour)
+				e := s.Add(90 * time.Minute)
+				if _, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "pump-1", Title: "booked", EstimatedMinutes: 90,
+					TechnicianID: tech.ID, ScheduledStart: &s, ScheduledEnd: &e}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	deadline := mon.Add(3 * 24 * time.Hour)
+	job := store.WorkOrder{ID: "new", RequiredSkills: []string{"mech"}, EstimatedMinutes: 180, Priority: store.PriorityHigh, Deadline: &deadline}.Job(mon)
+	b.ResetTimer()
+	for b.Loop() {
+		techs, err := db.SchedulingTechnicians(ctx, "acme", job.Skills, mon, deadline.Add(schedule.DefaultHorizon))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := schedule.Assign(job, techs, schedule.Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
