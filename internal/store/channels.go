@@ -83,16 +83,7 @@ func (db *DB) UpdateChannel(ctx context.Context, tenant string, c Channel, secre
 
 // GetChannel returns the channel with id.
 func (db *DB) GetChannel(ctx context.Context, tenant, id string) (Channel, error) {
-	if uuid.Validate(id) != nil {
-		return Channel{}, fmt.Errorf("store: channel %q: %w", id, ErrNotFound)
-	}
-	var out Channel
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		var err error
-		out, err = scanChannel(tx.QueryRow(ctx, `SELECT `+channelColumns+` FROM notification_channels WHERE id = $1`, id))
-		return err
-	})
-	return out, notFound(err, "channel", id)
+	return getByID(ctx, db, tenant, "channel", id, `SELECT `+channelColumns+` FROM notification_channels WHERE id = $1`, scanChannel)
 }
 
 // ListChannels returns the tenant's channels ordered by name; enabledOnly
@@ -115,17 +106,7 @@ func (db *DB) ListChannels(ctx context.Context, tenant string, enabledOnly bool)
 
 // DeleteChannel removes a channel and its delivery log.
 func (db *DB) DeleteChannel(ctx context.Context, tenant, id string) error {
-	if uuid.Validate(id) != nil {
-		return fmt.Errorf("store: channel %q: %w", id, ErrNotFound)
-	}
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM notification_channels WHERE id = $1`, id)
-		if err == nil && tag.RowsAffected() == 0 {
-			return pgx.ErrNoRows
-		}
-		return err
-	})
-	return notFound(err, "channel", id)
+	return deleteByID(ctx, db, tenant, "channel", id, `DELETE FROM notification_channels WHERE id = $1`)
 }
 
 // DeliveryStatus is the state of one message on one channel.

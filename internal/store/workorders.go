@@ -361,16 +361,7 @@ func (db *DB) PlanWorkOrder(ctx context.Context, tenant string, w WorkOrder, now
 
 // GetWorkOrder returns the work order with id.
 func (db *DB) GetWorkOrder(ctx context.Context, tenant, id string) (WorkOrder, error) {
-	if uuid.Validate(id) != nil {
-		return WorkOrder{}, fmt.Errorf("store: work order %q: %w", id, ErrNotFound)
-	}
-	var out WorkOrder
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		var err error
-		out, err = scanWorkOrder(tx.QueryRow(ctx, `SELECT `+workOrderColumns+` FROM work_orders WHERE id = $1`, id))
-		return err
-	})
-	return out, notFound(err, "work order", id)
+	return getByID(ctx, db, tenant, "work order", id, `SELECT `+workOrderColumns+` FROM work_orders WHERE id = $1`, scanWorkOrder)
 }
 
 // WorkOrderFilter narrows ListWorkOrders; empty fields match everything.
@@ -768,16 +759,7 @@ func (db *DB) UpdatePreventiveSchedule(ctx context.Context, tenant string, p Pre
 
 // GetPreventiveSchedule returns the preventive schedule with id.
 func (db *DB) GetPreventiveSchedule(ctx context.Context, tenant, id string) (PreventiveSchedule, error) {
-	if uuid.Validate(id) != nil {
-		return PreventiveSchedule{}, fmt.Errorf("store: preventive schedule %q: %w", id, ErrNotFound)
-	}
-	var out PreventiveSchedule
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		var err error
-		out, err = scanPreventive(tx.QueryRow(ctx, `SELECT `+preventiveColumns+` FROM preventive_schedules WHERE id = $1`, id))
-		return err
-	})
-	return out, notFound(err, "preventive schedule", id)
+	return getByID(ctx, db, tenant, "preventive schedule", id, `SELECT `+preventiveColumns+` FROM preventive_schedules WHERE id = $1`, scanPreventive)
 }
 
 // ListPreventiveSchedules returns the preventive schedules ordered by asset
@@ -804,17 +786,7 @@ func (db *DB) ListPreventiveSchedules(ctx context.Context, tenant, assetID strin
 // DeletePreventiveSchedule removes a preventive schedule; the work orders it
 // raised stay.
 func (db *DB) DeletePreventiveSchedule(ctx context.Context, tenant, id string) error {
-	if uuid.Validate(id) != nil {
-		return fmt.Errorf("store: preventive schedule %q: %w", id, ErrNotFound)
-	}
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM preventive_schedules WHERE id = $1`, id)
-		if err == nil && tag.RowsAffected() == 0 {
-			return pgx.ErrNoRows
-		}
-		return err
-	})
-	return notFound(err, "preventive schedule", id)
+	return deleteByID(ctx, db, tenant, "preventive schedule", id, `DELETE FROM preventive_schedules WHERE id = $1`)
 }
 
 // ErrUnschedulable is returned when no technician can take a work order
