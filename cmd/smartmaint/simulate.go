@@ -36,7 +36,7 @@ func runSimulate(args []string) error {
 	fs.DurationVar(&o.Interval, "interval", d.Interval, "machine time between two dataset records")
 	fs.IntVar(&o.Assets, "assets", d.Assets, "number of simulated milling machines (mill-01 …)")
 	fs.IntVar(&o.Batch, "batch", d.Batch, "most readings in one request")
-	fs.DurationVar(&o.Duration, "duration", 0, "stop after this long (0: run until interrupted)")
+	fs.DurationVar(&o.Duration, "duration", 0, "stream readings for this long once the assets are registered (0: until interrupted)")
 	fs.StringVar(&o.Faults, "faults", d.Faults, "faults to inject: all, none or a comma-separated list of "+strings.Join(simulate.FaultKinds, ","))
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the random faults (spikes, dropouts)")
 	fs.StringVar(&data, "dataset", "", "path of ai4i2020.csv (default: found under shared/datasets or $SMARTMAINT_DATASETS)")

@@ -51,7 +51,8 @@ type Options struct {
 	// FlushInterval is the longest a reading waits for its batch to fill;
 	// default 250ms.
 	FlushInterval time.Duration
-	// Duration stops the run after this long; 0 runs until ctx ends.
+	// Duration is how long readings are streamed, counted once the assets
+	// and sensors are registered; 0 streams until ctx ends.
 	Duration time.Duration
 	// Faults is "all" (the default when empty), "none" or a comma-separated
 	// list of FaultKinds.
@@ -192,16 +193,12 @@ func (s *Simulator) Stats() Stats {
 // Replay returns the simulator's replay (its assets and sensors).
 func (s *Simulator) Replay() *Replay { return s.replay }
 
-// Run registers the assets and sensors, then sends readings until ctx ends
-// or Options.Duration passes, and finally sends what is buffered. It returns
+// Run registers the assets and sensors (waiting for the API while it is
+// unreachable), then sends readings until ctx ends or Options.Duration
+// passes, and finally sends what is buffered. It returns
 // nil when stopped that way and an error when the API refuses the
 // simulator (for example 401 for a wrong key).
 func (s *Simulator) Run(ctx context.Context) error {
-	if s.opts.Duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.opts.Duration)
-		defer cancel()
-	}
 	newAssets, newSensors, err := s.client.setup(ctx, s.replay.Assets(), s.replay.Sensors(), func(i int) int { return s.replay.Record(i, 0).UDI })
 	s.update(func(st *Stats) { st.AssetsCreated, st.SensorsCreated = newAssets, newSensors })
 	if err != nil {
@@ -211,6 +208,11 @@ func (s *Simulator) Run(ctx context.Context) error {
 		return fmt.Errorf("simulate: %w", err)
 	}
 	start := time.Now()
+	if s.opts.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, start.Add(s.opts.Duration))
+		defer cancel()
+	}
 	s.log.Info("simulator started", "url", s.opts.BaseURL, "assets", len(s.replay.Assets()), "assets_created", newAssets, "sensors_created", newSensors,
 		"step", s.tick, "speedup", s.opts.Speedup, "readings_per_second", float64(len(s.replay.Assets())*numSensors)/s.tick.Seconds())
 	p := &pacer{start: start, tick: s.tick, maxLag: max(1, int(5*time.Second/s.tick))}
