@@ -1,0 +1,189 @@
+// Package e2e runs smartmaint end to end on real servers: the API and the
+// worker as fx applications in this process, a real Temporal server (the
+// embedded dev server), a throwaway PostgreSQL database, the local Redis,
+// and local receivers for email (SMTP), webhooks and Slack.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"reflect"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.uber.org/fx"
+
+	"github.com/smartmaint/smartmaint/internal/apikey"
+	"github.com/smartmaint/smartmaint/internal/app"
+	"github.com/smartmaint/smartmaint/internal/config"
+	"github.com/smartmaint/smartmaint/internal/devserver"
+	"github.com/smartmaint/smartmaint/internal/requestid"
+	"github.com/smartmaint/smartmaint/internal/store"
+	"github.com/smartmaint/smartmaint/internal/temporaltest"
+	"github.com/smartmaint/smartmaint/internal/testenv"
+)
+
+// stack is a running smartmaint.
+type stack struct {
+	t        *testing.T
+	cfg      config.Config
+	baseURL  string
+	db       *store.DB
+	temporal client.Client
+	keys     map[string]string
+}
+
+// defaults returns Config with every variable at its default.
+func defaults(t *testing.T) config.Config {
+	t.Helper()
+	typ := reflect.TypeFor[config.Config]()
+	for i := range typ.NumField() {
+		if name := typ.Field(i).Tag.Get("env"); name != "" {
+			t.Setenv(name, typ.Field(i).Tag.Get("envDefault"))
+		}
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// startStack runs the API and the worker on a fresh database, its own task
+// queue and a free port; change adjusts the config first.
+func startStack(t *testing.T, change func(*config.Config)) *stack {
+	t.Helper()
+	srv := temporaltest.Server(t)
+	cfg := defaults(t)
+	cfg.DatabaseURL = testenv.DatabaseURL(t)
+	cfg.RedisURL = testenv.RedisURL()
+	cfg.TemporalAddress = srv.Address()
+	cfg.TemporalTaskQueue = "e2e-" + requestid.New()[:10]
+	cfg.ModelDir = t.TempDir()
+	cfg.LogLevel = "warn"
+	port, err := devserver.FreePort("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", port)
+	if change != nil {
+		change(&cfg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := app.Migrate(ctx, cfg, app.NewLogger(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	s := &stack{t: t, cfg: cfg, baseURL: "http://" + cfg.HTTPAddr, keys: map[string]string{}}
+	a := fx.New(
+		app.Core(cfg), app.WithoutMigrations(), app.API(), app.Worker(),
+		fx.Populate(&s.db, &s.temporal),
+		fx.NopLogger,
+	)
+	if err := a.Start(ctx); err != nil {
+		t.Fatalf("start smartmaint: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := a.Stop(ctx); err != nil {
+			t.Logf("stop smartmaint: %v", err)
+		}
+	})
+	return s
+}
+
+// key creates an API key for tenant with scopes and remembers it by name.
+func (s *stack) key(name, tenant string, scopes ...apikey.Scope) {
+	s.t.Helper()
+	if err := s.db.EnsureTenant(context.Background(), tenant, tenant); err != nil {
+		s.t.Fatal(err)
+	}
+	key, prefix, hash := apikey.Generate()
+	if _, err := s.db.CreateAPIKey(context.Background(), tenant, name, prefix, hash, scopes, nil); err != nil {
+		s.t.Fatal(err)
+	}
+	s.keys[name] = key
+}
+
+// call sends a JSON request as the named key and decodes the answer.
+func (s *stack) call(key, method, path string, body any) (int, map[string]any) {
+	s.t.Helper()
+	var r io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		r = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, s.baseURL+path, r)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("X-API-Key", s.keys[key])
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			s.t.Fatalf("%s %s: not JSON: %s", method, path, raw)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+// must is call that fails the test unless the status is want.
+func (s *stack) must(want int, key, method, path string, body any) map[string]any {
+	s.t.Helper()
+	code, out := s.call(key, method, path, body)
+	if code != want {
+		s.t.Fatalf("%s %s = %d %v, want %d", method, path, code, out, want)
+	}
+	return out
+}
+
+// eventually polls f until it returns true or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func field(m map[string]any, path ...string) any {
+	var v any = m
+	for _, p := range path {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[p]
+	}
+	return v
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("e2e: skipped in -short mode")
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
