@@ -247,7 +247,7 @@ func (a *assetState) reset(m *registry.Loaded[modelfile.Model]) {
 		if !strings.HasPrefix(name, MetadataFeature) {
 			continue
 		}
-		v, ok := metadataFeature(a.asset.Metadata, strings.TrimPrefix(name, MetadataFeature))
+		v, ok := MetadataValue(a.asset.Metadata, strings.TrimPrefix(name, MetadataFeature))
 		if !ok {
 			return
 		}
@@ -258,9 +258,9 @@ func (a *assetState) reset(m *registry.Loaded[modelfile.Model]) {
 	a.usable = true
 }
 
-// metadataFeature evaluates "key=value" (one-hot) or "key" (a number) on
+// MetadataValue evaluates "key=value" (one-hot) or "key" (a number) on
 // an asset's metadata.
-func metadataFeature(meta map[string]any, spec string) (float64, bool) {
+func MetadataValue(meta map[string]any, spec string) (float64, bool) {
 	if key, want, ok := strings.Cut(spec, "="); ok {
 		if fmt.Sprint(meta[key]) == want {
 			return 1, true

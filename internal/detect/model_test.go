@@ -318,7 +318,7 @@ func TestModelMetadataFeatures(t *testing.T) {
 		{nil, "rated_kw", 0, false},
 	}
 	for _, tt := range tests {
-		got, ok := metadataFeature(tt.meta, tt.spec)
+		got, ok := MetadataValue(tt.meta, tt.spec)
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("%v %q = %v, %v; want %v, %v", tt.meta, tt.spec, got, ok, tt.want, tt.ok)
 		}

@@ -1,0 +1,163 @@
+package mlops
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/smartmaint/smartmaint/internal/detect"
+	"github.com/smartmaint/smartmaint/internal/store"
+)
+
+// SensorFeatures returns the names that are sensor ids (not metadata
+// features, see detect.MetadataFeature).
+func SensorFeatures(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if !strings.HasPrefix(n, detect.MetadataFeature) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// RecentValues returns, per feature sensor id, the newest values reported
+// in [from, to) by the tenant's assets of assetType: at most limit per
+// feature, taken evenly across the assets' sensors.
+func RecentValues(ctx context.Context, db *store.DB, tenant, assetType string, features []string, from, to time.Time, limit int) (map[string][]float64, error) {
+	rows, err := db.Pool.Query(ctx, `
+		SELECT s.id, v.value
+		FROM sensors s
+		JOIN assets a ON a.tenant_id = s.tenant_id AND a.id = s.asset_id
+		CROSS JOIN LATERAL (
+			SELECT r.value FROM readings r
+			WHERE r.sensor_key = s.key AND r.ts >= $4 AND r.ts < $5
+			ORDER BY r.ts DESC LIMIT $6) v
+		WHERE s.tenant_id = $1 AND a.type = $2 AND s.id = ANY($3)`,
+		tenant, assetType, features, from, to, limit)
+	if err != nil {
+		return nil, fmt.Errorf("mlops: recent values: %w", err)
+	}
+	out := map[string][]float64{}
+	var id string
+	var v float64
+	if _, err := pgx.ForEachRow(rows, []any{&id, &v}, func() error {
+		out[id] = append(out[id], v)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("mlops: recent values: %w", err)
+	}
+	for id, vs := range out {
+		out[id] = thin(vs, limit)
+	}
+	return out, nil
+}
+
+// thin keeps n values spread evenly over vs.
+func thin(vs []float64, n int) []float64 {
+	if len(vs) <= n {
+		return vs
+	}
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = vs[i*len(vs)/n]
+	}
+	return out
+}
+
+// Snapshots are feature vectors built from readings: one row per asset and
+// time bucket in which every sensor feature reported.
+type Snapshots struct {
+	Names  []string    `json:"names"`
+	Rows   [][]float64 `json:"rows"`
+	Times  []time.Time `json:"times"`
+	Assets []string    `json:"assets"`
+}
+
+// LoadSnapshots reads the feature vectors of the tenant's assets of
+// assetType in [from, to), oldest first, at most limit (the newest).
+// Readings are grouped into buckets of the given width; a sensor that
+// reported twice in a bucket counts with its last value. Metadata features
+// are read from each asset's metadata; assets lacking one are left out.
+func LoadSnapshots(ctx context.Context, db *store.DB, tenant, assetType string, names []string, from, to time.Time, bucket time.Duration, limit int) (*Snapshots, error) {
+	sensors := SensorFeatures(names)
+	if len(sensors) == 0 {
+		return nil, fmt.Errorf("mlops: model features %v name no sensor", names)
+	}
+	meta := map[string]map[string]any{}
+	if len(sensors) < len(names) {
+		rows, err := db.Pool.Query(ctx, `SELECT id, metadata FROM assets WHERE tenant_id = $1 AND type = $2`, tenant, assetType)
+		if err != nil {
+			return nil, fmt.Errorf("mlops: asset metadata: %w", err)
+		}
+		var id string
+		var m map[string]any
+		if _, err := pgx.ForEachRow(rows, []any{&id, &m}, func() error { meta[id] = m; return nil }); err != nil {
+			return nil, fmt.Errorf("mlops: asset metadata: %w", err)
+		}
+	}
+	rows, err := db.Pool.Query(ctx, `
+		SELECT asset_id, t, ids, vals FROM (
+			SELECT s.asset_id, date_bin($6, r.ts, timestamptz '2000-01-01 00:00:00+00') AS t,
+				array_agg(s.id ORDER BY r.ts) AS ids, array_agg(r.value ORDER BY r.ts) AS vals,
+				count(DISTINCT s.id) AS n
+			FROM sensors s
+			JOIN assets a ON a.tenant_id = s.tenant_id AND a.id = s.asset_id
+			JOIN readings r ON r.sensor_key = s.key
+			WHERE s.tenant_id = $1 AND a.type = $2 AND s.id = ANY($3) AND r.ts >= $4 AND r.ts < $5
+			GROUP BY 1, 2) x
+		WHERE n = $7
+		ORDER BY t DESC, asset_id LIMIT $8`,
+		tenant, assetType, sensors, from, to, bucket, len(sensors), limit)
+	if err != nil {
+		return nil, fmt.Errorf("mlops: snapshots: %w", err)
+	}
+	snap := &Snapshots{Names: names}
+	index := map[string]int{}
+	for i, n := range names {
+		index[n] = i
+	}
+	var asset string
+	var t time.Time
+	var ids []string
+	var vals []float64
+	_, err = pgx.ForEachRow(rows, []any{&asset, &t, &ids, &vals}, func() error {
+		x := make([]float64, len(names))
+		for i, n := range names {
+			if spec, ok := strings.CutPrefix(n, detect.MetadataFeature); ok {
+				v, ok := detect.MetadataValue(meta[asset], spec)
+				if !ok {
+					return nil
+				}
+				x[i] = v
+			}
+		}
+		for k, id := range ids {
+			x[index[id]] = vals[k]
+		}
+		snap.Rows = append(snap.Rows, x)
+		snap.Times = append(snap.Times, t)
+		snap.Assets = append(snap.Assets, asset)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mlops: snapshots: %w", err)
+	}
+	slices.Reverse(snap.Rows)
+	slices.Reverse(snap.Times)
+	slices.Reverse(snap.Assets)
+	return snap, nil
+}
+
+// Split divides the snapshots in time: the oldest rows for training, the
+// newest holdout share (at least one row each) for evaluation.
+func (s *Snapshots) Split(holdout float64) (train, test [][]float64) {
+	n := len(s.Rows)
+	k := int(float64(n) * holdout)
+	k = min(max(k, 1), n-1)
+	return s.Rows[:n-k], s.Rows[n-k:]
+}
