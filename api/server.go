@@ -1,6 +1,7 @@
 // Package api is smartmaint's HTTP interface (gorilla/mux): the routes under
-// /api/v1, their middleware (request id, metrics and access log, API-key
-// authentication, scope checks) and the health and metrics endpoints.
+// /api/v1, their middleware (request id, metrics and access log, body-size
+// limit, API-key authentication, rate limits, Idempotency-Key, scope checks)
+// and the health and metrics endpoints.
 //
 // Each feature contributes a Routes value; NewRouter mounts them all on the
 // authenticated /api/v1 subrouter, so every route there requires a key.
@@ -15,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/smartmaint/smartmaint/internal/auth"
+	"github.com/smartmaint/smartmaint/internal/idempotency"
+	"github.com/smartmaint/smartmaint/internal/ratelimit"
 )
 
 // Routes registers a feature's handlers on the authenticated /api/v1
@@ -29,8 +32,36 @@ type PublicRoutes interface {
 	RegisterPublic(root *mux.Router)
 }
 
+// DefaultMaxBodyBytes limits request bodies unless WithMaxBodyBytes says
+// otherwise.
+const DefaultMaxBodyBytes = 8 << 20
+
+// Option configures NewRouter.
+type Option func(*options)
+
+type options struct {
+	maxBody     int64
+	limiter     *ratelimit.Limiter
+	idempotency *idempotency.Store
+}
+
+// WithMaxBodyBytes limits every request body to n bytes (413 beyond).
+func WithMaxBodyBytes(n int64) Option { return func(o *options) { o.maxBody = n } }
+
+// WithRateLimit limits /api/v1 requests per API key and route class (see
+// RouteClass); nil leaves them unlimited.
+func WithRateLimit(l *ratelimit.Limiter) Option { return func(o *options) { o.limiter = l } }
+
+// WithIdempotency honours the Idempotency-Key header of POST requests; nil
+// ignores the header.
+func WithIdempotency(s *idempotency.Store) Option { return func(o *options) { o.idempotency = s } }
+
 // NewRouter builds the HTTP handler.
-func NewRouter(log *slog.Logger, authn *auth.Authenticator, health *Health, routes []Routes, public []PublicRoutes) http.Handler {
+func NewRouter(log *slog.Logger, authn *auth.Authenticator, health *Health, routes []Routes, public []PublicRoutes, opts ...Option) http.Handler {
+	o := options{maxBody: DefaultMaxBodyBytes}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	root := mux.NewRouter()
 	// gorilla/mux loses "method not allowed" inside subrouters whose later
 	// routes share the prefix, so 404s check the other methods themselves.
@@ -44,7 +75,7 @@ func NewRouter(log *slog.Logger, authn *auth.Authenticator, health *Health, rout
 		WriteError(w, r, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
 	}))
 	root.MethodNotAllowedHandler = root.NotFoundHandler
-	root.Use(withRequestID, withObservability(log))
+	root.Use(withRequestID, withObservability(log), withBodyLimit(o.maxBody))
 
 	root.HandleFunc("/health", health.Live).Methods(http.MethodGet)
 	root.HandleFunc("/health/ready", health.Ready).Methods(http.MethodGet)
@@ -55,6 +86,12 @@ func NewRouter(log *slog.Logger, authn *auth.Authenticator, health *Health, rout
 
 	v1 := root.PathPrefix("/api/v1").Subrouter()
 	v1.Use(withAuth(authn))
+	if o.limiter != nil {
+		v1.Use(withRateLimit(o.limiter))
+	}
+	if o.idempotency != nil {
+		v1.Use(withIdempotency(o.idempotency, log))
+	}
 	for _, rt := range routes {
 		rt.Register(v1)
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,6 +102,61 @@ func TestAllow(t *testing.T) {
 	}
 }
 
+// countHook counts the commands a Redis client sends.
+type countHook struct{ n atomic.Int64 }
+
+func (h *countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { h.n.Add(1); return next(ctx, cmd) }
+}
+func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestLeases checks that two replicas serving a busy key from leases never
+// let more through than the shared budget, and ask Redis far less often
+// than once a request.
+func TestLeases(t *testing.T) {
+	rdb, prefix := testenv.Redis(t)
+	hook := &countHook{}
+	rdb.AddHook(hook)
+	lim := Limit{Rate: 2000, Period: time.Second, Burst: 400}
+	replicas := []*Limiter{
+		New(rdb, Options{Prefix: prefix, Limits: map[Class]Limit{Ingest: lim}}),
+		New(rdb, Options{Prefix: prefix, Limits: map[Class]Limit{Ingest: lim}}),
+	}
+	const requests = 4000
+	allowed := 0
+	start := time.Now()
+	for i := range requests {
+		if d := replicas[i%2].Allow(context.Background(), "busy", Ingest); d.Allowed {
+			allowed++
+		} else if d.RetryAfter <= 0 {
+			t.Fatalf("refusal without Retry-After: %+v", d)
+		}
+	}
+	elapsed := time.Since(start)
+	budget := lim.Burst + int(float64(lim.Rate)*elapsed.Seconds()) + 1
+	if allowed > budget {
+		t.Errorf("allowed %d of %d requests in %s; the budget was %d", allowed, requests, elapsed, budget)
+	}
+	if allowed < lim.Burst/2 {
+		t.Errorf("allowed only %d requests; leases waste too much of a burst of %d", allowed, lim.Burst)
+	}
+	if n := hook.n.Load(); n > requests/10 {
+		t.Errorf("%d Redis commands for %d requests; leases should save most of them", n, requests)
+	}
+	t.Logf("%d of %d allowed in %s (budget %d), %d Redis commands", allowed, requests, elapsed, budget, hook.n.Load())
+
+	// A key that only trickles asks for one token at a time: exact.
+	slow := New(rdb, Options{Prefix: prefix, Limits: map[Class]Limit{Read: {Rate: 1000, Period: time.Second, Burst: 3}}})
+	for i := range 3 {
+		if d := slow.Allow(context.Background(), "slow", Read); !d.Allowed {
+			t.Fatalf("request %d within the burst refused: %+v", i+1, d)
+		}
+	}
+}
+
 func TestFailOpen(t *testing.T) {
 	// A port nobody listens on: connection refused at once.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -118,9 +174,13 @@ func TestFailOpen(t *testing.T) {
 	})
 	before := counterValue(failOpen)
 	for i := range 5 {
+		start := time.Now()
 		d := l.Allow(context.Background(), "k", Ingest)
 		if !d.Allowed || !d.FailedOpen {
 			t.Fatalf("request %d with Redis down: %+v, want allowed and failed open", i+1, d)
+		}
+		if took := time.Since(start); took > 300*time.Millisecond {
+			t.Errorf("request %d waited %s for a dead Redis", i+1, took)
 		}
 	}
 	if n := counterValue(failOpen) - before; n != 5 {
