@@ -88,6 +88,38 @@ type Config struct {
 	// aliases, the fallback when a Redis notification is missed.
 	ModelReloadInterval time.Duration `env:"MODEL_RELOAD_INTERVAL" envDefault:"10s"`
 
+	// DetectSnapshotWindow is how far apart the readings of one asset's
+	// feature vector may be for the anomaly model to score it.
+	DetectSnapshotWindow time.Duration `env:"DETECT_SNAPSHOT_WINDOW" envDefault:"30s"`
+	// DriftCheckInterval is how often the drift check schedule runs.
+	DriftCheckInterval time.Duration `env:"DRIFT_CHECK_INTERVAL" envDefault:"1h"`
+	// DriftWindow is the recent window of readings compared with a model's
+	// training reference.
+	DriftWindow time.Duration `env:"DRIFT_WINDOW" envDefault:"24h"`
+	// DriftPSIThreshold is the PSI from which a feature has drifted.
+	DriftPSIThreshold float64 `env:"DRIFT_PSI_THRESHOLD" envDefault:"0.2"`
+	// DriftKSPValue is the KS p-value below which a feature has drifted.
+	DriftKSPValue float64 `env:"DRIFT_KS_PVALUE" envDefault:"0.01"`
+	// DriftMinFeatures is how many features must drift for a model's inputs
+	// to have drifted.
+	DriftMinFeatures int `env:"DRIFT_MIN_FEATURES" envDefault:"2"`
+	// DriftMinSamples is the fewest recent values a feature needs to be
+	// tested.
+	DriftMinSamples int `env:"DRIFT_MIN_SAMPLES" envDefault:"100"`
+	// RetrainWindow is the recent window of readings a challenger is
+	// trained and evaluated on.
+	RetrainWindow time.Duration `env:"RETRAIN_WINDOW" envDefault:"24h"`
+	// RetrainMinRows and RetrainMaxRows bound the snapshots of one
+	// retraining (the newest are kept).
+	RetrainMinRows int `env:"RETRAIN_MIN_ROWS" envDefault:"500"`
+	RetrainMaxRows int `env:"RETRAIN_MAX_ROWS" envDefault:"20000"`
+	// RetrainMinImprovement is how much better a challenger's holdout score
+	// must be than the champion's to be promoted.
+	RetrainMinImprovement float64 `env:"RETRAIN_MIN_IMPROVEMENT" envDefault:"0.01"`
+	// RetrainApprovalTimeout is how long a promotion that needs approval
+	// waits before the champion is kept.
+	RetrainApprovalTimeout time.Duration `env:"RETRAIN_APPROVAL_TIMEOUT" envDefault:"24h"`
+
 	// SMTPAddr is the mail relay (host:port) for email notifications; empty
 	// disables email channels.
 	SMTPAddr string `env:"SMTP_ADDR"`
@@ -163,6 +195,24 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: MODEL_STORE=s3 needs S3_BUCKET")
 	case c.ModelReloadInterval < time.Second:
 		return fmt.Errorf("config: MODEL_RELOAD_INTERVAL must be at least 1s, got %s", c.ModelReloadInterval)
+	case c.DetectSnapshotWindow <= 0:
+		return fmt.Errorf("config: DETECT_SNAPSHOT_WINDOW must be positive, got %s", c.DetectSnapshotWindow)
+	case c.DriftCheckInterval < time.Minute:
+		return fmt.Errorf("config: DRIFT_CHECK_INTERVAL must be at least 1m, got %s", c.DriftCheckInterval)
+	case c.DriftWindow < time.Minute || c.RetrainWindow < time.Minute:
+		return fmt.Errorf("config: DRIFT_WINDOW and RETRAIN_WINDOW must be at least 1m, got %s and %s", c.DriftWindow, c.RetrainWindow)
+	case c.DriftPSIThreshold <= 0:
+		return fmt.Errorf("config: DRIFT_PSI_THRESHOLD must be positive, got %g", c.DriftPSIThreshold)
+	case c.DriftKSPValue <= 0 || c.DriftKSPValue >= 1:
+		return fmt.Errorf("config: DRIFT_KS_PVALUE must be between 0 and 1, got %g", c.DriftKSPValue)
+	case c.DriftMinFeatures < 1 || c.DriftMinSamples < 2:
+		return fmt.Errorf("config: DRIFT_MIN_FEATURES must be at least 1 and DRIFT_MIN_SAMPLES at least 2, got %d and %d", c.DriftMinFeatures, c.DriftMinSamples)
+	case c.RetrainMinRows < 10 || c.RetrainMaxRows < c.RetrainMinRows:
+		return fmt.Errorf("config: RETRAIN_MIN_ROWS must be at least 10 and RETRAIN_MAX_ROWS at least RETRAIN_MIN_ROWS, got %d and %d", c.RetrainMinRows, c.RetrainMaxRows)
+	case c.RetrainMinImprovement < 0:
+		return fmt.Errorf("config: RETRAIN_MIN_IMPROVEMENT must not be negative, got %g", c.RetrainMinImprovement)
+	case c.RetrainApprovalTimeout <= 0:
+		return fmt.Errorf("config: RETRAIN_APPROVAL_TIMEOUT must be positive, got %s", c.RetrainApprovalTimeout)
 	}
 	return nil
 }
