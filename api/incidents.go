@@ -16,6 +16,7 @@ import (
 
 	"github.com/smartmaint/smartmaint/internal/apikey"
 	"github.com/smartmaint/smartmaint/internal/auth"
+	"github.com/smartmaint/smartmaint/internal/detect"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/workflows"
 )
@@ -228,13 +229,14 @@ type policyBody struct {
 	TimeoutDecision     string  `json:"timeout_decision"`
 	ClearAfter          string  `json:"clear_after"`
 	PersistenceReadings int     `json:"persistence_readings"`
+	MinSeverity         string  `json:"min_severity"`
 }
 
 func toPolicyBody(p store.IncidentPolicy) policyBody {
 	return policyBody{
 		CollectWindow: p.CollectWindow.String(), RejectBelow: p.RejectBelow, AutoApproveAt: p.AutoApproveAt,
 		ApprovalTimeout: p.ApprovalTimeout.String(), EscalationStages: p.EscalationStages, TimeoutDecision: p.TimeoutDecision,
-		ClearAfter: p.ClearAfter.String(), PersistenceReadings: p.PersistenceReadings,
+		ClearAfter: p.ClearAfter.String(), PersistenceReadings: p.PersistenceReadings, MinSeverity: p.MinSeverity,
 	}
 }
 
@@ -283,12 +285,15 @@ func (h *Incidents) putPolicy(w http.ResponseWriter, r *http.Request) {
 	if b.PersistenceReadings < 1 || b.PersistenceReadings > 1000 {
 		problems = append(problems, ParamError{"persistence_readings", "an integer from 1 to 1000"})
 	}
+	if detect.Severity(b.MinSeverity).Rank() == 0 {
+		problems = append(problems, ParamError{"min_severity", "warning, minor, major or critical"})
+	}
 	if len(problems) > 0 {
 		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_policy", "the incident policy is invalid", problems)
 		return
 	}
 	p.RejectBelow, p.AutoApproveAt, p.EscalationStages = b.RejectBelow, b.AutoApproveAt, b.EscalationStages
-	p.TimeoutDecision, p.PersistenceReadings = b.TimeoutDecision, b.PersistenceReadings
+	p.TimeoutDecision, p.PersistenceReadings, p.MinSeverity = b.TimeoutDecision, b.PersistenceReadings, b.MinSeverity
 	if err := h.DB.PutIncidentPolicy(r.Context(), Tenant(r), p); err != nil {
 		WriteStoreError(w, r, err)
 		return

@@ -83,6 +83,7 @@ CREATE TABLE incident_policies (
   timeout_decision          text NOT NULL DEFAULT 'approve' CHECK (timeout_decision IN ('approve', 'reject')),
   clear_after_seconds       integer NOT NULL DEFAULT 900 CHECK (clear_after_seconds > 0),
   persistence_readings      integer NOT NULL DEFAULT 3 CHECK (persistence_readings > 0),
+  min_severity              text NOT NULL DEFAULT 'minor' CHECK (min_severity IN ('warning', 'minor', 'major', 'critical')),
   updated_at                timestamptz NOT NULL DEFAULT now(),
   CHECK (reject_below <= auto_approve_at)
 );

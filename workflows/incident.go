@@ -53,6 +53,7 @@ const (
 // Resolutions of a closed incident.
 const (
 	ResolutionFalsePositive = "false_positive" // validation found too little evidence
+	ResolutionBelowPolicy   = "below_policy"   // nothing reached the policy's minimum severity
 	ResolutionRejected      = "rejected"       // a person (or the timeout policy) rejected it
 	ResolutionResolved      = "resolved"       // its work order was done
 	ResolutionCancelled     = "cancelled"      // its work order was cancelled
@@ -469,6 +470,11 @@ func (w *incident) collect(ctx workflow.Context) error {
 
 func (w *incident) validate(ctx workflow.Context) error {
 	w.s.Round++
+	if min := detect.Severity(w.s.Policy.MinSeverity); min.Rank() > 0 && w.s.Evidence.Severity.Rank() < min.Rank() {
+		w.s.Resolution = ResolutionBelowPolicy
+		return w.close(ctx, StatusClosed, "policy", "closed-below-policy",
+			fmt.Sprintf("most severe anomaly is %s; the policy opens incidents from %s", w.s.Evidence.Severity, min))
+	}
 	var v activities.Validation
 	in := activities.ValidateInput{TenantID: w.s.TenantID, AssetID: w.s.AssetID, Evidence: w.s.Evidence, Policy: w.s.Policy, Now: workflow.Now(ctx)}
 	if err := workflow.ExecuteActivity(ctx, w.acts.Validate, in).Get(ctx, &v); err != nil {

@@ -186,6 +186,16 @@ func TestIncidentAutoApprovedToResolved(t *testing.T) {
 	}
 }
 
+func TestIncidentBelowPolicySeverityClosesAtOnce(t *testing.T) {
+	e := newIncidentEnv(t, 0.95)
+	e.policy.MinSeverity = "critical"
+	s := e.start()
+	if s.Status != StatusClosed || s.Resolution != ResolutionBelowPolicy || e.validations != 0 || e.scheduled != 0 {
+		t.Errorf("state %s/%s, validations %d, scheduled %d", s.Status, s.Resolution, e.validations, e.scheduled)
+	}
+	hasEvents(t, s, "opened", "collected", "closed-below-policy")
+}
+
 func TestIncidentBelowFloorIsFalsePositive(t *testing.T) {
 	e := newIncidentEnv(t, 0.1)
 	s := e.start()

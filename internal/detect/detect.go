@@ -155,7 +155,7 @@ func join(a, b, sep string) string {
 }
 
 // Threshold flags readings beyond the sensor's operating limits: past a warn
-// limit is minor, past an alarm limit major, and past the alarm limit by
+// limit is a warning, past an alarm limit major, and past the alarm limit by
 // more than the warn-to-alarm band again is critical.
 type Threshold struct{}
 
@@ -198,7 +198,7 @@ func beyond(v float64, warn, alarm *float64, dir float64, unit string) (Finding,
 			// Closer to the alarm limit, surer.
 			score = 0.6 + 0.3*math.Min(1, math.Abs(v-*warn)/math.Abs(*alarm-*warn))
 		}
-		return Finding{Anomalous: true, Score: score, Severity: Minor, Direction: int(dir),
+		return Finding{Anomalous: true, Score: score, Severity: Warning, Direction: int(dir),
 			Reason: fmt.Sprintf("%g %s is %s the warning limit %g", v, unit, side, *warn)}, true
 	}
 	return Finding{}, false

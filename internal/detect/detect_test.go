@@ -20,10 +20,10 @@ func TestThreshold(t *testing.T) {
 	}{
 		{300, "", ""},
 		{310, "", ""}, // at the limit is not past it
-		{312.5, Minor, "above the warning limit 310"},
+		{312.5, Warning, "above the warning limit 310"},
 		{315.5, Major, "above the alarm limit 315"},
 		{320.5, Critical, "above the alarm limit 315"},
-		{289, Minor, "below the warning limit 290"},
+		{289, Warning, "below the warning limit 290"},
 		{284, Major, "below the alarm limit 285"},
 		{270, Critical, "below the alarm limit"},
 	}

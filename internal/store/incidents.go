@@ -31,6 +31,9 @@ type IncidentPolicy struct {
 	// PersistenceReadings is how many anomalous readings of one sensor count
 	// as persistent.
 	PersistenceReadings int `json:"persistence_readings"`
+	// MinSeverity closes incidents whose evidence stays below it (warning,
+	// minor, major, critical) without asking anyone.
+	MinSeverity string `json:"min_severity"`
 }
 
 // DefaultIncidentPolicy is the policy of a tenant that has not set one.
@@ -44,6 +47,7 @@ func DefaultIncidentPolicy() IncidentPolicy {
 		TimeoutDecision:     "approve",
 		ClearAfter:          15 * time.Minute,
 		PersistenceReadings: 3,
+		MinSeverity:         "minor",
 	}
 }
 
@@ -53,9 +57,9 @@ func (db *DB) IncidentPolicy(ctx context.Context, tenant string) (IncidentPolicy
 	var collect, approval, clearAfter int
 	err := db.Pool.QueryRow(ctx, `
 		SELECT collect_window_seconds, reject_below, auto_approve_at, approval_timeout_seconds,
-			escalation_stages, timeout_decision, clear_after_seconds, persistence_readings
+			escalation_stages, timeout_decision, clear_after_seconds, persistence_readings, min_severity
 		FROM incident_policies WHERE tenant_id = $1`, tenant).Scan(
-		&collect, &p.RejectBelow, &p.AutoApproveAt, &approval, &p.EscalationStages, &p.TimeoutDecision, &clearAfter, &p.PersistenceReadings)
+		&collect, &p.RejectBelow, &p.AutoApproveAt, &approval, &p.EscalationStages, &p.TimeoutDecision, &clearAfter, &p.PersistenceReadings, &p.MinSeverity)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return DefaultIncidentPolicy(), nil
 	}
@@ -73,16 +77,16 @@ func (db *DB) PutIncidentPolicy(ctx context.Context, tenant string, p IncidentPo
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `
 			INSERT INTO incident_policies (tenant_id, collect_window_seconds, reject_below, auto_approve_at,
-				approval_timeout_seconds, escalation_stages, timeout_decision, clear_after_seconds, persistence_readings, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
+				approval_timeout_seconds, escalation_stages, timeout_decision, clear_after_seconds, persistence_readings, min_severity, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
 			ON CONFLICT (tenant_id) DO UPDATE SET
 				collect_window_seconds = excluded.collect_window_seconds, reject_below = excluded.reject_below,
 				auto_approve_at = excluded.auto_approve_at, approval_timeout_seconds = excluded.approval_timeout_seconds,
 				escalation_stages = excluded.escalation_stages, timeout_decision = excluded.timeout_decision,
 				clear_after_seconds = excluded.clear_after_seconds, persistence_readings = excluded.persistence_readings,
-				updated_at = now()`,
+				min_severity = excluded.min_severity, updated_at = now()`,
 			tenant, int(p.CollectWindow/time.Second), p.RejectBelow, p.AutoApproveAt, int(p.ApprovalTimeout/time.Second),
-			p.EscalationStages, p.TimeoutDecision, int(p.ClearAfter/time.Second), p.PersistenceReadings)
+			p.EscalationStages, p.TimeoutDecision, int(p.ClearAfter/time.Second), p.PersistenceReadings, p.MinSeverity)
 		return err
 	})
 	if err != nil {
