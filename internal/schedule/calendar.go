@@ -245,6 +245,7 @@ type calendar struct {
 	bookings []Interval // sorted by Start, non-overlapping
 	absences []Absence
 	hasShift bool
+	segBuf   []Interval // reused by shiftWalker.fill
 }
 
 func newCalendar(t *Technician) (*calendar, error) {
@@ -382,9 +383,9 @@ type shiftWalker struct {
 	from    time.Time
 }
 
-func (c *calendar) walkShifts(from time.Time) *shiftWalker {
+func (c *calendar) walkShifts(from time.Time) shiftWalker {
 	// Start a day early: an overnight shift of the previous day may still run.
-	return &shiftWalker{c: c, day: DateOf(from.In(c.loc)).AddDays(-1), from: from}
+	return shiftWalker{c: c, day: DateOf(from.In(c.loc)).AddDays(-1), from: from}
 }
 
 // dayStart is midnight of the walker's next day to generate, in its location.
@@ -398,6 +399,8 @@ func (w *shiftWalker) fill() {
 		return
 	}
 	shifts := w.c.tech.Week[d.Weekday()]
+	// pending is empty whenever fill is called: reuse the calendar's buffer.
+	w.pending = w.c.segBuf[:0]
 	for _, s := range shifts {
 		start := d.At(s.Start, w.c.loc)
 		endDay := d
@@ -413,6 +416,7 @@ func (w *shiftWalker) fill() {
 		}
 		w.pending = append(w.pending, Interval{start, end})
 	}
+	w.c.segBuf = w.pending[:0] // keep a grown buffer
 	if len(shifts) > 1 {
 		slices.SortFunc(w.pending, func(a, b Interval) int { return a.Start.Compare(b.Start) })
 	}

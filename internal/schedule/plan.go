@@ -109,11 +109,13 @@ func (s score) less(t score) bool {
 }
 
 type planner struct {
-	jobs  []Job
-	cals  []*calendar
-	opts  Options
-	base  [][]Interval
-	evals int
+	jobs []Job
+	cals []*calendar
+	opts Options
+	base [][]Interval
+	// scratch holds each calendar's bookings during a decode.
+	scratch [][]Interval
+	evals   int
 }
 
 type decoded struct {
@@ -125,9 +127,18 @@ type decoded struct {
 // decode places the jobs in order, each claiming its best slot.
 func (p *planner) decode(order []int) *decoded {
 	p.evals++
-	for i, c := range p.cals {
-		c.bookings = slices.Clone(p.base[i])
+	if p.scratch == nil {
+		p.scratch = make([][]Interval, len(p.cals))
 	}
+	for i, c := range p.cals {
+		// Reuse last decode's slice: book may grow it, never p.base.
+		c.bookings = append(p.scratch[i][:0], p.base[i]...)
+	}
+	defer func() {
+		for i, c := range p.cals {
+			p.scratch[i] = c.bookings
+		}
+	}()
 	byID := make(map[string]*calendar, len(p.cals))
 	for _, c := range p.cals {
 		byID[c.tech.ID] = c
