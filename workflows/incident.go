@@ -157,6 +157,8 @@ type IncidentState struct {
 	// PendingDecision and WorkOrderStatus are inputs not yet acted upon.
 	PendingDecision *Decision `json:"pending_decision,omitempty"`
 	WorkOrderStatus string    `json:"work_order_status,omitempty"`
+	// HandledWorkOrderStatus is the work order status last acted upon.
+	HandledWorkOrderStatus string `json:"handled_work_order_status,omitempty"`
 }
 
 // IncidentInput starts or continues an incident.
@@ -610,13 +612,13 @@ func (w *incident) plan(ctx workflow.Context) error {
 // cleared when anomalies stop for the policy's ClearAfter.
 func (w *incident) followWorkOrder(ctx workflow.Context) error {
 	seen := w.s.Evidence.Anomalies
-	status := w.s.WorkOrderStatus
 	wait := w.s.Policy.ClearAfter
 	if !w.s.Active {
 		wait = 24 * time.Hour
 	}
+	changed := func() bool { return w.s.WorkOrderStatus != w.s.HandledWorkOrderStatus }
 	ok, err := workflow.AwaitWithTimeout(ctx, wait, func() bool {
-		return w.s.WorkOrderStatus != status || w.s.Evidence.Anomalies != seen || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+		return changed() || w.s.Evidence.Anomalies != seen || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
 	})
 	if err != nil {
 		return err
@@ -634,18 +636,19 @@ func (w *incident) followWorkOrder(ctx workflow.Context) error {
 			w.event(ctx, "system", "work-order-"+current, fmt.Sprintf("work order %s is %s (found by polling)", w.s.WorkOrder.ID, current))
 		}
 	}
-	switch w.s.WorkOrderStatus {
-	case "in_progress":
-		if w.s.Status != StatusInProgress {
+	if changed() {
+		w.s.HandledWorkOrderStatus = w.s.WorkOrderStatus
+		switch w.s.WorkOrderStatus {
+		case "in_progress":
 			w.s.Status = StatusInProgress
 			return w.record(ctx)
+		case "done":
+			w.s.Resolution = ResolutionResolved
+			return w.close(ctx, StatusResolved, "system", "resolved", "work order done")
+		case "cancelled":
+			w.s.Resolution = ResolutionCancelled
+			return w.close(ctx, StatusClosed, "system", "closed", "work order cancelled")
 		}
-	case "done":
-		w.s.Resolution = ResolutionResolved
-		return w.close(ctx, StatusResolved, "system", "resolved", "work order done")
-	case "cancelled":
-		w.s.Resolution = ResolutionCancelled
-		return w.close(ctx, StatusClosed, "system", "closed", "work order cancelled")
 	}
 	if !ok && w.s.Active && w.s.Evidence.Anomalies == seen {
 		w.s.Active = false

@@ -317,6 +317,20 @@ func TestIncidentClearsAndReactivates(t *testing.T) {
 	hasEvents(t, s, "work-order-scheduled", "cleared", "reactivated", "cleared", "resolved")
 }
 
+func TestIncidentWorkOrderSignalsBackToBack(t *testing.T) {
+	e := newIncidentEnv(t, 0.95)
+	// Both arrive while the workflow is busy recording the first.
+	e.signalAt(time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "in_progress"})
+	e.signalAt(time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "done"})
+	s := e.start()
+	if s.Status != StatusResolved {
+		t.Fatalf("status %s after in_progress and done back to back", s.Status)
+	}
+	if got := s.ClosedAt.Sub(s.OpenedAt); got > 2*time.Hour {
+		t.Errorf("resolved only after %s", got)
+	}
+}
+
 func TestIncidentPollsWorkOrderWhenSignalIsLost(t *testing.T) {
 	e := newIncidentEnv(t, 0.95)
 	e.policy.ClearAfter = 15 * time.Minute
