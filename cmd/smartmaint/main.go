@@ -86,7 +86,7 @@ func runDev(args []string) error {
 	if err != nil {
 		return err
 	}
-	return runFx(app.Core(cfg), app.Dev(), app.API(), app.Worker(), app.DevBanner())
+	return runFx(app.Core(cfg), app.Dev(), app.API(), app.Worker(), app.DevSimulator(), app.DevBanner())
 }
 
 func runAPI(args []string) error {

@@ -14,6 +14,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/apikey"
 	"github.com/smartmaint/smartmaint/internal/config"
 	"github.com/smartmaint/smartmaint/internal/devserver"
+	"github.com/smartmaint/smartmaint/internal/simulate"
 	"github.com/smartmaint/smartmaint/internal/store"
 )
 
@@ -100,14 +101,49 @@ func bootstrapDev(lc fx.Lifecycle, cfg config.Config, db *store.DB) {
 	}))
 }
 
+// DevSimulator replays the AI4I dataset against the dev API when
+// DEV_SIMULATE is true, so incidents arrive within a minute of `make run`.
+func DevSimulator() fx.Option {
+	return fx.Invoke(func(lc fx.Lifecycle, cfg config.Config, log *slog.Logger) {
+		if !cfg.DevSimulate {
+			return
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		lc.Append(fx.Hook{
+			OnStart: func(context.Context) error {
+				go func() {
+					defer close(done)
+					err := simulate.Run(ctx, simulate.Options{BaseURL: "http://" + loopback(cfg.HTTPAddr), APIKey: cfg.DevAPIKey,
+						Logger: log})
+					if err != nil && ctx.Err() == nil {
+						log.Error("simulator stopped", "error", err)
+					}
+				}()
+				return nil
+			},
+			OnStop: func(context.Context) error { cancel(); <-done; return nil },
+		})
+	})
+}
+
+// loopback turns a listen address such as ":8080" into one to dial.
+func loopback(addr string) string {
+	if strings.HasPrefix(addr, ":") {
+		return "127.0.0.1" + addr
+	}
+	return addr
+}
+
 // DevBanner prints where everything is once the whole stack has started;
 // pass it last so its start hook runs after the others.
 func DevBanner() fx.Option {
 	return fx.Invoke(func(lc fx.Lifecycle, cfg config.Config, dev *devserver.Server) {
 		lc.Append(fx.StartHook(func() {
-			api := cfg.HTTPAddr
-			if strings.HasPrefix(api, ":") {
-				api = "127.0.0.1" + api
+			api := loopback(cfg.HTTPAddr)
+			sim := "off (DEV_SIMULATE=false)"
+			if cfg.DevSimulate {
+				sim = "replaying AI4I 2020 as mill-01..mill-06 with injected faults"
 			}
 			fmt.Printf(`
 smartmaint dev is running
@@ -115,9 +151,10 @@ smartmaint dev is running
   Temporal UI  %s
   Temporal     %s
   Metrics      http://%s/metrics
+  Simulator    %s
 Press Ctrl-C to stop.
 
-`, api, cfg.DevAPIKey, cfg.DevTenant, dev.UIURL(), dev.Address(), api)
+`, api, cfg.DevAPIKey, cfg.DevTenant, dev.UIURL(), dev.Address(), api, sim)
 		}))
 	})
 }

@@ -46,6 +46,20 @@ type Config struct {
 	// MaxReadingsPerRequest limits the readings in one ingest request.
 	MaxReadingsPerRequest int `env:"MAX_READINGS_PER_REQUEST" envDefault:"10000"`
 
+	// RateLimitIngest is each API key's budget for POST /api/v1/readings:
+	// <rate>/<s|m|h>[:<burst>] (the burst defaults to the rate), or off.
+	RateLimitIngest string `env:"RATE_LIMIT_INGEST" envDefault:"20000/s"`
+	// RateLimitRead is each API key's budget for GET requests.
+	RateLimitRead string `env:"RATE_LIMIT_READ" envDefault:"50/s:100"`
+	// RateLimitWrite is each API key's budget for the other changes.
+	RateLimitWrite string `env:"RATE_LIMIT_WRITE" envDefault:"20/s:40"`
+	// RateLimitExpensive is each API key's budget for model retrain and
+	// promote and work-order re-planning.
+	RateLimitExpensive string `env:"RATE_LIMIT_EXPENSIVE" envDefault:"10/m"`
+	// IdempotencyTTL is how long the response to a POST with an
+	// Idempotency-Key is replayed.
+	IdempotencyTTL time.Duration `env:"IDEMPOTENCY_TTL" envDefault:"10m"`
+
 	// IngestMaxBatchRows caps the rows of one group-commit COPY.
 	IngestMaxBatchRows int `env:"INGEST_MAX_BATCH_ROWS" envDefault:"20000"`
 	// IngestFlushers is the number of concurrent COPY transactions.
@@ -133,12 +147,23 @@ type Config struct {
 	// loopback).
 	PprofAddr string `env:"PPROF_ADDR"`
 
+	// ChaosActivityErrors makes the worker fail activity attempts on purpose,
+	// with a probability per activity type: "Notify=0.3,ScheduleWorkOrder=0.2"
+	// ("*" for every type). For resilience tests only; empty is off.
+	ChaosActivityErrors string `env:"CHAOS_ACTIVITY_ERRORS"`
+	// ChaosActivityDelay makes the worker hold activity results back, per
+	// activity type: "Notify=5s,*=100ms". Empty is off.
+	ChaosActivityDelay string `env:"CHAOS_ACTIVITY_DELAY"`
+
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
 
 	// DevAPIKey is registered for the tenant DevTenant by `smartmaint dev` so
 	// that the simulator and curl work out of the box. Never used outside dev.
 	DevAPIKey string `env:"DEV_API_KEY" envDefault:"sm_devlocal_0123456789abcdef0123456789abcdef"`
+	// DevSimulate makes `smartmaint dev` replay the AI4I dataset as six
+	// milling machines against its own API (see docs/SIMULATOR.md).
+	DevSimulate bool `env:"DEV_SIMULATE" envDefault:"true"`
 	// DevTenant is the tenant `smartmaint dev` creates.
 	DevTenant string `env:"DEV_TENANT" envDefault:"demo"`
 }
@@ -193,6 +218,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: MODEL_DIR is empty")
 	case c.ModelStore == "s3" && c.S3Bucket == "":
 		return fmt.Errorf("config: MODEL_STORE=s3 needs S3_BUCKET")
+	case c.IdempotencyTTL < time.Minute:
+		return fmt.Errorf("config: IDEMPOTENCY_TTL must be at least 1m, got %s", c.IdempotencyTTL)
 	case c.ModelReloadInterval < time.Second:
 		return fmt.Errorf("config: MODEL_RELOAD_INTERVAL must be at least 1s, got %s", c.ModelReloadInterval)
 	case c.DetectSnapshotWindow <= 0:
