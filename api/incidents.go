@@ -115,8 +115,10 @@ func publicState(s *workflows.IncidentState) *workflows.IncidentState {
 	return &c
 }
 
-// decisionBody is a person's decision on an incident.
-type decisionBody struct {
+// DecisionRequest is a person's decision on an incident, as the API and
+// the operator page receive it.
+type DecisionRequest struct {
+	// Action is approve, reject, snooze or acknowledge.
 	Action  string `json:"action"`
 	Comment string `json:"comment"`
 	// User names the person; the API key's name when empty.
@@ -125,14 +127,27 @@ type decisionBody struct {
 	SnoozeFor string `json:"snooze_for"`
 }
 
-// decide sends the decision as a workflow update, so the answer says
-// whether the incident took it: 404 unknown, 409 not awaiting a decision.
-func (h *Incidents) decide(w http.ResponseWriter, r *http.Request) {
-	var b decisionBody
-	if !DecodeJSON(w, r, &b) {
-		return
-	}
-	p, _ := auth.FromContext(r.Context())
+// DecisionError is a decision the incident did not take: Status and Code
+// are the HTTP status and error code to answer with.
+type DecisionError struct {
+	Status  int
+	Code    string
+	Message string
+	Details any
+}
+
+func (e *DecisionError) Error() string { return e.Message }
+
+// ErrUndelivered is returned by Decide when the incident's workflow could
+// not be reached; the decision may be retried.
+var ErrUndelivered = errors.New("the decision could not be delivered to the incident")
+
+// Decide delivers the decision to incident id of the principal's tenant as
+// a workflow update and returns the incident's state once it took it. It
+// fails with a *DecisionError for an invalid decision (422) or an incident
+// not awaiting one (409), a store error for an unknown incident, and
+// ErrUndelivered when Temporal could not be reached.
+func (h *Incidents) Decide(ctx context.Context, p auth.Principal, id string, b DecisionRequest) (*workflows.IncidentState, error) {
 	d := workflows.Decision{Action: b.Action, Comment: b.Comment, User: b.User}
 	if d.User == "" {
 		d.User = "key:" + p.KeyName
@@ -156,19 +171,16 @@ func (h *Incidents) decide(w http.ResponseWriter, r *http.Request) {
 		problems = append(problems, ParamError{"comment", "at most 2000 characters"})
 	}
 	if len(problems) > 0 {
-		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_decision", "the decision is invalid", problems)
-		return
+		return nil, &DecisionError{http.StatusUnprocessableEntity, "invalid_decision", "the decision is invalid", problems}
 	}
-	inc, err := h.DB.GetIncident(r.Context(), Tenant(r), mux.Vars(r)["id"])
+	inc, err := h.DB.GetIncident(ctx, p.TenantID, id)
 	if err != nil {
-		WriteStoreError(w, r, err)
-		return
+		return nil, err
 	}
 	if inc.ClosedAt != nil {
-		WriteError(w, r, http.StatusConflict, "already_decided", fmt.Sprintf("incident is %s (%s)", inc.Status, inc.Resolution), map[string]string{"status": inc.Status})
-		return
+		return nil, &DecisionError{http.StatusConflict, "already_decided", fmt.Sprintf("incident is %s (%s)", inc.Status, inc.Resolution), map[string]string{"status": inc.Status}}
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	handle, err := h.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   inc.WorkflowID,
@@ -184,15 +196,36 @@ func (h *Incidents) decide(w http.ResponseWriter, r *http.Request) {
 	var notFound *serviceerror.NotFound
 	switch {
 	case err == nil:
-		WriteJSON(w, http.StatusOK, map[string]any{"incident_id": inc.ID, "decision": d.Action, "state": publicState(&state)})
+		return publicState(&state), nil
 	case errors.As(err, &appErr) && appErr.Type() == "NotAwaitingDecision":
-		WriteError(w, r, http.StatusConflict, "already_decided", appErr.Message(), map[string]string{"status": inc.Status})
+		return nil, &DecisionError{http.StatusConflict, "already_decided", appErr.Message(), map[string]string{"status": inc.Status}}
 	case errors.As(err, &appErr) && appErr.Type() == "InvalidDecision":
-		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_decision", appErr.Message(), nil)
+		return nil, &DecisionError{http.StatusUnprocessableEntity, "invalid_decision", appErr.Message(), nil}
 	case errors.As(err, &notFound):
-		WriteError(w, r, http.StatusConflict, "already_decided", "the incident's workflow is no longer running", nil)
-	default:
+		return nil, &DecisionError{http.StatusConflict, "already_decided", "the incident's workflow is no longer running", nil}
+	}
+	return nil, fmt.Errorf("%w: incident %s: %w", ErrUndelivered, inc.ID, err)
+}
+
+// decide sends the decision as a workflow update, so the answer says
+// whether the incident took it: 404 unknown, 409 not awaiting a decision.
+func (h *Incidents) decide(w http.ResponseWriter, r *http.Request) {
+	var b DecisionRequest
+	if !DecodeJSON(w, r, &b) {
+		return
+	}
+	p, _ := auth.FromContext(r.Context())
+	state, err := h.Decide(r.Context(), p, mux.Vars(r)["id"], b)
+	var de *DecisionError
+	switch {
+	case err == nil:
+		WriteJSON(w, http.StatusOK, map[string]any{"incident_id": state.ID, "decision": b.Action, "state": state})
+	case errors.As(err, &de):
+		WriteError(w, r, de.Status, de.Code, de.Message, de.Details)
+	case errors.Is(err, ErrUndelivered):
 		WriteUnavailable(w, r, 5, "the decision could not be delivered to the incident right now; retry")
+	default:
+		WriteStoreError(w, r, err)
 	}
 }
 
