@@ -108,6 +108,7 @@ type Engine struct {
 // Score observes every reading and returns the anomalous ones. sensors[i]
 // is the sensor of rows[i].
 func (e *Engine) Score(tenant string, rows []store.Reading, sensors []*store.Sensor) []Anomaly {
+	defer observeScore(time.Now(), len(rows))
 	var out []Anomaly
 	for i := range rows {
 		r := Reading{Tenant: tenant, Sensor: sensors[i], TS: rows[i].TS, Value: rows[i].Value}

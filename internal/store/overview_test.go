@@ -1,0 +1,113 @@
+package store_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/smartmaint/smartmaint/internal/store"
+	"github.com/smartmaint/smartmaint/internal/testenv"
+)
+
+func TestLastReadings(t *testing.T) {
+	db, _ := testenv.DB(t)
+	ctx := context.Background()
+	base := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
+	mill := seed(t, db, "acme", "mill-1", "torque", "speed")
+	if _, err := db.CreateAsset(ctx, "acme", store.Asset{ID: "idle", Type: "pump"}); err != nil {
+		t.Fatal(err)
+	}
+	pump := seed(t, db, "rival", "pump-1", "temp")
+	writeReadings(t, db, []store.Reading{
+		{TenantID: "acme", SensorKey: mill["torque"].Key, TS: base, Value: 1},
+		{TenantID: "acme", SensorKey: mill["torque"].Key, TS: base.Add(time.Minute), Value: 2},
+		{TenantID: "acme", SensorKey: mill["speed"].Key, TS: base.Add(3 * time.Minute), Value: 3},
+		{TenantID: "rival", SensorKey: pump["temp"].Key, TS: base.Add(time.Hour), Value: 4},
+	})
+
+	got, err := db.LastReadings(ctx, "acme", []string{"mill-1", "idle", "pump-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !got["mill-1"].Equal(base.Add(3*time.Minute)) {
+		t.Errorf("LastReadings = %v, want mill-1 at %s only (idle has no readings, pump-1 is another tenant's)", got, base.Add(3*time.Minute))
+	}
+	if got, err := db.LastReadings(ctx, "acme", nil); err != nil || len(got) != 0 {
+		t.Errorf("LastReadings of no assets = %v, %v", got, err)
+	}
+}
+
+func TestOpenIncidentGroupsAndCollector(t *testing.T) {
+	db, _ := testenv.DB(t)
+	ctx := context.Background()
+	testenv.Tenant(t, db, "acme")
+	testenv.Tenant(t, db, "rival")
+	t0 := time.Date(2025, 6, 2, 8, 0, 0, 0, time.UTC)
+	closed := t0.Add(time.Hour)
+	for i, inc := range []store.Incident{
+		{TenantID: "acme", ID: "i1", AssetID: "a1", Status: "awaiting_approval", Severity: "critical", UpdatedAt: t0.Add(10 * time.Minute)},
+		{TenantID: "acme", ID: "i2", AssetID: "a2", Status: "awaiting_approval", Severity: "critical", UpdatedAt: t0.Add(5 * time.Minute)},
+		{TenantID: "acme", ID: "i3", AssetID: "a3", Status: "awaiting_approval", Severity: "minor", UpdatedAt: t0},
+		{TenantID: "acme", ID: "i4", AssetID: "a4", Status: "scheduled", Severity: "major", UpdatedAt: t0},
+		{TenantID: "acme", ID: "i5", AssetID: "a1", Status: "resolved", Severity: "major", UpdatedAt: t0, ClosedAt: &closed},
+		{TenantID: "rival", ID: "i6", AssetID: "a1", Status: "collecting", Severity: "warning", UpdatedAt: t0},
+	} {
+		inc.WorkflowID, inc.Seq, inc.OpenedAt = "incident/"+inc.TenantID+"/"+inc.AssetID, int64(i+1), t0
+		if err := db.RecordIncident(ctx, inc, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	groups, err := db.OpenIncidentGroups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.OpenIncidentGroup{
+		{TenantID: "acme", Status: "awaiting_approval", Severity: "critical", Count: 2, OldestUpdate: t0.Add(5 * time.Minute)},
+		{TenantID: "acme", Status: "awaiting_approval", Severity: "minor", Count: 1, OldestUpdate: t0},
+		{TenantID: "acme", Status: "scheduled", Severity: "major", Count: 1, OldestUpdate: t0},
+		{TenantID: "rival", Status: "collecting", Severity: "warning", Count: 1, OldestUpdate: t0},
+	}
+	if len(groups) != len(want) {
+		t.Fatalf("groups = %+v, want %+v", groups, want)
+	}
+	for i := range want {
+		g := groups[i]
+		g.OldestUpdate = g.OldestUpdate.UTC()
+		if g != want[i] {
+			t.Errorf("group %d = %+v, want %+v", i, g, want[i])
+		}
+	}
+
+	c := &store.IncidentCollector{DB: db}
+	at := float64(t0.Unix())
+	expected := `
+# HELP smartmaint_incidents_open Open incidents (not yet resolved or closed) by tenant, status and severity, from the incident projection.
+# TYPE smartmaint_incidents_open gauge
+smartmaint_incidents_open{severity="critical",status="awaiting_approval",tenant="acme"} 2
+smartmaint_incidents_open{severity="minor",status="awaiting_approval",tenant="acme"} 1
+smartmaint_incidents_open{severity="major",status="scheduled",tenant="acme"} 1
+smartmaint_incidents_open{severity="warning",status="collecting",tenant="rival"} 1
+# HELP smartmaint_incidents_oldest_update_timestamp_seconds Least recent update among the open incidents of a tenant in a status; time() minus it is how long the stalest one has not moved.
+# TYPE smartmaint_incidents_oldest_update_timestamp_seconds gauge
+smartmaint_incidents_oldest_update_timestamp_seconds{status="awaiting_approval",tenant="acme"} ` + ftoa(at) + `
+smartmaint_incidents_oldest_update_timestamp_seconds{status="scheduled",tenant="acme"} ` + ftoa(at) + `
+smartmaint_incidents_oldest_update_timestamp_seconds{status="collecting",tenant="rival"} ` + ftoa(at) + `
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(expected)); err != nil {
+		t.Error(err)
+	}
+
+	// Within CacheFor a scrape reuses the last read, and a failed read keeps
+	// the previous values.
+	db.Close()
+	c.CacheFor = time.Nanosecond
+	if n := testutil.CollectAndCount(c, "smartmaint_incidents_open"); n != 4 {
+		t.Errorf("after the database went away: %d series, want the previous 4", n)
+	}
+}
+
+func ftoa(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
