@@ -29,7 +29,7 @@ type server struct {
 	keys map[string]string // name → plaintext key
 }
 
-func newServer(t *testing.T) *server {
+func newServer(t testing.TB) *server {
 	t.Helper()
 	db, _ := testenv.DB(t)
 	log := slog.New(slog.DiscardHandler)
@@ -53,7 +53,7 @@ func newServer(t *testing.T) *server {
 	return s
 }
 
-func (s *server) key(t *testing.T, name, tenant string, scopes ...apikey.Scope) {
+func (s *server) key(t testing.TB, name, tenant string, scopes ...apikey.Scope) {
 	t.Helper()
 	key, prefix, hash := apikey.Generate()
 	if _, err := s.db.CreateAPIKey(context.Background(), tenant, name, prefix, hash, scopes, nil); err != nil {
@@ -64,7 +64,7 @@ func (s *server) key(t *testing.T, name, tenant string, scopes ...apikey.Scope) 
 
 // do sends a request as the named key ("" for none) and decodes the JSON
 // answer into a map (nil for an empty body).
-func (s *server) do(t *testing.T, key, method, path, contentType, body string) (int, map[string]any, http.Header) {
+func (s *server) do(t testing.TB, key, method, path, contentType, body string) (int, map[string]any, http.Header) {
 	t.Helper()
 	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
 	if err != nil {
@@ -97,7 +97,7 @@ func errCode(body map[string]any) string {
 	return c
 }
 
-func (s *server) seedMill(t *testing.T) {
+func (s *server) seedMill(t testing.TB) {
 	t.Helper()
 	if code, body, _ := s.do(t, "admin", "POST", "/api/v1/assets", "application/json", `{"id":"mill-1","type":"milling-machine"}`); code != 201 {
 		t.Fatalf("create asset: %d %v", code, body)

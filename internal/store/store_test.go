@@ -162,7 +162,9 @@ func TestReadingsQueryAndRollup(t *testing.T) {
 	db, _ := testenv.DB(t)
 	ctx := context.Background()
 	s := seed(t, db, "acme", "pump-1", "temp", "pressure")
-	base := time.Now().UTC().Truncate(time.Hour).Add(-3 * time.Hour)
+	// Two whole hours starting on an even hour, so one 2-hour bucket
+	// (aligned to 2000-01-01, like date_bin's origin) holds them all.
+	base := time.Now().UTC().Truncate(2 * time.Hour).Add(-4 * time.Hour)
 	var rows []store.Reading
 	// Two hours of one reading a minute on temp: value = minute of the hour.
 	for i := range 120 {
