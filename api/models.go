@@ -6,28 +6,50 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 
 	"github.com/smartmaint/smartmaint/internal/apikey"
 	"github.com/smartmaint/smartmaint/internal/auth"
+	"github.com/smartmaint/smartmaint/internal/mlops"
 	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/registry/artifact"
 	"github.com/smartmaint/smartmaint/internal/store"
+	"github.com/smartmaint/smartmaint/workflows"
 )
 
 // Models serves the model registry: the tenant's models with their aliases,
-// each model's versions and alias history, and promotion.
+// each model's versions and alias history, and promotion; and, when MLOps
+// and Temporal are set, drift results, retraining and the model policy.
 type Models struct {
 	Registry *registry.Registry
+	// MLOps holds drift checks, retraining outcomes and policies; Defaults
+	// is the policy of models without their own.
+	MLOps    *mlops.Store
+	Defaults mlops.Policy
+	// Temporal starts retraining workflows on TaskQueue.
+	Temporal  client.Client
+	TaskQueue string
 }
 
 // Register mounts the registry routes. Reading needs readings:read;
-// promoting needs models:write.
+// promoting, retraining and setting the policy need models:write.
 func (h *Models) Register(v1 *mux.Router) {
 	v1.Handle("/models", Require(apikey.ReadingsRead, h.list)).Methods(http.MethodGet)
 	v1.Handle("/models/{name}/versions", Require(apikey.ReadingsRead, h.versions)).Methods(http.MethodGet)
 	v1.Handle("/models/{name}/promote", Require(apikey.ModelsWrite, h.promote)).Methods(http.MethodPost)
+	if h.MLOps != nil {
+		v1.Handle("/models/{name}/drift", Require(apikey.ReadingsRead, h.drift)).Methods(http.MethodGet)
+		v1.Handle("/models/{name}/policy", Require(apikey.ModelsWrite, h.setPolicy)).Methods(http.MethodPut)
+	}
+	if h.MLOps != nil && h.Temporal != nil {
+		v1.Handle("/models/{name}/retrain", Require(apikey.ModelsWrite, h.retrain)).Methods(http.MethodPost)
+		v1.Handle("/models/{name}/retrain/approval", Require(apikey.ModelsWrite, h.approve)).Methods(http.MethodPost)
+	}
 }
 
 // list handles GET /api/v1/models.
@@ -163,4 +185,222 @@ func writeRegistryError(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		WriteInternal(w, r, err)
 	}
+}
+
+// retrainBody is the optional body of POST /api/v1/models/{name}/retrain.
+type retrainBody struct {
+	Reason string `json:"reason"`
+}
+
+// retrain handles POST /api/v1/models/{name}/retrain: it starts the
+// model's RetrainWorkflow (id retrain/<tenant>/<model>) and answers 202
+// with its id, or 409 retrain_running while one runs, 409 no_champion when
+// there is nothing to retrain from.
+func (h *Models) retrain(w http.ResponseWriter, r *http.Request) {
+	var b retrainBody
+	if r.ContentLength != 0 && !DecodeJSON(w, r, &b) {
+		return
+	}
+	b.Reason = strings.TrimSpace(b.Reason)
+	if len(b.Reason) > 2000 {
+		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_retrain", "the retraining request is invalid", []ParamError{{"reason", "at most 2000 bytes"}})
+		return
+	}
+	ctx, name := r.Context(), mux.Vars(r)["name"]
+	p, _ := auth.FromContext(ctx)
+	model, err := h.Registry.Model(ctx, p.TenantID, name)
+	if err != nil {
+		writeRegistryError(w, r, err)
+		return
+	}
+	champion, ok := model.Aliases[registry.Champion]
+	if !ok {
+		WriteError(w, r, http.StatusConflict, "no_champion", fmt.Sprintf("model %q has no champion to retrain from; promote a version first", name), nil)
+		return
+	}
+	if b.Reason == "" {
+		b.Reason = "requested through the API"
+	}
+	id := workflows.RetrainWorkflowID(p.TenantID, name)
+	run, err := h.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                h.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		// Without it the client answers with the running workflow's handle.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+	}, workflows.Retrain, workflows.RetrainInput{
+		TenantID: p.TenantID, Model: name, Trigger: workflows.TriggerAPI,
+		RequestedBy: fmt.Sprintf("api key %s (%s)", p.KeyName, p.KeyPrefix), Reason: b.Reason,
+	})
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	switch {
+	case errors.As(err, &started):
+		WriteError(w, r, http.StatusConflict, "retrain_running", fmt.Sprintf("model %q is already being retrained; wait for it to finish", name),
+			map[string]string{"workflow_id": id, "run_id": started.RunId})
+		return
+	case err != nil:
+		WriteUnavailable(w, r, 5, "the retraining could not be started right now; retry")
+		return
+	}
+	WriteJSON(w, http.StatusAccepted, map[string]any{"workflow_id": run.GetID(), "run_id": run.GetRunID(), "model": name, "champion_version": champion})
+}
+
+// approvalBody is the body of POST /api/v1/models/{name}/retrain/approval.
+type approvalBody struct {
+	Approve *bool  `json:"approve"`
+	Comment string `json:"comment"`
+}
+
+// approve handles POST /api/v1/models/{name}/retrain/approval: it answers
+// a retraining whose promotion awaits approval. 404 when no retraining
+// runs, 409 not_awaiting_approval when it is not at that stage.
+func (h *Models) approve(w http.ResponseWriter, r *http.Request) {
+	var b approvalBody
+	if !DecodeJSON(w, r, &b) {
+		return
+	}
+	if b.Approve == nil {
+		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_approval", "the approval is invalid", []ParamError{{"approve", "required: true to promote the challenger, false to keep the champion"}})
+		return
+	}
+	ctx, name := r.Context(), mux.Vars(r)["name"]
+	p, _ := auth.FromContext(ctx)
+	id := workflows.RetrainWorkflowID(p.TenantID, name)
+	v, err := h.Temporal.QueryWorkflow(ctx, id, "", workflows.QueryRetrainState)
+	var state workflows.RetrainState
+	if err == nil {
+		err = v.Get(&state)
+	}
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.As(err, &notFound):
+		WriteError(w, r, http.StatusNotFound, "not_found", fmt.Sprintf("no retraining of model %q is running", name), nil)
+		return
+	case err != nil:
+		WriteUnavailable(w, r, 5, "the retraining could not be reached right now; retry")
+		return
+	case state.Stage != workflows.StageAwaiting:
+		WriteError(w, r, http.StatusConflict, "not_awaiting_approval", fmt.Sprintf("the retraining of model %q is %s, not awaiting approval", name, state.Stage),
+			map[string]string{"stage": state.Stage})
+		return
+	}
+	ap := workflows.RetrainApproval{Approve: *b.Approve, User: fmt.Sprintf("api key %s (%s)", p.KeyName, p.KeyPrefix), Comment: strings.TrimSpace(b.Comment)}
+	if err := h.Temporal.SignalWorkflow(ctx, id, "", workflows.SignalRetrainApproval, ap); err != nil {
+		WriteUnavailable(w, r, 5, "the approval could not be delivered right now; retry")
+		return
+	}
+	WriteJSON(w, http.StatusAccepted, map[string]any{"workflow_id": id, "approve": ap.Approve})
+}
+
+// policyView is a policy as the API shows it, durations as text.
+type policyView struct {
+	mlops.Policy
+	ApprovalTimeout string `json:"approval_timeout"`
+}
+
+func viewPolicy(p mlops.Policy) policyView {
+	return policyView{Policy: p, ApprovalTimeout: p.ApprovalTimeout.String()}
+}
+
+// drift handles GET /api/v1/models/{name}/drift?limit=20: the latest
+// drift check with its per-feature statistics, the history of checks and
+// retraining outcomes (newest first), and the policy in force.
+func (h *Models) drift(w http.ResponseWriter, r *http.Request) {
+	limit := 20
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 500 {
+			WriteError(w, r, http.StatusBadRequest, "invalid_query", "invalid query parameters", []ParamError{{"limit", "must be an integer from 1 to 500"}})
+			return
+		}
+		limit = n
+	}
+	ctx, tenant, name := r.Context(), Tenant(r), mux.Vars(r)["name"]
+	if _, err := h.Registry.Model(ctx, tenant, name); err != nil {
+		writeRegistryError(w, r, err)
+		return
+	}
+	checks, err := h.MLOps.DriftChecks(ctx, tenant, name, limit)
+	if err != nil {
+		WriteInternal(w, r, err)
+		return
+	}
+	retrains, err := h.MLOps.Retrains(ctx, tenant, name, limit)
+	if err != nil {
+		WriteInternal(w, r, err)
+		return
+	}
+	policy, err := h.MLOps.Policy(ctx, tenant, name, h.Defaults)
+	if err != nil {
+		WriteInternal(w, r, err)
+		return
+	}
+	var latest *mlops.DriftCheck
+	if len(checks) > 0 {
+		latest = &checks[0]
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"model": name, "latest": latest, "history": checks, "retrains": retrains, "policy": viewPolicy(policy)})
+}
+
+// modelPolicyBody is the body of PUT /api/v1/models/{name}/policy; omitted
+// thresholds take the configured defaults.
+type modelPolicyBody struct {
+	RequireApproval bool     `json:"require_approval"`
+	ApprovalTimeout string   `json:"approval_timeout"`
+	MinImprovement  *float64 `json:"min_improvement"`
+	PSIThreshold    *float64 `json:"psi_threshold"`
+	KSPValue        *float64 `json:"ks_pvalue"`
+	MinFeatures     *int     `json:"min_features"`
+}
+
+func (b modelPolicyBody) override() (mlops.PolicyOverride, []ParamError) {
+	o := mlops.PolicyOverride{RequireApproval: b.RequireApproval, MinImprovement: b.MinImprovement, PSIThreshold: b.PSIThreshold, KSPValue: b.KSPValue, MinFeatures: b.MinFeatures}
+	var p []ParamError
+	if b.ApprovalTimeout != "" {
+		d, err := time.ParseDuration(b.ApprovalTimeout)
+		if err != nil || d < time.Minute || d > 30*24*time.Hour {
+			p = append(p, ParamError{"approval_timeout", "must be a duration from 1m to 720h, such as 24h"})
+		}
+		o.ApprovalTimeout = &d
+	}
+	if v := b.MinImprovement; v != nil && (*v < 0 || *v > 1) {
+		p = append(p, ParamError{"min_improvement", "must be from 0 to 1"})
+	}
+	if v := b.PSIThreshold; v != nil && *v <= 0 {
+		p = append(p, ParamError{"psi_threshold", "must be positive"})
+	}
+	if v := b.KSPValue; v != nil && (*v <= 0 || *v >= 1) {
+		p = append(p, ParamError{"ks_pvalue", "must be between 0 and 1"})
+	}
+	if v := b.MinFeatures; v != nil && *v < 1 {
+		p = append(p, ParamError{"min_features", "must be at least 1"})
+	}
+	return o, p
+}
+
+// setPolicy handles PUT /api/v1/models/{name}/policy: the model's own
+// drift thresholds and promotion rules. It answers the policy now in force.
+func (h *Models) setPolicy(w http.ResponseWriter, r *http.Request) {
+	var b modelPolicyBody
+	if !DecodeJSON(w, r, &b) {
+		return
+	}
+	o, problems := b.override()
+	if len(problems) > 0 {
+		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_policy", "the policy is invalid", problems)
+		return
+	}
+	ctx, name := r.Context(), mux.Vars(r)["name"]
+	p, _ := auth.FromContext(ctx)
+	if err := h.MLOps.SetPolicy(ctx, p.TenantID, name, o, fmt.Sprintf("api key %s (%s)", p.KeyName, p.KeyPrefix)); err != nil {
+		writeRegistryError(w, r, err)
+		return
+	}
+	policy, err := h.MLOps.Policy(ctx, p.TenantID, name, h.Defaults)
+	if err != nil {
+		WriteInternal(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, viewPolicy(policy))
 }

@@ -125,7 +125,7 @@ func TestRetrainPromotesBetterChallenger(t *testing.T) {
 		t.Errorf("reason %q / promotion reason %q", s.Reason, e.promoted[0].Reason)
 	}
 	r := e.recorded[0]
-	if r.ChampionVersion != 1 || r.ChallengerVersion != 2 || r.Metrics["improvement"] < 0.28 || r.Trigger != TriggerDrift {
+	if r.TenantID != "acme" || r.Name != "iforest-milling-machine" || r.ChampionVersion != 1 || r.ChallengerVersion != 2 || r.Metrics["improvement"] < 0.28 || r.Trigger != TriggerDrift {
 		t.Errorf("record %+v", r)
 	}
 }

@@ -38,6 +38,7 @@ func API() fx.Option {
 			newHTTPServer,
 		),
 		incidentsAPI(),
+		modelsAPI(),
 		fx.Invoke(func(*http.Server) {}, startPprof),
 	)
 }

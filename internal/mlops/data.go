@@ -3,6 +3,7 @@ package mlops
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -153,11 +154,24 @@ func LoadSnapshots(ctx context.Context, db *store.DB, tenant, assetType string, 
 	return snap, nil
 }
 
-// Split divides the snapshots in time: the oldest rows for training, the
-// newest holdout share (at least one row each) for evaluation.
+// Split divides the snapshots into training rows and a holdout share for
+// evaluation, spread evenly over the window (with holdout 0.2, every fifth
+// snapshot): both sets see the whole window, so a trend within it does not
+// make the holdout look unlike the training data. At least one row goes to
+// each side; the split is deterministic.
 func (s *Snapshots) Split(holdout float64) (train, test [][]float64) {
-	n := len(s.Rows)
-	k := int(float64(n) * holdout)
-	k = min(max(k, 1), n-1)
-	return s.Rows[:n-k], s.Rows[n-k:]
+	for i, row := range s.Rows {
+		if math.Floor(float64(i+1)*holdout) > math.Floor(float64(i)*holdout) {
+			test = append(test, row)
+		} else {
+			train = append(train, row)
+		}
+	}
+	switch {
+	case len(test) == 0 && len(train) > 1:
+		test, train = train[len(train)-1:], train[:len(train)-1]
+	case len(train) == 0 && len(test) > 1:
+		train, test = test[:1], test[1:]
+	}
+	return train, test
 }

@@ -102,7 +102,7 @@ const (
 // DriftCheck is one drift check of a model's champion.
 type DriftCheck struct {
 	ID              int64          `json:"id"`
-	TenantID        string         `json:"-"`
+	TenantID        string         `json:"tenant_id"`
 	Name            string         `json:"model"`
 	Version         int            `json:"version"`
 	Status          string         `json:"status"`
@@ -114,7 +114,7 @@ type DriftCheck struct {
 	Policy          DriftPolicy    `json:"policy"`
 	// RetrainWorkflow is the retraining the check started, if any.
 	RetrainWorkflow string    `json:"retrain_workflow,omitempty"`
-	RunID           string    `json:"-"`
+	RunID           string    `json:"run_id"`
 	CheckedAt       time.Time `json:"checked_at"`
 }
 
@@ -202,7 +202,7 @@ const (
 
 // Retrain is the outcome of one retraining run.
 type Retrain struct {
-	TenantID          string             `json:"-"`
+	TenantID          string             `json:"tenant_id"`
 	Name              string             `json:"model"`
 	WorkflowID        string             `json:"workflow_id"`
 	RunID             string             `json:"run_id"`

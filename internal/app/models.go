@@ -1,0 +1,179 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"go.temporal.io/sdk/client"
+	"go.uber.org/fx"
+
+	"github.com/smartmaint/smartmaint/activities"
+	"github.com/smartmaint/smartmaint/api"
+	"github.com/smartmaint/smartmaint/internal/config"
+	"github.com/smartmaint/smartmaint/internal/detect"
+	"github.com/smartmaint/smartmaint/internal/ml/modelfile"
+	"github.com/smartmaint/smartmaint/internal/mlops"
+	"github.com/smartmaint/smartmaint/internal/registry"
+	"github.com/smartmaint/smartmaint/internal/store"
+	"github.com/smartmaint/smartmaint/workers"
+)
+
+// ModelLoader serves the champion anomaly models to the ingest path.
+type ModelLoader = registry.Loader[modelfile.Model]
+
+// modelsAPI serves the model registry, drift and retraining routes, keeps
+// the champion anomaly models loaded and adds the model detector to the
+// ingest path's detection engine.
+func modelsAPI() fx.Option {
+	return fx.Options(
+		fx.Provide(fx.Private, newRegistry, newMLOpsStore),
+		fx.Provide(
+			newModelLoader,
+			newModelDetector,
+			asRoutes(newModelsHandlers),
+		),
+		fx.Decorate(func(e *detect.Engine, d *detect.Model) *detect.Engine {
+			e.Detectors = append(e.Detectors, d)
+			return e
+		}),
+		fx.Invoke(registerDriftMetrics),
+	)
+}
+
+// modelsWorker registers the drift check and retraining workflows, keeps
+// the drift check schedule, and in the dev stack gives the demo tenant an
+// anomaly model trained on AI4I.
+func modelsWorker() fx.Option {
+	return fx.Options(
+		fx.Provide(fx.Private, newRegistry, newMLOpsStore),
+		fx.Provide(
+			newModelActivities,
+			asRegistration(workers.Models),
+			asSchedule(func(cfg config.Config) workers.Schedule { return workers.DriftSchedule(cfg.DriftCheckInterval) }),
+		),
+		fx.Invoke(bootstrapDevModel),
+	)
+}
+
+func newRegistry(cfg config.Config, db *store.DB, rdb redis.UniversalClient, log *slog.Logger) (*registry.Registry, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	artifacts, err := registry.OpenArtifactStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	c, _ := rdb.(*redis.Client) // another kind of client: Loaders poll
+	return registry.New(db, artifacts, registry.Options{Redis: c, Logger: log.With("component", "registry")}), nil
+}
+
+func newMLOpsStore(db *store.DB) *mlops.Store { return &mlops.Store{DB: db} }
+
+// defaultPolicy is the model policy the configuration sets.
+func defaultPolicy(cfg config.Config) mlops.Policy {
+	d := mlops.DefaultDriftPolicy()
+	d.PSIThreshold, d.KSPValue, d.MinFeatures, d.MinSamples = cfg.DriftPSIThreshold, cfg.DriftKSPValue, cfg.DriftMinFeatures, cfg.DriftMinSamples
+	return mlops.Policy{Drift: d, MinImprovement: cfg.RetrainMinImprovement, ApprovalTimeout: cfg.RetrainApprovalTimeout}
+}
+
+// newModelLoader keeps the champion anomaly models in memory from start
+// (waiting for the first load) to stop.
+func newModelLoader(lc fx.Lifecycle, cfg config.Config, reg *registry.Registry, log *slog.Logger) *ModelLoader {
+	l := registry.NewLoader(reg, modelfile.Unmarshal, registry.LoaderOptions{
+		Kind: mlops.Kind, Interval: cfg.ModelReloadInterval, Logger: log.With("component", "model-loader"),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	lc.Append(fx.Hook{
+		OnStart: func(start context.Context) error {
+			go func() { defer close(done); l.Run(ctx) }()
+			select {
+			case <-l.Ready():
+			case <-start.Done():
+				log.Warn("anomaly models not loaded yet; scoring starts when they are")
+			}
+			return nil
+		},
+		OnStop: func(context.Context) error { cancel(); <-done; return nil },
+	})
+	return l
+}
+
+func newModelDetector(cfg config.Config, db *store.DB, l *ModelLoader) *detect.Model {
+	return detect.NewModel(l, detect.NewAssetCache(db, 0), cfg.DetectSnapshotWindow)
+}
+
+func newModelsHandlers(cfg config.Config, reg *registry.Registry, st *mlops.Store, c client.Client) *api.Models {
+	return &api.Models{Registry: reg, MLOps: st, Defaults: defaultPolicy(cfg), Temporal: c, TaskQueue: cfg.TemporalTaskQueue}
+}
+
+// registerDriftMetrics exposes the stored drift results on /metrics (once
+// per process).
+func registerDriftMetrics(st *mlops.Store, log *slog.Logger) error {
+	err := prometheus.Register(&mlops.DriftCollector{Store: st, Log: log.With("component", "drift-metrics")})
+	var already prometheus.AlreadyRegisteredError
+	if err != nil && !errors.As(err, &already) {
+		return fmt.Errorf("register drift metrics: %w", err)
+	}
+	return nil
+}
+
+func newModelActivities(cfg config.Config, db *store.DB, reg *registry.Registry, st *mlops.Store) *activities.Models {
+	return &activities.Models{
+		DB: db, Registry: reg, Store: st, Defaults: defaultPolicy(cfg),
+		DriftWindow: cfg.DriftWindow, SampleSize: 5000,
+		TrainWindow: cfg.RetrainWindow, MaxTrainRows: cfg.RetrainMaxRows, MinTrainRows: cfg.RetrainMinRows,
+	}
+}
+
+type devModelParams struct {
+	fx.In
+	LC  fx.Lifecycle
+	Cfg config.Config
+	Reg *registry.Registry
+	St  *mlops.Store
+	Log *slog.Logger
+	Dev *DevMarker `optional:"true"`
+}
+
+// bootstrapDevModel trains and promotes the demo tenant's milling-machine
+// model on AI4I when it has none, in the background once the stack runs
+// (the tenant is created by the dev module's start hook).
+func bootstrapDevModel(p devModelParams) {
+	if p.Dev == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	p.LC.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			go func() {
+				defer close(done)
+				for attempt := 1; ; attempt++ {
+					v, promoted, err := mlops.Bootstrap(ctx, p.Reg, p.St, p.Cfg.DevTenant)
+					if err == nil {
+						if promoted {
+							p.Log.Info("anomaly model trained on AI4I and promoted", "tenant", p.Cfg.DevTenant, "model", v.Name, "version", v.Version)
+						}
+						return
+					}
+					if attempt == 10 {
+						p.Log.Warn("no anomaly model for the demo tenant; the model detector stays silent", "error", err)
+						return
+					}
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(2 * time.Second):
+					}
+				}
+			}()
+			return nil
+		},
+		OnStop: func(context.Context) error { cancel(); <-done; return nil },
+	})
+}
