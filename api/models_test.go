@@ -8,10 +8,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
 
 	"github.com/smartmaint/smartmaint/api"
 	"github.com/smartmaint/smartmaint/internal/apikey"
 	"github.com/smartmaint/smartmaint/internal/auth"
+	"github.com/smartmaint/smartmaint/internal/mlops"
 	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/registry/artifact"
 	"github.com/smartmaint/smartmaint/internal/testenv"
@@ -184,5 +189,98 @@ func TestPromote(t *testing.T) {
 	history, err := reg.AliasHistory(context.Background(), "acme", "pump-iforest", 0)
 	if err != nil || len(history) != 3 {
 		t.Fatalf("history has %d moves (%v); refused promotions must not be recorded", len(history), err)
+	}
+}
+
+// newMLOpsServer is newRegistryServer with the drift, policy and
+// retraining routes. Its Temporal client never connects: these tests stop
+// at the checks made before a workflow is started (the end-to-end test in
+// internal/app starts them on a real server).
+func newMLOpsServer(t *testing.T) *server {
+	t.Helper()
+	db, _ := testenv.DB(t)
+	log := slog.New(slog.DiscardHandler)
+	folder, err := artifact.NewFolder(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := registry.New(db, folder, registry.Options{Logger: log})
+	tc, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Logger: tlog.NewStructuredLogger(log)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tc.Close)
+	defaults := mlops.Policy{Drift: mlops.DefaultDriftPolicy(), MinImprovement: 0.01, ApprovalTimeout: 24 * time.Hour}
+	h := api.NewRouter(log, auth.NewAuthenticator(db, log), &api.Health{},
+		[]api.Routes{&api.Models{Registry: reg, MLOps: &mlops.Store{DB: db}, Defaults: defaults, Temporal: tc, TaskQueue: "test"}}, nil)
+	s := &server{Server: httptest.NewServer(h), db: db, keys: map[string]string{}}
+	t.Cleanup(s.Close)
+	testenv.Tenant(t, db, "acme")
+	testenv.Tenant(t, db, "rival")
+	s.key(t, "ml-ops", "acme", apikey.ModelsWrite, apikey.ReadingsRead)
+	s.key(t, "reader", "acme", apikey.ReadingsRead)
+	s.key(t, "rival", "rival", apikey.Admin)
+	ctx := context.Background()
+	for _, name := range []string{"iforest-mill", "iforest-fan"} {
+		v, err := reg.Create(ctx, "acme", registry.NewVersion{Name: name, Kind: "iforest", CreatedBy: "test"}, []byte("model of "+name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "iforest-mill" {
+			if _, err := reg.Promote(ctx, "acme", registry.Promotion{Name: name, Alias: registry.Champion, Version: v.Version, Actor: "test", Reason: "first"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return s
+}
+
+func TestModelDriftAndPolicy(t *testing.T) {
+	s := newMLOpsServer(t)
+	code, body, _ := s.do(t, "reader", "GET", "/api/v1/models/iforest-mill/drift", "", "")
+	policy, _ := body["policy"].(map[string]any)
+	if code != 200 || body["latest"] != nil || len(body["history"].([]any)) != 0 || len(body["retrains"].([]any)) != 0 ||
+		policy["min_improvement"] != 0.01 || policy["approval_timeout"] != "24h0m0s" || policy["overridden"] != false {
+		t.Fatalf("GET drift: %d %v", code, body)
+	}
+	code, body, _ = s.do(t, "ml-ops", "PUT", "/api/v1/models/iforest-mill/policy", "application/json",
+		`{"require_approval":true,"approval_timeout":"2h","psi_threshold":0.25,"min_features":3}`)
+	drift, _ := body["drift"].(map[string]any)
+	if code != 200 || body["require_approval"] != true || body["approval_timeout"] != "2h0m0s" || drift["psi_threshold"] != 0.25 ||
+		drift["min_features"] != 3.0 || drift["ks_pvalue"] != 0.01 || !strings.Contains(body["updated_by"].(string), "ml-ops") {
+		t.Fatalf("PUT policy: %d %v", code, body)
+	}
+	if code, body, _ = s.do(t, "reader", "GET", "/api/v1/models/iforest-mill/drift", "", ""); body["policy"].(map[string]any)["require_approval"] != true {
+		t.Errorf("policy after PUT: %d %v", code, body)
+	}
+
+	for _, tt := range []struct {
+		name, key, method, path, body string
+		code                          int
+		errCode                       string
+		details                       int
+	}{
+		{"drift of unknown model", "reader", "GET", "/api/v1/models/nope/drift", "", 404, "not_found", 0},
+		{"drift of another tenant", "rival", "GET", "/api/v1/models/iforest-mill/drift", "", 404, "not_found", 0},
+		{"drift bad limit", "reader", "GET", "/api/v1/models/iforest-mill/drift?limit=0", "", 400, "invalid_query", 1},
+		{"drift no key", "", "GET", "/api/v1/models/iforest-mill/drift", "", 401, "unauthenticated", 0},
+		{"policy read-only key", "reader", "PUT", "/api/v1/models/iforest-mill/policy", `{}`, 403, "forbidden", 0},
+		{"policy unknown model", "ml-ops", "PUT", "/api/v1/models/nope/policy", `{}`, 404, "not_found", 0},
+		{"policy bad values", "ml-ops", "PUT", "/api/v1/models/iforest-mill/policy",
+			`{"approval_timeout":"soon","min_improvement":-1,"psi_threshold":0,"ks_pvalue":1,"min_features":0}`, 422, "invalid_policy", 5},
+		{"policy unknown field", "ml-ops", "PUT", "/api/v1/models/iforest-mill/policy", `{"margin":1}`, 400, "malformed_body", 0},
+		{"retrain unknown model", "ml-ops", "POST", "/api/v1/models/nope/retrain", "", 404, "not_found", 0},
+		{"retrain without champion", "ml-ops", "POST", "/api/v1/models/iforest-fan/retrain", "", 409, "no_champion", 0},
+		{"retrain read-only key", "reader", "POST", "/api/v1/models/iforest-mill/retrain", "", 403, "forbidden", 0},
+		{"retrain reason too long", "ml-ops", "POST", "/api/v1/models/iforest-mill/retrain", `{"reason":"` + strings.Repeat("x", 2001) + `"}`, 422, "invalid_retrain", 1},
+		{"retrain not JSON", "ml-ops", "POST", "/api/v1/models/iforest-mill/retrain", `reason=x`, 400, "malformed_body", 0},
+		{"approval without answer", "ml-ops", "POST", "/api/v1/models/iforest-mill/retrain/approval", `{"comment":"ok"}`, 422, "invalid_approval", 1},
+		{"approval read-only key", "reader", "POST", "/api/v1/models/iforest-mill/retrain/approval", `{"approve":true}`, 403, "forbidden", 0},
+	} {
+		code, body, _ := s.do(t, tt.key, tt.method, tt.path, "application/json", tt.body)
+		details, _ := body["error"].(map[string]any)["details"].([]any)
+		if code != tt.code || errCode(body) != tt.errCode || len(details) != tt.details {
+			t.Errorf("%s: %d %v, want %d %s with %d details", tt.name, code, body, tt.code, tt.errCode, tt.details)
+		}
 	}
 }
