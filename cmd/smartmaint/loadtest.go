@@ -34,6 +34,8 @@ func runLoadtest(args []string) error {
 		sensors   = fs.Int("sensors", 5, "sensors per asset")
 		tenant    = fs.String("tenant", "loadtest", "tenant to create and measure")
 		benchName = fs.String("db-name", "smartmaint_bench", "database name for a spawned API (dropped and recreated)")
+		spawnMode = fs.String("spawn-mode", "api", "what -spawn starts: api (the API alone) or dev (API, worker and Temporal in one process)")
+		anomalies = fs.Float64("anomalies", 0, "share of readings past the alarm limit (loads the incident path; use with -spawn-mode dev)")
 	)
 	fs.Parse(args)
 	cfg, err := config.Load()
@@ -52,7 +54,7 @@ func runLoadtest(args []string) error {
 		if err != nil {
 			return err
 		}
-		base, stop, err := spawnAPI(ctx, dbURL)
+		base, stop, err := spawnAPI(ctx, dbURL, *spawnMode)
 		if err != nil {
 			return err
 		}
@@ -64,7 +66,7 @@ func runLoadtest(args []string) error {
 		return err
 	}
 	defer db.Close()
-	o := loadtest.Options{BaseURL: *url, DB: db, Tenant: *tenant, Duration: *duration, Assets: *assets, SensorsPerAsset: *sensors}
+	o := loadtest.Options{BaseURL: *url, DB: db, Tenant: *tenant, Duration: *duration, Assets: *assets, SensorsPerAsset: *sensors, AnomalyRate: *anomalies}
 	key, err := loadtest.Setup(ctx, o)
 	if err != nil {
 		return err
@@ -109,6 +111,11 @@ func runLoadtest(args []string) error {
 			fmt.Printf("batched API ingest is %.0f%% of the raw COPY rate (target ≥ 50%%)\n", 100*batched/raw)
 		}
 	}
+	if *anomalies > 0 {
+		if err := reportIncidentPath(*url + "/metrics"); err != nil {
+			return err
+		}
+	}
 	for _, r := range reports {
 		if r.LostReadings > 0 {
 			return fmt.Errorf("%s: %d acknowledged readings are missing from the database", r.Name, r.LostReadings)
@@ -137,25 +144,46 @@ func freshDatabase(ctx context.Context, baseURL, name string) (string, error) {
 	return url, store.Migrate(ctx, url)
 }
 
-// spawnAPI runs this binary's `api` command on a free port and waits until
-// it serves /health.
-func spawnAPI(ctx context.Context, dbURL string) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// reportIncidentPath prints how fast anomalies reached their incident
+// workflows and how many workflows were started.
+func reportIncidentPath(metricsURL string) error {
+	vals, hists, err := loadtest.Scrape(metricsURL, "smartmaint_incident_signal_latency_seconds", "smartmaint_incident_workflow_starts_total")
+	if err != nil {
+		return err
+	}
+	h := hists["smartmaint_incident_signal_latency_seconds"]
+	fmt.Printf("anomaly → SignalWithStart: %.0f signals, p50 %.1f ms, p99 %.1f ms (from histogram buckets); incident workflows started: %.0f\n",
+		h.Count, 1000*h.Quantile(0.5), 1000*h.Quantile(0.99), vals["smartmaint_incident_workflow_starts_total"])
+	return nil
+}
+
+// spawnAPI runs this binary's `api` (or `dev`) command on free ports and
+// waits until it serves /health.
+func spawnAPI(ctx context.Context, dbURL, mode string) (string, func(), error) {
+	addr, err := freeAddr()
 	if err != nil {
 		return "", nil, err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	self, err := os.Executable()
 	if err != nil {
 		return "", nil, err
 	}
-	cmd := exec.Command(self, "api")
+	if mode != "api" && mode != "dev" {
+		return "", nil, fmt.Errorf("-spawn-mode must be api or dev, not %q", mode)
+	}
+	cmd := exec.Command(self, mode)
 	redisURL := os.Getenv("REDIS_URL")
 	if redisURL == "" {
 		redisURL = "redis://127.0.0.1:6379/0"
 	}
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "HTTP_ADDR="+addr, "REDIS_URL="+redisURL, "LOG_LEVEL=warn")
+	if mode == "dev" {
+		temporal, err := freeAddr()
+		if err != nil {
+			return "", nil, err
+		}
+		cmd.Env = append(cmd.Env, "TEMPORAL_ADDRESS="+temporal, "TEMPORAL_UI_PORT=0", "DEV_SIMULATE=false")
+	}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return "", nil, err
@@ -178,4 +206,14 @@ func spawnAPI(ctx context.Context, dbURL string) (string, func(), error) {
 		return "", nil, err
 	}
 	return base, stop, nil
+}
+
+// freeAddr returns a loopback address with a free port.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }

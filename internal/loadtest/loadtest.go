@@ -41,6 +41,9 @@ type Options struct {
 	// Assets × SensorsPerAsset sensors receive readings.
 	Assets          int
 	SensorsPerAsset int
+	// AnomalyRate is the share of readings sent past the sensors' alarm
+	// limit (100; normal readings are around 50), to load the incident path.
+	AnomalyRate float64
 }
 
 // Report is what one run measured.
@@ -94,7 +97,7 @@ func Setup(ctx context.Context, o Options) (string, error) {
 			return "", err
 		}
 		for s := range o.SensorsPerAsset {
-			_, err := o.DB.CreateSensor(ctx, o.Tenant, store.Sensor{AssetID: id, ID: sensorID(s), Unit: "u"})
+			_, err := o.DB.CreateSensor(ctx, o.Tenant, store.Sensor{AssetID: id, ID: sensorID(s), Unit: "u", AlarmHigh: &alarmLimit})
 			if err != nil && !isConflict(err) {
 				return "", err
 			}
@@ -102,6 +105,9 @@ func Setup(ctx context.Context, o Options) (string, error) {
 	}
 	return key, nil
 }
+
+// alarmLimit is every load-test sensor's alarm limit.
+var alarmLimit = 100.0
 
 func isConflict(err error) bool {
 	return err != nil && strings.Contains(err.Error(), store.ErrConflict.Error())
@@ -194,6 +200,9 @@ func makeBodies(o Options, n int) [][]byte {
 				SensorID: sensorID(rng.IntN(o.SensorsPerAsset)),
 				TS:       now.Add(-time.Duration(rng.IntN(60_000)) * time.Millisecond).Format(time.RFC3339Nano),
 				Value:    50 + rng.NormFloat64()*5,
+			}
+			if rng.Float64() < o.AnomalyRate {
+				batch[j].Value = alarmLimit * 1.5
 			}
 		}
 		var body []byte
