@@ -39,6 +39,7 @@ func API() fx.Option {
 		),
 		incidentsAPI(),
 		modelsAPI(),
+		operatorAPI(),
 		fx.Invoke(func(*http.Server) {}, startPprof),
 	)
 }
