@@ -111,9 +111,11 @@ func withObservability(log *slog.Logger) mux.MiddlewareFunc {
 				if sw.status >= 500 {
 					level = slog.LevelWarn
 				}
-				log.Log(r.Context(), level, "http request",
-					"method", r.Method, "route", route, "path", r.URL.Path, "status", sw.status,
-					"bytes", sw.bytes, "duration_ms", float64(d.Microseconds())/1000, "remote", r.RemoteAddr)
+				if log.Enabled(r.Context(), level) {
+					log.Log(r.Context(), level, "http request",
+						"method", r.Method, "route", route, "path", r.URL.Path, "status", sw.status,
+						"bytes", sw.bytes, "duration_ms", float64(d.Microseconds())/1000, "remote", r.RemoteAddr)
+				}
 			}()
 			next.ServeHTTP(sw, r)
 		})
