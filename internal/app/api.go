@@ -38,6 +38,7 @@ func API() fx.Option {
 			newHTTPServer,
 		),
 		incidentsAPI(),
+		securityAPI(),
 		modelsAPI(),
 		operatorAPI(),
 		fx.Invoke(func(*http.Server) {}, startPprof),

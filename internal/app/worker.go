@@ -27,6 +27,7 @@ func Worker() fx.Option {
 			}),
 		),
 		incidentsWorker(),
+		chaosWorker(),
 		modelsWorker(),
 		fx.Invoke(fx.Annotate(startWorker, fx.ParamTags(``, ``, ``, ``, `group:"registrations"`, `group:"schedules"`))),
 	)
