@@ -322,10 +322,12 @@ func (d *Model) state(tenant string, asset *store.Asset) *assetState {
 	return st
 }
 
-// AssetCache is an AssetSource over the database: each tenant's assets are
-// loaded in one query on first use and reloaded in the background once
-// they are older than TTL; an unknown asset reloads its tenant at once, at
-// most once a second.
+// AssetCache is an AssetSource over the database. A tenant's assets are
+// loaded in one query the first time one of them is asked for (the only
+// load a caller waits for); after that they are reloaded in the background
+// once older than TTL, and at once — at most once a second — when an
+// unknown asset is asked for, which stays unknown until the reload is done.
+// A failed load leaves the previous entries (or none) in place.
 type AssetCache struct {
 	db  *store.DB
 	ttl time.Duration
@@ -358,38 +360,28 @@ func (c *AssetCache) Asset(tenant, id string) (*store.Asset, bool) {
 	c.mu.RLock()
 	ta := c.tenants[tenant]
 	c.mu.RUnlock()
-	if ta != nil {
-		age := time.Since(ta.loadedAt)
-		a := ta.byID[id]
-		switch {
-		case a != nil && age >= c.ttl:
-			go c.load(tenant) // a failure keeps the old entries
-			return a, true
-		case a != nil:
-			return a, true
-		case age < time.Second:
-			return nil, false
-		}
-	}
-	ta, err := c.load(tenant)
-	if err != nil {
-		return nil, false
+	if ta == nil {
+		ta = c.load(tenant)
+	} else if age := time.Since(ta.loadedAt); age >= c.ttl || (ta.byID[id] == nil && age >= time.Second) {
+		go c.load(tenant)
 	}
 	a := ta.byID[id]
 	return a, a != nil
 }
 
-// load reads every asset of tenant, one load per tenant at a time.
-func (c *AssetCache) load(tenant string) (*tenantAssets, error) {
-	v, err, _ := c.group.Do(tenant, func() (any, error) {
+// load reads every asset of tenant, one load per tenant at a time, and
+// returns what is cached afterwards.
+func (c *AssetCache) load(tenant string) *tenantAssets {
+	v, _, _ := c.group.Do(tenant, func() (any, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		ta := &tenantAssets{byID: map[string]*store.Asset{}, loadedAt: time.Now()}
 		page := store.Page{Limit: 1000}
+		var err error
 		for {
-			assets, err := c.db.ListAssets(ctx, tenant, "", page)
-			if err != nil {
-				return nil, fmt.Errorf("detect: load assets of %q: %w", tenant, err)
+			var assets []store.Asset
+			if assets, err = c.db.ListAssets(ctx, tenant, "", page); err != nil {
+				break
 			}
 			for i := range assets {
 				ta.byID[assets[i].ID] = &assets[i]
@@ -400,13 +392,18 @@ func (c *AssetCache) load(tenant string) (*tenantAssets, error) {
 			page.After = assets[len(assets)-1].ID
 		}
 		c.mu.Lock()
+		defer c.mu.Unlock()
+		if err != nil {
+			// Keep what we had; a later Asset call tries again.
+			old := c.tenants[tenant]
+			if old == nil {
+				old = &tenantAssets{byID: map[string]*store.Asset{}}
+			}
+			ta = &tenantAssets{byID: old.byID, loadedAt: time.Now()}
+		}
 		c.tenants[tenant] = ta
-		c.mu.Unlock()
 		c.gen.Add(1)
 		return ta, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return v.(*tenantAssets), nil
+	return v.(*tenantAssets)
 }

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"context"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -15,6 +16,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/ml/modelfile"
 	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/store"
+	"github.com/smartmaint/smartmaint/internal/testenv"
 )
 
 // millFeatures are the simulator's sensor ids, the features of the models.
@@ -492,5 +494,42 @@ func BenchmarkEngineScore(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*30), "ns/reading")
 		})
+	}
+}
+
+func TestAssetCache(t *testing.T) {
+	db, _ := testenv.DB(t)
+	ctx := context.Background()
+	testenv.Tenant(t, db, "acme")
+	testenv.Tenant(t, db, "rival")
+	if _, err := db.CreateAsset(ctx, "acme", store.Asset{ID: "mill-01", Type: "milling-machine", Metadata: map[string]any{"variant": "L"}}); err != nil {
+		t.Fatal(err)
+	}
+	c := NewAssetCache(db, time.Hour)
+	a, ok := c.Asset("acme", "mill-01")
+	if !ok || a.Type != "milling-machine" || a.Metadata["variant"] != "L" {
+		t.Fatalf("mill-01: %+v %v", a, ok)
+	}
+	gen := c.Generation()
+	if _, ok := c.Asset("rival", "mill-01"); ok {
+		t.Error("another tenant's asset found")
+	}
+	// A new asset is found by the background reload a miss starts, at most
+	// once a second.
+	if _, err := db.CreateAsset(ctx, "acme", store.Asset{ID: "mill-02", Type: "milling-machine"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if a, ok := c.Asset("acme", "mill-02"); ok {
+			if a.ID != "mill-02" || c.Generation() <= gen {
+				t.Errorf("mill-02 %+v, generation %d after %d", a, c.Generation(), gen)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("new asset not found within 5s")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
