@@ -101,10 +101,10 @@ func (f *fixture) incident(in incident) string {
 
 // workOrder is what the fixture needs of a work order.
 type workOrder struct {
-	asset, incident, status                      string
-	created                                      time.Time
+	asset, incident, status                 string
+	created                                 time.Time
 	started, completed, cancelled, deadline *time.Time
-	late                                         bool
+	late                                    bool
 }
 
 func (f *fixture) workOrder(w workOrder) string {
