@@ -349,13 +349,13 @@ func TestDriftRetrainPromoteEndToEnd(t *testing.T) {
 	}
 
 	// The ingest path now scores with v2: the shifted regime is normal,
-	// an overload still is not.
+	// an overload beyond it is not.
 	now := time.Now()
 	r.post(snapshotReadings(recs[3000:], 6, now.Add(-time.Second), 1.3, 0.85))
-	r.post(snapshotReadings(overload, 1, now, 1, 1))
+	r.post(snapshotReadings([]dataset.AI4I{{Type: 'L', AirTempK: 300, ProcessTemp: 310, RPM: 900, TorqueNm: 140, ToolWearMin: 240}}, 1, now, 1, 1))
 	as := r.modelAnomalies()
-	if len(as) == 0 {
-		t.Fatal("v2 flagged nothing, not even the overload")
+	if len(as) == 0 || as[len(as)-1].AssetID != "mill-01" || as[len(as)-1].TS.Unix() != now.Unix() {
+		t.Fatalf("v2 did not flag the overload: %+v", as)
 	}
 	for _, a := range as {
 		if !strings.Contains(a.Reason, mill+" v2 ") {
