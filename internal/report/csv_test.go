@@ -19,8 +19,8 @@ func TestWriteCSV(t *testing.T) {
 	}
 	r := &report.Report{
 		TenantID: "acme", Window: report.Window{From: t0, To: t0.Add(7 * day)}, ComputedAt: t0.Add(7 * day),
-		Totals: kpis,
-		Assets: []report.AssetReport{{AssetID: "mill,1", KPIs: kpis, Sensors: []report.SensorStats{{SensorID: "torque", Unit: "Nm", Count: 2, Mean: ptr(41.25), Min: ptr(40.0), Max: ptr(42.5)}}}},
+		Totals:          kpis,
+		Assets:          []report.AssetReport{{AssetID: "mill,1", KPIs: kpis, Sensors: []report.SensorStats{{SensorID: "torque", Unit: "Nm", Count: 2, Mean: ptr(41.25), Min: ptr(40.0), Max: ptr(42.5)}}}},
 		IncidentsByWeek: []report.WeekIncidents{{Start: t0, Counts: map[string]int{"resolved": 1, "rejected": 1, "below_policy": 1}}},
 		Models: []report.ModelHistory{{Name: "iforest-mill",
 			Versions:    []report.ModelVersion{{Version: 2, CreatedAt: t0, Metrics: map[string]float64{"roc_auc_failures": 0.85, "anomaly_rate": 0.035}}},
