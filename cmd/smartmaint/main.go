@@ -34,6 +34,7 @@ func init() {
 		{"api", "run the HTTP API", runAPI},
 		{"worker", "run the Temporal worker", runWorker},
 		{"migrate", "create the database if missing and apply migrations", runMigrate},
+		{"keys", "create, list and revoke API keys (create|list|revoke)", runKeys},
 		{"healthcheck", "exit 0 when a running API answers /health/ready with 200 (container healthcheck)", runHealthcheck},
 		{"loadtest", "drive the ingest API and report throughput and latency", runLoadtest},
 		{"simulate", "replay the AI4I dataset as sensors with injected faults against the API", runSimulate},
