@@ -255,3 +255,17 @@ func (s *Store) Chart(ctx context.Context, tenant, id, name string, format Forma
 	}
 	return content, nil
 }
+
+// TenantsWithAssets lists the tenants that have at least one asset (owner
+// role; for the report schedule).
+func (s *Store) TenantsWithAssets(ctx context.Context) ([]string, error) {
+	rows, err := s.DB.Pool.Query(ctx, `SELECT id FROM tenants t WHERE EXISTS (SELECT 1 FROM assets a WHERE a.tenant_id = t.id) ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("report: tenants: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("report: tenants: %w", err)
+	}
+	return ids, nil
+}
