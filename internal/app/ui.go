@@ -6,17 +6,24 @@ import (
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.temporal.io/sdk/client"
 	"go.uber.org/fx"
 
 	"github.com/smartmaint/smartmaint/api"
+	"github.com/smartmaint/smartmaint/internal/auth"
+	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/store"
+	"github.com/smartmaint/smartmaint/internal/ui"
 )
 
-// operatorAPI serves the API description and its reference page, and
-// exposes the open incidents on /metrics.
+// operatorAPI serves the operator page under /ui, the API description and
+// its reference page, and exposes the open incidents on /metrics.
 func operatorAPI() fx.Option {
 	return fx.Options(
-		fx.Provide(asPublicRoutes(func() api.Docs { return api.Docs{} })),
+		fx.Provide(
+			asPublicRoutes(func() api.Docs { return api.Docs{} }),
+			asPublicRoutes(newOperatorPage),
+		),
 		fx.Invoke(registerIncidentMetrics),
 	)
 }
@@ -25,6 +32,24 @@ func operatorAPI() fx.Option {
 // route groups (outside authentication).
 func asPublicRoutes(f any) any {
 	return fx.Annotate(f, fx.As(new(api.PublicRoutes)), fx.ResultTags(`group:"public_routes"`))
+}
+
+type operatorPageParams struct {
+	fx.In
+	DB       *store.DB
+	Auth     *auth.Authenticator
+	Temporal client.Client
+	Log      *slog.Logger
+	Registry *registry.Registry `optional:"true"`
+}
+
+// newOperatorPage decides on incidents through the same api.Incidents the
+// decision route uses.
+func newOperatorPage(p operatorPageParams) *ui.UI {
+	return &ui.UI{
+		DB: p.DB, Auth: p.Auth, Registry: p.Registry, Log: p.Log.With("component", "operator-page"),
+		Incidents: &api.Incidents{DB: p.DB, Temporal: p.Temporal},
+	}
 }
 
 // registerIncidentMetrics exposes the open incidents on /metrics (once per
