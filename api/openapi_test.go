@@ -98,8 +98,8 @@ func served(t *testing.T, h http.Handler) map[string]bool {
 
 // specDoc is what the tests read of api/openapi.yaml.
 type specDoc struct {
-	OpenAPI    string                                `yaml:"openapi"`
-	Paths      map[string]map[string]yaml.Node       `yaml:"paths"`
+	OpenAPI    string                                 `yaml:"openapi"`
+	Paths      map[string]map[string]yaml.Node        `yaml:"paths"`
 	Components map[string]map[string]specDocComponent `yaml:"components"`
 }
 

@@ -70,7 +70,7 @@ func TestChartSVG(t *testing.T) {
 			name: "buckets",
 			c: chart{ID: "b", Sensor: "temp", Unit: "K", From: t0, To: t0.Add(3 * time.Minute),
 				Points: []store.Point{{TS: t0, Value: 300}, {TS: t0.Add(time.Minute), Value: 301}, {TS: t0.Add(2 * time.Minute), Value: 302}},
-				Bands: []store.Bucket{{TS: t0, Min: 299, Max: 301}, {TS: t0.Add(time.Minute), Min: 300, Max: 302}, {TS: t0.Add(2 * time.Minute), Min: 301, Max: 303}}},
+				Bands:  []store.Bucket{{TS: t0, Min: 299, Max: 301}, {TS: t0.Add(time.Minute), Min: 300, Max: 302}, {TS: t0.Add(2 * time.Minute), Min: 301, Max: 303}}},
 			want:   []string{`<polygon class="band"`, "(bucket means)"},
 			points: 3,
 		},
