@@ -144,9 +144,13 @@ func (c *chart) SVG() template.HTML {
 		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%.1f" text-anchor="end">%s</text>`, padLeft-4, y(v)+4, template.HTMLEscapeString(num(v)))
 	}
 	fmt.Fprintf(&b, `<text class="axis" x="4" y="%.1f">%s</text>`, padTop+8, template.HTMLEscapeString(c.Unit))
+	layout := "15:04"
+	if to.Sub(from) < 10*time.Minute {
+		layout = "15:04:05"
+	}
 	for i, anchor := range []string{"start", "middle", "end"} {
 		t := from.Add(time.Duration(i) * to.Sub(from) / 2)
-		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%.1f" text-anchor="%s">%s</text>`, x(t), chartH-6, anchor, clock(t))
+		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%.1f" text-anchor="%s">%s</text>`, x(t), chartH-6, anchor, t.UTC().Format(layout))
 	}
 	// Min/max band, then the line.
 	// The point lists are most of the bytes: append, not Fprintf.
