@@ -41,6 +41,7 @@ func API() fx.Option {
 		securityAPI(),
 		modelsAPI(),
 		operatorAPI(),
+		reportsAPI(),
 		fx.Invoke(func(*http.Server) {}, startPprof),
 	)
 }

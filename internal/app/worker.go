@@ -29,6 +29,7 @@ func Worker() fx.Option {
 		incidentsWorker(),
 		chaosWorker(),
 		modelsWorker(),
+		reportsWorker(),
 		fx.Invoke(fx.Annotate(startWorker, fx.ParamTags(``, ``, ``, ``, `group:"registrations"`, `group:"schedules"`))),
 	)
 }

@@ -134,6 +134,11 @@ type Config struct {
 	// waits before the champion is kept.
 	RetrainApprovalTimeout time.Duration `env:"RETRAIN_APPROVAL_TIMEOUT" envDefault:"24h"`
 
+	// ReportInterval is how often the report schedule makes every tenant's
+	// report of the interval just ended (168h: weekly, Monday to Monday
+	// UTC); 0 turns scheduled reports off.
+	ReportInterval time.Duration `env:"REPORT_INTERVAL" envDefault:"168h"`
+
 	// SMTPAddr is the mail relay (host:port) for email notifications; empty
 	// disables email channels.
 	SMTPAddr string `env:"SMTP_ADDR"`
@@ -238,6 +243,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: RETRAIN_MIN_ROWS must be at least 10 and RETRAIN_MAX_ROWS at least RETRAIN_MIN_ROWS, got %d and %d", c.RetrainMinRows, c.RetrainMaxRows)
 	case c.RetrainMinImprovement < 0:
 		return fmt.Errorf("config: RETRAIN_MIN_IMPROVEMENT must not be negative, got %g", c.RetrainMinImprovement)
+	case c.ReportInterval != 0 && c.ReportInterval < time.Hour:
+		return fmt.Errorf("config: REPORT_INTERVAL must be 0 (off) or at least 1h, got %s", c.ReportInterval)
 	case c.RetrainApprovalTimeout <= 0:
 		return fmt.Errorf("config: RETRAIN_APPROVAL_TIMEOUT must be positive, got %s", c.RetrainApprovalTimeout)
 	}

@@ -269,3 +269,23 @@ func (s *Store) TenantsWithAssets(ctx context.Context) ([]string, error) {
 	}
 	return ids, nil
 }
+
+// MissingAssets returns the ids among ids that are not assets of tenant.
+func (s *Store) MissingAssets(ctx context.Context, tenant string, ids []string) ([]string, error) {
+	missing := []string{}
+	err := s.DB.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT id FROM unnest($1::text[]) AS wanted(id)
+			WHERE NOT EXISTS (SELECT 1 FROM assets a WHERE a.id = wanted.id)
+			ORDER BY id`, ids)
+		if err != nil {
+			return err
+		}
+		missing, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("report: check assets: %w", err)
+	}
+	return missing, nil
+}
