@@ -52,7 +52,7 @@ type Models struct {
 	Bucket time.Duration
 	// Holdout is the newest share of the snapshots kept for evaluation.
 	Holdout float64
-	// HeartbeatEvery is how often Train heartbeats (5s when zero).
+	// HeartbeatEvery is how often TrainChallenger heartbeats (5s when zero).
 	HeartbeatEvery time.Duration
 }
 
@@ -152,9 +152,9 @@ type ModelInput struct {
 	Model    string
 }
 
-// Policy returns the model's policy: the configured defaults with its own
+// ModelPolicy returns the model's policy: the configured defaults with its own
 // overrides.
-func (a *Models) Policy(ctx context.Context, in ModelInput) (mlops.Policy, error) {
+func (a *Models) ModelPolicy(ctx context.Context, in ModelInput) (mlops.Policy, error) {
 	return a.Store.Policy(ctx, in.TenantID, in.Model, a.Defaults)
 }
 
@@ -180,7 +180,7 @@ type TrainOutput struct {
 	Checkpoint artifact.Ref
 }
 
-// TrainProgress is Train's heartbeat: the stage reached and what it left
+// TrainProgress is TrainChallenger's heartbeat: the stage reached and what it left
 // behind, so the next attempt resumes there.
 type TrainProgress struct {
 	// Stage is "snapshot" once the training snapshots are saved,
@@ -190,7 +190,7 @@ type TrainProgress struct {
 	Version    int
 }
 
-// Train builds a challenger: it reads the snapshots of the model's asset
+// TrainChallenger builds a challenger: it reads the snapshots of the model's asset
 // type in the training window and saves them as a checkpoint, fits an
 // Isolation Forest with the champion's features and parameters on all but
 // the newest Holdout share, registers it (parent: the champion) with its
@@ -202,7 +202,7 @@ type TrainProgress struct {
 // fixed, rebuilds the identical forest; a version already registered is
 // found rather than registered twice. When its worker is stopping it
 // returns after the next stage so another worker takes over from there.
-func (a *Models) Train(ctx context.Context, in TrainInput) (TrainOutput, error) {
+func (a *Models) TrainChallenger(ctx context.Context, in TrainInput) (TrainOutput, error) {
 	var prog TrainProgress
 	if activity.HasHeartbeatDetails(ctx) {
 		if err := activity.GetHeartbeatDetails(ctx, &prog); err != nil {
@@ -374,10 +374,10 @@ type EvaluateOutput struct {
 	Improvement float64
 }
 
-// Evaluate scores the champion and the challenger on the holdout: the
+// EvaluateChallenger scores the champion and the challenger on the holdout: the
 // newest snapshots of the checkpoint, which the challenger was not trained
 // on (see mlops.Evaluate for the criterion).
-func (a *Models) Evaluate(ctx context.Context, in EvaluateInput) (EvaluateOutput, error) {
+func (a *Models) EvaluateChallenger(ctx context.Context, in EvaluateInput) (EvaluateOutput, error) {
 	snap, err := mlops.LoadCheckpoint(ctx, a.Registry.Artifacts(), in.Checkpoint)
 	if err != nil {
 		return EvaluateOutput{}, err
@@ -414,10 +414,10 @@ type PromoteInput struct {
 	Reason   string
 }
 
-// Promote makes the version the champion. Promoting the version that is
+// PromoteChampion makes the version the champion. Promoting the version that is
 // already champion succeeds (a retried attempt); a version whose artifact
 // fails verification is not retried.
-func (a *Models) Promote(ctx context.Context, in PromoteInput) error {
+func (a *Models) PromoteChampion(ctx context.Context, in PromoteInput) error {
 	_, err := a.Registry.Promote(ctx, in.TenantID, registry.Promotion{Name: in.Model, Alias: registry.Champion, Version: in.Version, Actor: in.Actor, Reason: in.Reason})
 	switch {
 	case err == nil, errors.Is(err, registry.ErrAliasUnchanged):

@@ -144,7 +144,7 @@ func TestTrainResumesAfterWorkerStop(t *testing.T) {
 	env.SetWorkerStopChannel(stop)
 	var last converter.EncodedValues
 	env.SetOnActivityHeartbeatListener(func(_ *activity.Info, details converter.EncodedValues) { last = details })
-	_, err := env.ExecuteActivity(a.Train, in)
+	_, err := env.ExecuteActivity(a.TrainChallenger, in)
 	var app *temporal.ApplicationError
 	if err == nil || !strings.Contains(err.Error(), "worker stopping after stage snapshot") {
 		t.Fatalf("first attempt: %v", err)
@@ -166,7 +166,7 @@ func TestTrainResumesAfterWorkerStop(t *testing.T) {
 	}
 	env = activityEnv(a)
 	env.SetHeartbeatDetails(prog)
-	v, err := env.ExecuteActivity(a.Train, in)
+	v, err := env.ExecuteActivity(a.TrainChallenger, in)
 	if err != nil {
 		t.Fatalf("resumed attempt: %v", err)
 	}
@@ -186,7 +186,7 @@ func TestTrainResumesAfterWorkerStop(t *testing.T) {
 	// registering another.
 	env = activityEnv(a)
 	env.SetHeartbeatDetails(prog)
-	if v, err = env.ExecuteActivity(a.Train, in); err != nil {
+	if v, err = env.ExecuteActivity(a.TrainChallenger, in); err != nil {
 		t.Fatal(err)
 	}
 	var again activities.TrainOutput
@@ -198,7 +198,7 @@ func TestTrainResumesAfterWorkerStop(t *testing.T) {
 	}
 
 	// Without checkpoint nor readings, training fails for good.
-	_, err = activityEnv(a).ExecuteActivity(a.Train, in)
+	_, err = activityEnv(a).ExecuteActivity(a.TrainChallenger, in)
 	if !errors.As(err, &app) || app.Type() != activities.ErrNotEnoughData || !app.NonRetryable() {
 		t.Errorf("without data: %v", err)
 	}

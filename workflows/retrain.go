@@ -135,12 +135,12 @@ func Retrain(ctx workflow.Context, in RetrainInput) (*RetrainState, error) {
 		return s, nil
 	}
 
-	if err := workflow.ExecuteActivity(short, a.Policy, ref).Get(ctx, &s.Policy); err != nil {
+	if err := workflow.ExecuteActivity(short, a.ModelPolicy, ref).Get(ctx, &s.Policy); err != nil {
 		return finish(mlops.OutcomeFailed, "cannot read the model's policy: "+errorText(err))
 	}
 
 	var trained activities.TrainOutput
-	err := workflow.ExecuteActivity(long, a.Train, activities.TrainInput{
+	err := workflow.ExecuteActivity(long, a.TrainChallenger, activities.TrainInput{
 		TenantID: in.TenantID, Model: in.Model, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
 		Now: s.StartedAt, Seed: seedOf(info.WorkflowExecution.RunID),
 	}).Get(ctx, &trained)
@@ -150,7 +150,7 @@ func Retrain(ctx workflow.Context, in RetrainInput) (*RetrainState, error) {
 	s.Champion, s.Challenger, s.Stage = trained.Champion, trained.Challenger, StageEvaluating
 
 	var eval activities.EvaluateOutput
-	err = workflow.ExecuteActivity(short, a.Evaluate, activities.EvaluateInput{
+	err = workflow.ExecuteActivity(short, a.EvaluateChallenger, activities.EvaluateInput{
 		TenantID: in.TenantID, Model: in.Model, Champion: trained.Champion, Challenger: trained.Challenger, Checkpoint: trained.Checkpoint,
 	}).Get(ctx, &eval)
 	if err != nil {
@@ -189,7 +189,7 @@ func Retrain(ctx workflow.Context, in RetrainInput) (*RetrainState, error) {
 	if s.Approval != nil {
 		actor = fmt.Sprintf("%s (approved by %s)", RetrainActor, s.Approval.User)
 	}
-	if err := workflow.ExecuteActivity(short, a.Promote, activities.PromoteInput{
+	if err := workflow.ExecuteActivity(short, a.PromoteChampion, activities.PromoteInput{
 		TenantID: in.TenantID, Model: in.Model, Version: trained.Challenger, Actor: actor, Reason: reason,
 	}).Get(ctx, nil); err != nil {
 		return finish(mlops.OutcomeFailed, "promotion failed: "+errorText(err))

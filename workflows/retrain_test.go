@@ -54,8 +54,8 @@ func newRetrainEnv(t *testing.T) *retrainEnv {
 	var n *activities.Notifications
 	e.RegisterActivity(a)
 	e.RegisterActivity(n)
-	e.OnActivity(a.Policy, mock.Anything, mock.Anything).Return(func(context.Context, activities.ModelInput) (mlops.Policy, error) { return e.policy, nil })
-	e.OnActivity(a.Train, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.TrainInput) (activities.TrainOutput, error) {
+	e.OnActivity(a.ModelPolicy, mock.Anything, mock.Anything).Return(func(context.Context, activities.ModelInput) (mlops.Policy, error) { return e.policy, nil })
+	e.OnActivity(a.TrainChallenger, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.TrainInput) (activities.TrainOutput, error) {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		e.trainCalls++
@@ -68,10 +68,10 @@ func newRetrainEnv(t *testing.T) *retrainEnv {
 		}
 		return activities.TrainOutput{Champion: 1, Challenger: 2, TrainRows: 1600, HoldoutRows: 400, Checkpoint: artifact.Ref{Key: "acme/m/checkpoints/x"}}, nil
 	})
-	e.OnActivity(a.Evaluate, mock.Anything, mock.Anything).Return(func(context.Context, activities.EvaluateInput) (activities.EvaluateOutput, error) {
+	e.OnActivity(a.EvaluateChallenger, mock.Anything, mock.Anything).Return(func(context.Context, activities.EvaluateInput) (activities.EvaluateOutput, error) {
 		return e.eval, nil
 	})
-	e.OnActivity(a.Promote, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.PromoteInput) error {
+	e.OnActivity(a.PromoteChampion, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.PromoteInput) error {
 		e.mu.Lock()
 		e.promoted = append(e.promoted, in)
 		e.mu.Unlock()
