@@ -176,13 +176,13 @@ func TestPrometheusScrape(t *testing.T) {
 	for q, min := range map[string]float64{
 		`smartmaint_http_requests_total{job="smartmaint-api",route="/api/v1/readings",method="POST",code="201"}`:   1,
 		`smartmaint_http_requests_total{job="smartmaint-api",route="/api/v1/assets/{id}",method="GET",code="404"}`: 1,
-		`smartmaint_http_request_duration_seconds_count{job="smartmaint-api",route="/api/v1/readings"}`:           1,
-		`smartmaint_ingest_rows_total{job="smartmaint-api"}`:                                                     50,
-		`smartmaint_ingest_batches_total{job="smartmaint-api",result="ok"}`:                                      1,
-		`smartmaint_ingest_commit_duration_seconds_count{job="smartmaint-api"}`:                                  1,
-		`smartmaint_scored_readings_total{job="smartmaint-api"}`:                                                 50,
-		`smartmaint_scoring_duration_seconds_count{job="smartmaint-api"}`:                                        1,
-		`smartmaint_anomalies_total{job="smartmaint-api"}`:                                                       4,
+		`smartmaint_http_request_duration_seconds_count{job="smartmaint-api",route="/api/v1/readings"}`:            1,
+		`smartmaint_ingest_rows_total{job="smartmaint-api"}`:                                                       50,
+		`smartmaint_ingest_batches_total{job="smartmaint-api",result="ok"}`:                                        1,
+		`smartmaint_ingest_commit_duration_seconds_count{job="smartmaint-api"}`:                                    1,
+		`smartmaint_scored_readings_total{job="smartmaint-api"}`:                                                   50,
+		`smartmaint_scoring_duration_seconds_count{job="smartmaint-api"}`:                                          1,
+		`smartmaint_anomalies_total{job="smartmaint-api"}`:                                                         4,
 	} {
 		if got := p.sum(q); got < min {
 			t.Errorf("%s = %g, want at least %g", q, got, min)
