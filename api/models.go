@@ -15,6 +15,7 @@ import (
 
 	"github.com/smartmaint/smartmaint/internal/apikey"
 	"github.com/smartmaint/smartmaint/internal/auth"
+	"github.com/smartmaint/smartmaint/internal/detect"
 	"github.com/smartmaint/smartmaint/internal/mlops"
 	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/registry/artifact"
@@ -195,7 +196,8 @@ type retrainBody struct {
 // retrain handles POST /api/v1/models/{name}/retrain: it starts the
 // model's RetrainWorkflow (id retrain/<tenant>/<model>) and answers 202
 // with its id, or 409 retrain_running while one runs, 409 no_champion when
-// there is nothing to retrain from.
+// there is nothing to retrain from, 422 not_retrainable for a model that
+// is not an asset type's anomaly model.
 func (h *Models) retrain(w http.ResponseWriter, r *http.Request) {
 	var b retrainBody
 	if r.ContentLength != 0 && !DecodeJSON(w, r, &b) {
@@ -211,6 +213,11 @@ func (h *Models) retrain(w http.ResponseWriter, r *http.Request) {
 	model, err := h.Registry.Model(ctx, p.TenantID, name)
 	if err != nil {
 		writeRegistryError(w, r, err)
+		return
+	}
+	if !strings.HasPrefix(name, detect.ModelPrefix) {
+		WriteError(w, r, http.StatusUnprocessableEntity, "not_retrainable",
+			fmt.Sprintf("only anomaly models named %s<asset type> are retrained from readings; %q is not one", detect.ModelPrefix, name), nil)
 		return
 	}
 	champion, ok := model.Aliases[registry.Champion]

@@ -221,12 +221,12 @@ func newMLOpsServer(t *testing.T) *server {
 	s.key(t, "reader", "acme", apikey.ReadingsRead)
 	s.key(t, "rival", "rival", apikey.Admin)
 	ctx := context.Background()
-	for _, name := range []string{"iforest-mill", "iforest-fan"} {
+	for _, name := range []string{"iforest-mill", "iforest-fan", "ai4i-gbdt"} {
 		v, err := reg.Create(ctx, "acme", registry.NewVersion{Name: name, Kind: "iforest", CreatedBy: "test"}, []byte("model of "+name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if name == "iforest-mill" {
+		if name != "iforest-fan" {
 			if _, err := reg.Promote(ctx, "acme", registry.Promotion{Name: name, Alias: registry.Champion, Version: v.Version, Actor: "test", Reason: "first"}); err != nil {
 				t.Fatal(err)
 			}
@@ -271,6 +271,7 @@ func TestModelDriftAndPolicy(t *testing.T) {
 		{"policy unknown field", "ml-ops", "PUT", "/api/v1/models/iforest-mill/policy", `{"margin":1}`, 400, "malformed_body", 0},
 		{"retrain unknown model", "ml-ops", "POST", "/api/v1/models/nope/retrain", "", 404, "not_found", 0},
 		{"retrain without champion", "ml-ops", "POST", "/api/v1/models/iforest-fan/retrain", "", 409, "no_champion", 0},
+		{"retrain another kind of model", "ml-ops", "POST", "/api/v1/models/ai4i-gbdt/retrain", "", 422, "not_retrainable", 0},
 		{"retrain read-only key", "reader", "POST", "/api/v1/models/iforest-mill/retrain", "", 403, "forbidden", 0},
 		{"retrain reason too long", "ml-ops", "POST", "/api/v1/models/iforest-mill/retrain", `{"reason":"` + strings.Repeat("x", 2001) + `"}`, 422, "invalid_retrain", 1},
 		{"retrain not JSON", "ml-ops", "POST", "/api/v1/models/iforest-mill/retrain", `reason=x`, 400, "malformed_body", 0},
