@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,7 +152,8 @@ func (p *prometheusServer) sum(q string) float64 {
 
 // TestPrometheusScrape: the real Prometheus scrapes the API's /metrics and
 // finds the HTTP, ingest, scoring, anomaly and incident metrics, with the
-// target up; deploy/alerts.yml loads and its rules evaluate without error.
+// target up; deploy/alerts.yml loads and its rules evaluate without error,
+// and so do the Grafana dashboard's queries.
 func TestPrometheusScrape(t *testing.T) {
 	s := startStack(t, nil)
 	s.key("admin", "acme", apikey.Admin)
@@ -232,6 +234,11 @@ func TestPrometheusScrape(t *testing.T) {
 	if n < 10 {
 		t.Errorf("only %d rules loaded from deploy/alerts.yml", n)
 	}
+	// Every query of the Grafana dashboards runs.
+	for _, expr := range dashboardQueries(t) {
+		p.query(strings.ReplaceAll(expr, "$__rate_interval", "1m"))
+	}
+
 	// Nothing is wrong, so nothing fires.
 	var alerts struct {
 		Alerts []struct {
@@ -245,4 +252,48 @@ func TestPrometheusScrape(t *testing.T) {
 			t.Errorf("alert %s fires on a healthy stack: %v", a.Labels["alertname"], a.Labels)
 		}
 	}
+}
+
+// dashboardQueries returns the PromQL of every panel of the Grafana
+// dashboards in deploy/grafana/dashboards.
+func dashboardQueries(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "deploy", "grafana", "dashboards", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no dashboards: %v", err)
+	}
+	type panel struct {
+		Targets []struct {
+			Expr string `json:"expr"`
+		} `json:"targets"`
+		Panels []json.RawMessage `json:"panels"`
+	}
+	var out []string
+	var walk func(raw []json.RawMessage)
+	walk = func(raw []json.RawMessage) {
+		for _, r := range raw {
+			var p panel
+			if err := json.Unmarshal(r, &p); err != nil {
+				t.Fatal(err)
+			}
+			for _, tg := range p.Targets {
+				out = append(out, tg.Expr)
+			}
+			walk(p.Panels)
+		}
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d struct {
+			Panels []json.RawMessage `json:"panels"`
+		}
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		walk(d.Panels)
+	}
+	return out
 }
