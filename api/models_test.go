@@ -19,13 +19,15 @@ import (
 	"github.com/smartmaint/smartmaint/internal/mlops"
 	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/registry/artifact"
+	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
 )
 
-// newRegistryServer is the real router with the registry routes over a
-// throwaway database and artifact folder, with two versions of
-// "pump-iforest" (v1 champion) and a third whose artifact is corrupt.
-func newRegistryServer(t *testing.T) (*server, *registry.Registry) {
+// newModelsServer is the real router with the models routes made by
+// routes over a throwaway database and artifact folder, tenants acme and
+// rival, and the keys ml-ops (models:write, readings:read) and reader of
+// acme and rival of rival.
+func newModelsServer(t *testing.T, routes func(*store.DB, *registry.Registry) *api.Models) (*server, *registry.Registry) {
 	t.Helper()
 	db, _ := testenv.DB(t)
 	log := slog.New(slog.DiscardHandler)
@@ -34,7 +36,7 @@ func newRegistryServer(t *testing.T) (*server, *registry.Registry) {
 		t.Fatal(err)
 	}
 	reg := registry.New(db, folder, registry.Options{Logger: log})
-	h := api.NewRouter(log, auth.NewAuthenticator(db, log), &api.Health{}, []api.Routes{&api.Models{Registry: reg}}, nil)
+	h := api.NewRouter(log, auth.NewAuthenticator(db, log), &api.Health{}, []api.Routes{routes(db, reg)}, nil)
 	s := &server{Server: httptest.NewServer(h), db: db, keys: map[string]string{}}
 	t.Cleanup(s.Close)
 	testenv.Tenant(t, db, "acme")
@@ -42,7 +44,15 @@ func newRegistryServer(t *testing.T) (*server, *registry.Registry) {
 	s.key(t, "ml-ops", "acme", apikey.ModelsWrite, apikey.ReadingsRead)
 	s.key(t, "reader", "acme", apikey.ReadingsRead)
 	s.key(t, "rival", "rival", apikey.Admin)
+	return s, reg
+}
 
+// newRegistryServer is the real router with the registry routes over a
+// throwaway database and artifact folder, with two versions of
+// "pump-iforest" (v1 champion) and a third whose artifact is corrupt.
+func newRegistryServer(t *testing.T) (*server, *registry.Registry) {
+	t.Helper()
+	s, reg := newModelsServer(t, func(_ *store.DB, reg *registry.Registry) *api.Models { return &api.Models{Registry: reg} })
 	ctx := context.Background()
 	for i, content := range []string{"forest one", "forest two", "forest three"} {
 		v, err := reg.Create(ctx, "acme", registry.NewVersion{
@@ -53,7 +63,7 @@ func newRegistryServer(t *testing.T) (*server, *registry.Registry) {
 			t.Fatal(err)
 		}
 		if i == 2 {
-			if err := os.WriteFile(filepath.Join(folder.Dir(), v.Artifact.Key), []byte("forest tree"), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(reg.Artifacts().(*artifact.Folder).Dir(), v.Artifact.Key), []byte("forest tree"), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -198,28 +208,15 @@ func TestPromote(t *testing.T) {
 // internal/app starts them on a real server).
 func newMLOpsServer(t *testing.T) *server {
 	t.Helper()
-	db, _ := testenv.DB(t)
-	log := slog.New(slog.DiscardHandler)
-	folder, err := artifact.NewFolder(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := registry.New(db, folder, registry.Options{Logger: log})
-	tc, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Logger: tlog.NewStructuredLogger(log)})
+	tc, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(tc.Close)
 	defaults := mlops.Policy{Drift: mlops.DefaultDriftPolicy(), MinImprovement: 0.01, ApprovalTimeout: 24 * time.Hour}
-	h := api.NewRouter(log, auth.NewAuthenticator(db, log), &api.Health{},
-		[]api.Routes{&api.Models{Registry: reg, MLOps: &mlops.Store{DB: db}, Defaults: defaults, Temporal: tc, TaskQueue: "test"}}, nil)
-	s := &server{Server: httptest.NewServer(h), db: db, keys: map[string]string{}}
-	t.Cleanup(s.Close)
-	testenv.Tenant(t, db, "acme")
-	testenv.Tenant(t, db, "rival")
-	s.key(t, "ml-ops", "acme", apikey.ModelsWrite, apikey.ReadingsRead)
-	s.key(t, "reader", "acme", apikey.ReadingsRead)
-	s.key(t, "rival", "rival", apikey.Admin)
+	s, reg := newModelsServer(t, func(db *store.DB, reg *registry.Registry) *api.Models {
+		return &api.Models{Registry: reg, MLOps: &mlops.Store{DB: db}, Defaults: defaults, Temporal: tc, TaskQueue: "test"}
+	})
 	ctx := context.Background()
 	for _, name := range []string{"iforest-mill", "iforest-fan", "ai4i-gbdt"} {
 		v, err := reg.Create(ctx, "acme", registry.NewVersion{Name: name, Kind: "iforest", CreatedBy: "test"}, []byte("model of "+name))
