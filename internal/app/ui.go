@@ -1,7 +1,7 @@
 package app
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -52,13 +52,22 @@ func newOperatorPage(p operatorPageParams) *ui.UI {
 	}
 }
 
-// registerIncidentMetrics exposes the open incidents on /metrics (once per
-// process).
-func registerIncidentMetrics(db *store.DB, log *slog.Logger) error {
-	err := prometheus.Register(&store.IncidentCollector{DB: db, Log: log.With("component", "incident-metrics")})
-	var already prometheus.AlreadyRegisteredError
-	if err != nil && !errors.As(err, &already) {
-		return fmt.Errorf("register incident metrics: %w", err)
-	}
-	return nil
+// registerIncidentMetrics exposes the open incidents on /metrics while the
+// application runs. The collector is unregistered at stop, so an
+// application built again in the same process (tests) reports from its own
+// database rather than a closed one.
+func registerIncidentMetrics(lc fx.Lifecycle, db *store.DB, log *slog.Logger) {
+	c := &store.IncidentCollector{DB: db, Log: log.With("component", "incident-metrics")}
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			if err := prometheus.Register(c); err != nil {
+				return fmt.Errorf("register incident metrics: %w", err)
+			}
+			return nil
+		},
+		OnStop: func(context.Context) error {
+			prometheus.Unregister(c)
+			return nil
+		},
+	})
 }
