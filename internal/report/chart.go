@@ -164,9 +164,13 @@ func newPanel(title string) *plot.Plot {
 }
 
 // padTop widens the Y range upwards by a quarter so the legend sits above
-// the data, and gives a flat range some height.
+// the data, gives a flat range some height and an empty panel the range
+// [0, 1] (an infinite range would never finish placing ticks).
 func padTop(p *plot.Plot) {
 	lo, hi := p.Y.Min, p.Y.Max
+	if math.IsInf(lo, 0) || math.IsInf(hi, 0) || math.IsNaN(lo) || math.IsNaN(hi) {
+		lo, hi = 0, 1 // nothing drawn
+	}
 	if hi <= lo {
 		d := math.Max(math.Abs(hi)*0.1, 1)
 		lo, hi = lo-d, hi+d

@@ -164,6 +164,31 @@ func TestAssetChart(t *testing.T) {
 	}
 }
 
+// TestAssetChartEmpty: sensors without readings, limits or anomalies, and
+// assets without sensors, still render.
+func TestAssetChartEmpty(t *testing.T) {
+	tests := []report.AssetData{
+		{AssetID: "quiet", Window: window, Sensors: []report.SensorData{{SensorID: "temp", Unit: "K"}}},
+		{AssetID: "limits-only", Window: window, Sensors: []report.SensorData{{SensorID: "temp", AlarmHigh: ptr(90.0)}}},
+		{AssetID: "bare", Window: window},
+	}
+	for _, d := range tests {
+		done := make(chan error, 1)
+		go func() {
+			_, err := report.AssetChart(d).RenderAll()
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s: %v", d.AssetID, err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: rendering does not finish", d.AssetID)
+		}
+	}
+}
+
 func TestAssetChartRawReadings(t *testing.T) {
 	db, _ := testenv.DB(t)
 	plant(t, db)
