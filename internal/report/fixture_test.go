@@ -84,6 +84,13 @@ type incident struct {
 func (f *fixture) incident(in incident) string {
 	f.t.Helper()
 	id := uuid.NewString()
+	f.incidentWithID(id, in)
+	return id
+}
+
+// incidentWithID records in under a chosen id (for work orders made first).
+func (f *fixture) incidentWithID(id string, in incident) {
+	f.t.Helper()
 	summary, _ := json.Marshal(in.summary)
 	inc := store.Incident{
 		TenantID: f.tenant, ID: id, AssetID: in.asset, WorkflowID: "incident/" + f.tenant + "/" + in.asset, Status: in.status,
@@ -96,7 +103,6 @@ func (f *fixture) incident(in incident) string {
 	if err := f.db.RecordIncident(f.ctx, inc, in.log); err != nil {
 		f.t.Fatal(err)
 	}
-	return id
 }
 
 // workOrder is what the fixture needs of a work order.
