@@ -13,8 +13,9 @@ import (
 )
 
 // Compute builds the report of tenant for q. It only reads, under the
-// tenant's row-level security, with every query in one pipelined round
-// trip; the ratios are formed in Go from the sums the queries return.
+// tenant's row-level security: the asset list, then every KPI query in one
+// pipelined round trip. The ratios are formed in Go from the sums the
+// queries return.
 func Compute(ctx context.Context, db *store.DB, tenant string, q Query) (*Report, error) {
 	if err := q.Validate(); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
