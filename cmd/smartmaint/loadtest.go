@@ -28,13 +28,15 @@ func runLoadtest(args []string) error {
 		rate      = fs.Int("rate", 10000, "single mode: requests per second (0 = as fast as possible)")
 		batch     = fs.Int("batch", 1000, "batch mode: readings per request")
 		duration  = fs.Duration("duration", 20*time.Second, "length of each attack")
-		workers   = fs.Int("workers", 64, "concurrent requests (batch mode uses 8)")
+		workers   = fs.Int("workers", 256, "concurrent requests (batch mode uses 8)")
 		copyFor   = fs.Duration("copy-duration", 10*time.Second, "length of the raw COPY measurement (0 skips it)")
 		assets    = fs.Int("assets", 20, "assets to spread readings over")
 		sensors   = fs.Int("sensors", 5, "sensors per asset")
 		tenant    = fs.String("tenant", "loadtest", "tenant to create and measure")
 		benchName = fs.String("db-name", "smartmaint_bench", "database name for a spawned API (dropped and recreated)")
 		spawnMode = fs.String("spawn-mode", "api", "what -spawn starts: api (the API alone) or dev (API, worker and Temporal in one process)")
+		driver    = fs.String("driver", defaultDriver(), "single mode's generator: wrk (light, closed loop; the default when installed) or vegeta (open loop at -rate)")
+		conns     = fs.Int("connections", 64, "single mode with wrk: concurrent connections")
 		anomalies = fs.Float64("anomalies", 0, "share of readings past the alarm limit (loads the incident path; use with -spawn-mode dev)")
 	)
 	fs.Parse(args)
@@ -82,7 +84,16 @@ func runLoadtest(args []string) error {
 	if *mode == "single" || *mode == "both" {
 		s := o
 		s.BatchSize, s.Rate, s.Workers = 1, *rate, *workers
-		r, err := loadtest.Run(ctx, s, key, fmt.Sprintf("single-reading POSTs at %d req/s target, %d workers", *rate, *workers))
+		var r loadtest.Report
+		switch *driver {
+		case "wrk":
+			s.Workers = *conns
+			r, err = loadtest.RunWrk(ctx, s, key, fmt.Sprintf("single-reading POSTs, wrk closed loop over %d connections", *conns))
+		case "vegeta":
+			r, err = loadtest.Run(ctx, s, key, fmt.Sprintf("single-reading POSTs at %d req/s target, %d workers (vegeta)", *rate, *workers))
+		default:
+			err = fmt.Errorf("-driver must be wrk or vegeta, not %q", *driver)
+		}
 		if err != nil {
 			return err
 		}
@@ -216,4 +227,13 @@ func freeAddr() (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
+}
+
+// defaultDriver prefers wrk when it is installed: on two cores the
+// generator's own CPU is part of what is measured.
+func defaultDriver() string {
+	if _, err := exec.LookPath("wrk"); err == nil {
+		return "wrk"
+	}
+	return "vegeta"
 }

@@ -132,10 +132,17 @@ func Run(ctx context.Context, o Options, key, name string) (Report, error) {
 		return nil
 	}
 	workers := uint64(max(o.Workers, 1))
-	opts := []func(*vegeta.Attacker){vegeta.Timeout(30 * time.Second), vegeta.KeepAlive(true), vegeta.Workers(workers), vegeta.Connections(int(workers) * 2)}
+	// A fixed pool of workers, each with its own kept-alive connection: when
+	// the server slows down, vegeta would otherwise add workers without
+	// bound, each opening and closing connections, and the generator's own
+	// connection churn (system time) becomes what is measured.
+	opts := []func(*vegeta.Attacker){
+		vegeta.Timeout(30 * time.Second), vegeta.KeepAlive(true),
+		vegeta.Workers(workers), vegeta.MaxWorkers(workers),
+		vegeta.Connections(int(workers)), vegeta.MaxConnections(int(workers)),
+	}
 	var pacer vegeta.Pacer = vegeta.Rate{Freq: o.Rate, Per: time.Second}
 	if o.Rate == 0 {
-		opts = append(opts, vegeta.MaxWorkers(workers))
 		pacer = vegeta.Rate{Freq: 0}
 	}
 	attacker := vegeta.NewAttacker(opts...)
