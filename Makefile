@@ -7,7 +7,7 @@ PKGS     := ./...
 # The embedded Temporal server makes the first build slow (several minutes
 # cold on 2 cores); later builds come from the Go build cache.
 
-.PHONY: all build run test test-short vet bench fmt clean ml-compare
+.PHONY: all build run test test-short vet bench fmt clean ml-compare fuzz soak
 
 all: build
 
@@ -18,9 +18,26 @@ build:
 run: build
 	./$(BIN) dev
 
-## test: unit and integration tests against real PostgreSQL, Redis and Temporal
+## test: unit and integration tests against real PostgreSQL, Redis and Temporal,
+## then every fuzz target briefly
 test: vet
 	$(GO) test -count=1 -timeout 14m $(PKGS)
+	$(MAKE) fuzz
+
+## fuzz: every `func Fuzz…` in the module for FUZZTIME each (about 75 s in all
+## at 2s, half of it linking the api test binary); new failing inputs land in
+## the package's testdata/fuzz
+FUZZTIME ?= 2s
+fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+## soak: mixed load (single and batched readings, queries, invalid and
+## duplicated requests) on a spawned local API for SOAK_DURATION; per-minute
+## throughput, p99, errors and API memory, then durability. Figures go to
+## docs/BENCHMARKS.md ("Soak").
+SOAK_DURATION ?= 10m
+soak: build
+	./$(BIN) soak -duration $(SOAK_DURATION)
 
 test-short:
 	$(GO) test -count=1 -short $(PKGS)

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -73,8 +74,15 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("unexpected data after the JSON value")
+	if err == nil {
+		// Only whitespace may follow (dec.More misses a stray '}' or ']').
+		var maxErr *http.MaxBytesError
+		switch _, tokErr := dec.Token(); {
+		case errors.As(tokErr, &maxErr):
+			err = tokErr
+		case !errors.Is(tokErr, io.EOF):
+			err = errors.New("unexpected data after the JSON value")
+		}
 	}
 	if err == nil {
 		return true

@@ -37,6 +37,7 @@ func init() {
 		{"keys", "create, list and revoke API keys (create|list|revoke)", runKeys},
 		{"healthcheck", "exit 0 when a running API answers /health/ready with 200 (container healthcheck)", runHealthcheck},
 		{"loadtest", "drive the ingest API and report throughput and latency", runLoadtest},
+		{"soak", "hold a mixed load on a local API for minutes; report drift, errors and durability", runSoak},
 		{"simulate", "replay the AI4I dataset as sensors with injected faults against the API", runSimulate},
 		{"train", "train a model on a dataset with cross-validation and write the model file", runTrain},
 	}
