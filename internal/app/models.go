@@ -111,15 +111,33 @@ func newModelsHandlers(cfg config.Config, reg *registry.Registry, st *mlops.Stor
 	return &api.Models{Registry: reg, MLOps: st, Defaults: defaultPolicy(cfg), Temporal: c, TaskQueue: cfg.TemporalTaskQueue}
 }
 
-// registerDriftMetrics exposes the stored drift results on /metrics (once
-// per process).
-func registerDriftMetrics(st *mlops.Store, log *slog.Logger) error {
-	err := prometheus.Register(&mlops.DriftCollector{Store: st, Log: log.With("component", "drift-metrics")})
-	var already prometheus.AlreadyRegisteredError
-	if err != nil && !errors.As(err, &already) {
-		return fmt.Errorf("register drift metrics: %w", err)
-	}
-	return nil
+// registerDriftMetrics exposes the stored drift results on /metrics while
+// the app runs: registered at start and unregistered at stop, so an app
+// rebuilt in the same process (tests) never scrapes a closed pool.
+func registerDriftMetrics(lc fx.Lifecycle, st *mlops.Store, log *slog.Logger) {
+	c := &mlops.DriftCollector{Store: st, Log: log.With("component", "drift-metrics")}
+	registered := false
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			err := prometheus.Register(c)
+			var already prometheus.AlreadyRegisteredError
+			if errors.As(err, &already) {
+				log.Warn("drift metrics are already exported by another app in this process")
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("register drift metrics: %w", err)
+			}
+			registered = true
+			return nil
+		},
+		OnStop: func(context.Context) error {
+			if registered {
+				prometheus.Unregister(c)
+			}
+			return nil
+		},
+	})
 }
 
 func newModelActivities(cfg config.Config, db *store.DB, reg *registry.Registry, st *mlops.Store) *activities.Models {
