@@ -35,6 +35,10 @@ type PartitionsResult struct {
 	// RollupsDeleted and DefaultDeleted count removed rows.
 	RollupsDeleted int64
 	DefaultDeleted int64
+	// AnomaliesDeleted and ReportsDeleted count trimmed outbox rows and
+	// reports.
+	AnomaliesDeleted int64
+	ReportsDeleted   int64
 }
 
 // EnsurePartitions creates the daily partitions from the retention horizon to
@@ -51,8 +55,9 @@ func (a *Storage) EnsurePartitions(ctx context.Context, in PartitionsInput) (Par
 	return PartitionsResult{Created: created}, nil
 }
 
-// DropExpired drops readings partitions past Retention and rollups past
-// RollupRetention. Dropping what is already gone is a no-op.
+// DropExpired drops readings partitions past Retention, rollups and reports
+// past RollupRetention, and dispatched anomaly outbox rows past Retention.
+// Dropping what is already gone is a no-op.
 func (a *Storage) DropExpired(ctx context.Context, in PartitionsInput) (PartitionsResult, error) {
 	var res PartitionsResult
 	var err error
@@ -65,6 +70,12 @@ func (a *Storage) DropExpired(ctx context.Context, in PartitionsInput) (Partitio
 	}
 	if res.RollupsDeleted, err = a.DB.DeleteRollupsBefore(ctx, in.Now.Add(-a.RollupRetention)); err != nil {
 		return res, fmt.Errorf("delete rollups: %w", err)
+	}
+	if res.AnomaliesDeleted, err = a.DB.DeleteDispatchedAnomaliesBefore(ctx, cutoff); err != nil {
+		return res, fmt.Errorf("trim anomaly outbox: %w", err)
+	}
+	if res.ReportsDeleted, err = a.DB.DeleteReportsBefore(ctx, in.Now.Add(-a.RollupRetention)); err != nil {
+		return res, fmt.Errorf("delete reports: %w", err)
 	}
 	if len(res.Dropped) > 0 {
 		activity.GetLogger(ctx).Info("dropped expired readings partitions", "partitions", res.Dropped)

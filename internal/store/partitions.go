@@ -127,6 +127,16 @@ func (db *DB) DeleteRollupsBefore(ctx context.Context, cutoff time.Time) (int64,
 	return tag.RowsAffected(), nil
 }
 
+// DeleteReportsBefore removes reports (and, by cascade, their charts)
+// created before cutoff.
+func (db *DB) DeleteReportsBefore(ctx context.Context, cutoff time.Time) (int64, error) {
+	tag, err := db.Pool.Exec(ctx, `DELETE FROM reports WHERE created_at < $1`, cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("store: delete reports: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // DeleteDefaultBefore removes readings older than cutoff that sit in the
 // default partition (they missed every daily partition).
 func (db *DB) DeleteDefaultBefore(ctx context.Context, cutoff time.Time) (int64, error) {
