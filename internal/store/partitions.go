@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,8 +98,14 @@ func (db *DB) DropPartitionsBefore(ctx context.Context, cutoff time.Time) ([]str
 	if err != nil {
 		return nil, err
 	}
+	names := make([]string, 0, len(existing))
+	for name := range existing {
+		names = append(names, name)
+	}
+	slices.Sort(names) // oldest first: a failure leaves no gap behind
 	var dropped []string
-	for name, day := range existing {
+	for _, name := range names {
+		day := existing[name]
 		if day.Add(24 * time.Hour).After(cutoff) {
 			continue
 		}
