@@ -150,11 +150,13 @@ smartmaint dev is running
   API          http://%s   (X-API-Key: %s, tenant %q)
   Temporal UI  %s
   Temporal     %s
+  Operator UI  http://%s/ui/   (sign in with the key above)
+  API docs     http://%s/api/v1/docs
   Metrics      http://%s/metrics
   Simulator    %s
 Press Ctrl-C to stop.
 
-`, api, cfg.DevAPIKey, cfg.DevTenant, dev.UIURL(), dev.Address(), api, sim)
+`, api, cfg.DevAPIKey, cfg.DevTenant, dev.UIURL(), dev.Address(), api, api, api, sim)
 		}))
 	})
 }
