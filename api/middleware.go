@@ -208,12 +208,13 @@ var expensiveRoutes = map[string]bool{
 	"POST /api/v1/models/{name}/retrain": true,
 	"POST /api/v1/models/{name}/promote": true,
 	"POST /api/v1/work-orders/replan":    true,
+	"POST /api/v1/reports":               true,
 }
 
 // RouteClass is the rate-limit class of the request's matched route:
 // ingest for POST /api/v1/readings, expensive for model retrain and
-// promote and work-order re-planning, read for GET and HEAD, write for the
-// rest.
+// promote, work-order re-planning and report generation, read for GET and
+// HEAD, write for the rest.
 func RouteClass(r *http.Request) ratelimit.Class {
 	template := ""
 	if cr := mux.CurrentRoute(r); cr != nil {

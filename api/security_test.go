@@ -202,6 +202,7 @@ func TestRouteClass(t *testing.T) {
 	v1.Handle("/models/{name}/retrain", h).Methods("POST")
 	v1.Handle("/work-orders/replan", h).Methods("POST")
 	v1.Handle("/assets/{id}", h).Methods("DELETE")
+	v1.Handle("/reports", h).Methods("POST", "GET")
 	tests := []struct {
 		method, path string
 		want         ratelimit.Class
@@ -213,6 +214,8 @@ func TestRouteClass(t *testing.T) {
 		{"POST", "/api/v1/models/m/promote", ratelimit.Expensive},
 		{"POST", "/api/v1/models/m/retrain", ratelimit.Expensive},
 		{"POST", "/api/v1/work-orders/replan", ratelimit.Expensive},
+		{"POST", "/api/v1/reports", ratelimit.Expensive},
+		{"GET", "/api/v1/reports", ratelimit.Read},
 	}
 	for _, tt := range tests {
 		got = ""

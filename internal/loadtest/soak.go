@@ -54,8 +54,8 @@ type SoakOptions struct {
 }
 
 // DefaultSoakRates is a mix a 2-core machine holds with room to spare:
-// 2,000 single readings, 20 batches of 100, 20 queries, 20 invalid
-// requests and 20 duplicated readings a second.
+// 2,000 single readings, 20 batches of 100, 20 queries (one sensor's
+// last minute), 20 invalid requests and 20 duplicated readings a second.
 func DefaultSoakRates() map[string]int {
 	return map[string]int{KindSingle: 2000, KindBatch: 20, KindQuery: 20, KindInvalid: 20, KindDuplicate: 20}
 }
@@ -373,9 +373,11 @@ func (g *soakGen) do(kind string, n int64, due time.Time) soakResult {
 		body = "[" + strings.Join(parts, ",") + "]"
 	case KindQuery:
 		method = http.MethodGet
-		url = fmt.Sprintf("%s/api/v1/assets/%s/readings?from=%s&limit=500", base, assetID(int(n)%g.o.Assets), now.Add(-5*time.Minute).UTC().Format(time.RFC3339))
+		// A dashboard panel: one sensor's last minute, raw or in 10 s buckets.
+		url = fmt.Sprintf("%s/api/v1/assets/%s/readings?sensor=%s&from=%s&limit=1000", base, assetID(int(n)%g.o.Assets),
+			sensorID(int(n/int64(g.o.Assets))%g.o.SensorsPerAsset), now.Add(-time.Minute).UTC().Format(time.RFC3339))
 		if n%2 == 1 {
-			url += "&step=1m"
+			url += "&step=10s"
 		}
 	case KindInvalid:
 		ts := now.UTC().Format(time.RFC3339Nano)
