@@ -62,7 +62,8 @@ type Config struct {
 
 	// IngestMaxBatchRows caps the rows of one group-commit COPY.
 	IngestMaxBatchRows int `env:"INGEST_MAX_BATCH_ROWS" envDefault:"20000"`
-	// IngestFlushers is the number of concurrent COPY transactions.
+	// IngestFlushers is the number of flusher goroutines: batches of 2,000
+	// rows or more commit concurrently, smaller ones take turns.
 	IngestFlushers int `env:"INGEST_FLUSHERS" envDefault:"2"`
 	// IngestQueueRequests bounds the requests waiting for a commit; when full,
 	// new requests wait until their deadline and then get 503.

@@ -56,8 +56,12 @@ type Options struct {
 	Flushers      int
 	QueueRequests int
 	CommitTimeout time.Duration
-	Hooks         Hooks
-	Logger        *slog.Logger
+	// SerialBelowRows is the batch size below which commits take turns
+	// (default store.CopyThreshold; negative lets every batch commit in
+	// parallel).
+	SerialBelowRows int
+	Hooks           Hooks
+	Logger          *slog.Logger
 }
 
 // Batcher is the group-commit writer.
@@ -70,6 +74,7 @@ type Batcher struct {
 	mu      sync.RWMutex // held for reading while enqueuing, for writing while closing
 	closed  bool
 	wg      sync.WaitGroup
+	serial  sync.Mutex // held while a small batch commits
 	metrics *metrics
 }
 
@@ -86,6 +91,9 @@ func NewBatcher(db *store.DB, opts Options) *Batcher {
 	}
 	if opts.CommitTimeout <= 0 {
 		opts.CommitTimeout = 10 * time.Second
+	}
+	if opts.SerialBelowRows == 0 {
+		opts.SerialBelowRows = store.CopyThreshold
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -143,23 +151,35 @@ func (b *Batcher) Close() {
 func (b *Batcher) flusher() {
 	defer b.wg.Done()
 	for first := range b.queue {
-		batch := []*Request{first}
-		rows := len(first.Rows)
-	drain:
-		for rows < b.opts.MaxBatchRows {
-			select {
-			case r, ok := <-b.queue:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r)
-				rows += len(r.Rows)
-			default:
-				break drain
-			}
+		batch, rows := b.drain([]*Request{first}, len(first.Rows))
+		if rows >= b.opts.SerialBelowRows {
+			b.flush(batch, rows)
+			continue
 		}
+		// A small batch waits for the small commit in flight, then takes
+		// what queued up meanwhile.
+		b.serial.Lock()
+		batch, rows = b.drain(batch, rows)
 		b.flush(batch, rows)
+		b.serial.Unlock()
 	}
+}
+
+// drain adds queued requests to batch without waiting, up to the row cap.
+func (b *Batcher) drain(batch []*Request, rows int) ([]*Request, int) {
+	for rows < b.opts.MaxBatchRows {
+		select {
+		case r, ok := <-b.queue:
+			if !ok {
+				return batch, rows
+			}
+			batch = append(batch, r)
+			rows += len(r.Rows)
+		default:
+			return batch, rows
+		}
+	}
+	return batch, rows
 }
 
 // flush commits batch; when the database rejects the data itself (not a

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -275,5 +276,53 @@ func TestBatcherReportsUnavailable(t *testing.T) {
 	}
 	if err := b.Write(context.Background(), &ingest.Request{Rows: rows(f, 1, time.Now().UTC())}); !errors.Is(err, ingest.ErrClosed) {
 		t.Errorf("write after Close: err = %v, want ErrClosed", err)
+	}
+}
+
+// TestBatcherSerialisesSmallCommits checks that small batches commit one at
+// a time whatever the number of flushers, while batches of COPY size commit
+// side by side.
+func TestBatcherSerialisesSmallCommits(t *testing.T) {
+	tests := []struct {
+		name         string
+		rowsPerReq   int
+		wantParallel bool
+	}{
+		{"single readings take turns", 1, false},
+		{"small batches take turns", store.CopyThreshold / 20, false}, // 16 of them stay below the threshold together
+		{"COPY-sized batches overlap", store.CopyThreshold, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := setup(t)
+			var inflight, peak atomic.Int32
+			b := ingest.NewBatcher(f.db, ingest.Options{Flushers: 4, MaxBatchRows: store.CopyThreshold, Hooks: ingest.Hooks{
+				Stage: func(*pgx.Batch, []*ingest.Request) {
+					n := inflight.Add(1)
+					for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+					}
+					time.Sleep(30 * time.Millisecond) // a slow commit, so others have to wait or overlap
+				},
+				Committed: func([]*ingest.Request) { inflight.Add(-1) },
+			}})
+			defer b.Close()
+			const requests = 16
+			var wg sync.WaitGroup
+			base := time.Now().UTC()
+			for i := range requests {
+				wg.Go(func() {
+					if err := b.Write(context.Background(), &ingest.Request{Rows: rows(f, tt.rowsPerReq, base.Add(time.Duration(i)*time.Minute))}); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			if n, _ := f.db.CountReadings(context.Background(), "acme"); n != int64(requests*tt.rowsPerReq) {
+				t.Fatalf("stored %d readings, want %d", n, requests*tt.rowsPerReq)
+			}
+			if got := peak.Load() > 1; got != tt.wantParallel {
+				t.Errorf("at most %d commits were in flight at once; want parallel commits %v", peak.Load(), tt.wantParallel)
+			}
+		})
 	}
 }
