@@ -9,6 +9,11 @@
 // as their readings; a sweeper re-sends whatever was not dispatched (a
 // crash, Temporal down, an overflowing queue), and the workflow ignores ids
 // it has already seen.
+//
+// Marking anomalies dispatched is off the signal's path: ids are collected
+// and marked every MarkEvery in one UPDATE that does not wait for its WAL
+// flush. A mark lost to a crash only means the sweeper sends that anomaly
+// again, which the workflow ignores.
 package dispatch
 
 import (
@@ -65,7 +70,10 @@ type Options struct {
 	// SweepAge that are still undispatched are sent again (default 5s, 10s).
 	SweepEvery time.Duration
 	SweepAge   time.Duration
-	Logger     *slog.Logger
+	// MarkEvery is how often signalled anomalies are marked dispatched in
+	// the outbox (default 250ms; kept well under SweepAge).
+	MarkEvery time.Duration
+	Logger    *slog.Logger
 }
 
 // Dispatcher coalesces anomalies per asset and signals incident workflows.
@@ -78,6 +86,7 @@ type Dispatcher struct {
 	assets map[assetKey]*assetQueue
 	ready  chan assetKey
 	runs   map[assetKey]string // last run id seen per asset, to count starts
+	marks  []string            // signalled anomaly ids not yet marked dispatched
 }
 
 type assetKey struct{ tenant, asset string }
@@ -102,6 +111,10 @@ func New(c client.Client, db *store.DB, opts Options) *Dispatcher {
 	if opts.SweepAge <= 0 {
 		opts.SweepAge = 10 * time.Second
 	}
+	if opts.MarkEvery <= 0 {
+		opts.MarkEvery = 250 * time.Millisecond
+	}
+	opts.MarkEvery = min(opts.MarkEvery, opts.SweepAge/4)
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -170,7 +183,40 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			}
 		}
 	})
+	wg.Go(func() {
+		t := time.NewTicker(d.opts.MarkEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				d.flushMarks(ctx)
+			}
+		}
+	})
 	wg.Wait()
+	// Signals sent just before the end are marked too, so a restart does
+	// not send them again.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	d.flushMarks(sctx)
+}
+
+// flushMarks marks the signalled anomalies dispatched.
+func (d *Dispatcher) flushMarks(ctx context.Context) {
+	d.mu.Lock()
+	ids := d.marks
+	d.marks = nil
+	d.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	if err := d.db.MarkAnomaliesDispatched(ctx, ids); err != nil {
+		// Signalled but not marked: the sweeper sends them again and the
+		// workflow ignores them.
+		d.opts.Logger.Warn("mark anomalies dispatched", "anomalies", len(ids), "error", err)
+	}
 }
 
 func (d *Dispatcher) dispatch(ctx context.Context, k assetKey) {
@@ -239,22 +285,18 @@ func (d *Dispatcher) signal(ctx context.Context, k assetKey, batch []detect.Anom
 		d.runs[k] = run.GetRunID()
 		starts.Inc()
 	}
+	for _, a := range batch {
+		d.marks = append(d.marks, a.ID)
+	}
 	d.mu.Unlock()
-	ids := make([]string, len(batch))
-	for i, a := range batch {
-		ids[i] = a.ID
-	}
-	if err := d.db.MarkAnomaliesDispatched(context.WithoutCancel(ctx), ids); err != nil {
-		// Signalled but not marked: the sweeper sends them again and the
-		// workflow ignores them.
-		d.opts.Logger.Warn("mark anomalies dispatched", "error", err)
-	}
 	return nil
 }
 
 // Sweep re-sends outbox anomalies that stayed undispatched longer than
 // SweepAge.
 func (d *Dispatcher) Sweep(ctx context.Context) error {
+	// Whatever was signalled is marked first, so it is not sent twice.
+	d.flushMarks(ctx)
 	rows, err := d.db.UndispatchedAnomalies(ctx, time.Now().Add(-d.opts.SweepAge), 5000)
 	if err != nil {
 		return err

@@ -26,13 +26,13 @@ func RunWrk(ctx context.Context, o Options, key, name string) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	// Requests rotate over every sensor so the batcher sees the usual mix.
+	// Requests rotate over pre-rendered readings spread over every sensor,
+	// AnomalyRate of them past the alarm limit, so the batcher and the
+	// detectors see the usual mix.
+	o.BatchSize = 1
 	var bodies []string
-	for a := range o.Assets {
-		for s := range o.SensorsPerAsset {
-			bodies = append(bodies, fmt.Sprintf(`{"asset_id":%q,"sensor_id":%q,"ts":%q,"value":%g}`,
-				assetID(a), sensorID(s), time.Now().UTC().Add(-time.Second).Format(time.RFC3339Nano), 50.0+float64(s)))
-		}
+	for _, b := range makeBodies(o, max(2000, o.Assets*o.SensorsPerAsset)) {
+		bodies = append(bodies, string(b))
 	}
 	var lua strings.Builder
 	fmt.Fprintf(&lua, "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"X-API-Key\"] = %q\n", key)
