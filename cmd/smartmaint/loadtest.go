@@ -158,13 +158,14 @@ func freshDatabase(ctx context.Context, baseURL, name string) (string, error) {
 // reportIncidentPath prints how fast anomalies reached their incident
 // workflows and how many workflows were started.
 func reportIncidentPath(metricsURL string) error {
-	vals, hists, err := loadtest.Scrape(metricsURL, "smartmaint_incident_signal_latency_seconds", "smartmaint_incident_workflow_starts_total")
+	vals, hists, err := loadtest.Scrape(metricsURL, "smartmaint_incident_signal_latency_seconds", "smartmaint_incident_workflow_starts_total",
+		"smartmaint_anomalies_total", "smartmaint_anomalies_swept_total")
 	if err != nil {
 		return err
 	}
 	h := hists["smartmaint_incident_signal_latency_seconds"]
-	fmt.Printf("anomaly → SignalWithStart: %.0f signals, p50 %.1f ms, p99 %.1f ms (from histogram buckets); incident workflows started: %.0f\n",
-		h.Count, 1000*h.Quantile(0.5), 1000*h.Quantile(0.99), vals["smartmaint_incident_workflow_starts_total"])
+	fmt.Printf("anomaly → SignalWithStart: %.0f anomalies in %.0f signals (%.0f re-sent by the sweeper), p50 %.1f ms, p99 %.1f ms (from histogram buckets); incident workflows started: %.0f\n",
+		vals["smartmaint_anomalies_total"], h.Count, vals["smartmaint_anomalies_swept_total"], 1000*h.Quantile(0.5), 1000*h.Quantile(0.99), vals["smartmaint_incident_workflow_starts_total"])
 	return nil
 }
 

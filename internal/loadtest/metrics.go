@@ -48,7 +48,8 @@ func (h Histogram) Quantile(q float64) float64 {
 }
 
 // Scrape reads the counters and histograms named in names from a /metrics
-// URL (label-less series only, which is what smartmaint's are).
+// URL; a counter with labels is summed over its series. Histograms must be
+// label-less, which is what smartmaint's are.
 func Scrape(url string, names ...string) (map[string]float64, map[string]Histogram, error) {
 	resp, err := http.Get(url)
 	if err != nil {
@@ -81,8 +82,8 @@ func Scrape(url string, names ...string) (map[string]float64, map[string]Histogr
 		}
 		name, labels, _ := strings.Cut(series, "{")
 		switch {
-		case want[name] && labels == "":
-			values[name] = v
+		case want[name]:
+			values[name] += v // a labelled family sums over its series
 		case strings.HasSuffix(name, "_bucket") && want[strings.TrimSuffix(name, "_bucket")]:
 			base := strings.TrimSuffix(name, "_bucket")
 			le := strings.TrimSuffix(strings.TrimPrefix(labels, `le="`), `"}`)

@@ -20,6 +20,7 @@ x_latency_seconds_sum 1.2
 x_latency_seconds_count 100
 x_starts_total 7
 x_other{label="a"} 3
+x_other{label="b"} 4
 `)
 	}))
 	defer srv.Close()
@@ -27,7 +28,7 @@ x_other{label="a"} 3
 	if err != nil {
 		t.Fatal(err)
 	}
-	if vals["x_starts_total"] != 7 || len(vals) != 1 {
+	if vals["x_starts_total"] != 7 || vals["x_other"] != 7 || len(vals) != 2 {
 		t.Errorf("values %v", vals)
 	}
 	h := hists["x_latency_seconds"]
