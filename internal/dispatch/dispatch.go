@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -87,6 +88,9 @@ type Dispatcher struct {
 	ready  chan assetKey
 	runs   map[assetKey]string // last run id seen per asset, to count starts
 	marks  []string            // signalled anomaly ids not yet marked dispatched
+
+	failures atomic.Int64 // failed signals since the last warning
+	warnedAt atomic.Int64 // unix nanos of the last warning
 }
 
 type assetKey struct{ tenant, asset string }
@@ -248,8 +252,23 @@ func (d *Dispatcher) dispatch(ctx context.Context, k assetKey) {
 	}
 	d.mu.Unlock()
 	if err != nil && ctx.Err() == nil {
-		d.opts.Logger.Warn("signal incident failed; the outbox sweeper will retry", "tenant", k.tenant, "asset", k.asset, "anomalies", len(batch), "error", err)
+		d.warnFailed(k, len(batch), err)
 	}
+}
+
+// warnFailed logs a failed signal, at most once per warnEvery: while
+// Temporal is down every signal fails, and a line per anomaly would bury
+// the log. The line counts the failures it stands for.
+func (d *Dispatcher) warnFailed(k assetKey, anomalies int, err error) {
+	const warnEvery = 10 * time.Second
+	d.failures.Add(1)
+	now := time.Now().UnixNano()
+	last := d.warnedAt.Load()
+	if now-last < int64(warnEvery) || !d.warnedAt.CompareAndSwap(last, now) {
+		return
+	}
+	d.opts.Logger.Warn("signal incident failed; the outbox sweeper will retry",
+		"tenant", k.tenant, "asset", k.asset, "anomalies", anomalies, "failed_signals", d.failures.Swap(0), "error", err)
 }
 
 // signal sends one batch and marks it dispatched.

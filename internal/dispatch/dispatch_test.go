@@ -190,3 +190,52 @@ func TestDispatchMarksPendingOnStop(t *testing.T) {
 		t.Errorf("%d anomalies left undispatched after the stop, want 0", n)
 	}
 }
+
+// logCounter counts log records by message.
+type logCounter struct {
+	mu    sync.Mutex
+	lines map[string][]slog.Record
+}
+
+func (h *logCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (h *logCounter) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.lines[r.Message] = append(h.lines[r.Message], r)
+	return nil
+}
+func (h *logCounter) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *logCounter) WithGroup(string) slog.Handler      { return h }
+
+func (h *logCounter) count(msg string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.lines[msg])
+}
+
+func TestDispatchWarnsOnceWhileTemporalIsDown(t *testing.T) {
+	db, _ := testenv.DB(t)
+	tenant := testenv.Tenant(t, db, fmt.Sprintf("t%d", time.Now().UnixNano()))
+	down, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer down.Close()
+	f := fixture{db: db, tenant: tenant}
+	logs := &logCounter{lines: map[string][]slog.Record{}}
+	d := dispatch.New(down, db, dispatch.Options{TaskQueue: "nowhere", Logger: slog.New(logs)})
+	run(t, d)
+	const assets = 6
+	for i := range assets {
+		d.Offer(f.store(t, fmt.Sprintf("pump-%d", i), 3))
+	}
+	const msg = "signal incident failed; the outbox sweeper will retry"
+	waitFor(t, "a signal fails", func() bool { return logs.count(msg) > 0 })
+	time.Sleep(time.Second) // the other assets' signals fail meanwhile
+	if n := logs.count(msg); n != 1 {
+		t.Errorf("%d warnings for failed signals within a second, want 1", n)
+	}
+	if n := f.undispatched(t); n != assets*3 {
+		t.Errorf("%d anomalies left for the sweeper, want %d", n, assets*3)
+	}
+}

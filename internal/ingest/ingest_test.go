@@ -326,3 +326,39 @@ func TestBatcherSerialisesSmallCommits(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkBatcher writes one-reading requests from 64 goroutines through
+// two flushers, with small commits taking turns (the default) and with
+// every commit in parallel, and reports readings and commits per second.
+func BenchmarkBatcher(b *testing.B) {
+	for _, bc := range []struct {
+		name   string
+		serial int
+	}{{"serial-small-commits", 0}, {"parallel-commits", -1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			f := setup(b)
+			var commits atomic.Int64
+			bt := ingest.NewBatcher(f.db, ingest.Options{Flushers: 2, SerialBelowRows: bc.serial, Hooks: ingest.Hooks{
+				Committed: func([]*ingest.Request) { commits.Add(1) },
+			}})
+			defer bt.Close()
+			base := time.Now().UTC()
+			var n atomic.Int64
+			b.SetParallelism(32) // 64 writers on 2 cores
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := n.Add(1)
+					r := []store.Reading{{TenantID: "acme", SensorKey: f.sensor.Key, TS: base.Add(-time.Duration(i) * time.Microsecond), Value: float64(i % 100)}}
+					if err := bt.Write(context.Background(), &ingest.Request{Rows: r}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			s := b.Elapsed().Seconds()
+			b.ReportMetric(float64(b.N)/s, "readings/s")
+			b.ReportMetric(float64(commits.Load())/s, "commits/s")
+		})
+	}
+}
