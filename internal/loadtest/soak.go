@@ -397,8 +397,9 @@ func (g *soakGen) do(kind string, n int64, due time.Time) soakResult {
 		// Pairs: the 2k-th and (2k+1)-th requests carry the same key and body.
 		pair := n / 2
 		header["Idempotency-Key"] = fmt.Sprintf("soak-%d-%d", g.base.Unix(), pair)
+		// Values stay in the normal band: the soak loads ingest, not incidents.
 		body = fmt.Sprintf(`{"asset_id":%q,"sensor_id":%q,"ts":%q,"value":%d}`, assetID(int(pair)%g.o.Assets), sensorID(0),
-			g.base.Add(time.Duration(pair)*time.Millisecond).Format(time.RFC3339Nano), pair)
+			g.base.Add(time.Duration(pair)*time.Millisecond).Format(time.RFC3339Nano), 40+pair%20)
 	}
 	var rd io.Reader
 	if body != "" {
