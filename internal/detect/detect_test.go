@@ -161,3 +161,29 @@ func BenchmarkEngine(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/reading")
 }
+
+// TestRobustZFalseAlarms runs many Gaussian sensors from their first reading:
+// neither the cold start nor the tracker's own wander may raise alarms.
+func TestRobustZFalseAlarms(t *testing.T) {
+	d := NewRobustZ(6, 0.05)
+	rng := rand.New(rand.NewPCG(3, 3))
+	const sensors, readings = 500, 2000
+	var early, late int
+	for k := range sensors {
+		s := &store.Sensor{Key: int64(k), Unit: "bar"}
+		for i := range readings {
+			if d.Observe(Reading{Sensor: s, Value: 50 + 5*rng.NormFloat64()}).Anomalous {
+				if i < 100 {
+					early++
+				} else {
+					late++
+				}
+			}
+		}
+	}
+	// A true 6σ rule expects 0.002 false alarms in these 10^6 readings.
+	if early > 0 || late > 2 {
+		t.Errorf("%d false alarms in the first 100 readings of %d sensors and %d in the next %d each; want 0 and at most 2",
+			early, sensors, late, readings-100)
+	}
+}

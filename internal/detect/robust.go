@@ -11,8 +11,10 @@ import (
 // RobustZ flags readings whose robust z-score against the sensor's own
 // recent behaviour (a streaming median and MAD, see stats.Robust) exceeds
 // Threshold. Sensors of kind "counter", "meter" or "cumulative" are skipped. It learns every reading, so a lasting level shift becomes the
-// new normal within a few hundred readings; until a sensor has
-// stats.MinReadings readings it stays silent.
+// new normal within a few hundred readings. Until a sensor's tracker is
+// warm (32 readings, see stats.Robust.Warm) it stays silent: a MAD from a
+// handful of readings is too rough for a 6σ threshold and made new sensors
+// raise false alarms.
 //
 // State lives in this process. Behind several API replicas each learns from
 // the readings it receives, which for one sensor posting through a load
@@ -62,7 +64,7 @@ func (d *RobustZ) Observe(r Reading) Finding {
 		tr = &t
 		sh.m[r.Sensor.Key] = tr
 	}
-	warm := tr.Count() >= stats.MinReadings
+	warm := tr.Warm()
 	median, sigma := tr.Median(), tr.Sigma()
 	tr.Update(r.Value)
 	sh.mu.Unlock()

@@ -84,6 +84,12 @@ const huberK = 1.5
 // tracking.
 const warmup = 32
 
+// madRate is the MAD tracker's step as a share of α. Its multiplicative
+// steps make σ̂ wander; at the full α the wander alone pushed about one
+// Gaussian reading in 10^5 past 6σ̂, at a quarter of it about one in 10^6,
+// while a change of spread is still absorbed within a few hundred readings.
+const madRate = 0.25
+
 // Robust is a streaming median and median absolute deviation (MAD), and the
 // robust z-score (x − median) / (1.4826·MAD) — a standard normal value for
 // Gaussian data that a burst of outliers barely moves.
@@ -92,7 +98,7 @@ const warmup = 32
 // After that both are tracked, with σ̂ = 1.4826·MAD:
 //
 //	median ← median + α·clip(x − median, ±1.5σ̂)
-//	MAD    ← MAD·(1+α)  if |x − median| > MAD,  MAD/(1+α) otherwise
+//	MAD    ← MAD·(1+α/4)  if |x − median| > MAD,  MAD/(1+α/4) otherwise
 //
 // The location step is a Huber-clipped EWMA: as smooth as an EWMA for
 // Gaussian data, but one reading moves it by at most 1.5·α·σ̂ whatever its
@@ -137,9 +143,9 @@ func (r *Robust) Update(x float64) {
 	c := huberK * scale(madToSigma*r.mad, r.median)
 	r.median += r.alpha * min(max(x-r.median, -c), c)
 	if math.Abs(x-r.median) > r.mad {
-		r.mad *= 1 + r.alpha
+		r.mad *= 1 + madRate*r.alpha
 	} else {
-		r.mad /= 1 + r.alpha
+		r.mad /= 1 + madRate*r.alpha
 	}
 	r.mad = max(r.mad, 1e-12)
 }
@@ -184,6 +190,10 @@ func (r *Robust) MAD() float64 { return r.mad }
 
 // Sigma is the standard deviation implied by the MAD, 1.4826·MAD.
 func (r *Robust) Sigma() float64 { return madToSigma * r.mad }
+
+// Warm reports whether the warm-up is over: the first 32 readings were
+// learnt, so the median and MAD no longer rest on a handful of values.
+func (r *Robust) Warm() bool { return r.n >= warmup }
 
 // Count is the number of readings learnt.
 func (r *Robust) Count() int { return r.n }
