@@ -84,11 +84,17 @@ const huberK = 1.5
 // tracking.
 const warmup = 32
 
-// madRate is the MAD tracker's step as a share of α. Its multiplicative
-// steps make σ̂ wander; at the full α the wander alone pushed about one
-// Gaussian reading in 10^5 past 6σ̂, at a quarter of it about one in 10^6,
-// while a change of spread is still absorbed within a few hundred readings.
-const madRate = 0.25
+// The spread tracker steps up by spreadUp·α and down by spreadDown·α.
+// Multiplicative steps make σ̂ wander, and a σ̂ that wanders low is what
+// raises false alarms: with symmetric steps of α, σ̂ spent 16% of the time
+// below 0.8σ on Gaussian data and about one reading in 10^5 passed 6σ̂;
+// with a quarter-size downward step, under 5% of the time. The full upward
+// step keeps the catch-up as fast as before when the spread grows (or the
+// warm-up saw too little of it).
+const (
+	spreadUp   = 1
+	spreadDown = 0.25
+)
 
 // Robust is a streaming median and median absolute deviation (MAD), and the
 // robust z-score (x − median) / (1.4826·MAD) — a standard normal value for
@@ -98,15 +104,20 @@ const madRate = 0.25
 // After that both are tracked, with σ̂ = 1.4826·MAD:
 //
 //	median ← median + α·clip(x − median, ±1.5σ̂)
-//	MAD    ← MAD·(1+α/4)  if |x − median| > MAD,  MAD/(1+α/4) otherwise
+//	MAD    ← MAD·(1+α)    if |x − median| > k·MAD
+//	MAD    ← MAD/(1+α/4)  otherwise
 //
 // The location step is a Huber-clipped EWMA: as smooth as an EWMA for
 // Gaussian data, but one reading moves it by at most 1.5·α·σ̂ whatever its
-// value. The MAD step is a multiplicative quantile tracker whose fixed point
-// is the median of |x − median|. A level shift is absorbed in a few times
-// 1/α readings; α plays the role of an EWMA's smoothing factor.
+// value. The spread step is a multiplicative quantile tracker: with these
+// steps its fixed point is the p ≈ 80% quantile of |x − median|, and k (about
+// 1.9) is that quantile in MADs for Gaussian data, so MAD keeps its meaning
+// there; for other shapes it is a robust scale that matches the MAD of a
+// Gaussian. A level shift is absorbed in a few times 1/α readings; α plays
+// the role of an EWMA's smoothing factor.
 type Robust struct {
 	alpha  float64
+	k      float64 // the tracked quantile of |x − median|, in MADs
 	n      int
 	median float64
 	mad    float64
@@ -119,7 +130,13 @@ func NewRobust(alpha float64) Robust {
 	if !(alpha > 0 && alpha < 1) {
 		alpha = 0.05
 	}
-	return Robust{alpha: alpha}
+	// The tracker settles where p·ln(1+α) = (1−p)·ln(1+α/4), p being the
+	// share of readings beyond k·MAD; for Gaussian data that is
+	// k = Φ⁻¹(1−p/2) / Φ⁻¹(3/4).
+	up, down := math.Log1p(spreadUp*alpha), math.Log1p(spreadDown*alpha)
+	p := down / (up + down)
+	k := math.Erfinv(1-p) / math.Erfinv(0.5)
+	return Robust{alpha: alpha, k: k}
 }
 
 // Update learns x. NaN and infinities are ignored.
@@ -142,10 +159,10 @@ func (r *Robust) Update(x float64) {
 	r.n++
 	c := huberK * scale(madToSigma*r.mad, r.median)
 	r.median += r.alpha * min(max(x-r.median, -c), c)
-	if math.Abs(x-r.median) > r.mad {
-		r.mad *= 1 + madRate*r.alpha
+	if math.Abs(x-r.median) > r.k*r.mad {
+		r.mad *= 1 + spreadUp*r.alpha
 	} else {
-		r.mad /= 1 + madRate*r.alpha
+		r.mad /= 1 + spreadDown*r.alpha
 	}
 	r.mad = max(r.mad, 1e-12)
 }

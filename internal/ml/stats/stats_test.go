@@ -153,3 +153,33 @@ func BenchmarkEWMA(b *testing.B) {
 	}
 	_ = s
 }
+
+// TestRobustSpreadSettlesAndCatchesUp checks the spread tracker's two
+// speeds: σ̂ rarely wanders low on Gaussian data (a low σ̂ is what raises
+// false alarms), and grows to a larger spread within about a hundred
+// readings.
+func TestRobustSpreadSettlesAndCatchesUp(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	r := NewRobust(0.05)
+	for range 32 {
+		r.Update(50 + 0.5*rng.NormFloat64()) // a quiet start
+	}
+	for range 100 {
+		r.Update(50 + 5*rng.NormFloat64())
+	}
+	if s := r.Sigma(); s < 3.5 {
+		t.Errorf("σ̂ %.2f 100 readings after the spread grew from 0.5 to 5; want at least 3.5", s)
+	}
+	const n = 50000
+	low := 0
+	for range n {
+		r.Update(50 + 5*rng.NormFloat64())
+		if r.Sigma() < 4 {
+			low++
+		}
+	}
+	// Symmetric steps of α spent about 16% of the time there.
+	if share := float64(low) / n; share > 0.08 {
+		t.Errorf("σ̂ was below 0.8σ for %.1f%% of the readings; want at most 8%%", 100*share)
+	}
+}
