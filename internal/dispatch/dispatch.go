@@ -174,37 +174,33 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		})
 	}
 	wg.Go(func() {
-		t := time.NewTicker(d.opts.SweepEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := d.Sweep(ctx); err != nil && ctx.Err() == nil {
-					d.opts.Logger.Warn("anomaly outbox sweep failed", "error", err)
-				}
+		every(ctx, d.opts.SweepEvery, func() {
+			if err := d.Sweep(ctx); err != nil && ctx.Err() == nil {
+				d.opts.Logger.Warn("anomaly outbox sweep failed", "error", err)
 			}
-		}
+		})
 	})
-	wg.Go(func() {
-		t := time.NewTicker(d.opts.MarkEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				d.flushMarks(ctx)
-			}
-		}
-	})
+	wg.Go(func() { every(ctx, d.opts.MarkEvery, func() { d.flushMarks(ctx) }) })
 	wg.Wait()
 	// Signals sent just before the end are marked too, so a restart does
 	// not send them again.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	d.flushMarks(sctx)
+}
+
+// every calls f every period until ctx ends.
+func every(ctx context.Context, period time.Duration, f func()) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f()
+		}
+	}
 }
 
 // flushMarks marks the signalled anomalies dispatched.
