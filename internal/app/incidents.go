@@ -67,10 +67,17 @@ func incidentsWorker() fx.Option {
 }
 
 // newNotifier is shared by the channel test route and the notify activity.
-func newNotifier(cfg config.Config, db *store.DB, log *slog.Logger) *notify.Notifier {
-	return notify.New(db, notify.Config{SMTP: notify.SMTPConfig{
-		Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword,
-	}}, log.With("component", "notify"))
+func newNotifier(cfg config.Config, db *store.DB, log *slog.Logger) (*notify.Notifier, error) {
+	deny, err := cfg.DeniedNetworks()
+	if err != nil {
+		return nil, err
+	}
+	return notify.New(db, notify.Config{
+		SMTP: notify.SMTPConfig{
+			Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword,
+		},
+		DenyNetworks: deny,
+	}, log.With("component", "notify")), nil
 }
 
 // newWorkOrderHandlers tells an incident when its work order's status

@@ -8,6 +8,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"reflect"
 	"strings"
 	"time"
@@ -148,6 +149,11 @@ type Config struct {
 	// SMTPUsername and SMTPPassword enable AUTH (only over TLS or loopback).
 	SMTPUsername string `env:"SMTP_USERNAME"`
 	SMTPPassword string `env:"SMTP_PASSWORD"`
+	// NotifyDenyNetworks are the CIDRs webhook and Slack notifications
+	// never reach, checked on the address actually dialled; "off" denies
+	// nothing. The default keeps tenants' webhooks away from link-local
+	// (cloud metadata), unspecified and multicast addresses.
+	NotifyDenyNetworks string `env:"NOTIFY_DENY_NETWORKS" envDefault:"169.254.0.0/16,fe80::/10,0.0.0.0/8,::/128,224.0.0.0/4,ff00::/8"`
 
 	// PprofAddr serves net/http/pprof on this address when set (keep it on
 	// loopback).
@@ -249,5 +255,28 @@ func (c Config) Validate() error {
 	case c.RetrainApprovalTimeout <= 0:
 		return fmt.Errorf("config: RETRAIN_APPROVAL_TIMEOUT must be positive, got %s", c.RetrainApprovalTimeout)
 	}
+	if _, err := c.DeniedNetworks(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// DeniedNetworks parses NotifyDenyNetworks: comma-separated CIDRs, or
+// "off" for none (an empty, non-nil slice).
+func (c Config) DeniedNetworks() ([]netip.Prefix, error) {
+	out := []netip.Prefix{}
+	if strings.TrimSpace(c.NotifyDenyNetworks) == "off" {
+		return out, nil
+	}
+	for _, f := range strings.Split(c.NotifyDenyNetworks, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("config: NOTIFY_DENY_NETWORKS: %q is not a CIDR such as 10.0.0.0/8 or fd00::/8 (or use off)", f)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -113,6 +114,9 @@ type Config struct {
 	SMTP SMTPConfig
 	// HTTPTimeout bounds one webhook or Slack request (default 10s).
 	HTTPTimeout time.Duration
+	// DenyNetworks are never dialled by webhook and Slack requests; nil is
+	// DefaultDeniedNetworks, an empty non-nil slice denies nothing.
+	DenyNetworks []netip.Prefix
 }
 
 // New returns a Notifier with the email, webhook and Slack senders.
@@ -121,7 +125,11 @@ func New(db *store.DB, cfg Config, log *slog.Logger) *Notifier {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	client := NewHTTPClient(timeout)
+	deny := cfg.DenyNetworks
+	if deny == nil {
+		deny = DefaultDeniedNetworks
+	}
+	client := NewHTTPClient(timeout, deny)
 	return &Notifier{
 		DB: db,
 		Senders: map[string]Sender{

@@ -10,10 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/smartmaint/smartmaint/internal/store"
@@ -144,19 +147,68 @@ func VerifyRequest(r *http.Request, secret []byte) ([]byte, error) {
 	return body, nil
 }
 
+// DefaultDeniedNetworks are the addresses webhook and Slack requests never
+// reach unless the operator says otherwise (NOTIFY_DENY_NETWORKS): link-local
+// ranges, where cloud metadata services answer (169.254.169.254), and
+// unspecified and multicast addresses. A channel's target is chosen by a
+// tenant's admin; without this, a webhook could read the host's cloud
+// credentials. Loopback and private ranges are allowed by default because
+// plant systems (a CMMS, a ticketing bridge) usually live there; deny them
+// too where they should not be reachable.
+var DefaultDeniedNetworks = []netip.Prefix{
+	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("fe80::/10"),
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("::/128"),
+	netip.MustParsePrefix("224.0.0.0/4"),
+	netip.MustParsePrefix("ff00::/8"),
+}
+
+// DeniedTargetError is returned when a webhook or Slack target resolves to
+// an address in a denied network. It is permanent: no retry will help.
+type DeniedTargetError struct {
+	Addr netip.Addr
+}
+
+func (e *DeniedTargetError) Error() string {
+	return fmt.Sprintf("target address %s is in a denied network (see NOTIFY_DENY_NETWORKS)", e.Addr)
+}
+
 // NewHTTPClient returns a client for webhooks: requests time out after
-// timeout and redirects are not followed (a POST must not turn into a GET
-// elsewhere).
-func NewHTTPClient(timeout time.Duration) *http.Client {
-	return &http.Client{
+// timeout, redirects are not followed (a POST must not turn into a GET
+// elsewhere), and no connection is made to an address in deny. The check
+// runs on the address actually dialled, after DNS, so a name that resolves
+// (or later re-resolves) into a denied network is refused too. Behind an
+// HTTP proxy (HTTPS_PROXY) the proxy is what gets dialled and checked.
+func NewHTTPClient(timeout time.Duration, deny []netip.Prefix) *http.Client {
+	dialer := &net.Dialer{
 		Timeout: timeout,
+		Control: func(_, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				return fmt.Errorf("notify: unexpected dial address %q: %w", address, err)
+			}
+			ip := ap.Addr().Unmap()
+			for _, p := range deny {
+				if p.Contains(ip) {
+					return &DeniedTargetError{Addr: ip}
+				}
+			}
+			return nil
+		},
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = dialer.DialContext
+	return &http.Client{
+		Timeout:   timeout,
+		Transport: tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
 	}
 }
 
-var defaultClient = NewHTTPClient(10 * time.Second)
+var defaultClient = NewHTTPClient(10*time.Second, DefaultDeniedNetworks)
 
 // postJSON POSTs body to target. 2xx is success; 408, 429 and 5xx are worth
 // a retry; any other answer (other 4xx, redirects) is permanent. Errors
@@ -179,6 +231,10 @@ func postJSON(ctx context.Context, client *http.Client, target string, body []by
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err // its text repeats the whole URL
+		}
+		var denied *DeniedTargetError
+		if errors.As(err, &denied) {
+			return permanent(fmt.Errorf("POST %s: %w", redactURL(target), denied))
 		}
 		return fmt.Errorf("POST %s: %w", redactURL(target), err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -186,5 +187,42 @@ func TestWebhookStatusHandling(t *testing.T) {
 	err := (&notify.Webhook{}).Send(context.Background(), ch, testDelivery, testMessage)
 	if err == nil || errors.Is(err, notify.ErrPermanent) || strings.Contains(err.Error(), "very-secret-token") {
 		t.Errorf("unreachable: err = %v", err)
+	}
+}
+
+// TestWebhookDeniedNetworks checks that a target in a denied network is
+// never dialled, by address or by a name that resolves into it, and that
+// the failure is permanent.
+func TestWebhookDeniedNetworks(t *testing.T) {
+	rcv := startReceiver(t, "whsec_test")
+	_, port, _ := strings.Cut(strings.TrimPrefix(rcv.URL, "http://"), ":")
+	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	tests := []struct {
+		name   string
+		deny   []netip.Prefix
+		target string
+		denied bool
+	}{
+		{"allowed by the defaults", notify.DefaultDeniedNetworks, rcv.URL, false},
+		{"denied address", loopback, rcv.URL, true},
+		{"denied after DNS", loopback, "http://localhost:" + port, true},
+		{"cloud metadata", notify.DefaultDeniedNetworks, "http://169.254.169.254/latest/meta-data/", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(rcv.payloads())
+			ch := store.Channel{ID: "c1", Name: "ops", Kind: "webhook", Target: tt.target, Secret: "whsec_test"}
+			err := (&notify.Webhook{Client: notify.NewHTTPClient(2*time.Second, tt.deny)}).Send(context.Background(), ch, testDelivery, testMessage)
+			var denied *notify.DeniedTargetError
+			switch {
+			case tt.denied && (!errors.As(err, &denied) || !errors.Is(err, notify.ErrPermanent)):
+				t.Errorf("err = %v, want a permanent DeniedTargetError", err)
+			case !tt.denied && err != nil:
+				t.Errorf("err = %v, want delivery", err)
+			}
+			if got := len(rcv.payloads()) - before; tt.denied && got != 0 {
+				t.Errorf("the receiver got %d requests from a denied target", got)
+			}
+		})
 	}
 }
