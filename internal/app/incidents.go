@@ -72,9 +72,14 @@ func newNotifier(cfg config.Config, db *store.DB, log *slog.Logger) (*notify.Not
 	if err != nil {
 		return nil, err
 	}
+	implicit, err := cfg.SMTPImplicitTLS()
+	if err != nil {
+		return nil, err
+	}
 	return notify.New(db, notify.Config{
 		SMTP: notify.SMTPConfig{
 			Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword,
+			ImplicitTLS: implicit,
 		},
 		DenyNetworks: deny,
 	}, log.With("component", "notify")), nil

@@ -8,6 +8,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -149,6 +150,10 @@ type Config struct {
 	// SMTPUsername and SMTPPassword enable AUTH (only over TLS or loopback).
 	SMTPUsername string `env:"SMTP_USERNAME"`
 	SMTPPassword string `env:"SMTP_PASSWORD"`
+	// SMTPTLS is how the relay is secured: "implicit" (SMTPS, TLS from the
+	// first byte), "starttls" (upgrade whenever the relay offers it) or
+	// "auto" (implicit on port 465, starttls otherwise).
+	SMTPTLS string `env:"SMTP_TLS" envDefault:"auto"`
 	// NotifyDenyNetworks are the CIDRs webhook and Slack notifications
 	// never reach, checked on the address actually dialled; "off" denies
 	// nothing. The default keeps tenants' webhooks away from link-local
@@ -258,7 +263,25 @@ func (c Config) Validate() error {
 	if _, err := c.DeniedNetworks(); err != nil {
 		return err
 	}
+	if _, err := c.SMTPImplicitTLS(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// SMTPImplicitTLS reports whether SMTPTLS asks for implicit TLS with the
+// relay at SMTPAddr.
+func (c Config) SMTPImplicitTLS() (bool, error) {
+	switch c.SMTPTLS {
+	case "implicit":
+		return true, nil
+	case "starttls":
+		return false, nil
+	case "auto":
+		_, port, _ := net.SplitHostPort(c.SMTPAddr)
+		return port == "465", nil
+	}
+	return false, fmt.Errorf("config: SMTP_TLS must be auto, implicit or starttls, got %q", c.SMTPTLS)
 }
 
 // DeniedNetworks parses NotifyDenyNetworks: comma-separated CIDRs, or

@@ -66,6 +66,7 @@ func TestLoadDefaultsAndValidation(t *testing.T) {
 	}{
 		{"INGEST_FLUSHERS", "0", "INGEST_FLUSHERS"},
 		{"NOTIFY_DENY_NETWORKS", "10.0.0.0", "NOTIFY_DENY_NETWORKS"},
+		{"SMTP_TLS", "ssl", "SMTP_TLS"},
 		{"READINGS_RETENTION", "1h", "READINGS_RETENTION"},
 		{"PARTITION_LOOKAHEAD", "2h", "PARTITION_LOOKAHEAD"},
 		{"MAX_READINGS_PER_REQUEST", "0", "MAX_READINGS_PER_REQUEST"},
@@ -86,5 +87,24 @@ func TestLoadDefaultsAndValidation(t *testing.T) {
 				t.Fatalf("err = %v, want mention of %s", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestSMTPImplicitTLS(t *testing.T) {
+	tests := []struct {
+		mode, addr string
+		want       bool
+	}{
+		{"auto", "smtp.example.com:465", true},
+		{"auto", "smtp.example.com:587", false},
+		{"auto", "", false},
+		{"implicit", "relay.plant.local:2465", true},
+		{"starttls", "smtp.example.com:465", false},
+	}
+	for _, tt := range tests {
+		got, err := Config{SMTPTLS: tt.mode, SMTPAddr: tt.addr}.SMTPImplicitTLS()
+		if err != nil || got != tt.want {
+			t.Errorf("SMTP_TLS=%s SMTP_ADDR=%s: %v, %v; want %v", tt.mode, tt.addr, got, err, tt.want)
+		}
 	}
 }

@@ -33,16 +33,19 @@ type SMTPConfig struct {
 	// Username and Password enable AUTH PLAIN. They are only sent over TLS,
 	// or to a relay on the loopback interface.
 	Username, Password string
-	// TLSConfig is used for STARTTLS (nil: system roots, ServerName from
-	// Addr).
+	// ImplicitTLS speaks TLS from the first byte (SMTPS, usually port 465)
+	// instead of upgrading with STARTTLS.
+	ImplicitTLS bool
+	// TLSConfig is used for TLS either way (nil: system roots, ServerName
+	// from Addr).
 	TLSConfig *tls.Config
 	// Timeout bounds the whole SMTP conversation (default 30s).
 	Timeout time.Duration
 }
 
 // Email sends messages over SMTP (net/smtp) to a channel's comma-separated
-// recipients, upgrading to TLS with STARTTLS whenever the relay offers it.
-// Implicit TLS (port 465) is not supported; use the submission port 587.
+// recipients, over implicit TLS (SMTPS) when configured, otherwise upgrading
+// to TLS with STARTTLS whenever the relay offers it.
 type Email struct {
 	Config SMTPConfig
 }
@@ -80,6 +83,14 @@ func (e *Email) transmit(ctx context.Context, from string, to []*mail.Address, b
 	if err != nil {
 		return permanent(fmt.Errorf("email: SMTP_ADDR %q: %w", cfg.Addr, err))
 	}
+	tlsCfg := cfg.TLSConfig
+	if tlsCfg == nil {
+		tlsCfg = &tls.Config{}
+	}
+	if tlsCfg.ServerName == "" {
+		tlsCfg = tlsCfg.Clone()
+		tlsCfg.ServerName = host
+	}
 	var dialer net.Dialer
 	conn, err := dialer.DialContext(ctx, "tcp", cfg.Addr)
 	if err != nil {
@@ -90,6 +101,15 @@ func (e *Email) transmit(ctx context.Context, from string, to []*mail.Address, b
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
+	encrypted := false
+	if cfg.ImplicitTLS {
+		tc := tls.Client(conn, tlsCfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return fmt.Errorf("email: TLS with %s: %w", cfg.Addr, err)
+		}
+		conn, encrypted = tc, true
+	}
 
 	c, err := smtp.NewClient(conn, host)
 	if err != nil {
@@ -99,16 +119,7 @@ func (e *Email) transmit(ctx context.Context, from string, to []*mail.Address, b
 	if err := c.Hello(localName()); err != nil {
 		return fmt.Errorf("email: EHLO: %w", smtpError(err))
 	}
-	encrypted := false
-	if ok, _ := c.Extension("STARTTLS"); ok {
-		tlsCfg := cfg.TLSConfig
-		if tlsCfg == nil {
-			tlsCfg = &tls.Config{}
-		}
-		if tlsCfg.ServerName == "" {
-			tlsCfg = tlsCfg.Clone()
-			tlsCfg.ServerName = host
-		}
+	if ok, _ := c.Extension("STARTTLS"); ok && !encrypted {
 		if err := c.StartTLS(tlsCfg); err != nil {
 			return fmt.Errorf("email: STARTTLS with %s: %w", cfg.Addr, err)
 		}
@@ -116,7 +127,7 @@ func (e *Email) transmit(ctx context.Context, from string, to []*mail.Address, b
 	}
 	if cfg.Username != "" {
 		if !encrypted && !isLoopback(host) {
-			return permanent(fmt.Errorf("email: %s does not offer STARTTLS; refusing to send the SMTP password in clear", cfg.Addr))
+			return permanent(fmt.Errorf("email: %s offers neither STARTTLS nor implicit TLS (SMTP_TLS=implicit); refusing to send the SMTP password in clear", cfg.Addr))
 		}
 		if err := c.Auth(smtp.PlainAuth("", cfg.Username, cfg.Password, host)); err != nil {
 			return permanent(fmt.Errorf("email: AUTH as %s: %w", cfg.Username, err))

@@ -12,6 +12,7 @@ import (
 	"net/mail"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-smtp"
 
@@ -194,5 +195,31 @@ func TestEmailHeaderInjection(t *testing.T) {
 	err := (&notify.Email{Config: notify.SMTPConfig{Addr: srv.Addr, From: "a@x.example"}}).Send(context.Background(), emailChannel("ops@x.example"), testDelivery, msg)
 	if !errors.Is(err, notify.ErrPermanent) || len(srv.Messages()) != 0 {
 		t.Errorf("header injection: err = %v, %d messages sent", err, len(srv.Messages()))
+	}
+}
+
+func TestEmailOverImplicitTLS(t *testing.T) {
+	srv := startSMTP(t, smtpOptions{implicitTLS: true, user: "smartmaint", password: "hunter2"})
+	cfg := notify.SMTPConfig{Addr: srv.Addr, From: "alerts@plant.example", Username: "smartmaint", Password: "hunter2",
+		ImplicitTLS: true, TLSConfig: &tls.Config{RootCAs: srv.RootCAs}, Timeout: 3 * time.Second}
+	if err := (&notify.Email{Config: cfg}).Send(context.Background(), emailChannel("ops@plant.example"), testDelivery, testMessage); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Messages(); len(got) != 1 || !got[0].TLS || got[0].User != "smartmaint" {
+		t.Fatalf("messages %+v; want one, over TLS, authenticated", got)
+	}
+	// A client expecting a plain greeting gets none, and a TLS client
+	// talking to a plain relay fails its handshake: neither sends.
+	cfg.ImplicitTLS = false
+	if err := (&notify.Email{Config: cfg}).Send(context.Background(), emailChannel("ops@plant.example"), testDelivery, testMessage); err == nil {
+		t.Error("plain SMTP to an SMTPS relay succeeded")
+	}
+	plain := startSMTP(t, smtpOptions{})
+	cfg = notify.SMTPConfig{Addr: plain.Addr, From: "alerts@plant.example", ImplicitTLS: true, Timeout: 3 * time.Second}
+	if err := (&notify.Email{Config: cfg}).Send(context.Background(), emailChannel("ops@plant.example"), testDelivery, testMessage); err == nil {
+		t.Error("implicit TLS to a plain relay succeeded")
+	}
+	if n := len(srv.Messages()) + len(plain.Messages()); n != 1 {
+		t.Errorf("%d messages in all, want 1", n)
 	}
 }

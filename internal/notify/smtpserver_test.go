@@ -43,6 +43,7 @@ type smtpServer struct {
 
 type smtpOptions struct {
 	tls              bool
+	implicitTLS      bool // TLS from the first byte (SMTPS) rather than STARTTLS
 	user, password   string
 	rejectRecipients error
 }
@@ -56,8 +57,8 @@ func startSMTP(t *testing.T, opts smtpOptions) *smtpServer {
 	}))
 	srv.Domain = "localhost"
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
-	srv.AllowInsecureAuth = !opts.tls
-	if opts.tls {
+	srv.AllowInsecureAuth = !opts.tls && !opts.implicitTLS
+	if opts.tls || opts.implicitTLS {
 		cert, pool := selfSigned(t)
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
 		s.RootCAs = pool
@@ -67,6 +68,9 @@ func startSMTP(t *testing.T, opts smtpOptions) *smtpServer {
 		t.Fatal(err)
 	}
 	s.Addr = l.Addr().String()
+	if opts.implicitTLS {
+		l = tls.NewListener(l, srv.TLSConfig)
+	}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 	return s
