@@ -209,7 +209,12 @@ func (w *WorkOrder) normalize() {
 // ErrSlotTaken and anything else through mapError.
 func mapBookingError(err error) error {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23P01" {
+	if errors.As(err, &pgErr) && (pgErr.Code == "23P01" || pgErr.Code == "40P01") {
+		// 23P01: the exclusion constraint found an overlapping booking.
+		// 40P01: two transactions booking overlapping slots at once can each
+		// wait for the other's constraint check; PostgreSQL aborts one as a
+		// deadlock and the other keeps the slot, so for the loser it is
+		// the same answer.
 		return ErrSlotTaken
 	}
 	return mapError(err)
