@@ -47,36 +47,18 @@ func runLoadtest(args []string) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()
 
-	dbURL := cfg.DatabaseURL
-	if *url == "" {
-		if !*spawn {
-			return fmt.Errorf("-url is empty and -spawn=false")
-		}
-		dbURL, err = freshDatabase(ctx, cfg.DatabaseURL, *benchName)
-		if err != nil {
-			return err
-		}
-		base, stop, err := spawnAPI(ctx, dbURL, *spawnMode)
-		if err != nil {
-			return err
-		}
-		defer stop()
-		*url = base
+	if *url == "" && !*spawn {
+		return fmt.Errorf("-url is empty and -spawn=false")
 	}
-	db, err := store.Open(ctx, dbURL, 4)
+	base, db, stop, err := openTarget(ctx, cfg, *url, *benchName, *spawnMode)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer stop()
+	*url = base
 	o := loadtest.Options{BaseURL: *url, DB: db, Tenant: *tenant, Duration: *duration, Assets: *assets, SensorsPerAsset: *sensors, AnomalyRate: *anomalies}
-	key, err := loadtest.Setup(ctx, o)
+	key, err := setupAndWarm(ctx, o, 2*time.Second)
 	if err != nil {
-		return err
-	}
-	// Warm the API's caches and connections.
-	warm := o
-	warm.BatchSize, warm.Rate, warm.Workers, warm.Duration = 1, 500, 8, 2*time.Second
-	if _, err := loadtest.Run(ctx, warm, key, "warm-up"); err != nil {
 		return err
 	}
 
@@ -133,6 +115,42 @@ func runLoadtest(args []string) error {
 		}
 	}
 	return nil
+}
+
+// openTarget returns the API to load and the database behind it: url with
+// DATABASE_URL's database when url is set, otherwise `smartmaint <mode>`
+// spawned on a fresh database dbName. stop closes the database and stops
+// what was spawned.
+func openTarget(ctx context.Context, cfg config.Config, url, dbName, mode string) (base string, db *store.DB, stop func(), err error) {
+	dbURL, stopAPI := cfg.DatabaseURL, func() {}
+	if url == "" {
+		if dbURL, err = freshDatabase(ctx, cfg.DatabaseURL, dbName); err != nil {
+			return "", nil, nil, err
+		}
+		if url, stopAPI, err = spawnAPI(ctx, dbURL, mode); err != nil {
+			return "", nil, nil, err
+		}
+	}
+	if db, err = store.Open(ctx, dbURL, 4); err != nil {
+		stopAPI()
+		return "", nil, nil, err
+	}
+	return url, db, func() { db.Close(); stopAPI() }, nil
+}
+
+// setupAndWarm creates o's tenant, assets, sensors and API key
+// (loadtest.Setup), then sends single readings at 500/s for warmFor so the
+// API's caches and connections are warm before anything is measured.
+func setupAndWarm(ctx context.Context, o loadtest.Options, warmFor time.Duration) (key string, err error) {
+	if key, err = loadtest.Setup(ctx, o); err != nil {
+		return "", err
+	}
+	warm := o
+	warm.BatchSize, warm.Rate, warm.Workers, warm.Duration = 1, 500, 8, warmFor
+	if _, err := loadtest.Run(ctx, warm, key, "warm-up"); err != nil {
+		return "", err
+	}
+	return key, nil
 }
 
 // freshDatabase drops and recreates name on the server of baseURL and

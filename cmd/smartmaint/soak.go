@@ -13,7 +13,6 @@ import (
 
 	"github.com/smartmaint/smartmaint/internal/config"
 	"github.com/smartmaint/smartmaint/internal/loadtest"
-	"github.com/smartmaint/smartmaint/internal/store"
 )
 
 // runSoak holds a mixed load on an API on this machine (loopback only) for
@@ -48,35 +47,19 @@ func runSoak(args []string) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()
 
-	dbURL := cfg.DatabaseURL
-	if *apiURL == "" {
-		dbURL, err = freshDatabase(ctx, cfg.DatabaseURL, *dbName)
-		if err != nil {
+	if *apiURL != "" {
+		if err := requireLoopback(*apiURL); err != nil {
 			return err
 		}
-		base, stop, err := spawnAPI(ctx, dbURL, "api")
-		if err != nil {
-			return err
-		}
-		defer stop()
-		*apiURL = base
-	} else if err := requireLoopback(*apiURL); err != nil {
-		return err
 	}
-	db, err := store.Open(ctx, dbURL, 4)
+	base, db, stop, err := openTarget(ctx, cfg, *apiURL, *dbName, "api")
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	setup := loadtest.Options{BaseURL: *apiURL, DB: db, Tenant: *tenant, Assets: *assets, SensorsPerAsset: *sensors}
-	key, err := loadtest.Setup(ctx, setup)
+	defer stop()
+	*apiURL = base
+	key, err := setupAndWarm(ctx, loadtest.Options{BaseURL: *apiURL, DB: db, Tenant: *tenant, Assets: *assets, SensorsPerAsset: *sensors}, 5*time.Second)
 	if err != nil {
-		return err
-	}
-	// Warm the API's caches and connections first, as loadtest does.
-	warm := setup
-	warm.BatchSize, warm.Rate, warm.Workers, warm.Duration = 1, 500, 8, 5*time.Second
-	if _, err := loadtest.Run(ctx, warm, key, "warm-up"); err != nil {
 		return err
 	}
 	fmt.Printf("soak: %s against %s, per second: %d single, %d batches of %d, %d queries, %d invalid, %d duplicated\n\n%s\n",
