@@ -247,10 +247,7 @@ func (w *incident) listen(ctx workflow.Context) error {
 		for {
 			var u WorkOrderUpdate
 			workOrders.Receive(ctx, &u)
-			if w.s.WorkOrder != nil && u.WorkOrderID == w.s.WorkOrder.ID {
-				w.s.WorkOrderStatus = u.Status
-				w.event(ctx, u.Actor, "work-order-"+u.Status, fmt.Sprintf("work order %s is %s", u.WorkOrderID, u.Status))
-			}
+			w.applyWorkOrder(ctx, u)
 		}
 	})
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateDecide,
@@ -267,6 +264,16 @@ func (w *incident) listen(ctx workflow.Context) error {
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, d Decision) error { return w.decisionAllowed(d) }},
 	)
+}
+
+// applyWorkOrder folds a status change of the incident's work order into
+// the state; updates for other work orders are ignored.
+func (w *incident) applyWorkOrder(ctx workflow.Context, u WorkOrderUpdate) {
+	if w.s.WorkOrder == nil || u.WorkOrderID != w.s.WorkOrder.ID {
+		return
+	}
+	w.s.WorkOrderStatus = u.Status
+	w.event(ctx, u.Actor, "work-order-"+u.Status, fmt.Sprintf("work order %s is %s", u.WorkOrderID, u.Status))
 }
 
 // ErrNotAwaitingDecision is returned for decisions an incident cannot take
@@ -371,7 +378,10 @@ func (w *incident) record(ctx workflow.Context) error {
 	if err := workflow.ExecuteActivity(ctx, w.acts.Record, activities.RecordInput{Incident: inc, Log: entries}).Get(ctx, nil); err != nil {
 		return fmt.Errorf("record incident: %w", err)
 	}
-	s.Unlogged = nil
+	// Signals handled while the activity ran may have added events; they
+	// were not in this write and stay for the next one. (This changes no
+	// command, so replays of older histories are unaffected.)
+	s.Unlogged = slices.Delete(s.Unlogged, 0, len(entries))
 	return nil
 }
 
@@ -441,8 +451,8 @@ func (w *incident) continueAsNew(ctx workflow.Context) error {
 				}
 			case SignalWorkOrder:
 				var u WorkOrderUpdate
-				if json.Unmarshal(raw, &u) == nil && w.s.WorkOrder != nil && u.WorkOrderID == w.s.WorkOrder.ID {
-					w.s.WorkOrderStatus = u.Status
+				if json.Unmarshal(raw, &u) == nil {
+					w.applyWorkOrder(ctx, u)
 				}
 			}
 		}

@@ -30,7 +30,8 @@ type incidentEnv struct {
 	records     []activities.RecordInput
 	notified    []string
 	scheduled   int
-	woStatus    string // what WorkOrderStatus reports; "" = scheduled
+	woStatus    string        // what WorkOrderStatus reports; "" = scheduled
+	recordTakes time.Duration // workflow time each Record activity takes
 	policy      store.IncidentPolicy
 }
 
@@ -78,7 +79,7 @@ func newIncidentEnv(t *testing.T, confidences ...float64) *incidentEnv {
 		e.mu.Unlock()
 		return activities.NotifyResult{Key: in.Key}, nil
 	})
-	e.OnActivity(inc.Record, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecordInput) error {
+	e.OnActivity(inc.Record, mock.Anything, mock.Anything).AfterFn(func() time.Duration { return e.recordTakes }).Return(func(_ context.Context, in activities.RecordInput) error {
 		e.mu.Lock()
 		e.records = append(e.records, in)
 		e.mu.Unlock()
@@ -110,6 +111,7 @@ func (e *incidentEnv) start() *IncidentState {
 	if err := e.GetWorkflowResult(&s); err != nil {
 		e.t.Fatal(err)
 	}
+	e.loggedAll(&s)
 	return &s
 }
 
@@ -328,6 +330,41 @@ func TestIncidentWorkOrderSignalsBackToBack(t *testing.T) {
 	}
 	if got := s.ClosedAt.Sub(s.OpenedAt); got > 2*time.Hour {
 		t.Errorf("resolved only after %s", got)
+	}
+}
+
+// TestIncidentLogsEventsArrivingDuringRecord: a work-order signal handled
+// while the Record activity is in flight still reaches the maintenance log.
+func TestIncidentLogsEventsArrivingDuringRecord(t *testing.T) {
+	e := newIncidentEnv(t, 0.95)
+	e.recordTakes = time.Minute
+	e.signalAt(time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "in_progress", Actor: "key:operator"})
+	// Arrives while the in_progress record is being written.
+	e.signalAt(time.Hour+30*time.Second, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "done", Actor: "key:operator"})
+	s := e.start()
+	if s.Status != StatusResolved {
+		t.Fatalf("status %s", s.Status)
+	}
+}
+
+// loggedAll checks that every event in the history was written to the
+// maintenance log exactly once, with increasing sequence numbers; start
+// calls it for every test.
+func (e *incidentEnv) loggedAll(s *IncidentState) {
+	e.t.Helper()
+	var logged []string
+	var last int
+	for _, r := range e.records {
+		for _, l := range r.Log {
+			if l.Seq <= last {
+				e.t.Errorf("log seq %d after %d", l.Seq, last)
+			}
+			last = l.Seq
+			logged = append(logged, l.Event)
+		}
+	}
+	if got, want := strings.Join(logged, " "), strings.Join(events(s), " "); got != want {
+		e.t.Errorf("maintenance log\n got %s\nwant %s", got, want)
 	}
 }
 
