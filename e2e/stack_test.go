@@ -56,8 +56,9 @@ func defaults(t *testing.T) config.Config {
 	return cfg
 }
 
-// startStack runs the API and the worker on a fresh database, its own task
-// queue and a free port; change adjusts the config first.
+// startStack runs the API and the worker on a fresh database, its own
+// Temporal namespace and task queue and a free port; change adjusts the
+// config first.
 func startStack(t *testing.T, change func(*config.Config)) *stack {
 	t.Helper()
 	srv := temporaltest.Server(t)
@@ -65,6 +66,7 @@ func startStack(t *testing.T, change func(*config.Config)) *stack {
 	cfg.DatabaseURL = testenv.DatabaseURL(t)
 	cfg.RedisURL = testenv.RedisURL()
 	cfg.TemporalAddress = srv.Address()
+	cfg.TemporalNamespace = temporaltest.Namespace(t)
 	cfg.TemporalTaskQueue = "e2e-" + requestid.New()[:10]
 	cfg.ModelDir = t.TempDir()
 	cfg.LogLevel = "warn"
@@ -97,6 +99,7 @@ func startStack(t *testing.T, change func(*config.Config)) *stack {
 			t.Logf("stop smartmaint: %v", err)
 		}
 	})
+	temporaltest.TerminateOnCleanup(t, s.temporal, cfg.TemporalTaskQueue)
 	return s
 }
 
