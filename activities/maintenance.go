@@ -9,7 +9,8 @@ import (
 	"github.com/smartmaint/smartmaint/internal/store"
 )
 
-// Maintenance plans work orders for approved incidents.
+// Maintenance plans work orders for approved incidents and due preventive
+// schedules.
 type Maintenance struct {
 	DB *store.DB
 	// Schedule tunes the optimizer (horizon, load window).
@@ -96,6 +97,11 @@ func (a *Maintenance) ScheduleWorkOrder(ctx context.Context, in ScheduleInput) (
 	if err != nil {
 		return WorkOrder{}, fmt.Errorf("plan work order: %w", err)
 	}
+	return fromPlanned(planned), nil
+}
+
+// fromPlanned is the activity's account of a planned work order.
+func fromPlanned(planned store.PlannedWorkOrder) WorkOrder {
 	wo := planned.WorkOrder
 	out := WorkOrder{ID: wo.ID, Created: planned.Created, TechnicianID: wo.TechnicianID, Start: wo.ScheduledStart, End: wo.ScheduledEnd,
 		Late: wo.Late, Priority: string(wo.Priority), Unassigned: planned.Unassigned}
@@ -105,7 +111,7 @@ func (a *Maintenance) ScheduleWorkOrder(ctx context.Context, in ScheduleInput) (
 	if out.TechnicianID == "" && out.Unassigned == "" {
 		out.Unassigned = "no technician was free (planned earlier)"
 	}
-	return out, nil
+	return out
 }
 
 // WorkOrderStatusInput names a work order.

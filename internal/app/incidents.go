@@ -56,13 +56,18 @@ func newDispatcher(lc fx.Lifecycle, cfg config.Config, c client.Client, db *stor
 	return d
 }
 
-// incidentsWorker registers the incident workflow and its activities.
+// incidentsWorker registers the incident workflow and its activities, and
+// the preventive maintenance workflow with its schedule (PREVENTIVE_INTERVAL).
 func incidentsWorker() fx.Option {
 	return fx.Provide(
 		func(db *store.DB) *activities.Incidents { return &activities.Incidents{DB: db} },
 		func(db *store.DB) *activities.Maintenance { return &activities.Maintenance{DB: db} },
 		func(n *notify.Notifier) *activities.Notifications { return &activities.Notifications{Notifier: n} },
 		asRegistration(workers.Incidents),
+		asRegistration(workers.Preventive),
+		asSchedule(func(cfg config.Config) workers.Schedule {
+			return workers.PreventiveSchedule(cfg.PreventiveInterval, cfg.PreventiveLead)
+		}),
 	)
 }
 

@@ -85,6 +85,13 @@ type Config struct {
 	// StorageMaintenanceInterval is how often the storage maintenance schedule runs.
 	StorageMaintenanceInterval time.Duration `env:"STORAGE_MAINTENANCE_INTERVAL" envDefault:"1h"`
 
+	// PreventiveInterval is how often the preventive maintenance schedule
+	// raises work orders for due preventive schedules.
+	PreventiveInterval time.Duration `env:"PREVENTIVE_INTERVAL" envDefault:"1h"`
+	// PreventiveLead is how long before a preventive service falls due its
+	// work order is raised, so it can be planned.
+	PreventiveLead time.Duration `env:"PREVENTIVE_LEAD" envDefault:"72h"`
+
 	// ModelStore is where model artifacts live: "folder" (ModelDir) or "s3".
 	ModelStore string `env:"MODEL_STORE" envDefault:"folder"`
 	// ModelDir is the artifact folder when ModelStore is "folder".
@@ -241,6 +248,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: MODEL_RELOAD_INTERVAL must be at least 1s, got %s", c.ModelReloadInterval)
 	case c.DetectSnapshotWindow <= 0:
 		return fmt.Errorf("config: DETECT_SNAPSHOT_WINDOW must be positive, got %s", c.DetectSnapshotWindow)
+	case c.PreventiveInterval < time.Minute:
+		return fmt.Errorf("config: PREVENTIVE_INTERVAL must be at least 1m, got %s", c.PreventiveInterval)
+	case c.PreventiveLead < 0:
+		return fmt.Errorf("config: PREVENTIVE_LEAD must not be negative, got %s", c.PreventiveLead)
 	case c.DriftCheckInterval < time.Minute:
 		return fmt.Errorf("config: DRIFT_CHECK_INTERVAL must be at least 1m, got %s", c.DriftCheckInterval)
 	case c.DriftWindow < time.Minute || c.RetrainWindow < time.Minute:

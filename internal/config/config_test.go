@@ -72,6 +72,9 @@ func TestLoadDefaultsAndValidation(t *testing.T) {
 		{"MAX_READINGS_PER_REQUEST", "0", "MAX_READINGS_PER_REQUEST"},
 		{"HTTP_ADDR", "", ""},
 		{"INGEST_COMMIT_TIMEOUT", "soon", "INGEST_COMMIT_TIMEOUT"},
+		{"PREVENTIVE_INTERVAL", "30s", "PREVENTIVE_INTERVAL"},
+		{"PREVENTIVE_LEAD", "-1h", "PREVENTIVE_LEAD"},
+		{"PREVENTIVE_LEAD", "0s", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env, func(t *testing.T) {

@@ -264,10 +264,41 @@ func (db *DB) CreateWorkOrderForIncident(ctx context.Context, tenant string, w W
 	if w.IncidentID == "" {
 		return WorkOrder{}, false, fmt.Errorf("store: create work order for incident: %w: incident id is empty", ErrInvalid)
 	}
+	out, created, err = db.createWorkOrderOnce(ctx, tenant, w, `ON CONFLICT (tenant_id, incident_id) DO NOTHING`,
+		`SELECT `+workOrderColumns+` FROM work_orders WHERE incident_id = $1`, w.IncidentID)
+	if err != nil {
+		return WorkOrder{}, false, fmt.Errorf("store: create work order for incident %q: %w", w.IncidentID, err)
+	}
+	return out, created, nil
+}
+
+// CreateWorkOrderForSchedule inserts w unless the preventive schedule
+// w.PreventiveScheduleID already has an open (scheduled or in progress)
+// work order, in which case that one is returned and created is false.
+func (db *DB) CreateWorkOrderForSchedule(ctx context.Context, tenant string, w WorkOrder) (out WorkOrder, created bool, err error) {
+	if uuid.Validate(w.PreventiveScheduleID) != nil {
+		return WorkOrder{}, false, fmt.Errorf("store: create work order for preventive schedule %q: %w", w.PreventiveScheduleID, ErrNotFound)
+	}
+	out, created, err = db.createWorkOrderOnce(ctx, tenant, w,
+		`ON CONFLICT (tenant_id, preventive_schedule_id) WHERE `+openPreventive+` DO NOTHING`,
+		`SELECT `+workOrderColumns+` FROM work_orders WHERE preventive_schedule_id = $1 AND `+openPreventive, w.PreventiveScheduleID)
+	if err != nil {
+		return WorkOrder{}, false, fmt.Errorf("store: create work order for preventive schedule %q: %w", w.PreventiveScheduleID, err)
+	}
+	return out, created, nil
+}
+
+// openPreventive is the predicate of the unique index that allows one open
+// work order per preventive schedule (migration 008).
+const openPreventive = `preventive_schedule_id IS NOT NULL AND status IN ('scheduled', 'in_progress')`
+
+// createWorkOrderOnce inserts w with onConflict; when the insert yields no
+// row, existing (one parameter, key) reads the work order that won.
+func (db *DB) createWorkOrderOnce(ctx context.Context, tenant string, w WorkOrder, onConflict, existing, key string) (out WorkOrder, created bool, err error) {
 	w.normalize()
 	err = db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		var err error
-		out, err = insertWorkOrder(ctx, tx, tenant, w, `ON CONFLICT (tenant_id, incident_id) DO NOTHING`)
+		out, err = insertWorkOrder(ctx, tx, tenant, w, onConflict)
 		if err == nil {
 			created = true
 			return nil
@@ -275,11 +306,11 @@ func (db *DB) CreateWorkOrderForIncident(ctx context.Context, tenant string, w W
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		out, err = scanWorkOrder(tx.QueryRow(ctx, `SELECT `+workOrderColumns+` FROM work_orders WHERE incident_id = $1`, w.IncidentID))
+		out, err = scanWorkOrder(tx.QueryRow(ctx, existing, key))
 		return err
 	})
 	if err != nil {
-		return WorkOrder{}, false, fmt.Errorf("store: create work order for incident %q: %w", w.IncidentID, mapBookingError(err))
+		return WorkOrder{}, false, mapBookingError(err)
 	}
 	return out, created, nil
 }
@@ -314,16 +345,24 @@ const planAttempts = 4
 // open work orders), no earlier than now. When nobody can take it, the work
 // order is created unassigned and Unassigned says why. With w.IncidentID
 // set it is idempotent: an incident that already has a work order gets that
-// one back, unchanged.
+// one back, unchanged. So is it with w.PreventiveScheduleID: a schedule
+// with an open work order gets that one back.
 func (db *DB) PlanWorkOrder(ctx context.Context, tenant string, w WorkOrder, now time.Time, opts schedule.Options) (PlannedWorkOrder, error) {
-	if w.IncidentID != "" {
-		existing, err := db.WorkOrderForIncident(ctx, tenant, w.IncidentID)
-		if err == nil {
-			return PlannedWorkOrder{WorkOrder: existing}, nil
-		}
-		if !errors.Is(err, ErrNotFound) {
-			return PlannedWorkOrder{}, err
-		}
+	var existing WorkOrder
+	var err error
+	switch {
+	case w.IncidentID != "":
+		existing, err = db.WorkOrderForIncident(ctx, tenant, w.IncidentID)
+	case w.PreventiveScheduleID != "":
+		existing, err = db.OpenWorkOrderForSchedule(ctx, tenant, w.PreventiveScheduleID)
+	default:
+		err = ErrNotFound
+	}
+	if err == nil {
+		return PlannedWorkOrder{WorkOrder: existing}, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return PlannedWorkOrder{}, err
 	}
 	w.normalize()
 	job := w.Job(now)
@@ -345,9 +384,12 @@ func (db *DB) PlanWorkOrder(ctx context.Context, tenant string, w WorkOrder, now
 			plan.TechnicianID, plan.ScheduledStart, plan.ScheduledEnd, plan.Late = a.TechnicianID, &a.Start, &a.End, a.Late
 		}
 		var out PlannedWorkOrder
-		if w.IncidentID != "" {
+		switch {
+		case w.IncidentID != "":
 			out.WorkOrder, out.Created, err = db.CreateWorkOrderForIncident(ctx, tenant, plan)
-		} else {
+		case w.PreventiveScheduleID != "":
+			out.WorkOrder, out.Created, err = db.CreateWorkOrderForSchedule(ctx, tenant, plan)
+		default:
 			out.WorkOrder, err = db.CreateWorkOrder(ctx, tenant, plan)
 			out.Created = err == nil
 		}
@@ -420,6 +462,7 @@ func (db *DB) modifyWorkOrder(ctx context.Context, tenant, id string, change fun
 		if err != nil {
 			return err
 		}
+		before := w.Status
 		if err := change(&w); err != nil {
 			out = w
 			return err
@@ -437,6 +480,9 @@ func (db *DB) modifyWorkOrder(ctx context.Context, tenant, id string, change fun
 			RETURNING `+workOrderColumns,
 			id, w.Status, nullIfEmpty(w.TechnicianID), w.ScheduledStart, w.ScheduledEnd, w.Late,
 			w.Checklist, by, at, note, w.StartedAt, w.CompletedAt, w.CancelledAt))
+		if err == nil && before != StatusDone && out.Status == StatusDone && out.PreventiveScheduleID != "" {
+			err = markPreventiveDone(ctx, tx, out)
+		}
 		return err
 	})
 	if errors.Is(err, errNoChange) {
@@ -677,10 +723,15 @@ const preventiveColumns = `id::text, asset_id, title, description, priority, req
 	kind, interval_days, coalesce(sensor_id, ''), meter_interval, last_done_at, last_meter_reading, active, created_at, updated_at`
 
 func scanPreventive(row pgx.Row) (PreventiveSchedule, error) {
+	return scanPreventiveAnd(row)
+}
+
+// scanPreventiveAnd scans preventiveColumns followed by extra columns.
+func scanPreventiveAnd(row pgx.Row, extra ...any) (PreventiveSchedule, error) {
 	var p PreventiveSchedule
-	err := row.Scan(&p.ID, &p.AssetID, &p.Title, &p.Description, &p.Priority, &p.RequiredSkills, &p.EstimatedMinutes,
+	err := row.Scan(append([]any{&p.ID, &p.AssetID, &p.Title, &p.Description, &p.Priority, &p.RequiredSkills, &p.EstimatedMinutes,
 		&p.Checklist, &p.Parts, &p.Kind, &p.IntervalDays, &p.SensorID, &p.MeterInterval, &p.LastDoneAt, &p.LastMeterReading,
-		&p.Active, &p.CreatedAt, &p.UpdatedAt)
+		&p.Active, &p.CreatedAt, &p.UpdatedAt}, extra...)...)
 	p.normalize()
 	switch {
 	case p.Kind == PreventiveCalendar && p.IntervalDays != nil:

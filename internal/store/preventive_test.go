@@ -1,0 +1,174 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smartmaint/smartmaint/internal/schedule"
+	"github.com/smartmaint/smartmaint/internal/store"
+	"github.com/smartmaint/smartmaint/internal/testenv"
+)
+
+// TestPreventiveWorkOrders: due schedules are found by date and by meter,
+// raise one work order each however often they are asked, and the
+// completed work order moves the schedule on.
+func TestPreventiveWorkOrders(t *testing.T) {
+	db, _ := testenv.DB(t)
+	ctx := context.Background()
+	seed(t, db, "acme", "pump-1")
+	hours, err := db.CreateSensor(ctx, "acme", store.Sensor{AssetID: "pump-1", ID: "hours", Unit: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ada := mntTechnician(t, db, "acme", "Ada", "mech")
+	now := mntMonday(t).Add(7 * time.Hour)
+	create := func(tenant string, p store.PreventiveSchedule) store.PreventiveSchedule {
+		t.Helper()
+		p.AssetID, p.EstimatedMinutes = "pump-1", 60
+		if p.MeterInterval == nil {
+			p.Kind = store.PreventiveCalendar
+		} else {
+			p.Kind, p.SensorID = store.PreventiveMeter, "hours"
+		}
+		out, err := db.CreatePreventiveSchedule(ctx, tenant, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	at := func(d time.Duration) *time.Time { v := now.Add(d); return &v }
+	monthly, quarterly, rarely := 30, 90, 5000.0
+	every, last := 500.0, 1200.0
+
+	lube := create("acme", store.PreventiveSchedule{Title: "A lubrication", IntervalDays: &monthly, LastDoneAt: at(-29 * 24 * time.Hour),
+		RequiredSkills: []string{"mech"}, Checklist: []string{"Grease DE", "Grease NDE"}, Active: true, Priority: store.PriorityHigh})
+	create("acme", store.PreventiveSchedule{Title: "B inspection", IntervalDays: &quarterly, LastDoneAt: at(-10 * 24 * time.Hour), Active: true})
+	seal := create("acme", store.PreventiveSchedule{Title: "C seal", MeterInterval: &every, LastMeterReading: &last, Active: true,
+		RequiredSkills: []string{"mech"}})
+	create("acme", store.PreventiveSchedule{Title: "D overhaul", MeterInterval: &rarely, Active: true})
+	create("acme", store.PreventiveSchedule{Title: "E paused", IntervalDays: &monthly, LastDoneAt: at(-90 * 24 * time.Hour), Active: false})
+	seed(t, db, "rival", "pump-1")
+	create("rival", store.PreventiveSchedule{Title: "R overdue", IntervalDays: &monthly, LastDoneAt: at(-90 * 24 * time.Hour), Active: true})
+	// 48 running hours over the last 47 hours: 1700 h is reached in about
+	// 11.75 hours.
+	writeReadings(t, db, []store.Reading{
+		{TenantID: "acme", SensorKey: hours.Key, TS: now.Add(-48 * time.Hour), Value: 1640},
+		{TenantID: "acme", SensorKey: hours.Key, TS: now.Add(-time.Hour), Value: 1688},
+	})
+
+	titles := func(due []store.DuePreventive) string {
+		var out []string
+		for _, d := range due {
+			out = append(out, d.Schedule.Title)
+		}
+		return strings.Join(out, ", ")
+	}
+	due, err := db.DuePreventiveSchedules(ctx, "acme", now, 72*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := titles(due); got != "A lubrication, C seal" {
+		t.Fatalf("due = %q, want A lubrication, C seal", got)
+	}
+	if !due[0].Deadline.Equal(now.Add(24*time.Hour)) || !strings.Contains(due[0].Reason, "every 30 days") {
+		t.Errorf("A due %s (%s), want %s", due[0].Deadline, due[0].Reason, now.Add(24*time.Hour))
+	}
+	m := due[1].Meter
+	eta := now.Add(-time.Hour).Add(time.Duration(12 / (48.0 / 47) * float64(time.Hour)))
+	if m == nil || m.Value != 1688 || m.Unit != "h" || due[1].Deadline.Sub(eta).Abs() > time.Second || !strings.Contains(due[1].Reason, "due at 1700 h") {
+		t.Errorf("C due %s (%s, meter %+v), want about %s", due[1].Deadline, due[1].Reason, m, eta)
+	}
+	if due, _ := db.DuePreventiveSchedules(ctx, "acme", now, 0); len(due) != 0 {
+		t.Errorf("without lead time %q are due", titles(due))
+	}
+
+	// Raised once, however often and however concurrently.
+	job := due[0].WorkOrder()
+	var wg sync.WaitGroup
+	results := make([]store.PlannedWorkOrder, 4)
+	for i := range results {
+		wg.Go(func() {
+			var err error
+			if results[i], err = db.PlanWorkOrder(ctx, "acme", job, now, schedule.Options{}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	created := 0
+	for _, r := range results {
+		if r.Created {
+			created++
+		}
+		if r.WorkOrder.ID != results[0].WorkOrder.ID {
+			t.Errorf("two work orders for one schedule: %s and %s", r.WorkOrder.ID, results[0].WorkOrder.ID)
+		}
+	}
+	wo := results[0].WorkOrder
+	if created != 1 || wo.PreventiveScheduleID != lube.ID || wo.TechnicianID != ada.ID || wo.Priority != store.PriorityHigh ||
+		len(wo.Checklist) != 2 || wo.Checklist[1].Text != "Grease NDE" || !wo.Deadline.Equal(due[0].Deadline) ||
+		!strings.Contains(wo.Description, "Preventive maintenance (calendar: every 30 days") {
+		t.Fatalf("%d created; work order %+v", created, wo)
+	}
+	if due, _ := db.DuePreventiveSchedules(ctx, "acme", now, 72*time.Hour); titles(due) != "C seal" {
+		t.Errorf("with A's work order open, due = %q", titles(due))
+	}
+
+	// Done: the schedule counts from the completion.
+	finish := func(id string, when time.Time) {
+		t.Helper()
+		if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", id, store.StatusInProgress, when.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		w, _ := db.GetWorkOrder(ctx, "acme", id)
+		var all []store.ChecklistUpdate
+		for i := range w.Checklist {
+			all = append(all, store.ChecklistUpdate{Index: i, Done: true})
+		}
+		if _, err := db.UpdateChecklist(ctx, "acme", id, all, "ada", when); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", id, store.StatusDone, when); err != nil {
+			t.Fatal(err)
+		}
+	}
+	finish(wo.ID, now.Add(3*time.Hour))
+	lube, _ = db.GetPreventiveSchedule(ctx, "acme", lube.ID)
+	if lube.LastDoneAt == nil || !lube.LastDoneAt.Equal(now.Add(3*time.Hour)) || !lube.NextDueAt.Equal(now.Add(3*time.Hour).AddDate(0, 0, 30)) {
+		t.Errorf("after the work order: last done %v, next due %v", lube.LastDoneAt, lube.NextDueAt)
+	}
+	sealWO, err := db.PlanWorkOrder(ctx, "acme", due[1].WorkOrder(), now, schedule.Options{})
+	if err != nil || !sealWO.Created {
+		t.Fatalf("seal work order %+v, %v", sealWO, err)
+	}
+	finish(sealWO.WorkOrder.ID, now)
+	seal, _ = db.GetPreventiveSchedule(ctx, "acme", seal.ID)
+	if seal.LastMeterReading == nil || *seal.LastMeterReading != 1688 || *seal.NextDueReading != 2188 {
+		t.Errorf("after the seal work order: last reading %s, next due %g; want 1688 and 2188", orNil(seal.LastMeterReading), *seal.NextDueReading)
+	}
+	if due, _ := db.DuePreventiveSchedules(ctx, "acme", now.Add(4*time.Hour), 72*time.Hour); len(due) != 0 {
+		t.Errorf("after both were done, due = %q", titles(due))
+	}
+	// A cancelled work order leaves the schedule due; the next one is raised.
+	again, err := db.PlanWorkOrder(ctx, "acme", due[0].WorkOrder(), now, schedule.Options{})
+	if err != nil || !again.Created || again.WorkOrder.ID == wo.ID {
+		t.Fatalf("after done, raise again = %+v, %v", again, err)
+	}
+	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", again.WorkOrder.ID, store.StatusCancelled, now); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := db.GetPreventiveSchedule(ctx, "acme", lube.ID); !l.LastDoneAt.Equal(*lube.LastDoneAt) {
+		t.Errorf("a cancelled work order moved last_done_at to %v", l.LastDoneAt)
+	}
+}
+
+func orNil(v *float64) string {
+	if v == nil {
+		return "nil"
+	}
+	return fmt.Sprint(*v)
+}

@@ -1,0 +1,30 @@
+package workers
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/worker"
+
+	"github.com/smartmaint/smartmaint/workflows"
+)
+
+// Preventive registers the preventive maintenance workflow. Its activities
+// are the Maintenance and Notifications ones Incidents registers.
+func Preventive() Registration {
+	return func(r worker.Registry) {
+		r.RegisterWorkflow(workflows.PreventiveMaintenance)
+	}
+}
+
+// PreventiveSchedule raises due preventive work orders every interval, lead
+// ahead of their due date, and once at start.
+func PreventiveSchedule(every, lead time.Duration) Schedule {
+	return Schedule{
+		ID:                 workflows.PreventiveMaintenanceScheduleID,
+		Every:              every,
+		Workflow:           workflows.PreventiveMaintenance,
+		Args:               []any{workflows.PreventiveInput{Lead: lead}},
+		WorkflowID:         "preventive-maintenance",
+		TriggerImmediately: true,
+	}
+}
