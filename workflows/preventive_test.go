@@ -89,7 +89,7 @@ func TestPreventiveMaintenance(t *testing.T) {
 	want := []struct{ wo, notified, severity string }{
 		{"wo-1", "preventive/wo-1/scheduled", "info"},
 		{"wo-2", "preventive/wo-2/scheduled", "warning"}, // unassigned: someone must act
-		{"wo-4", "", "info"},                              // the notice failed; the work order stands
+		{"wo-4", "", "info"},                             // the notice failed; the work order stands
 	}
 	for i, w := range want {
 		r := res.Raised[i]
