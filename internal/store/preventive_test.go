@@ -172,3 +172,64 @@ func orNil(v *float64) string {
 	}
 	return fmt.Sprint(*v)
 }
+
+// BenchmarkDuePreventiveSchedules: one tenant with 200 assets, each with a
+// running-hours meter read hourly for a week (33,600 readings), a meter
+// schedule and five calendar schedules (1,200 schedules); about a quarter
+// are due.
+func BenchmarkDuePreventiveSchedules(b *testing.B) {
+	db, _ := testenv.DB(b)
+	ctx := context.Background()
+	testenv.Tenant(b, db, "acme")
+	now := time.Now().UTC().Truncate(time.Hour)
+	var rows []store.Reading
+	due := 0
+	for a := range 200 {
+		asset := fmt.Sprintf("pump-%03d", a)
+		if _, err := db.CreateAsset(ctx, "acme", store.Asset{ID: asset, Type: "pump"}); err != nil {
+			b.Fatal(err)
+		}
+		meter, err := db.CreateSensor(ctx, "acme", store.Sensor{AssetID: asset, ID: "hours", Unit: "h"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for h := range 168 {
+			rows = append(rows, store.Reading{TenantID: "acme", SensorKey: meter.Key, TS: now.Add(-time.Duration(h) * time.Hour), Value: float64(5000 - h)})
+		}
+		// The meter gains 1 h an hour and reaches the due reading in 48, 96,
+		// 144 or 192 hours: due within the 72 h lead for a%4 == 0.
+		every, last := float64(548+(a%4)*48), 4500.0
+		if a%4 == 0 {
+			due++
+		}
+		if _, err := db.CreatePreventiveSchedule(ctx, "acme", store.PreventiveSchedule{AssetID: asset, Title: "seal", EstimatedMinutes: 60,
+			Kind: store.PreventiveMeter, SensorID: "hours", MeterInterval: &every, LastMeterReading: &last, Active: true}); err != nil {
+			b.Fatal(err)
+		}
+		for c := range 5 {
+			days := 30
+			done := now.Add(-time.Duration(20+c*3) * 24 * time.Hour) // due in 10, 7, 4, 1 and -2 days
+			if c >= 3 {
+				due++
+			}
+			if _, err := db.CreatePreventiveSchedule(ctx, "acme", store.PreventiveSchedule{AssetID: asset, Title: fmt.Sprintf("cal-%d", c), EstimatedMinutes: 30,
+				Kind: store.PreventiveCalendar, IntervalDays: &days, LastDoneAt: &done, Active: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	writeReadings(b, db, rows)
+	if _, err := db.Pool.Exec(ctx, "ANALYZE"); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		got, err := db.DuePreventiveSchedules(ctx, "acme", now, 72*time.Hour)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(got) != due {
+			b.Fatalf("%d due, want %d", len(got), due)
+		}
+	}
+	b.ReportMetric(1200*float64(b.N)/b.Elapsed().Seconds(), "schedules/s")
+}

@@ -150,7 +150,7 @@ func TestTenantIsolation(t *testing.T) {
 	}
 }
 
-func writeReadings(t *testing.T, db *store.DB, rows []store.Reading) {
+func writeReadings(t testing.TB, db *store.DB, rows []store.Reading) {
 	t.Helper()
 	ctx := context.Background()
 	if err := db.WriteReadings(ctx, nil, rows); err != nil {
