@@ -23,7 +23,8 @@ import (
 // Temporal server and Web UI, an in-process Redis, a database it creates,
 // the API, the worker and the simulator — on free ports, and checks the
 // promises of the README: the UI answers, curl-style ingest is visible
-// through the query endpoint, and the simulator's readings arrive.
+// through the query endpoint, the simulator's readings arrive, and the demo
+// crew gets its first preventive work order.
 func TestDevStack(t *testing.T) {
 	cfg := defaults(t)
 	free := func() int {
@@ -100,5 +101,18 @@ func TestDevStack(t *testing.T) {
 		}
 		pts, _ := field(series[0].(map[string]any), "points").([]any)
 		return len(pts) >= 3
+	})
+	// The demo crew is registered and mill-01's lubrication, due within the
+	// lead time, is booked on one of them at once.
+	eventually(t, 30*time.Second, "mill-01's preventive work order", func() bool {
+		out := s.must(200, "dev", "GET", "/api/v1/work-orders?asset=mill-01", nil)
+		items, _ := out["items"].([]any)
+		for _, it := range items {
+			wo := it.(map[string]any)
+			if wo["preventive_schedule_id"] != nil && wo["technician_id"] != nil && wo["title"] == "Spindle lubrication" {
+				return true
+			}
+		}
+		return false
 	})
 }

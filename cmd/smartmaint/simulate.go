@@ -38,6 +38,7 @@ func runSimulate(args []string) error {
 	fs.IntVar(&o.Batch, "batch", d.Batch, "most readings in one request")
 	fs.DurationVar(&o.Duration, "duration", 0, "stream readings for this long once the assets are registered (0: until interrupted)")
 	fs.StringVar(&o.Faults, "faults", d.Faults, "faults to inject: all, none or a comma-separated list of "+strings.Join(simulate.FaultKinds, ","))
+	fs.BoolVar(&o.Crew, "crew", d.Crew, "register a demo crew (two technicians) and a monthly lubrication schedule per machine, unless the tenant has technicians")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the random faults (spikes, dropouts)")
 	fs.StringVar(&data, "dataset", "", "path of ai4i2020.csv (default: found under shared/datasets or $SMARTMAINT_DATASETS)")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {

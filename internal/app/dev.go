@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	"go.uber.org/fx"
 
 	"github.com/smartmaint/smartmaint/internal/apikey"
@@ -16,6 +17,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/devserver"
 	"github.com/smartmaint/smartmaint/internal/simulate"
 	"github.com/smartmaint/smartmaint/internal/store"
+	"github.com/smartmaint/smartmaint/workflows"
 )
 
 // Dev provides the embedded stack of `smartmaint dev`: a Temporal dev server
@@ -103,8 +105,11 @@ func bootstrapDev(lc fx.Lifecycle, cfg config.Config, db *store.DB) {
 
 // DevSimulator replays the AI4I dataset against the dev API when
 // DEV_SIMULATE is true, so incidents arrive within a minute of `make run`.
+// It also registers a demo crew with preventive schedules (on a tenant
+// without technicians) and then runs the preventive maintenance schedule
+// once, so the first preventive work order is there at once too.
 func DevSimulator() fx.Option {
-	return fx.Invoke(func(lc fx.Lifecycle, cfg config.Config, log *slog.Logger) {
+	return fx.Invoke(func(lc fx.Lifecycle, cfg config.Config, log *slog.Logger, c client.Client) {
 		if !cfg.DevSimulate {
 			return
 		}
@@ -115,7 +120,7 @@ func DevSimulator() fx.Option {
 				go func() {
 					defer close(done)
 					err := simulate.Run(ctx, simulate.Options{BaseURL: "http://" + loopback(cfg.HTTPAddr), APIKey: cfg.DevAPIKey,
-						Logger: log})
+						Logger: log, Crew: true, AfterSetup: func(ctx context.Context) { runPreventiveNow(ctx, cfg, c, log) }})
 					if err != nil && ctx.Err() == nil {
 						log.Error("simulator stopped", "error", err)
 					}
@@ -125,6 +130,14 @@ func DevSimulator() fx.Option {
 			OnStop: func(context.Context) error { cancel(); <-done; return nil },
 		})
 	})
+}
+
+// runPreventiveNow triggers the preventive maintenance schedule once.
+func runPreventiveNow(ctx context.Context, cfg config.Config, c client.Client, log *slog.Logger) {
+	id := cfg.TemporalTaskQueue + "/" + workflows.PreventiveMaintenanceScheduleID
+	if err := c.ScheduleClient().GetHandle(ctx, id).Trigger(ctx, client.ScheduleTriggerOptions{}); err != nil {
+		log.Warn("run the preventive maintenance schedule", "schedule", id, "error", err)
+	}
 }
 
 // loopback turns a listen address such as ":8080" into one to dial.

@@ -82,9 +82,12 @@ func (c *client) statusError(method, path string, r response) *StatusError {
 // that a request in flight when the simulator stops still gets its answer
 // (the HTTP client's timeout bounds it): an answered batch is never resent.
 func (c *client) do(ctx context.Context, method, path, idempotencyKey string, body any) (response, error) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return response{}, err
+	var b []byte
+	if body != nil {
+		var err error
+		if b, err = json.Marshal(body); err != nil {
+			return response{}, err
+		}
 	}
 	req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), method, c.base+path, bytes.NewReader(b))
 	if err != nil {

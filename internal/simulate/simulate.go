@@ -57,6 +57,13 @@ type Options struct {
 	// Faults is "all" (the default when empty), "none" or a comma-separated
 	// list of FaultKinds.
 	Faults string
+	// Crew registers a demo maintenance crew (two technicians covering the
+	// clock) and a monthly lubrication schedule per machine, unless the
+	// tenant has technicians already.
+	Crew bool
+	// AfterSetup, when set, is called once the assets, sensors and crew are
+	// registered, before readings flow.
+	AfterSetup func(context.Context)
 	// Seed makes spikes and dropouts reproducible.
 	Seed uint64
 	// SummaryInterval is how often a progress line is logged; default 10s.
@@ -83,6 +90,9 @@ type Stats struct {
 	Faults map[string]int
 	// AssetsCreated and SensorsCreated count what setup registered.
 	AssetsCreated, SensorsCreated int
+	// TechniciansCreated and SchedulesCreated count the crew (Options.Crew)
+	// and its preventive schedules.
+	TechniciansCreated, SchedulesCreated int
 }
 
 // Simulator streams simulated readings to the API.
@@ -97,7 +107,8 @@ type Simulator struct {
 	stats Stats
 }
 
-// DefaultOptions returns the settings New uses for zero fields.
+// DefaultOptions returns the settings New uses for zero fields; Crew, a
+// switch, is the command line's default and New leaves it as given.
 func DefaultOptions() Options {
 	return Options{
 		BaseURL:         "http://127.0.0.1:8080",
@@ -107,6 +118,7 @@ func DefaultOptions() Options {
 		Batch:           500,
 		FlushInterval:   250 * time.Millisecond,
 		Faults:          "all",
+		Crew:            true,
 		SummaryInterval: 10 * time.Second,
 		MaxRetryWait:    30 * time.Second,
 	}
@@ -207,6 +219,19 @@ func (s *Simulator) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("simulate: %w", err)
 	}
+	if s.opts.Crew {
+		techs, schedules, err := s.client.crew(ctx, s.replay.Assets(), time.Now())
+		s.update(func(st *Stats) { st.TechniciansCreated, st.SchedulesCreated = techs, schedules })
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("simulate: %w", err)
+		}
+	}
+	if s.opts.AfterSetup != nil {
+		s.opts.AfterSetup(ctx)
+	}
 	start := time.Now()
 	if s.opts.Duration > 0 {
 		var cancel context.CancelFunc
@@ -214,6 +239,7 @@ func (s *Simulator) Run(ctx context.Context) error {
 		defer cancel()
 	}
 	s.log.Info("simulator started", "url", s.opts.BaseURL, "assets", len(s.replay.Assets()), "assets_created", newAssets, "sensors_created", newSensors,
+		"technicians_created", s.stats.TechniciansCreated, "preventive_schedules_created", s.stats.SchedulesCreated,
 		"step", s.tick, "speedup", s.opts.Speedup, "readings_per_second", float64(len(s.replay.Assets())*numSensors)/s.tick.Seconds())
 	p := &pacer{start: start, tick: s.tick, maxLag: max(1, int(5*time.Second/s.tick))}
 	var buf []wireReading

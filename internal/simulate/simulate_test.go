@@ -48,7 +48,7 @@ func startAPI(t *testing.T, maxReadings int) *server {
 	batcher := ingest.NewBatcher(db, ingest.Options{Logger: log})
 	t.Cleanup(batcher.Close)
 	routes := []api.Routes{
-		&api.Catalog{DB: db},
+		&api.Catalog{DB: db}, &api.Technicians{DB: db}, &api.WorkOrders{DB: db},
 		&api.Readings{DB: db, Batcher: batcher, MaxBodyBytes: 8 << 20, MaxReadings: maxReadings,
 			Validator: &ingest.Validator{Catalog: catalog, MaxSkew: 5 * time.Minute, Retention: 720 * time.Hour}},
 	}
@@ -211,5 +211,43 @@ func TestSimulatorWaitsForTheAPI(t *testing.T) {
 	}
 	if calls.Load() < 2 {
 		t.Errorf("%d attempts, want retries while the API answers 503", calls.Load())
+	}
+}
+
+// TestSimulatorCrew: the demo crew and one lubrication schedule per machine
+// are registered once, the first machine's falls due within the preventive
+// lead time, and AfterSetup runs before readings flow.
+func TestSimulatorCrew(t *testing.T) {
+	srv := startAPI(t, 10000)
+	ctx := context.Background()
+	run := func() simulate.Stats {
+		t.Helper()
+		var setups atomic.Int32
+		sim, err := simulate.New(simulate.Options{BaseURL: srv.url, APIKey: srv.key, Assets: 3, Speedup: 6000, Duration: 100 * time.Millisecond,
+			Faults: "none", Crew: true, AfterSetup: func(context.Context) { setups.Add(1) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sim.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if setups.Load() != 1 {
+			t.Errorf("AfterSetup ran %d times", setups.Load())
+		}
+		return sim.Stats()
+	}
+	if st := run(); st.TechniciansCreated != 2 || st.SchedulesCreated != 3 || st.Accepted == 0 {
+		t.Fatalf("first run: %+v", st)
+	}
+	techs, err := srv.db.ListTechnicians(ctx, srv.tenant, store.TechnicianFilter{}, store.Page{})
+	if err != nil || len(techs) != 2 {
+		t.Fatalf("technicians %v, %v", techs, err)
+	}
+	due, err := srv.db.DuePreventiveSchedules(ctx, srv.tenant, time.Now(), 72*time.Hour)
+	if err != nil || len(due) != 1 || due[0].Schedule.AssetID != "mill-01" || len(due[0].Schedule.Checklist) != 3 {
+		t.Errorf("due after setup: %+v, %v; want mill-01's lubrication", due, err)
+	}
+	if st := run(); st.TechniciansCreated != 0 || st.SchedulesCreated != 0 {
+		t.Errorf("second run created %d technicians and %d schedules", st.TechniciansCreated, st.SchedulesCreated)
 	}
 }
