@@ -84,6 +84,14 @@ type Snapshots struct {
 // Readings are grouped into buckets of the given width; a sensor that
 // reported twice in a bucket counts with its last value. Metadata features
 // are read from each asset's metadata; assets lacking one are left out.
+//
+// Snapshots taken while the asset had a confirmed fault are left out too,
+// so a retrained model does not learn a fault as normal: from one bucket
+// before an incident opened until it closed (or until to, while open), for
+// incidents approved by a person or the policy (approved, scheduled, in
+// progress, or resolved by their work order). Incidents awaiting a decision,
+// rejected or found false positives do not count: their readings are normal
+// until someone says otherwise.
 func LoadSnapshots(ctx context.Context, db *store.DB, tenant, assetType string, names []string, from, to time.Time, bucket time.Duration, limit int) (*Snapshots, error) {
 	sensors := SensorFeatures(names)
 	if len(sensors) == 0 {
@@ -111,7 +119,11 @@ func LoadSnapshots(ctx context.Context, db *store.DB, tenant, assetType string, 
 			JOIN readings r ON r.sensor_key = s.key
 			WHERE s.tenant_id = $1 AND a.type = $2 AND s.id = ANY($3) AND r.ts >= $4 AND r.ts < $5
 			GROUP BY 1, 2) x
-		WHERE n = $7
+		WHERE n = $7 AND NOT EXISTS (
+			SELECT 1 FROM incidents i
+			WHERE i.tenant_id = $1 AND i.asset_id = x.asset_id
+			  AND (i.status IN ('approved', 'scheduled', 'in_progress') OR i.resolution = 'resolved')
+			  AND x.t + $6 > i.opened_at - $6 AND x.t < coalesce(i.closed_at, $5))
 		ORDER BY t DESC, asset_id LIMIT $8`,
 		tenant, assetType, sensors, from, to, bucket, len(sensors), limit)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -267,6 +268,33 @@ func TestSnapshotsAndRecentValues(t *testing.T) {
 	train, test := snap.Split(0.2)
 	if len(train) != 16 || len(test) != 3 {
 		t.Errorf("split %d/%d", len(train), len(test))
+	}
+
+	// Confirmed faults are left out, from a bucket before the incident
+	// opened until it closed (or the window's end while open); a rejected
+	// alarm is not.
+	closed := t0.Add(6 * time.Second)
+	for _, inc := range []store.Incident{
+		{ID: "m1-fault", AssetID: "m1", Status: "resolved", Resolution: "resolved", OpenedAt: t0.Add(3 * time.Second), ClosedAt: &closed},
+		{ID: "m2-alarm", AssetID: "m2", Status: "closed", Resolution: "rejected", OpenedAt: t0, ClosedAt: &closed},
+		{ID: "m2-fault", AssetID: "m2", Status: "scheduled", OpenedAt: t0.Add(8 * time.Second)},
+	} {
+		inc.TenantID, inc.WorkflowID, inc.Severity, inc.Seq, inc.UpdatedAt = "acme", "incident/acme/"+inc.AssetID, "major", 1, inc.OpenedAt
+		if err := r.db.RecordIncident(ctx, inc, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap, err = mlops.LoadSnapshots(ctx, r.db, "acme", "mill", names, t0, t0.Add(time.Minute), time.Second, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for i := range snap.Rows {
+		kept = append(kept, fmt.Sprintf("%s+%d", snap.Assets[i], snap.Times[i].Sub(t0)/time.Second))
+	}
+	want := "m2+0 m1+0 m2+1 m1+1 m2+2 m2+3 m2+5 m2+6 m1+6 m1+7 m1+8 m1+9"
+	if got := strings.Join(kept, " "); got != want {
+		t.Errorf("snapshots outside confirmed faults:\n got %s\nwant %s", got, want)
 	}
 
 	vals, err := mlops.RecentValues(ctx, r.db, "acme", "mill", []string{"torque", "speed"}, t0, t0.Add(time.Minute), 6)
