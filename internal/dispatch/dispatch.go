@@ -69,6 +69,7 @@ type Options struct {
 	MaxBatch int
 	// SweepEvery and SweepAge: every SweepEvery, anomalies older than
 	// SweepAge that are still undispatched are sent again (default 5s, 10s).
+	// While signals fail the sweeper backs off, up to 12 × SweepEvery.
 	SweepEvery time.Duration
 	SweepAge   time.Duration
 	// MarkEvery is how often signalled anomalies are marked dispatched in
@@ -91,6 +92,7 @@ type Dispatcher struct {
 
 	failures atomic.Int64 // failed signals since the last warning
 	warnedAt atomic.Int64 // unix nanos of the last warning
+	failing  atomic.Bool  // the latest signal failed
 }
 
 type assetKey struct{ tenant, asset string }
@@ -173,13 +175,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			}
 		})
 	}
-	wg.Go(func() {
-		every(ctx, d.opts.SweepEvery, func() {
-			if err := d.Sweep(ctx); err != nil && ctx.Err() == nil {
-				d.opts.Logger.Warn("anomaly outbox sweep failed", "error", err)
-			}
-		})
-	})
+	wg.Go(func() { d.sweepLoop(ctx) })
 	wg.Go(func() { every(ctx, d.opts.MarkEvery, func() { d.flushMarks(ctx) }) })
 	wg.Wait()
 	// Signals sent just before the end are marked too, so a restart does
@@ -187,6 +183,37 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	d.flushMarks(sctx)
+}
+
+// sweepBackoff caps the sweeper's wait while signals fail, in SweepEvery
+// periods: with the defaults, one sweep a minute while Temporal is down.
+const sweepBackoff = 12
+
+// sweepLoop sweeps every SweepEvery while signals go through. While they
+// fail (Temporal down) it doubles its wait up to sweepBackoff periods, so
+// an outage does not have it re-offer the whole outbox every few seconds
+// for nothing; the first signal that goes through again, live or swept,
+// brings it back to SweepEvery.
+func (d *Dispatcher) sweepLoop(ctx context.Context) {
+	wait := d.opts.SweepEvery
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := d.Sweep(ctx); err != nil && ctx.Err() == nil {
+			d.opts.Logger.Warn("anomaly outbox sweep failed", "error", err)
+		}
+		if d.failing.Load() {
+			wait = min(2*wait, sweepBackoff*d.opts.SweepEvery)
+		} else {
+			wait = d.opts.SweepEvery
+		}
+		t.Reset(wait)
+	}
 }
 
 // every calls f every period until ctx ends.
@@ -283,9 +310,11 @@ func (d *Dispatcher) signal(ctx context.Context, k assetKey, batch []detect.Anom
 		workflows.Incident, workflows.IncidentInput{TenantID: k.tenant, AssetID: k.asset})
 	if err != nil {
 		signals.WithLabelValues("error").Inc()
+		d.failing.Store(true)
 		return fmt.Errorf("dispatch: signal incident of %s/%s: %w", k.tenant, k.asset, err)
 	}
 	signals.WithLabelValues("ok").Inc()
+	d.failing.Store(false)
 	oldest := batch[0].DetectedAt
 	for _, a := range batch {
 		if !a.DetectedAt.IsZero() && a.DetectedAt.Before(oldest) {

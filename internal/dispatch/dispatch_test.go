@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -237,5 +238,57 @@ func TestDispatchWarnsOnceWhileTemporalIsDown(t *testing.T) {
 	}
 	if n := f.undispatched(t); n != assets*3 {
 		t.Errorf("%d anomalies left for the sweeper, want %d", n, assets*3)
+	}
+}
+
+// failedSignals reads smartmaint_incident_signals_total{result="error"}.
+func failedSignals(t *testing.T) float64 {
+	t.Helper()
+	families, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "smartmaint_incident_signals_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "result" && l.GetValue() == "error" {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// TestDispatchSweeperBacksOffWhileTemporalIsDown: with every signal failing,
+// the sweeper doubles its wait instead of re-offering the outbox every
+// SweepEvery.
+func TestDispatchSweeperBacksOffWhileTemporalIsDown(t *testing.T) {
+	db, _ := testenv.DB(t)
+	tenant := testenv.Tenant(t, db, fmt.Sprintf("t%d", time.Now().UnixNano()))
+	down, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer down.Close()
+	f := fixture{db: db, tenant: tenant}
+	f.store(t, "pump-1", 3) // one asset: one signal per sweep
+	before := failedSignals(t)
+	const every = 20 * time.Millisecond
+	d := dispatch.New(down, db, dispatch.Options{TaskQueue: "nowhere", SweepEvery: every, SweepAge: time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler)})
+	stop := run(t, d)
+	time.Sleep(1200 * time.Millisecond)
+	stop()
+	// Without backoff: about 60 sweeps, each a failed signal. With it, the
+	// waits are 20, 40, 80, 160 and then 240 ms: about 7.
+	if n := failedSignals(t) - before; n < 1 || n > 15 {
+		t.Errorf("%g failed signals in 1.2 s of sweeping every %s while Temporal is down, want 1 to 15", n, every)
+	}
+	if n := f.undispatched(t); n != 3 {
+		t.Errorf("%d undispatched, want all 3 kept for later", n)
 	}
 }
