@@ -137,6 +137,16 @@ func newRig(t testing.TB) *rig {
 		Priority: store.PriorityHigh, EstimatedMinutes: 90, TechnicianID: tech.ID, ScheduledStart: &slot, ScheduledEnd: &end}); err != nil {
 		t.Fatal(err)
 	}
+	days := 30
+	lube, err := db.CreatePreventiveSchedule(ctx, "acme", store.PreventiveSchedule{AssetID: "pump-2", Title: "Monthly lubrication",
+		EstimatedMinutes: 30, Kind: store.PreventiveCalendar, IntervalDays: &days, Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "pump-2", PreventiveScheduleID: lube.ID, Title: "Monthly lubrication",
+		EstimatedMinutes: 30}); err != nil {
+		t.Fatal(err)
+	}
 	for v := range 2 {
 		if _, err := reg.Create(ctx, "acme", registry.NewVersion{Name: "mill-iforest", Kind: "iforest", CreatedBy: "test"}, []byte{byte(v)}); err != nil {
 			t.Fatal(err)
@@ -297,6 +307,8 @@ func TestSignInAndOverview(t *testing.T) {
 		`<span class="sev sev-critical">critical</span></a> awaiting approval`, `<span class="sev sev-warning">stale</span>`, "The fan-3",
 		// work orders and models
 		"Replace pump-2 seal", "Olga Ivanova", "mill-iforest", "<td>v1</td>", "<td>v2</td>",
+		`Replace pump-2 seal <span class="tag" title="incident inc-pump-2">incident</span>`,
+		`Monthly lubrication <span class="tag" title="raised by a preventive schedule">preventive</span>`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the overview lacks %q", want)
