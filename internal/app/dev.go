@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.uber.org/fx"
 
@@ -135,7 +136,9 @@ func DevSimulator() fx.Option {
 // runPreventiveNow triggers the preventive maintenance schedule once.
 func runPreventiveNow(ctx context.Context, cfg config.Config, c client.Client, log *slog.Logger) {
 	id := cfg.TemporalTaskQueue + "/" + workflows.PreventiveMaintenanceScheduleID
-	if err := c.ScheduleClient().GetHandle(ctx, id).Trigger(ctx, client.ScheduleTriggerOptions{}); err != nil {
+	// ALLOW_ALL: the run at worker start may still be going; this one must
+	// not be skipped, it is the one that sees the crew's schedules.
+	if err := c.ScheduleClient().GetHandle(ctx, id).Trigger(ctx, client.ScheduleTriggerOptions{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL}); err != nil {
 		log.Warn("run the preventive maintenance schedule", "schedule", id, "error", err)
 	}
 }
