@@ -118,6 +118,12 @@ func preventiveDue(p PreventiveSchedule, meter *MeterReading, now time.Time, lea
 		}
 		due := *p.NextDueReading
 		reading := fmt.Sprintf("meter %s at %s (%s)", p.SensorID, quantity(meter.Value, meter.Unit), meter.At.UTC().Format(time.RFC3339))
+		if p.LastMeterReading != nil && meter.Value < *p.LastMeterReading {
+			// The meter went back: it was reset or replaced since the last
+			// service. Count the interval from zero.
+			due = *p.MeterInterval
+			reading += fmt.Sprintf(", below the %s of the last service: counted from 0 as a reset meter", quantity(*p.LastMeterReading, meter.Unit))
+		}
 		every := fmt.Sprintf("every %s", quantity(*p.MeterInterval, meter.Unit))
 		rate := ""
 		if meter.PerHour > 0 {

@@ -15,6 +15,9 @@ func TestPreventiveDue(t *testing.T) {
 		return PreventiveSchedule{Kind: PreventiveCalendar, IntervalDays: &days, NextDueAt: &due, CreatedAt: due.AddDate(0, 0, -30)}
 	}
 	meter := PreventiveSchedule{Kind: PreventiveMeter, SensorID: "hours", MeterInterval: &every, NextDueReading: &next}
+	last := 1200.0
+	serviced := meter
+	serviced.LastMeterReading = &last
 	tests := []struct {
 		name     string
 		p        PreventiveSchedule
@@ -33,6 +36,8 @@ func TestPreventiveDue(t *testing.T) {
 		{"meter expected within lead", meter, &MeterReading{Value: 1600, At: now, PerHour: 2}, 72 * time.Hour, now.Add(50 * time.Hour), "expected 2030-06-05T09:00:00Z"},
 		{"meter expected beyond lead", meter, &MeterReading{Value: 1600, At: now, PerHour: 1}, 72 * time.Hour, time.Time{}, ""},
 		{"meter not rising", meter, &MeterReading{Value: 1699, At: now}, 72 * time.Hour, time.Time{}, ""},
+		{"meter reset since the service, not yet due from 0", serviced, &MeterReading{Value: 300, At: now}, 0, time.Time{}, ""},
+		{"meter reset since the service, due from 0", serviced, &MeterReading{Value: 520, At: now}, 0, now, "counted from 0 as a reset meter"},
 		{"meter crawling: no overflow", meter, &MeterReading{Value: 0, At: now, PerHour: 1e-300}, 72 * time.Hour, time.Time{}, ""},
 	}
 	for _, tt := range tests {
