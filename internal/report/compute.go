@@ -163,6 +163,8 @@ func (a *accumulator) queue(b *pgx.Batch, ids []string, w Window) {
 			count(*) FILTER (WHERE w.completed_at >= $2 AND w.completed_at < $3 AND w.completed_at > w.deadline),
 			count(*) FILTER (WHERE w.deadline < $3 AND (w.completed_at IS NULL OR w.completed_at >= $3) AND (w.cancelled_at IS NULL OR w.cancelled_at >= $3)),
 			count(*) FILTER (WHERE w.created_at >= $2 AND w.late),
+			count(*) FILTER (WHERE w.preventive_schedule_id IS NOT NULL AND w.deadline >= $2 AND w.deadline < $3),
+			count(*) FILTER (WHERE w.preventive_schedule_id IS NOT NULL AND w.deadline >= $2 AND w.deadline < $3 AND w.completed_at <= w.deadline),
 			count(*) FILTER (WHERE w.completed_at >= $2 AND w.completed_at < $3 AND w.started_at IS NOT NULL AND w.preventive_schedule_id IS NULL),
 			coalesce(sum(extract(epoch FROM w.completed_at - w.started_at)) FILTER (
 				WHERE w.completed_at >= $2 AND w.completed_at < $3 AND w.started_at IS NOT NULL AND w.preventive_schedule_id IS NULL), 0)::float8,
@@ -177,7 +179,7 @@ func (a *accumulator) queue(b *pgx.Batch, ids []string, w Window) {
 		var repairs, restores int
 		var repair, restore float64
 		_, err := pgx.ForEachRow(rows, []any{&asset, &c.Created, &c.Done, &c.Cancelled, &c.DoneLate, &c.OpenOverdue, &c.PlannedLate,
-			&repairs, &repair, &restores, &restore}, func() error {
+			&c.PreventiveDue, &c.PreventiveOnTime, &repairs, &repair, &restores, &restore}, func() error {
 			ar, s := a.asset(asset)
 			if ar == nil {
 				return nil
@@ -326,6 +328,7 @@ func (k *KPIs) finish(s sums) {
 	k.MTBFHours = ratio(operating/3600, float64(k.Failures))
 	k.MTTRHours = ratio(s.repair/3600, float64(k.Repairs))
 	k.MeanTimeToRestoreHours = ratio(s.restore/3600, float64(k.Restores))
+	k.PMCompliance = ratio(float64(k.WorkOrders.PreventiveOnTime), float64(k.WorkOrders.PreventiveDue))
 }
 
 func ratio(num, den float64) *float64 {
@@ -363,6 +366,8 @@ func (a *accumulator) totals() KPIs {
 		tw.OpenOverdue += w.OpenOverdue
 		tw.Late += w.Late
 		tw.PlannedLate += w.PlannedLate
+		tw.PreventiveDue += w.PreventiveDue
+		tw.PreventiveOnTime += w.PreventiveOnTime
 		all.operating += s.operating
 		all.downtime += s.downtime
 		all.repair += s.repair

@@ -50,17 +50,22 @@ func TestCompute(t *testing.T) {
 		{"pump incidents", pump.Incidents, report.IncidentCounts{Opened: 2, Open: 1, Decided: 2, Approved: 1, FalsePositives: 1,
 			ByStatus: map[string]int{"scheduled": 1, "closed": 1}, ByResolution: map[string]int{"rejected": 1}}},
 		{"pump false-positive rate", pump.FalsePositiveRate, ptr(0.5)},
-		{"pump operating (created mid-window)", pump.OperatingHours, 168.0},
+		{"pump operating (created mid-window, an hour serviced)", pump.OperatingHours, 167.0},
 		{"pump MTBF without failures", pump.MTBFHours, (*float64)(nil)},
 		{"pump MTTR without repairs", pump.MTTRHours, (*float64)(nil)},
-		{"pump work orders", pump.WorkOrders, report.WorkOrderCounts{Created: 1, OpenOverdue: 1, Late: 1}},
+		{"pump work orders", pump.WorkOrders, report.WorkOrderCounts{Created: 3, Done: 1, OpenOverdue: 2, Late: 2, PreventiveDue: 2, PreventiveOnTime: 1}},
+		{"pump repairs (preventive work is not one)", pump.Repairs, 0},
+		{"pump PM compliance", pump.PMCompliance, ptr(0.5)},
+		{"mill PM compliance without preventive work", mill.PMCompliance, (*float64)(nil)},
 
 		{"total opened", tot.Incidents.Opened, 8},
 		{"total false-positive rate", tot.FalsePositiveRate, ptr(3.0 / 7)},
-		{"total MTBF", tot.MTBFHours, ptr((307.0 + 168) / 2)},
+		{"total MTBF", tot.MTBFHours, ptr((307.0 + 167) / 2)},
 		{"total MTTR", tot.MTTRHours, ptr(2.0)},
 		{"total time to restore", tot.MeanTimeToRestoreHours, ptr(3.5)},
-		{"total work orders", tot.WorkOrders, report.WorkOrderCounts{Created: 8, Done: 3, Cancelled: 1, DoneLate: 1, OpenOverdue: 2, Late: 3, PlannedLate: 1}},
+		{"total work orders", tot.WorkOrders, report.WorkOrderCounts{Created: 10, Done: 4, Cancelled: 1, DoneLate: 1, OpenOverdue: 3, Late: 4, PlannedLate: 1,
+			PreventiveDue: 2, PreventiveOnTime: 1}},
+		{"total PM compliance", tot.PMCompliance, ptr(0.5)},
 		{"total anomalies", tot.Anomalies, map[string]int{"major": 1, "critical": 1, "warning": 1}},
 		{"total by resolution", tot.Incidents.ByResolution, map[string]int{"resolved": 2, "rejected": 2, "false_positive": 1, "below_policy": 1, "cancelled": 1}},
 
@@ -116,8 +121,8 @@ func TestComputeFilterAndTenants(t *testing.T) {
 		opened  int
 		overdue int
 	}{
-		{"acme", []string{"pump-2"}, []string{"pump-2"}, 2, 1},
-		{"acme", []string{"pump-2", "new-3", "nope"}, []string{"pump-2"}, 2, 1},
+		{"acme", []string{"pump-2"}, []string{"pump-2"}, 2, 2},
+		{"acme", []string{"pump-2", "new-3", "nope"}, []string{"pump-2"}, 2, 2},
 		{"rival", nil, []string{"mill-1"}, 1, 1},
 		{"nobody", nil, []string{}, 0, 0},
 	}

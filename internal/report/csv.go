@@ -107,6 +107,9 @@ func writeKPIs(row func(scope, subject, metric, value, unit string, at time.Time
 	count("work_orders_open_overdue", wo.OpenOverdue)
 	count("work_orders_late", wo.Late)
 	count("work_orders_planned_late", wo.PlannedLate)
+	count("work_orders_preventive_due", wo.PreventiveDue)
+	count("work_orders_preventive_on_time", wo.PreventiveOnTime)
+	row(scope, subject, "pm_compliance", number(k.PMCompliance), "ratio", time.Time{})
 	for _, s := range sortedKeys(k.Anomalies) {
 		count("anomalies_"+s, k.Anomalies[s])
 	}

@@ -107,7 +107,7 @@ func (f *fixture) incidentWithID(id string, in incident) {
 
 // workOrder is what the fixture needs of a work order.
 type workOrder struct {
-	asset, incident, status                 string
+	asset, incident, status, preventive     string
 	created                                 time.Time
 	started, completed, cancelled, deadline *time.Time
 	late                                    bool
@@ -116,15 +116,18 @@ type workOrder struct {
 func (f *fixture) workOrder(w workOrder) string {
 	f.t.Helper()
 	id := uuid.NewString()
-	var incident *string
+	var incident, preventive *string
 	if w.incident != "" {
 		incident = &w.incident
 	}
+	if w.preventive != "" {
+		preventive = &w.preventive
+	}
 	f.exec(`
-		INSERT INTO work_orders (tenant_id, id, asset_id, incident_id, title, status, estimated_minutes, deadline, late,
+		INSERT INTO work_orders (tenant_id, id, asset_id, incident_id, preventive_schedule_id, title, status, estimated_minutes, deadline, late,
 			started_at, completed_at, cancelled_at, created_at)
-		VALUES ($1, $2, $3, $4, 'fix it', $5, 60, $6, $7, $8, $9, $10, $11)`,
-		f.tenant, id, w.asset, incident, w.status, w.deadline, w.late, w.started, w.completed, w.cancelled, w.created)
+		VALUES ($1, $2, $3, $4, $5, 'fix it', $6, 60, $7, $8, $9, $10, $11, $12)`,
+		f.tenant, id, w.asset, incident, preventive, w.status, w.deadline, w.late, w.started, w.completed, w.cancelled, w.created)
 	return id
 }
 
@@ -198,6 +201,17 @@ func plant(t testing.TB, db *store.DB) {
 	wo7 := f.workOrder(workOrder{asset: "mill-1", status: "cancelled", created: t0.Add(2 * day), cancelled: ptr(t0.Add(3 * day))})
 	f.workOrder(workOrder{asset: "mill-1", status: "scheduled", created: t0.Add(6 * day), deadline: ptr(t0.Add(30 * day)), late: true})
 	wo10 := f.workOrder(workOrder{asset: "pump-2", status: "scheduled", created: t0.Add(8 * day), deadline: ptr(t0.Add(9 * day))})
+	// Preventive work on pump-2: one done on time (an hour of downtime, not
+	// a repair), one overdue.
+	days := 7
+	lube, err := f.db.CreatePreventiveSchedule(f.ctx, f.tenant, store.PreventiveSchedule{AssetID: "pump-2", Title: "Lubrication",
+		EstimatedMinutes: 60, Kind: store.PreventiveCalendar, IntervalDays: &days, Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.workOrder(workOrder{asset: "pump-2", preventive: lube.ID, status: "done", created: t0.Add(9 * day),
+		started: ptr(t0.Add(10 * day)), completed: ptr(t0.Add(10*day + time.Hour)), deadline: ptr(t0.Add(11 * day))})
+	f.workOrder(workOrder{asset: "pump-2", preventive: lube.ID, status: "scheduled", created: t0.Add(11 * day), deadline: ptr(t0.Add(12 * day))})
 
 	i1 := f.incident(incident{asset: "mill-1", status: "resolved", resolution: "resolved", opened: t0.Add(day), closed: ptr(t0.Add(2 * day)), workOrder: wo1})
 	f.incident(incident{asset: "mill-1", status: "closed", resolution: "rejected", opened: t0.Add(2 * day), closed: ptr(t0.Add(2*day + time.Hour))})

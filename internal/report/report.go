@@ -104,9 +104,13 @@ type KPIs struct {
 	// Restores are the incident work orders completed in the window;
 	// MeanTimeToRestoreHours is their mean completed_at − the incident's
 	// opened_at.
-	Restores               int             `json:"restores"`
-	MeanTimeToRestoreHours *float64        `json:"mean_time_to_restore_hours"`
-	WorkOrders             WorkOrderCounts `json:"work_orders"`
+	Restores               int      `json:"restores"`
+	MeanTimeToRestoreHours *float64 `json:"mean_time_to_restore_hours"`
+	// PMCompliance is WorkOrders.PreventiveOnTime / PreventiveDue: the
+	// share of preventive work due in the window that was done by its
+	// deadline; null when none was due.
+	PMCompliance *float64        `json:"pm_compliance"`
+	WorkOrders   WorkOrderCounts `json:"work_orders"`
 	// Anomalies counts the anomalies detected in the window by severity.
 	Anomalies map[string]int `json:"anomalies"`
 }
@@ -145,6 +149,11 @@ type WorkOrderCounts struct {
 	// PlannedLate were created in the window with a slot ending after
 	// their deadline (the planner could not meet it).
 	PlannedLate int `json:"planned_late"`
+	// PreventiveDue are the work orders raised by preventive schedules with
+	// their deadline in the window; PreventiveOnTime those of them
+	// completed by their deadline.
+	PreventiveDue    int `json:"preventive_due"`
+	PreventiveOnTime int `json:"preventive_on_time"`
 }
 
 // SensorStats summarise a sensor's readings in the window from the hourly
