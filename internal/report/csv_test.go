@@ -84,8 +84,8 @@ func TestWriteCSV(t *testing.T) {
 }
 
 func TestSummaryText(t *testing.T) {
-	s := report.Summary{Assets: 2, IncidentsOpened: 8, FalsePositiveRate: ptr(3.0 / 7), MTBFHours: ptr(237.5), WorkOrdersLate: 3}
-	want := "Assets: 2\nIncidents opened: 8\nFalse-positive rate: 42.9%\nMTBF: 237.5 h\nMTTR: n/a\nLate work orders: 3"
+	s := report.Summary{Assets: 2, IncidentsOpened: 8, FalsePositiveRate: ptr(3.0 / 7), MTBFHours: ptr(237.5), WorkOrdersLate: 3, PMCompliance: ptr(0.5)}
+	want := "Assets: 2\nIncidents opened: 8\nFalse-positive rate: 42.9%\nMTBF: 237.5 h\nMTTR: n/a\nLate work orders: 3\nPM compliance: 50%"
 	if got := s.Text(); got != want {
 		t.Errorf("Text() =\n%s\nwant\n%s", got, want)
 	}

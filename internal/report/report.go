@@ -219,6 +219,7 @@ type Summary struct {
 	MTBFHours         *float64 `json:"mtbf_hours"`
 	MTTRHours         *float64 `json:"mttr_hours"`
 	WorkOrdersLate    int      `json:"work_orders_late"`
+	PMCompliance      *float64 `json:"pm_compliance"`
 }
 
 // Summary returns the report's headline.
@@ -226,15 +227,15 @@ func (r *Report) Summary() Summary {
 	t := r.Totals
 	return Summary{
 		Assets: len(r.Assets), IncidentsOpened: t.Incidents.Opened, FalsePositiveRate: t.FalsePositiveRate,
-		MTBFHours: t.MTBFHours, MTTRHours: t.MTTRHours, WorkOrdersLate: t.WorkOrders.Late,
+		MTBFHours: t.MTBFHours, MTTRHours: t.MTTRHours, WorkOrdersLate: t.WorkOrders.Late, PMCompliance: t.PMCompliance,
 	}
 }
 
 // Text is the summary as a few lines for a notification.
 func (s Summary) Text() string {
-	return fmt.Sprintf("Assets: %d\nIncidents opened: %d\nFalse-positive rate: %s\nMTBF: %s\nMTTR: %s\nLate work orders: %d",
+	return fmt.Sprintf("Assets: %d\nIncidents opened: %d\nFalse-positive rate: %s\nMTBF: %s\nMTTR: %s\nLate work orders: %d\nPM compliance: %s",
 		s.Assets, s.IncidentsOpened, optional(s.FalsePositiveRate, 100, "%.1f%%"), optional(s.MTBFHours, 1, "%.1f h"),
-		optional(s.MTTRHours, 1, "%.1f h"), s.WorkOrdersLate)
+		optional(s.MTTRHours, 1, "%.1f h"), s.WorkOrdersLate, optional(s.PMCompliance, 100, "%.0f%%"))
 }
 
 func optional(v *float64, scale float64, format string) string {
