@@ -24,7 +24,7 @@ func operatorAPI() fx.Option {
 			asPublicRoutes(func() api.Docs { return api.Docs{} }),
 			asPublicRoutes(newOperatorPage),
 		),
-		fx.Invoke(registerIncidentMetrics),
+		fx.Invoke(registerOpenWorkMetrics),
 	)
 }
 
@@ -52,16 +52,16 @@ func newOperatorPage(p operatorPageParams) *ui.UI {
 	}
 }
 
-// registerIncidentMetrics exposes the open incidents on /metrics while the
-// application runs. The collector is unregistered at stop, so an
-// application built again in the same process (tests) reports from its own
-// database rather than a closed one.
-func registerIncidentMetrics(lc fx.Lifecycle, db *store.DB, log *slog.Logger) {
-	c := &store.IncidentCollector{DB: db, Log: log.With("component", "incident-metrics")}
+// registerOpenWorkMetrics exposes the open incidents and work orders on
+// /metrics while the application runs. The collector is unregistered at
+// stop, so an application built again in the same process (tests) reports
+// from its own database rather than a closed one.
+func registerOpenWorkMetrics(lc fx.Lifecycle, db *store.DB, log *slog.Logger) {
+	c := &store.OpenWorkCollector{DB: db, Log: log.With("component", "open-work-metrics")}
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
 			if err := prometheus.Register(c); err != nil {
-				return fmt.Errorf("register incident metrics: %w", err)
+				return fmt.Errorf("register open work metrics: %w", err)
 			}
 			return nil
 		},

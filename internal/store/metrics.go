@@ -9,15 +9,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// IncidentCollector exposes the open incidents of the projection table as
+// OpenWorkCollector exposes the open incidents and work orders as
 // Prometheus gauges, read when scraped (at most every CacheFor, with a
 // short timeout), so every API replica reports the same numbers:
 //
 //	smartmaint_incidents_open{tenant,status,severity}
 //	smartmaint_incidents_oldest_update_timestamp_seconds{tenant,status}
+//	smartmaint_work_orders_open{tenant,status,source}
+//	smartmaint_work_orders_overdue{tenant,source}
 //
 // A failed read keeps the previous values and is logged.
-type IncidentCollector struct {
+type OpenWorkCollector struct {
 	DB  *DB
 	Log *slog.Logger
 	// CacheFor is how long a read is reused; 10s when zero.
@@ -25,9 +27,10 @@ type IncidentCollector struct {
 	// Timeout bounds one read; 2s when zero.
 	Timeout time.Duration
 
-	mu     sync.Mutex
-	at     time.Time
-	cached []OpenIncidentGroup
+	mu         sync.Mutex
+	at         time.Time
+	incidents  []OpenIncidentGroup
+	workOrders []OpenWorkOrderGroup
 }
 
 var (
@@ -37,19 +40,28 @@ var (
 	descIncidentsOldest = prometheus.NewDesc("smartmaint_incidents_oldest_update_timestamp_seconds",
 		"Least recent update among the open incidents of a tenant in a status; time() minus it is how long the stalest one has not moved.",
 		[]string{"tenant", "status"}, nil)
+	descWorkOrdersOpen = prometheus.NewDesc("smartmaint_work_orders_open",
+		"Open (scheduled or in-progress) work orders by tenant, status and source (incident, preventive, manual).",
+		[]string{"tenant", "status", "source"}, nil)
+	descWorkOrdersOverdue = prometheus.NewDesc("smartmaint_work_orders_overdue",
+		"Open work orders whose deadline has passed, by tenant and source (incident, preventive, manual).",
+		[]string{"tenant", "source"}, nil)
 )
 
 // Describe implements prometheus.Collector.
-func (c *IncidentCollector) Describe(ch chan<- *prometheus.Desc) {
+func (c *OpenWorkCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descIncidentsOpen
 	ch <- descIncidentsOldest
+	ch <- descWorkOrdersOpen
+	ch <- descWorkOrdersOverdue
 }
 
 // Collect implements prometheus.Collector.
-func (c *IncidentCollector) Collect(ch chan<- prometheus.Metric) {
+func (c *OpenWorkCollector) Collect(ch chan<- prometheus.Metric) {
+	incidents, workOrders := c.read()
 	type key struct{ tenant, status string }
 	oldest := map[key]time.Time{}
-	for _, g := range c.groups() {
+	for _, g := range incidents {
 		ch <- prometheus.MustNewConstMetric(descIncidentsOpen, prometheus.GaugeValue, float64(g.Count), g.TenantID, g.Status, g.Severity)
 		k := key{g.TenantID, g.Status}
 		if t, ok := oldest[k]; !ok || g.OldestUpdate.Before(t) {
@@ -59,9 +71,19 @@ func (c *IncidentCollector) Collect(ch chan<- prometheus.Metric) {
 	for k, t := range oldest {
 		ch <- prometheus.MustNewConstMetric(descIncidentsOldest, prometheus.GaugeValue, float64(t.UnixMilli())/1000, k.tenant, k.status)
 	}
+	overdue := map[key]int{} // tenant, source
+	for _, g := range workOrders {
+		ch <- prometheus.MustNewConstMetric(descWorkOrdersOpen, prometheus.GaugeValue, float64(g.Count), g.TenantID, g.Status, g.Source)
+		overdue[key{g.TenantID, g.Source}] += g.Overdue
+	}
+	for k, n := range overdue {
+		ch <- prometheus.MustNewConstMetric(descWorkOrdersOverdue, prometheus.GaugeValue, float64(n), k.tenant, k.status)
+	}
 }
 
-func (c *IncidentCollector) groups() []OpenIncidentGroup {
+// read returns the groups, from the database when the last read is older
+// than CacheFor.
+func (c *OpenWorkCollector) read() ([]OpenIncidentGroup, []OpenWorkOrderGroup) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cacheFor, timeout := c.CacheFor, c.Timeout
@@ -72,17 +94,21 @@ func (c *IncidentCollector) groups() []OpenIncidentGroup {
 		timeout = 2 * time.Second
 	}
 	if !c.at.IsZero() && time.Since(c.at) < cacheFor {
-		return c.cached
+		return c.incidents, c.workOrders
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	groups, err := c.DB.OpenIncidentGroups(ctx)
+	incidents, err := c.DB.OpenIncidentGroups(ctx)
+	var workOrders []OpenWorkOrderGroup
+	if err == nil {
+		workOrders, err = c.DB.OpenWorkOrderGroups(ctx)
+	}
 	if err != nil {
 		if c.Log != nil {
-			c.Log.Warn("incident metrics: keeping the previous values", "error", err)
+			c.Log.Warn("open work metrics: keeping the previous values", "error", err)
 		}
-		return c.cached
+		return c.incidents, c.workOrders
 	}
-	c.at, c.cached = time.Now(), groups
-	return groups
+	c.at, c.incidents, c.workOrders = time.Now(), incidents, workOrders
+	return incidents, workOrders
 }

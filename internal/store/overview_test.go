@@ -41,7 +41,7 @@ func TestLastReadings(t *testing.T) {
 	}
 }
 
-func TestOpenIncidentGroupsAndCollector(t *testing.T) {
+func TestOpenWorkGroupsAndCollector(t *testing.T) {
 	db, _ := testenv.DB(t)
 	ctx := context.Background()
 	testenv.Tenant(t, db, "acme")
@@ -82,7 +82,46 @@ func TestOpenIncidentGroupsAndCollector(t *testing.T) {
 		}
 	}
 
-	c := &store.IncidentCollector{DB: db}
+	// Work orders of acme: an overdue incident one, a preventive one in
+	// progress and due tomorrow, a manual one without a deadline, and a done
+	// (not open) one; one overdue of rival.
+	if _, err := db.CreateAsset(ctx, "acme", store.Asset{ID: "a1", Type: "pump"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CreateAsset(ctx, "rival", store.Asset{ID: "a1", Type: "pump"}); err != nil {
+		t.Fatal(err)
+	}
+	days := 30
+	lube, err := db.CreatePreventiveSchedule(ctx, "acme", store.PreventiveSchedule{AssetID: "a1", Title: "Lubrication", EstimatedMinutes: 30,
+		Kind: store.PreventiveCalendar, IntervalDays: &days, Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	past, tomorrow := time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)
+	for _, w := range []struct {
+		tenant string
+		wo     store.WorkOrder
+		status store.WorkOrderStatus
+	}{
+		{"acme", store.WorkOrder{AssetID: "a1", IncidentID: "i4", Title: "Repair", Deadline: &past}, store.StatusScheduled},
+		{"acme", store.WorkOrder{AssetID: "a1", PreventiveScheduleID: lube.ID, Title: "Lubrication", Deadline: &tomorrow}, store.StatusInProgress},
+		{"acme", store.WorkOrder{AssetID: "a1", Title: "Paint the guard"}, store.StatusScheduled},
+		{"acme", store.WorkOrder{AssetID: "a1", IncidentID: "i5", Title: "Old repair", Deadline: &past}, store.StatusCancelled},
+		{"rival", store.WorkOrder{AssetID: "a1", Title: "Rival job", Deadline: &past}, store.StatusScheduled},
+	} {
+		w.wo.EstimatedMinutes = 60
+		wo, err := db.CreateWorkOrder(ctx, w.tenant, w.wo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.status != store.StatusScheduled {
+			if _, _, err := db.UpdateWorkOrderStatus(ctx, w.tenant, wo.ID, w.status, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	c := &store.OpenWorkCollector{DB: db}
 	at := float64(t0.Unix())
 	expected := `
 # HELP smartmaint_incidents_open Open incidents (not yet resolved or closed) by tenant, status and severity, from the incident projection.
@@ -96,6 +135,18 @@ smartmaint_incidents_open{severity="warning",status="collecting",tenant="rival"}
 smartmaint_incidents_oldest_update_timestamp_seconds{status="awaiting_approval",tenant="acme"} ` + ftoa(at) + `
 smartmaint_incidents_oldest_update_timestamp_seconds{status="scheduled",tenant="acme"} ` + ftoa(at) + `
 smartmaint_incidents_oldest_update_timestamp_seconds{status="collecting",tenant="rival"} ` + ftoa(at) + `
+# HELP smartmaint_work_orders_open Open (scheduled or in-progress) work orders by tenant, status and source (incident, preventive, manual).
+# TYPE smartmaint_work_orders_open gauge
+smartmaint_work_orders_open{source="incident",status="scheduled",tenant="acme"} 1
+smartmaint_work_orders_open{source="manual",status="scheduled",tenant="acme"} 1
+smartmaint_work_orders_open{source="preventive",status="in_progress",tenant="acme"} 1
+smartmaint_work_orders_open{source="manual",status="scheduled",tenant="rival"} 1
+# HELP smartmaint_work_orders_overdue Open work orders whose deadline has passed, by tenant and source (incident, preventive, manual).
+# TYPE smartmaint_work_orders_overdue gauge
+smartmaint_work_orders_overdue{source="incident",tenant="acme"} 1
+smartmaint_work_orders_overdue{source="manual",tenant="acme"} 0
+smartmaint_work_orders_overdue{source="preventive",tenant="acme"} 0
+smartmaint_work_orders_overdue{source="manual",tenant="rival"} 1
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(expected)); err != nil {
 		t.Error(err)
