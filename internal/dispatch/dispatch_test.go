@@ -214,17 +214,24 @@ func (h *logCounter) count(msg string) int {
 	return len(h.lines[msg])
 }
 
-func TestDispatchWarnsOnceWhileTemporalIsDown(t *testing.T) {
+// setupDown is setup with a client of a Temporal server that is not there:
+// every signal fails.
+func setupDown(t *testing.T) fixture {
+	t.Helper()
 	db, _ := testenv.DB(t)
 	tenant := testenv.Tenant(t, db, fmt.Sprintf("t%d", time.Now().UnixNano()))
 	down, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer down.Close()
-	f := fixture{db: db, tenant: tenant}
+	t.Cleanup(down.Close)
+	return fixture{db: db, c: down, tenant: tenant, queue: "nowhere"}
+}
+
+func TestDispatchWarnsOnceWhileTemporalIsDown(t *testing.T) {
+	f := setupDown(t)
 	logs := &logCounter{lines: map[string][]slog.Record{}}
-	d := dispatch.New(down, db, dispatch.Options{TaskQueue: "nowhere", Logger: slog.New(logs)})
+	d := dispatch.New(f.c, f.db, dispatch.Options{TaskQueue: f.queue, Logger: slog.New(logs)})
 	run(t, d)
 	const assets = 6
 	for i := range assets {
@@ -267,18 +274,11 @@ func failedSignals(t *testing.T) float64 {
 // the sweeper doubles its wait instead of re-offering the outbox every
 // SweepEvery.
 func TestDispatchSweeperBacksOffWhileTemporalIsDown(t *testing.T) {
-	db, _ := testenv.DB(t)
-	tenant := testenv.Tenant(t, db, fmt.Sprintf("t%d", time.Now().UnixNano()))
-	down, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer down.Close()
-	f := fixture{db: db, tenant: tenant}
+	f := setupDown(t)
 	f.store(t, "pump-1", 3) // one asset: one signal per sweep
 	before := failedSignals(t)
 	const every = 20 * time.Millisecond
-	d := dispatch.New(down, db, dispatch.Options{TaskQueue: "nowhere", SweepEvery: every, SweepAge: time.Millisecond,
+	d := dispatch.New(f.c, f.db, dispatch.Options{TaskQueue: f.queue, SweepEvery: every, SweepAge: time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler)})
 	stop := run(t, d)
 	time.Sleep(1200 * time.Millisecond)
