@@ -3,13 +3,10 @@ package workflows
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/mock"
-	tlog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/smartmaint/smartmaint/activities"
@@ -17,9 +14,7 @@ import (
 )
 
 func TestDriftCheck(t *testing.T) {
-	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	e := suite.NewTestWorkflowEnvironment()
+	e := newTestEnv()
 	e.RegisterWorkflow(DriftCheck)
 	e.RegisterWorkflow(Retrain)
 	var a *activities.Models
@@ -93,9 +88,7 @@ func TestDriftCheck(t *testing.T) {
 }
 
 func TestDriftCheckOneModel(t *testing.T) {
-	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	e := suite.NewTestWorkflowEnvironment()
+	e := newTestEnv()
 	e.RegisterWorkflow(DriftCheck)
 	var a *activities.Models
 	e.RegisterActivity(a)

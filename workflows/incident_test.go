@@ -35,10 +35,16 @@ type incidentEnv struct {
 	policy      store.IncidentPolicy
 }
 
-func newIncidentEnv(t *testing.T, confidences ...float64) *incidentEnv {
+// newTestEnv returns a test workflow environment that discards the SDK's
+// logs.
+func newTestEnv() *testsuite.TestWorkflowEnvironment {
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	e := &incidentEnv{TestWorkflowEnvironment: suite.NewTestWorkflowEnvironment(), t: t, confidences: confidences, policy: store.DefaultIncidentPolicy()}
+	return suite.NewTestWorkflowEnvironment()
+}
+
+func newIncidentEnv(t *testing.T, confidences ...float64) *incidentEnv {
+	e := &incidentEnv{TestWorkflowEnvironment: newTestEnv(), t: t, confidences: confidences, policy: store.DefaultIncidentPolicy()}
 	e.RegisterWorkflow(Incident)
 	var inc *activities.Incidents
 	var maint *activities.Maintenance

@@ -3,15 +3,12 @@ package workflows
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
-	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/smartmaint/smartmaint/activities"
 	"github.com/smartmaint/smartmaint/internal/store"
@@ -21,9 +18,7 @@ import (
 // a schedule that cannot be raised is reported and the others go on; a
 // notice that cannot be sent does not undo the work order.
 func TestPreventiveMaintenance(t *testing.T) {
-	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	e := suite.NewTestWorkflowEnvironment()
+	e := newTestEnv()
 	e.RegisterWorkflow(PreventiveMaintenance)
 	var m *activities.Maintenance
 	var n *activities.Notifications

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
-	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -40,9 +38,7 @@ type reportEnv struct {
 var reportSummary = report.Summary{Assets: 23, IncidentsOpened: 8, MTBFHours: new(237.5), WorkOrdersLate: 3}
 
 func newReportEnv(t *testing.T) *reportEnv {
-	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	e := &reportEnv{TestWorkflowEnvironment: suite.NewTestWorkflowEnvironment()}
+	e := &reportEnv{TestWorkflowEnvironment: newTestEnv()}
 	for i := range 23 {
 		e.assets = append(e.assets, fmt.Sprintf("a%02d", i))
 	}
@@ -199,9 +195,7 @@ func TestReportFailure(t *testing.T) {
 }
 
 func TestScheduledReports(t *testing.T) {
-	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	e := suite.NewTestWorkflowEnvironment()
+	e := newTestEnv()
 	e.RegisterWorkflow(ScheduledReports)
 	e.RegisterWorkflow(Report)
 	var a *activities.Reports
@@ -248,9 +242,7 @@ func TestScheduledReports(t *testing.T) {
 }
 
 func TestScheduledReportsRejectsZeroInterval(t *testing.T) {
-	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	e := suite.NewTestWorkflowEnvironment()
+	e := newTestEnv()
 	e.RegisterWorkflow(ScheduledReports)
 	e.ExecuteWorkflow(ScheduledReports, ScheduledReportsInput{})
 	if err := e.GetWorkflowError(); err == nil || !strings.Contains(err.Error(), "interval") {

@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/activity"
-	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
@@ -38,10 +36,8 @@ type retrainEnv struct {
 }
 
 func newRetrainEnv(t *testing.T) *retrainEnv {
-	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	e := &retrainEnv{
-		TestWorkflowEnvironment: suite.NewTestWorkflowEnvironment(), t: t,
+		TestWorkflowEnvironment: newTestEnv(), t: t,
 		policy: mlops.Policy{Drift: mlops.DefaultDriftPolicy(), MinImprovement: 0.01, ApprovalTimeout: 24 * time.Hour},
 		eval: activities.EvaluateOutput{HoldoutRows: 400,
 			Champion:   mlops.Evaluation{Rows: 400, AnomalyRate: 0.30, Contamination: 0.01, CalibrationError: 0.29, Score: 0.71},

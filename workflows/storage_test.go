@@ -3,21 +3,16 @@ package workflows
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
-	tlog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/smartmaint/smartmaint/activities"
 )
 
 func TestStorageMaintenance(t *testing.T) {
-	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	env := suite.NewTestWorkflowEnvironment()
+	env := newTestEnv()
 	var a *activities.Storage
 	env.RegisterActivity(a)
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
