@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/smartmaint/smartmaint/internal/apikey"
+	"github.com/smartmaint/smartmaint/workers"
 	"github.com/smartmaint/smartmaint/workflows"
 )
 
@@ -38,7 +39,7 @@ func TestPreventiveMaintenanceEndToEnd(t *testing.T) {
 		"last_done_at": lastDone, "required_skills": []string{"lubrication"}, "checklist": []string{"Grease DE", "Grease NDE"},
 	})
 
-	h := s.temporal.ScheduleClient().GetHandle(ctx, s.cfg.TemporalTaskQueue+"/"+workflows.PreventiveMaintenanceScheduleID)
+	h := s.temporal.ScheduleClient().GetHandle(ctx, workers.ScheduleID(s.cfg.TemporalTaskQueue, workflows.PreventiveMaintenanceScheduleID))
 	runs := func() int64 {
 		resp, err := s.temporal.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
 			Query: "WorkflowType = 'PreventiveMaintenance' AND ExecutionStatus = 'Completed'",

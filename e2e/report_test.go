@@ -20,6 +20,7 @@ import (
 
 	"github.com/smartmaint/smartmaint/internal/apikey"
 	"github.com/smartmaint/smartmaint/internal/store"
+	"github.com/smartmaint/smartmaint/workers"
 	"github.com/smartmaint/smartmaint/workflows"
 )
 
@@ -269,7 +270,7 @@ func TestReportEndToEnd(t *testing.T) {
 
 	// The weekly schedule exists; triggered, it makes acme's report of the
 	// last whole week (rival has no assets, so no report).
-	h := s.temporal.ScheduleClient().GetHandle(ctx, s.cfg.TemporalTaskQueue+"/"+workflows.ReportScheduleID)
+	h := s.temporal.ScheduleClient().GetHandle(ctx, workers.ScheduleID(s.cfg.TemporalTaskQueue, workflows.ReportScheduleID))
 	if _, err := h.Describe(ctx); err != nil {
 		t.Fatalf("report schedule: %v", err)
 	}

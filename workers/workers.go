@@ -39,12 +39,18 @@ func New(c client.Client, taskQueue string, regs []Registration) worker.Worker {
 	return w
 }
 
+// ScheduleID is the Temporal Schedule id EnsureSchedules gives schedule id
+// on taskQueue.
+func ScheduleID(taskQueue, id string) string {
+	return taskQueue + "/" + id
+}
+
 // EnsureSchedules creates each schedule, or updates an existing one to the
 // wanted interval and action. Schedule and workflow ids are prefixed with
 // the task queue, so deployments sharing a namespace do not collide.
 func EnsureSchedules(ctx context.Context, c client.Client, taskQueue string, schedules []Schedule) error {
 	for _, s := range schedules {
-		s.ID = taskQueue + "/" + s.ID
+		s.ID = ScheduleID(taskQueue, s.ID)
 		action := &client.ScheduleWorkflowAction{
 			ID:        taskQueue + "/" + s.WorkflowID,
 			Workflow:  s.Workflow,

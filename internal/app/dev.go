@@ -18,6 +18,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/devserver"
 	"github.com/smartmaint/smartmaint/internal/simulate"
 	"github.com/smartmaint/smartmaint/internal/store"
+	"github.com/smartmaint/smartmaint/workers"
 	"github.com/smartmaint/smartmaint/workflows"
 )
 
@@ -135,7 +136,7 @@ func DevSimulator() fx.Option {
 
 // runPreventiveNow triggers the preventive maintenance schedule once.
 func runPreventiveNow(ctx context.Context, cfg config.Config, c client.Client, log *slog.Logger) {
-	id := cfg.TemporalTaskQueue + "/" + workflows.PreventiveMaintenanceScheduleID
+	id := workers.ScheduleID(cfg.TemporalTaskQueue, workflows.PreventiveMaintenanceScheduleID)
 	// ALLOW_ALL: the run at worker start may still be going; this one must
 	// not be skipped, it is the one that sees the crew's schedules.
 	if err := c.ScheduleClient().GetHandle(ctx, id).Trigger(ctx, client.ScheduleTriggerOptions{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL}); err != nil {

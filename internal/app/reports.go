@@ -50,7 +50,7 @@ func removeReportSchedule(lc fx.Lifecycle, cfg config.Config, c client.Client, l
 		return
 	}
 	lc.Append(fx.StartHook(func(ctx context.Context) error {
-		id := cfg.TemporalTaskQueue + "/" + workflows.ReportScheduleID
+		id := workers.ScheduleID(cfg.TemporalTaskQueue, workflows.ReportScheduleID)
 		err := c.ScheduleClient().GetHandle(ctx, id).Delete(ctx)
 		var notFound *serviceerror.NotFound
 		switch {
