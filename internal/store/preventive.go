@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -84,7 +83,8 @@ func (db *DB) DuePreventiveSchedules(ctx context.Context, tenant string, now tim
 			return err
 		}
 		for _, d := range candidates {
-			if d.Deadline, d.Reason, err = preventiveDue(d.Schedule, d.Meter, now, lead); err == nil {
+			var due bool
+			if d.Deadline, d.Reason, due = preventiveDue(d.Schedule, d.Meter, now, lead); due {
 				out = append(out, d)
 			}
 		}
@@ -96,25 +96,22 @@ func (db *DB) DuePreventiveSchedules(ctx context.Context, tenant string, now tim
 	return out, nil
 }
 
-// errNotDue is preventiveDue's answer for a schedule that is not due.
-var errNotDue = errors.New("not due")
-
 // preventiveDue decides whether p needs a work order at now, given lead
-// time: when the service falls due and why.
-func preventiveDue(p PreventiveSchedule, meter *MeterReading, now time.Time, lead time.Duration) (time.Time, string, error) {
+// time, and if so when the service falls due and why.
+func preventiveDue(p PreventiveSchedule, meter *MeterReading, now time.Time, lead time.Duration) (time.Time, string, bool) {
 	switch p.Kind {
 	case PreventiveCalendar:
 		if p.NextDueAt == nil || p.IntervalDays == nil || p.NextDueAt.After(now.Add(lead)) {
-			return time.Time{}, "", errNotDue
+			return time.Time{}, "", false
 		}
 		since := "created " + p.CreatedAt.UTC().Format(time.DateOnly)
 		if p.LastDoneAt != nil {
 			since = "last done " + p.LastDoneAt.UTC().Format(time.DateOnly)
 		}
-		return *p.NextDueAt, fmt.Sprintf("calendar: every %d days, %s, due %s", *p.IntervalDays, since, p.NextDueAt.UTC().Format(time.DateOnly)), nil
+		return *p.NextDueAt, fmt.Sprintf("calendar: every %d days, %s, due %s", *p.IntervalDays, since, p.NextDueAt.UTC().Format(time.DateOnly)), true
 	case PreventiveMeter:
 		if p.NextDueReading == nil || p.MeterInterval == nil || meter == nil {
-			return time.Time{}, "", errNotDue
+			return time.Time{}, "", false
 		}
 		due := *p.NextDueReading
 		reading := fmt.Sprintf("meter %s at %s (%s)", p.SensorID, quantity(meter.Value, meter.Unit), meter.At.UTC().Format(time.RFC3339))
@@ -134,19 +131,19 @@ func preventiveDue(p PreventiveSchedule, meter *MeterReading, now time.Time, lea
 			if meter.PerHour > 0 {
 				at = meter.At.Add(-hours((meter.Value - due) / meter.PerHour))
 			}
-			return at, fmt.Sprintf("%s, %s: due at %s, reached%s", reading, every, quantity(due, meter.Unit), rate), nil
+			return at, fmt.Sprintf("%s, %s: due at %s, reached%s", reading, every, quantity(due, meter.Unit), rate), true
 		}
 		if meter.PerHour <= 0 {
-			return time.Time{}, "", errNotDue
+			return time.Time{}, "", false
 		}
 		eta := meter.At.Add(hours((due - meter.Value) / meter.PerHour))
 		if eta.After(now.Add(lead)) {
-			return time.Time{}, "", errNotDue
+			return time.Time{}, "", false
 		}
 		return eta, fmt.Sprintf("%s, %s: due at %s, expected %s%s", reading, every, quantity(due, meter.Unit),
-			eta.UTC().Format(time.RFC3339), rate), nil
+			eta.UTC().Format(time.RFC3339), rate), true
 	}
-	return time.Time{}, "", errNotDue
+	return time.Time{}, "", false
 }
 
 // hours converts a (possibly huge) number of hours to a duration, capped
