@@ -12,7 +12,9 @@
 // The metadata records the model kind, the feature names in input order,
 // the SHA-256 of the training data (DataHash), the training parameters and
 // metrics, the creation time, and the body's size and SHA-256. The body is
-// the model's own encoding (iforest.Forest or gbdt.Model MarshalBinary).
+// the model's own encoding (iforest.Forest or gbdt.Model MarshalBinary, or
+// the MarshalBinary of a model whose package registered its kind with
+// Register).
 //
 // Marshal/Unmarshal work on bytes, which is what the model registry stores;
 // Write/Read on streams.
@@ -117,13 +119,15 @@ func (m Model) GBDT() *gbdt.Model {
 }
 
 // KindOf returns the model kind of s, or "" for a type this format does not
-// carry.
+// carry. For an Encoder it is the Encoder's ModelKind.
 func KindOf(s Scorer) string {
-	switch s.(type) {
+	switch s := s.(type) {
 	case *iforest.Forest:
 		return KindIsolationForest
 	case *gbdt.Model:
 		return KindGBDT
+	case Encoder:
+		return s.ModelKind()
 	}
 	return ""
 }
@@ -155,6 +159,17 @@ func Write(w io.Writer, m Model) error {
 		body, err = s.MarshalBinary()
 	case nil:
 		return errors.New("modelfile: no model to write")
+	case Encoder:
+		meta.Kind = s.ModelKind()
+		if _, ok := registered(meta.Kind); !ok {
+			return fmt.Errorf("modelfile: model kind %q of a %T is not registered", meta.Kind, s)
+		}
+		if p, ok := s.(paramser); ok {
+			params = p.ModelParams()
+		} else if meta.Params != nil {
+			params = meta.Params
+		}
+		body, err = s.MarshalBinary()
 	default:
 		return fmt.Errorf("modelfile: cannot write a %T", m.Scorer)
 	}
@@ -241,7 +256,11 @@ func Read(r io.Reader) (Model, error) {
 		g := new(gbdt.Model)
 		err, s = g.UnmarshalBinary(body), g
 	default:
-		return Model{}, fmt.Errorf("%w: unknown model kind %q", ErrCorrupt, meta.Kind)
+		decode, ok := registered(meta.Kind)
+		if !ok {
+			return Model{}, fmt.Errorf("%w: unknown model kind %q", ErrCorrupt, meta.Kind)
+		}
+		s, err = decodeRegistered(decode, body)
 	}
 	if err != nil {
 		return Model{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
