@@ -1,6 +1,8 @@
-// Package gbdt is a gradient-boosted decision-tree classifier for binary
-// labels (failure / no failure), built the way LightGBM and scikit-learn's
-// HistGradientBoostingClassifier are:
+// Package gbdt is gradient-boosted decision trees: a classifier for binary
+// labels (failure / no failure) and, with TrainRegressor, a regressor under
+// squared-error or quantile (pinball) loss, built the way LightGBM and
+// scikit-learn's HistGradientBoostingClassifier and
+// HistGradientBoostingRegressor are:
 //
 //   - features are binned once into at most 255 quantile bins, so split
 //     finding scans histograms of gradient and hessian sums instead of
@@ -8,12 +10,15 @@
 //     sibling's;
 //   - trees grow leaf-wise (best gain first) up to MaxLeafNodes leaves,
 //     each split maximising G_L²/(H_L+λ) + G_R²/(H_R+λ) − G²/(H+λ) under the
-//     binary logistic loss, leaves set to −η·G/(H+λ);
+//     loss's gradients and hessians, leaves set to −η·G/(H+λ) (for the
+//     quantile loss, whose hessian is zero, η times the leaf's quantile of
+//     the residuals, as scikit-learn does);
 //   - class weights (for example "balanced") scale each row's gradient and
 //     hessian to counter the rarity of failures;
-//   - with EarlyStopping, a stratified ValidationFraction of the rows is
-//     held out and boosting stops once its log loss has not improved by Tol
-//     for NIterNoChange iterations; the model keeps the best iteration.
+//   - with EarlyStopping, a ValidationFraction of the rows (stratified for
+//     the classifier) is held out and boosting stops once its loss has not
+//     improved by Tol for NIterNoChange iterations; the model keeps the
+//     best iteration.
 //
 // Scoring walks the flattened trees (package tree) without allocating.
 package gbdt
@@ -23,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"sort"
 
@@ -48,11 +54,32 @@ type Params struct {
 	// weighs n / (2·n_class), scikit-learn's convention).
 	ClassWeight string `json:"class_weight"`
 	Seed        uint64 `json:"seed"`
+	// Loss is LossLog ("" means LossLog) for Train, LossSquared ("" means
+	// LossSquared) or LossQuantile for TrainRegressor.
+	Loss string `json:"loss,omitempty"`
+	// Quantile is the quantile in (0, 1) that LossQuantile fits.
+	Quantile float64 `json:"quantile,omitempty"`
 
 	// Progress, when set, is called after each boosting iteration with the
 	// number done and the maximum.
 	Progress func(done, max int) `json:"-"`
 }
+
+// Losses.
+const (
+	// LossLog is the binary logistic loss of the classifier.
+	LossLog = "log_loss"
+	// LossSquared is the squared error ½(y−f)²: the model predicts the
+	// conditional mean.
+	LossSquared = "squared_error"
+	// LossQuantile is the pinball loss of Params.Quantile q: q·(y−f) when
+	// y ≥ f, (1−q)·(f−y) otherwise; the model predicts the conditional
+	// q-quantile.
+	LossQuantile = "quantile"
+)
+
+// regression reports whether the loss is a regression loss.
+func (p Params) regression() bool { return p.Loss == LossSquared || p.Loss == LossQuantile }
 
 // DefaultParams are scikit-learn 1.2's HistGradientBoostingClassifier
 // defaults, with early stopping on.
@@ -113,14 +140,22 @@ func (p Params) validate() error {
 		return fmt.Errorf("gbdt: validation fraction %v outside (0, 1)", p.ValidationFraction)
 	case p.ClassWeight != "" && p.ClassWeight != "balanced":
 		return fmt.Errorf("gbdt: class weight %q: want \"\" or \"balanced\"", p.ClassWeight)
+	case p.Loss != "" && p.Loss != LossLog && !p.regression():
+		return fmt.Errorf("gbdt: unknown loss %q", p.Loss)
+	case p.Loss == LossQuantile && !(p.Quantile > 0 && p.Quantile < 1):
+		return fmt.Errorf("gbdt: quantile %v outside (0, 1)", p.Quantile)
+	case p.regression() && p.ClassWeight != "":
+		return errors.New("gbdt: class weight applies only to the classifier")
 	}
 	return nil
 }
 
-// Model is a trained classifier. It is safe for concurrent use.
+// Model is a trained classifier or regressor. It is safe for concurrent
+// use.
 type Model struct {
 	ens    tree.Ensemble
-	base   float64 // initial log-odds
+	base   float64 // initial log-odds, or initial value of a regressor
+	reg    bool    // a regressor: Score is Raw
 	params Params
 	info   Info
 }
@@ -129,16 +164,23 @@ type Model struct {
 type Info struct {
 	// Iterations is the number of trees kept.
 	Iterations int `json:"iterations"`
-	// ValidationLoss is the held-out log loss at the kept iteration (0
-	// without early stopping).
+	// ValidationLoss is the held-out loss (log loss, half squared error or
+	// pinball loss) at the kept iteration (0 without early stopping).
 	ValidationLoss float64 `json:"validation_loss,omitempty"`
 }
 
-// Score returns the predicted probability of the positive class. x must
-// hold NumFeatures values. It does not allocate.
-func (m *Model) Score(x []float64) float64 { return sigmoid(m.Raw(x)) }
+// Score returns the predicted probability of the positive class, or for a
+// regressor the predicted value. x must hold NumFeatures values. It does
+// not allocate.
+func (m *Model) Score(x []float64) float64 {
+	if m.reg {
+		return m.Raw(x)
+	}
+	return sigmoid(m.Raw(x))
+}
 
-// Raw returns the predicted log-odds of the positive class.
+// Raw returns the predicted log-odds of the positive class, or for a
+// regressor the predicted value.
 func (m *Model) Raw(x []float64) float64 {
 	if len(m.ens.Roots) == 0 {
 		return m.base
@@ -149,6 +191,9 @@ func (m *Model) Raw(x []float64) float64 {
 // NumFeatures is the length of the input vectors.
 func (m *Model) NumFeatures() int { return m.ens.NumFeatures }
 
+// Regressor reports whether the model was trained by TrainRegressor.
+func (m *Model) Regressor() bool { return m.reg }
+
 // Params returns the parameters the model was trained with.
 func (m *Model) Params() Params { return m.params }
 
@@ -157,11 +202,15 @@ func (m *Model) Info() Info { return m.info }
 
 func sigmoid(z float64) float64 { return 1 / (1 + math.Exp(-z)) }
 
-// Train fits a model to rows X with labels y.
+// Train fits a classifier to rows X with labels y. p.Loss must be "" or
+// LossLog.
 func Train(X [][]float64, y []bool, p Params) (*Model, error) {
 	p = p.withDefaults()
 	if err := p.validate(); err != nil {
 		return nil, err
+	}
+	if p.regression() {
+		return nil, fmt.Errorf("gbdt: Train fits the classifier; loss %q needs TrainRegressor", p.Loss)
 	}
 	if len(X) != len(y) {
 		return nil, fmt.Errorf("gbdt: %d rows but %d labels", len(X), len(y))
@@ -196,15 +245,65 @@ func Train(X [][]float64, y []bool, p Params) (*Model, error) {
 			return nil, fmt.Errorf("gbdt: early stopping: %w", err)
 		}
 	}
-	t := newTrainer(X, y, trainRows, weight, p)
+	target := make([]float64, len(y))
+	for i, v := range y {
+		if v {
+			target[i] = 1
+		}
+	}
+	t := newTrainer(X, target, y, trainRows, weight, p)
+	return t.run(valRows)
+}
+
+// TrainRegressor fits a regressor to rows X with targets y under p.Loss:
+// LossSquared (also for "") or LossQuantile at p.Quantile. Score then
+// returns the predicted value. With EarlyStopping the validation rows are
+// a random ValidationFraction of the rows.
+func TrainRegressor(X [][]float64, y []float64, p Params) (*Model, error) {
+	if p.Loss == "" {
+		p.Loss = LossSquared
+	}
+	p = p.withDefaults()
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	if !p.regression() {
+		return nil, fmt.Errorf("gbdt: TrainRegressor needs a regression loss, not %q", p.Loss)
+	}
+	if len(X) != len(y) {
+		return nil, fmt.Errorf("gbdt: %d rows but %d targets", len(X), len(y))
+	}
+	if _, err := tree.CheckMatrix(X, 2); err != nil {
+		return nil, fmt.Errorf("gbdt: %w", err)
+	}
+	for i, v := range y {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("gbdt: target %d is %v", i, v)
+		}
+	}
+	perm := make([]int, len(X))
+	for i := range perm {
+		perm[i] = i
+	}
+	var valRows []int
+	trainRows := perm
+	if p.EarlyStopping {
+		rand.New(rand.NewPCG(p.Seed, 0x9b)).Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+		nv := max(1, min(int(float64(len(perm))*p.ValidationFraction+0.5), len(perm)-1))
+		valRows, trainRows = slices.Clone(perm[:nv]), slices.Clone(perm[nv:])
+		slices.Sort(valRows)
+		slices.Sort(trainRows)
+	}
+	t := newTrainer(X, y, nil, trainRows, [2]float64{1, 1}, p)
 	return t.run(valRows)
 }
 
 type trainer struct {
 	p       Params
 	X       [][]float64
-	labels  []bool
-	y       []float64 // labels of the training rows, 0 or 1
+	target  []float64 // every row's target: 0 or 1 for the classifier
+	labels  []bool    // the classifier's labels, nil for a regressor
+	y       []float64 // targets of the training rows
 	w       []float64 // weights of the training rows
 	bins    [][]uint8 // [feature][training row]
 	edges   [][]float64
@@ -213,7 +312,8 @@ type trainer struct {
 	raw     []float64
 	rows    []int32 // training row positions, partitioned per leaf
 	scratch []int32
-	hists   [][]hbin // free list
+	resid   []float64 // a leaf's residuals, for the quantile loss
+	hists   [][]hbin  // free list
 	b       *tree.Builder
 	weight  [2]float64
 }
@@ -223,12 +323,13 @@ type hbin struct {
 	n    int
 }
 
-func newTrainer(X [][]float64, y []bool, rows []int, weight [2]float64, p Params) *trainer {
+func newTrainer(X [][]float64, target []float64, labels []bool, rows []int, weight [2]float64, p Params) *trainer {
 	nf := len(X[0])
 	t := &trainer{
 		p:       p,
 		X:       X,
-		labels:  y,
+		target:  target,
+		labels:  labels,
 		y:       make([]float64, len(rows)),
 		w:       make([]float64, len(rows)),
 		bins:    make([][]uint8, nf),
@@ -243,11 +344,10 @@ func newTrainer(X [][]float64, y []bool, rows []int, weight [2]float64, p Params
 		weight:  weight,
 	}
 	for i, r := range rows {
-		if y[r] {
-			t.y[i] = 1
+		t.y[i] = target[r]
+		t.w[i] = weight[0]
+		if labels != nil && labels[r] {
 			t.w[i] = weight[1]
-		} else {
-			t.w[i] = weight[0]
 		}
 	}
 	col := make([]float64, len(rows))
@@ -297,8 +397,16 @@ func (t *trainer) run(valRows []int) (*Model, error) {
 		sw += t.w[i]
 		swy += t.w[i] * t.y[i]
 	}
-	prior := min(max(swy/sw, 1e-15), 1-1e-15)
-	base := math.Log(prior / (1 - prior))
+	var base float64
+	switch p.Loss {
+	case LossSquared:
+		base = swy / sw
+	case LossQuantile:
+		base = quantile(slices.Clone(t.y), p.Quantile)
+	default:
+		prior := min(max(swy/sw, 1e-15), 1-1e-15)
+		base = math.Log(prior / (1 - prior))
+	}
 	for i := range t.raw {
 		t.raw[i] = base
 	}
@@ -308,11 +416,7 @@ func (t *trainer) run(valRows []int) (*Model, error) {
 	}
 	best, bestIter := math.Inf(1), 0
 	for it := 0; it < p.MaxIter; it++ {
-		for i := range t.raw {
-			pr := sigmoid(t.raw[i])
-			t.g[i] = t.w[i] * (pr - t.y[i])
-			t.h[i] = t.w[i] * pr * (1 - pr)
-		}
+		t.gradients()
 		root := t.b.Root()
 		t.grow(root)
 		if len(valRows) > 0 {
@@ -322,12 +426,10 @@ func (t *trainer) run(valRows []int) (*Model, error) {
 			for i, r := range valRows {
 				valRaw[i] += t.b.E.Nodes[t.b.E.Leaf(treeIdx, t.X[r])].Value
 				w := t.weight[0]
-				yv := 0.0
-				if t.labels[r] {
-					w, yv = t.weight[1], 1
+				if t.labels != nil && t.labels[r] {
+					w = t.weight[1]
 				}
-				pr := min(max(sigmoid(valRaw[i]), 1e-15), 1-1e-15)
-				loss -= w * (yv*math.Log(pr) + (1-yv)*math.Log(1-pr))
+				loss += w * t.loss(t.target[r], valRaw[i])
 				wsum += w
 			}
 			loss /= wsum
@@ -360,13 +462,70 @@ func (t *trainer) run(valRows []int) (*Model, error) {
 			}
 		}
 	}
-	m := &Model{base: base, params: p, info: info}
+	m := &Model{base: base, reg: p.regression(), params: p, info: info}
 	m.params.Progress = nil
 	m.ens.NumFeatures = e.NumFeatures
 	if len(e.Roots) > 0 {
 		m.ens = *t.b.Ensemble()
 	}
 	return m, nil
+}
+
+// gradients sets each training row's gradient and hessian of the loss at
+// its current raw prediction.
+func (t *trainer) gradients() {
+	switch t.p.Loss {
+	case LossSquared:
+		for i := range t.raw {
+			t.g[i], t.h[i] = t.raw[i]-t.y[i], 1
+		}
+	case LossQuantile:
+		// The pinball loss has no curvature; with a unit hessian the
+		// split gain is that of the gradients, and grow replaces the
+		// leaf values by the residuals' quantile.
+		q := t.p.Quantile
+		for i := range t.raw {
+			if t.y[i] > t.raw[i] {
+				t.g[i] = -q
+			} else {
+				t.g[i] = 1 - q
+			}
+			t.h[i] = 1
+		}
+	default:
+		for i := range t.raw {
+			pr := sigmoid(t.raw[i])
+			t.g[i] = t.w[i] * (pr - t.y[i])
+			t.h[i] = t.w[i] * pr * (1 - pr)
+		}
+	}
+}
+
+// loss is one row's loss at raw prediction f.
+func (t *trainer) loss(y, f float64) float64 {
+	switch t.p.Loss {
+	case LossSquared:
+		return (y - f) * (y - f) / 2
+	case LossQuantile:
+		if y >= f {
+			return t.p.Quantile * (y - f)
+		}
+		return (1 - t.p.Quantile) * (f - y)
+	}
+	pr := min(max(sigmoid(f), 1e-15), 1-1e-15)
+	return -(y*math.Log(pr) + (1-y)*math.Log(1-pr))
+}
+
+// quantile returns the q-quantile of v by linear interpolation (numpy's
+// default), reordering v.
+func quantile(v []float64, q float64) float64 {
+	slices.Sort(v)
+	pos := q * float64(len(v)-1)
+	lo := int(math.Floor(pos))
+	if lo+1 >= len(v) {
+		return v[len(v)-1]
+	}
+	return v[lo] + (pos-float64(lo))*(v[lo+1]-v[lo])
 }
 
 // wire is the serialized form of a Model.
@@ -397,7 +556,16 @@ func (m *Model) UnmarshalBinary(b []byte) error {
 	if math.IsNaN(w.Base) || math.IsInf(w.Base, 0) {
 		return fmt.Errorf("gbdt: decode: base log-odds %v", w.Base)
 	}
-	d := Model{base: w.Base, params: w.Params, info: w.Info}
+	switch w.Params.Loss {
+	case "", LossLog, LossSquared:
+	case LossQuantile:
+		if !(w.Params.Quantile > 0 && w.Params.Quantile < 1) {
+			return fmt.Errorf("gbdt: decode: quantile %v", w.Params.Quantile)
+		}
+	default:
+		return fmt.Errorf("gbdt: decode: unknown loss %q", w.Params.Loss)
+	}
+	d := Model{base: w.Base, reg: w.Params.regression(), params: w.Params, info: w.Info}
 	d.ens.NumFeatures = w.NumFeatures
 	if w.Trees != nil {
 		if w.Trees.NumFeatures != w.NumFeatures {

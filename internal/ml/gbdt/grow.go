@@ -141,6 +141,13 @@ func (t *trainer) grow(root int32) {
 	done = append(done, *open...)
 	for _, l := range done {
 		v := -t.p.LearningRate * l.g / (l.h + t.p.L2)
+		if t.p.Loss == LossQuantile {
+			t.resid = t.resid[:0]
+			for _, r := range t.rows[l.lo:l.hi] {
+				t.resid = append(t.resid, t.y[r]-t.raw[r])
+			}
+			v = t.p.LearningRate * quantile(t.resid, t.p.Quantile)
+		}
 		t.b.SetLeaf(l.node, v)
 		for _, r := range t.rows[l.lo:l.hi] {
 			t.raw[r] += v
