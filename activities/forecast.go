@@ -1,0 +1,129 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/smartmaint/smartmaint/internal/detect"
+	"github.com/smartmaint/smartmaint/internal/ml/forecast"
+)
+
+// ForecastInput is what the failure forecast looks at.
+type ForecastInput struct {
+	TenantID string
+	AssetID  string
+	Evidence Evidence
+	Severity detect.Severity
+	Now      time.Time
+}
+
+// Forecast estimates when the asset's worst sensor reaches its alarm limit.
+type Forecast struct {
+	SensorID string  `json:"sensor_id"`
+	Limit    float64 `json:"limit,omitempty"`
+	// TimeToLimit is the central estimate; Earliest the pessimistic bound of
+	// the 90% interval. Zero with Reached means the limit is already passed.
+	TimeToLimit time.Duration `json:"time_to_limit"`
+	Earliest    time.Duration `json:"earliest"`
+	Reached     bool          `json:"reached"`
+	Method      string        `json:"method"`
+	Deadline    time.Time     `json:"deadline"`
+	Priority    string        `json:"priority"`
+	Detail      string        `json:"detail"`
+}
+
+// forecastHorizon bounds how far ahead the forecast looks.
+const forecastHorizon = 14 * 24 * time.Hour
+
+// Forecast projects the worst sensor with a damped-trend Holt model over its
+// recent readings and sets the work order's deadline and priority from the
+// pessimistic crossing time. Read-only; retries are harmless.
+func (a *Incidents) Forecast(ctx context.Context, in ForecastInput) (Forecast, error) {
+	sensorID := in.Evidence.MostSevereSensor()
+	f := Forecast{SensorID: sensorID, Method: "none"}
+	s, err := a.DB.SensorOf(ctx, in.TenantID, in.AssetID, sensorID)
+	if err != nil {
+		return f, err
+	}
+	se := in.Evidence.BySensor[sensorID]
+	rising := se == nil || se.Direction >= 0
+	limit := s.AlarmHigh
+	if !rising {
+		limit = s.AlarmLow
+	}
+	if limit == nil && rising && s.WarnHigh != nil {
+		limit = s.WarnHigh
+	}
+	pts, err := a.DB.RecentPoints(ctx, in.TenantID, in.AssetID, sensorID, in.Now.Add(-6*time.Hour), 600)
+	if err != nil {
+		return f, err
+	}
+	ttl := time.Duration(-1) // unknown
+	switch {
+	case limit == nil:
+		f.Detail = "sensor has no alarm limit in the anomalies' direction; deadline from severity"
+	case len(pts) > 0 && (rising && pts[len(pts)-1].Value >= *limit || !rising && pts[len(pts)-1].Value <= *limit):
+		f.Limit, f.Reached, ttl = *limit, true, 0
+		f.Method = "observed"
+		f.Detail = fmt.Sprintf("%s is already past its alarm limit %g", sensorID, *limit)
+	case len(pts) < 8:
+		f.Limit = *limit
+		f.Detail = fmt.Sprintf("only %d recent readings; deadline from severity", len(pts))
+	default:
+		f.Limit = *limit
+		step := pts[len(pts)-1].TS.Sub(pts[0].TS) / time.Duration(len(pts)-1)
+		if step <= 0 {
+			step = time.Second
+		}
+		y := make([]float64, len(pts))
+		for i, p := range pts {
+			y[i] = p.Value
+		}
+		m, err := forecast.Fit(y, forecast.Options{})
+		if err != nil {
+			f.Detail = "forecast model did not fit: " + err.Error()
+			break
+		}
+		horizon := int(min(forecastHorizon/step, 20000))
+		c := m.TimeToThreshold(*limit, rising, horizon, 0.9)
+		f.Method = "damped-holt"
+		if c.Earliest == 0 {
+			f.Detail = fmt.Sprintf("%s not forecast to reach %g within %s", sensorID, *limit, time.Duration(horizon)*step)
+			break
+		}
+		f.Earliest = time.Duration(c.Earliest) * step
+		f.TimeToLimit = time.Duration(max(c.Steps, c.Earliest)) * step
+		ttl = f.Earliest
+		f.Detail = fmt.Sprintf("%s forecast to reach %g in %s (90%% interval from %s)", sensorID, *limit, f.TimeToLimit.Round(time.Minute), f.Earliest.Round(time.Minute))
+	}
+	f.Priority, f.Deadline = deadline(in.Severity, ttl, in.Now)
+	return f, nil
+}
+
+// deadline turns severity and a pessimistic time to the limit (negative:
+// unknown) into a priority and a deadline: act before the limit is reached,
+// keeping a fifth of the time as margin, and never later than the
+// severity's own response time.
+func deadline(sev detect.Severity, ttl time.Duration, now time.Time) (string, time.Time) {
+	response := map[detect.Severity]time.Duration{
+		detect.Critical: 4 * time.Hour, detect.Major: 24 * time.Hour, detect.Minor: 72 * time.Hour, detect.Warning: 7 * 24 * time.Hour,
+	}[sev]
+	if response == 0 {
+		response = 7 * 24 * time.Hour
+	}
+	lead := response
+	if ttl >= 0 {
+		lead = min(response, max(ttl*4/5, time.Hour))
+	}
+	priority := "low"
+	switch {
+	case lead <= 8*time.Hour:
+		priority = "critical"
+	case lead <= 48*time.Hour:
+		priority = "high"
+	case lead <= 5*24*time.Hour:
+		priority = "medium"
+	}
+	return priority, now.Add(lead)
+}
