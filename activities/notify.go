@@ -29,18 +29,28 @@ type NotifyInput struct {
 	Severity string
 	Subject  string
 	Text     string
+	// WorkOrderID, optional, adds the work order's link to the message
+	// (the incident's links come from IncidentID).
+	WorkOrderID string `json:",omitempty"`
 }
 
 // NotifyResult is what happened on each channel.
 type NotifyResult struct {
 	Key     string          `json:"key"`
 	Results []notify.Result `json:"results"`
+	// Skipped says why no channel got the message (see notify.Skip);
+	// Severity is the message's, for Summary.
+	Skipped  notify.Skip `json:"skipped,omitempty"`
+	Severity string      `json:"severity,omitempty"`
 }
 
 // Summary is a one-line account for logs.
 func (r NotifyResult) Summary() string {
 	if len(r.Results) == 0 {
-		return fmt.Sprintf("%s: no channel takes this severity", r.Key)
+		if r.Skipped == "" { // a result recorded before Skipped existed
+			return fmt.Sprintf("%s: sent to no channel", r.Key)
+		}
+		return fmt.Sprintf("%s: not sent, %s", r.Key, r.Skipped.Describe(notify.Severity(r.Severity)))
 	}
 	parts := make([]string, len(r.Results))
 	for i, res := range r.Results {
@@ -64,8 +74,9 @@ func (a *Notifications) Notify(ctx context.Context, in NotifyInput) (NotifyResul
 	}
 	rep, err := a.Notifier.Deliver(ctx, in.TenantID, in.Key, notify.Message{
 		Subject: in.Subject, Text: in.Text, Severity: sev, IncidentID: in.IncidentID,
+		Links: notify.IncidentLinks(a.Notifier.PublicURL, in.IncidentID, in.WorkOrderID),
 	})
-	res := NotifyResult{Key: in.Key, Results: rep.Results}
+	res := NotifyResult{Key: in.Key, Results: rep.Results, Skipped: rep.Skipped, Severity: string(sev)}
 	if err == nil {
 		return res, nil
 	}

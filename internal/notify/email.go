@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -218,7 +219,7 @@ func composeEmail(from *mail.Address, to []*mail.Address, d Delivery, m Message,
 	}
 	mw := multipart.NewWriter(&buf)
 	fmt.Fprintf(&buf, "Content-Type: multipart/alternative; boundary=%q\r\n\r\n", mw.Boundary())
-	for _, part := range []struct{ ctype, body string }{{"text/plain", text}, {"text/html", m.HTML}} {
+	for _, part := range []struct{ ctype, body string }{{"text/plain", text}, {"text/html", htmlBody(m)}} {
 		pw, err := mw.CreatePart(textproto.MIMEHeader{
 			"Content-Type":              {part.ctype + "; charset=utf-8"},
 			"Content-Transfer-Encoding": {"quoted-printable"},
@@ -247,6 +248,21 @@ func plainText(m Message) string {
 		}
 	}
 	return strings.ReplaceAll(strings.ReplaceAll(b.String(), "\r\n", "\n"), "\n", "\r\n")
+}
+
+// htmlBody is the HTML body followed by the links as a list.
+func htmlBody(m Message) string {
+	if len(m.Links) == 0 {
+		return m.HTML
+	}
+	var b strings.Builder
+	b.WriteString(m.HTML)
+	b.WriteString("\n<ul class=\"smartmaint-links\">\n")
+	for _, l := range m.Links {
+		fmt.Fprintf(&b, "<li><a href=\"%s\">%s</a></li>\n", html.EscapeString(l.URL), html.EscapeString(l.Title))
+	}
+	b.WriteString("</ul>\n")
+	return b.String()
 }
 
 func writeQP(w io.Writer, s string) error {

@@ -127,7 +127,9 @@ func TestEmailHTMLOverSTARTTLSWithAuth(t *testing.T) {
 	if strings.Join(types, "|") != "text/plain; charset=utf-8|text/html; charset=utf-8" {
 		t.Errorf("parts = %v", types)
 	}
-	if len(bodies) != 2 || !strings.Contains(bodies[0], "7.1 mm/s") || bodies[1] != msg.HTML {
+	// Both parts carry the links: the HTML one as anchors after the body.
+	if len(bodies) != 2 || !strings.Contains(bodies[0], "7.1 mm/s") || !strings.Contains(bodies[0], "Incident: https://smartmaint.example/incidents/inc-42") ||
+		!strings.HasPrefix(bodies[1], msg.HTML) || !strings.Contains(bodies[1], `<a href="https://smartmaint.example/incidents/inc-42">Incident</a>`) {
 		t.Errorf("bodies = %q", bodies)
 	}
 

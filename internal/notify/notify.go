@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -106,7 +107,11 @@ type Notifier struct {
 	Senders map[string]Sender
 	// StaleAfter: see DefaultStaleAfter.
 	StaleAfter time.Duration
-	Log        *slog.Logger
+	// PublicURL is where people reach smartmaint's API and operator page
+	// (PUBLIC_URL, no trailing slash); messages link there. Empty: no
+	// links.
+	PublicURL string
+	Log       *slog.Logger
 }
 
 // Config holds what the senders need from the environment.
@@ -117,6 +122,8 @@ type Config struct {
 	// DenyNetworks are never dialled by webhook and Slack requests; nil is
 	// DefaultDeniedNetworks, an empty non-nil slice denies nothing.
 	DenyNetworks []netip.Prefix
+	// PublicURL: see Notifier.PublicURL.
+	PublicURL string
 }
 
 // New returns a Notifier with the email, webhook and Slack senders.
@@ -137,8 +144,31 @@ func New(db *store.DB, cfg Config, log *slog.Logger) *Notifier {
 			"webhook": &Webhook{Client: client},
 			"slack":   &Slack{Client: client},
 		},
-		Log: log,
+		PublicURL: strings.TrimRight(cfg.PublicURL, "/"),
+		Log:       log,
 	}
+}
+
+// IncidentLinks are the links of a message about incident (and its work
+// order, when workOrder is not empty) under base: the operator page's card
+// of the incident, the incident in the API, and the work order in the API.
+// Empty base or incident: no links for what they would name.
+func IncidentLinks(base, incident, workOrder string) []Link {
+	base = strings.TrimRight(base, "/")
+	if base == "" {
+		return nil
+	}
+	var out []Link
+	if incident != "" {
+		id := url.PathEscape(incident)
+		out = append(out,
+			Link{Title: "Incident", URL: base + "/ui/#incident-" + id},
+			Link{Title: "Incident (API)", URL: base + "/api/v1/incidents/" + id})
+	}
+	if workOrder != "" {
+		out = append(out, Link{Title: "Work order (API)", URL: base + "/api/v1/work-orders/" + url.PathEscape(workOrder)})
+	}
+	return out
 }
 
 // Outcome is what happened to a message on one channel.
@@ -172,6 +202,38 @@ type Result struct {
 // Report lists the outcome on every channel the message was for.
 type Report struct {
 	Results []Result `json:"results"`
+	// Skipped says why Results is empty: the tenant has no channels, none
+	// is enabled, or none takes the message's severity. It is empty
+	// whenever some channel took the message.
+	Skipped Skip `json:"skipped,omitempty"`
+}
+
+// Skip is why a message went to no channel at all.
+type Skip string
+
+// The reasons a message went nowhere.
+const (
+	// NoChannels: the tenant has no notification channels.
+	NoChannels Skip = "no_channels"
+	// NoneEnabled: the tenant's channels are all disabled.
+	NoneEnabled Skip = "no_enabled_channels"
+	// BelowSeverity: every enabled channel's minimum severity is above the
+	// message's.
+	BelowSeverity Skip = "below_min_severity"
+)
+
+// Describe is a sentence for logs and events, naming sev when the
+// channels' minimum severity was the reason.
+func (s Skip) Describe(sev Severity) string {
+	switch s {
+	case NoChannels:
+		return "the tenant has no notification channels"
+	case NoneEnabled:
+		return "the tenant's notification channels are all disabled"
+	case BelowSeverity:
+		return fmt.Sprintf("no enabled channel takes severity %s (each has a higher min_severity)", sev)
+	}
+	return string(s)
 }
 
 // Done reports whether every channel has the message.
@@ -212,14 +274,24 @@ func (n *Notifier) Deliver(ctx context.Context, tenant, key string, msg Message)
 	if !msg.Severity.Valid() {
 		return Report{}, fmt.Errorf("notify: unknown severity %q (want one of %v)", msg.Severity, Severities)
 	}
-	channels, err := n.DB.ListChannels(ctx, tenant, true)
+	all, err := n.DB.ListChannels(ctx, tenant, false)
 	if err != nil {
 		return Report{}, fmt.Errorf("notify: %w", err)
 	}
+	channels := slices.DeleteFunc(slices.Clone(all), func(c store.Channel) bool { return !c.Enabled })
+	enabled := len(channels)
 	channels = slices.DeleteFunc(channels, func(c store.Channel) bool {
 		return msg.Severity.Rank() < Severity(c.MinSeverity).Rank()
 	})
 	rep := Report{Results: make([]Result, len(channels))}
+	switch {
+	case len(all) == 0:
+		rep.Skipped = NoChannels
+	case enabled == 0:
+		rep.Skipped = NoneEnabled
+	case len(channels) == 0:
+		rep.Skipped = BelowSeverity
+	}
 	var wg sync.WaitGroup
 	for i, ch := range channels {
 		wg.Go(func() { rep.Results[i] = n.deliverOne(ctx, tenant, key, ch, msg) })
