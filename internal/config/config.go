@@ -167,6 +167,12 @@ type Config struct {
 	// (cloud metadata), unspecified and multicast addresses.
 	NotifyDenyNetworks string `env:"NOTIFY_DENY_NETWORKS" envDefault:"169.254.0.0/16,fe80::/10,0.0.0.0/8,::/128,224.0.0.0/4,ff00::/8"`
 
+	// PublicURL is where people reach the API and the operator page (e.g.
+	// https://smartmaint.plant.example); notifications link to the incident
+	// and work order under it. Empty: messages carry no links, except in dev,
+	// which links to its own API.
+	PublicURL string `env:"PUBLIC_URL"`
+
 	// PprofAddr serves net/http/pprof on this address when set (keep it on
 	// loopback).
 	PprofAddr string `env:"PPROF_ADDR"`
@@ -190,6 +196,18 @@ type Config struct {
 	DevSimulate bool `env:"DEV_SIMULATE" envDefault:"true"`
 	// DevTenant is the tenant `smartmaint dev` creates.
 	DevTenant string `env:"DEV_TENANT" envDefault:"demo"`
+	// DevSMTPAddr is where `smartmaint dev` runs its local mail sink (an
+	// SMTP server on loopback) when SMTP_ADDR is unset; "off" runs none.
+	DevSMTPAddr string `env:"DEV_SMTP_ADDR" envDefault:"127.0.0.1:1025"`
+	// DevSinkAddr is the dev sink's HTTP address: its webhook receiver and
+	// the page listing what the mail sink and receiver got; "off" runs
+	// neither.
+	DevSinkAddr string `env:"DEV_SINK_ADDR" envDefault:"127.0.0.1:8025"`
+	// DevSinkDir keeps the dev sink's messages on disk (the newest
+	// DevSinkKeep), so `smartmaint dev mail` and restarts see them.
+	DevSinkDir string `env:"DEV_SINK_DIR" envDefault:"var/dev/outbox"`
+	// DevSinkKeep is how many messages the dev sink keeps.
+	DevSinkKeep int `env:"DEV_SINK_KEEP" envDefault:"200"`
 }
 
 // Load reads the configuration from the environment.
@@ -268,6 +286,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: RETRAIN_MIN_IMPROVEMENT must not be negative, got %g", c.RetrainMinImprovement)
 	case c.ReportInterval != 0 && c.ReportInterval < time.Hour:
 		return fmt.Errorf("config: REPORT_INTERVAL must be 0 (off) or at least 1h, got %s", c.ReportInterval)
+	case c.DevSinkKeep < 1:
+		return fmt.Errorf("config: DEV_SINK_KEEP must be at least 1, got %d", c.DevSinkKeep)
+	case c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://"):
+		return fmt.Errorf("config: PUBLIC_URL must start with http:// or https://, got %q", c.PublicURL)
 	case c.RetrainApprovalTimeout <= 0:
 		return fmt.Errorf("config: RETRAIN_APPROVAL_TIMEOUT must be positive, got %s", c.RetrainApprovalTimeout)
 	}
