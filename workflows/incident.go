@@ -67,9 +67,28 @@ const (
 	ActionAcknowledge = "acknowledge"
 )
 
+// Error types of the application errors the decide update answers with.
+const (
+	// ErrTypeNotAwaitingDecision: the incident cannot take this decision
+	// now (it is not awaiting one, or it is over).
+	ErrTypeNotAwaitingDecision = "NotAwaitingDecision"
+	// ErrTypeInvalidDecision: the decision is malformed.
+	ErrTypeInvalidDecision = "InvalidDecision"
+	// ErrTypeAlreadyAcknowledged: a second acknowledgement.
+	ErrTypeAlreadyAcknowledged = "AlreadyAcknowledged"
+	// ErrTypeOtherIncident: the decision names an incident other than the
+	// one this run carries (the asset's workflow id now holds a newer
+	// incident).
+	ErrTypeOtherIncident = "OtherIncident"
+)
+
 // Decision is a person's answer to an incident awaiting approval.
 type Decision struct {
-	Action  string `json:"action"`
+	// IncidentID is the incident the decision is meant for; a run
+	// carrying another incident refuses it. Empty matches any (the
+	// Temporal UI's signals).
+	IncidentID string `json:"incident_id,omitempty"`
+	Action     string `json:"action"`
 	User    string `json:"user"`
 	Comment string `json:"comment,omitempty"`
 	// SnoozeFor is how long a snooze lasts.
@@ -165,8 +184,12 @@ type IncidentState struct {
 type IncidentInput struct {
 	TenantID string
 	AssetID  string
-	// State is set when the workflow continues as new.
+	// State is set when the workflow continues as new, or carries on an
+	// incident whose workflow was gone (Reattach).
 	State *IncidentState
+	// Reattach says State was rebuilt from the projection by
+	// ReattachState: the run records it at once.
+	Reattach bool
 }
 
 const seenKept = 2000
@@ -205,10 +228,50 @@ func Incident(ctx workflow.Context, in IncidentInput) (*IncidentState, error) {
 		w.s.Policy = policy
 		w.event(ctx, "system", "opened", fmt.Sprintf("incident opened for %s", in.AssetID))
 		if err := w.record(ctx); err != nil {
+			if !activities.IsConflict(err) {
+				return nil, err
+			}
+			if err := w.adopt(ctx, err); err != nil {
+				return nil, err
+			}
+		}
+	} else if in.Reattach {
+		if err := w.record(ctx); err != nil {
 			return nil, err
 		}
 	}
 	return w.run(ctx)
+}
+
+// adopt carries on the asset's open incident that this new run's opening
+// write met (its workflow was gone, say after a Temporal server lost its
+// history): the run takes that incident's state, adds the anomalies it
+// has gathered itself, and goes on as that incident. Without such an
+// incident (closed meanwhile) it tries to open its own once more.
+func (w *incident) adopt(ctx workflow.Context, conflict error) error {
+	if workflow.GetVersion(ctx, "adopt-orphan", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return conflict
+	}
+	var o *activities.Orphan
+	in := activities.FindOrphanInput{TenantID: w.s.TenantID, AssetID: w.s.AssetID, Except: w.s.ID}
+	if err := workflow.ExecuteActivity(ctx, w.acts.FindOrphan, in).Get(ctx, &o); err != nil {
+		return fmt.Errorf("find the open incident of %s: %w", w.s.AssetID, err)
+	}
+	if o == nil {
+		return w.record(ctx)
+	}
+	s, err := ReattachState(*o, workflow.Now(ctx), fmt.Sprintf("carried on by run %s: the incident's workflow was gone when new anomalies arrived", workflow.GetInfo(ctx).WorkflowExecution.RunID))
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError(err.Error(), "Reattach", err)
+	}
+	s.Evidence.Add(w.s.Evidence.Recent...)
+	s.Severity = s.Severity.Max(s.Evidence.Severity)
+	if w.s.Evidence.Anomalies > 0 {
+		s.Active = true
+	}
+	s.Seen = w.s.Seen
+	w.s = s
+	return w.record(ctx)
 }
 
 type incident struct {
@@ -282,16 +345,22 @@ var ErrNotAwaitingDecision = errors.New("incident is not awaiting a decision")
 
 func (w *incident) decisionAllowed(d Decision) error {
 	if err := d.validate(); err != nil {
-		return temporal.NewApplicationError(err.Error(), "InvalidDecision")
+		return temporal.NewApplicationError(err.Error(), ErrTypeInvalidDecision)
+	}
+	if d.IncidentID != "" && d.IncidentID != w.s.ID {
+		return temporal.NewApplicationError(fmt.Sprintf("incident %s is no longer running: the asset's workflow now carries incident %s", d.IncidentID, w.s.ID), ErrTypeOtherIncident)
 	}
 	if d.Action == ActionAcknowledge {
 		if w.s.Status == StatusResolved || w.s.Status == StatusClosed {
-			return temporal.NewApplicationError(ErrNotAwaitingDecision.Error()+": it is "+string(w.s.Status), "NotAwaitingDecision")
+			return temporal.NewApplicationError(ErrNotAwaitingDecision.Error()+": it is "+string(w.s.Status), ErrTypeNotAwaitingDecision)
+		}
+		if w.s.Acknowledged {
+			return temporal.NewApplicationError("incident is already acknowledged by "+w.s.Assignee, ErrTypeAlreadyAcknowledged)
 		}
 		return nil
 	}
 	if w.s.Status != StatusAwaiting || w.s.PendingDecision != nil {
-		return temporal.NewApplicationError(ErrNotAwaitingDecision.Error()+": it is "+string(w.s.Status), "NotAwaitingDecision")
+		return temporal.NewApplicationError(ErrNotAwaitingDecision.Error()+": it is "+string(w.s.Status), ErrTypeNotAwaitingDecision)
 	}
 	return nil
 }
@@ -304,10 +373,8 @@ func (w *incident) acceptDecision(ctx workflow.Context, d Decision) error {
 	}
 	d.At = workflow.Now(ctx)
 	if d.Action == ActionAcknowledge {
-		if !w.s.Acknowledged {
-			w.s.Acknowledged, w.s.Assignee = true, d.User
-			w.event(ctx, d.User, "acknowledged", comment("acknowledged; escalation stops", d.Comment))
-		}
+		w.s.Acknowledged, w.s.Assignee = true, d.User
+		w.event(ctx, d.User, "acknowledged", comment("acknowledged; escalation stops, reminders follow until a decision", d.Comment))
 		return nil
 	}
 	w.s.PendingDecision = &d
@@ -359,7 +426,7 @@ func (w *incident) record(ctx workflow.Context) error {
 	s.Seq++
 	summary, _ := json.Marshal(map[string]any{
 		"evidence": s.Evidence, "validation": s.Validation, "decision": s.Decision, "forecast": s.Forecast,
-		"escalation_stage": s.EscalationStage, "decision_due": s.DecisionDue,
+		"escalation_stage": s.EscalationStage, "decision_due": s.DecisionDue, "snoozed_until": s.SnoozedUntil,
 	})
 	inc := activities.IncidentRecord{
 		TenantID: s.TenantID, ID: s.ID, AssetID: s.AssetID, WorkflowID: s.WorkflowID, Status: string(s.Status),
@@ -540,6 +607,23 @@ func (w *incident) awaitDecision(ctx workflow.Context) error {
 		return nil // woke early (continue-as-new check); wait again
 	}
 	p := w.s.Policy
+	if w.s.Acknowledged && w.s.EscalationStage < p.EscalationStages &&
+		workflow.GetVersion(ctx, "ack-keeps-deadline", workflow.DefaultVersion, 1) > workflow.DefaultVersion {
+		// Acknowledged: nobody is paged further, but the time to the
+		// policy's default stays what it was, and whoever acknowledged is
+		// reminded at each stage.
+		w.s.EscalationStage++
+		w.s.DecisionDue = workflow.Now(ctx).Add(p.ApprovalTimeout)
+		left := time.Duration(p.EscalationStages-w.s.EscalationStage+1) * p.ApprovalTimeout
+		w.event(ctx, "policy", "reminded", fmt.Sprintf("acknowledged by %s but still undecided: the policy will %s in %s", w.s.Assignee, p.TimeoutDecision, left))
+		if err := w.record(ctx); err != nil {
+			return err
+		}
+		return w.notifyEvent(ctx, fmt.Sprintf("reminder/%d/%d", w.s.Round, w.s.EscalationStage), w.s.Severity,
+			fmt.Sprintf("[reminder] %s: decision still open", w.s.AssetID),
+			fmt.Sprintf("Incident %s on %s was acknowledged by %s but has no decision yet. The policy will %s at %s.\n%s",
+				w.s.ID, w.s.AssetID, w.s.Assignee, p.TimeoutDecision, workflow.Now(ctx).Add(left).Format(time.RFC3339), w.evidenceText()))
+	}
 	if !w.s.Acknowledged && w.s.EscalationStage < p.EscalationStages {
 		w.s.EscalationStage++
 		w.s.DecisionDue = workflow.Now(ctx).Add(p.ApprovalTimeout)
@@ -563,7 +647,9 @@ func (w *incident) decide(ctx workflow.Context, d Decision) error {
 		return w.transition(ctx, StatusApproved, d.User, "approved", comment("approved", d.Comment))
 	case ActionReject:
 		w.s.Resolution = ResolutionRejected
-		return w.close(ctx, StatusClosed, d.User, "rejected", comment("rejected as a false alarm", d.Comment))
+		return w.closeAndNotify(ctx, StatusClosed, d.User, "rejected", comment("rejected as a false alarm", d.Comment),
+			fmt.Sprintf("[rejected] %s: incident closed", w.s.AssetID),
+			fmt.Sprintf("Incident %s on %s was rejected as a false alarm by %s.%s", w.s.ID, w.s.AssetID, d.User, commentLine(d.Comment)))
 	case ActionSnooze:
 		until := workflow.Now(ctx).Add(d.SnoozeFor)
 		w.s.SnoozedUntil = &until
@@ -654,10 +740,14 @@ func (w *incident) followWorkOrder(ctx workflow.Context) error {
 			return w.record(ctx)
 		case "done":
 			w.s.Resolution = ResolutionResolved
-			return w.close(ctx, StatusResolved, "system", "resolved", "work order done")
+			return w.closeAndNotify(ctx, StatusResolved, "system", "resolved", "work order done",
+				fmt.Sprintf("[resolved] %s: work order done", w.s.AssetID),
+				fmt.Sprintf("Incident %s on %s is resolved: work order %s is done.", w.s.ID, w.s.AssetID, w.s.WorkOrder.ID))
 		case "cancelled":
 			w.s.Resolution = ResolutionCancelled
-			return w.close(ctx, StatusClosed, "system", "closed", "work order cancelled")
+			return w.closeAndNotify(ctx, StatusClosed, "system", "closed", "work order cancelled",
+				fmt.Sprintf("[closed] %s: work order cancelled", w.s.AssetID),
+				fmt.Sprintf("Incident %s on %s is closed: work order %s was cancelled.", w.s.ID, w.s.AssetID, w.s.WorkOrder.ID))
 		}
 	}
 	if !ok && w.s.Active && w.s.Evidence.Anomalies == seen {
@@ -676,6 +766,25 @@ func (w *incident) close(ctx workflow.Context, to Status, actor, name, detail st
 	w.s.ClosedAt = &now
 	w.s.Active = false
 	return w.transition(ctx, to, actor, name, detail)
+}
+
+// closeAndNotify closes the incident and tells the tenant's channels how it
+// ended (runs started before this was added close silently).
+func (w *incident) closeAndNotify(ctx workflow.Context, to Status, actor, name, detail, subject, text string) error {
+	if err := w.close(ctx, to, actor, name, detail); err != nil {
+		return err
+	}
+	if workflow.GetVersion(ctx, "notify-on-close", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil
+	}
+	return w.notifyEvent(ctx, name, w.s.Severity, subject, text)
+}
+
+func commentLine(c string) string {
+	if c == "" {
+		return ""
+	}
+	return "\nComment: " + c
 }
 
 // notifyEvent sends a message to the tenant's channels once per key.

@@ -33,6 +33,10 @@ type incidentEnv struct {
 	woStatus    string        // what WorkOrderStatus reports; "" = scheduled
 	recordTakes time.Duration // workflow time each Record activity takes
 	policy      store.IncidentPolicy
+	// recordErr, when set, may fail a Record call (nothing is recorded).
+	recordErr func(activities.RecordInput) error
+	// orphan is what FindOrphan answers.
+	orphan *activities.Orphan
 }
 
 // newTestEnv returns a test workflow environment that discards the SDK's
@@ -87,9 +91,19 @@ func newIncidentEnv(t *testing.T, confidences ...float64) *incidentEnv {
 	})
 	e.OnActivity(inc.Record, mock.Anything, mock.Anything).AfterFn(func() time.Duration { return e.recordTakes }).Return(func(_ context.Context, in activities.RecordInput) error {
 		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.recordErr != nil {
+			if err := e.recordErr(in); err != nil {
+				return err
+			}
+		}
 		e.records = append(e.records, in)
-		e.mu.Unlock()
 		return nil
+	})
+	e.OnActivity(inc.FindOrphan, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.FindOrphanInput) (*activities.Orphan, error) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return e.orphan, nil
 	})
 	return e
 }
@@ -164,7 +178,7 @@ func TestIncidentAutoApprovedToResolved(t *testing.T) {
 	if e.scheduled != 1 || s.WorkOrder == nil || s.WorkOrder.ID != "wo-1" {
 		t.Errorf("scheduled %d, work order %+v", e.scheduled, s.WorkOrder)
 	}
-	if len(e.notified) != 1 || !strings.HasSuffix(e.notified[0], "/work-order-scheduled") {
+	if len(e.notified) != 2 || !strings.HasSuffix(e.notified[0], "/work-order-scheduled") || !strings.HasSuffix(e.notified[1], "/resolved") {
 		t.Errorf("notified %v", e.notified)
 	}
 	hasEvents(t, s, "opened", "collected", "approved", "forecast", "work-order-scheduled", "notified", "work-order-in_progress", "work-order-done", "resolved")
@@ -244,7 +258,7 @@ func TestIncidentHumanApprovesThroughUpdate(t *testing.T) {
 	if s.Decision.User != "olga" || s.Status != StatusClosed || s.Resolution != ResolutionCancelled {
 		t.Errorf("decision %+v, state %s/%s", s.Decision, s.Status, s.Resolution)
 	}
-	if len(e.notified) != 2 || !strings.HasSuffix(e.notified[0], "/approval-requested/1") {
+	if len(e.notified) != 3 || !strings.HasSuffix(e.notified[0], "/approval-requested/1") || !strings.HasSuffix(e.notified[2], "/closed") {
 		t.Errorf("notified %v", e.notified)
 	}
 	hasEvents(t, s, "approval-requested", "notified", "approved", "work-order-scheduled", "work-order-cancelled", "closed")
@@ -267,8 +281,8 @@ func TestIncidentEscalatesThenAppliesPolicy(t *testing.T) {
 	e.policy.EscalationStages = 2
 	e.policy.TimeoutDecision = ActionReject
 	s := e.start()
-	want := []string{"/approval-requested/1", "/escalation/1/1", "/escalation/1/2"}
-	if len(e.notified) != 3 {
+	want := []string{"/approval-requested/1", "/escalation/1/1", "/escalation/1/2", "/rejected"}
+	if len(e.notified) != len(want) {
 		t.Fatalf("notified %v, want %v", e.notified, want)
 	}
 	for i, w := range want {
@@ -285,20 +299,48 @@ func TestIncidentEscalatesThenAppliesPolicy(t *testing.T) {
 	}
 }
 
+// TestIncidentAcknowledgeStopsEscalation: acknowledging stops the pages
+// but not the clock: the policy's default comes exactly when it would have
+// without the acknowledgement, with a reminder at each stage instead of an
+// escalation, and a second acknowledgement is refused.
 func TestIncidentAcknowledgeStopsEscalation(t *testing.T) {
 	e := newIncidentEnv(t, 0.6)
 	e.policy.ApprovalTimeout = 30 * time.Minute
+	e.policy.EscalationStages = 2
 	e.signalAt(10*time.Minute, SignalDecision, Decision{Action: ActionAcknowledge, User: "olga"})
-	e.signalAt(2*time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "done"})
+	var second error
+	e.RegisterDelayedCallback(func() {
+		e.UpdateWorkflow(UpdateDecide, "ack-2", &testsuite.TestUpdateCallback{
+			OnReject:   func(err error) { second = err },
+			OnAccept:   func() {},
+			OnComplete: func(any, error) {},
+		}, Decision{Action: ActionAcknowledge, User: "piotr"})
+	}, 20*time.Minute)
+	e.signalAt(3*time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "done"})
 	s := e.start()
+	var reminders int
 	for _, n := range e.notified {
 		if strings.Contains(n, "/escalation/") {
 			t.Errorf("escalated after acknowledge: %v", e.notified)
 		}
+		if strings.Contains(n, "/reminder/") {
+			reminders++
+		}
+	}
+	if reminders != 2 {
+		t.Errorf("%d reminders, want one per stage (2): %v", reminders, e.notified)
+	}
+	if second == nil || !strings.Contains(second.Error(), "already acknowledged by olga") {
+		t.Errorf("second acknowledgement: %v, want refused", second)
 	}
 	if !s.Acknowledged || s.Assignee != "olga" || s.Decision.User != "policy:timeout" || s.Status != StatusResolved {
 		t.Errorf("ack %v assignee %q decision %+v status %s", s.Acknowledged, s.Assignee, s.Decision, s.Status)
 	}
+	// 30 s collecting + three stages of 30 min, as without acknowledging.
+	if got := s.Decision.At.Sub(s.OpenedAt); got != 30*time.Second+90*time.Minute {
+		t.Errorf("default applied after %s, want 1h30m30s", got)
+	}
+	hasEvents(t, s, "approval-requested", "acknowledged", "reminded", "reminded", "approved", "resolved")
 }
 
 func TestIncidentSnoozeRevalidates(t *testing.T) {
