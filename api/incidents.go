@@ -148,7 +148,7 @@ var ErrUndelivered = errors.New("the decision could not be delivered to the inci
 // not awaiting one (409), a store error for an unknown incident, and
 // ErrUndelivered when Temporal could not be reached.
 func (h *Incidents) Decide(ctx context.Context, p auth.Principal, id string, b DecisionRequest) (*workflows.IncidentState, error) {
-	d := workflows.Decision{Action: b.Action, Comment: b.Comment, User: b.User}
+	d := workflows.Decision{IncidentID: id, Action: b.Action, Comment: b.Comment, User: b.User}
 	if d.User == "" {
 		d.User = "key:" + p.KeyName
 	}
@@ -197,9 +197,13 @@ func (h *Incidents) Decide(ctx context.Context, p auth.Principal, id string, b D
 	switch {
 	case err == nil:
 		return publicState(&state), nil
-	case errors.As(err, &appErr) && appErr.Type() == "NotAwaitingDecision":
+	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeNotAwaitingDecision:
 		return nil, &DecisionError{http.StatusConflict, "already_decided", appErr.Message(), map[string]string{"status": inc.Status}}
-	case errors.As(err, &appErr) && appErr.Type() == "InvalidDecision":
+	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeAlreadyAcknowledged:
+		return nil, &DecisionError{http.StatusConflict, "already_acknowledged", appErr.Message(), map[string]string{"assignee": inc.Assignee}}
+	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeOtherIncident:
+		return nil, &DecisionError{http.StatusConflict, "incident_not_running", appErr.Message(), map[string]string{"status": inc.Status}}
+	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeInvalidDecision:
 		return nil, &DecisionError{http.StatusUnprocessableEntity, "invalid_decision", appErr.Message(), nil}
 	case errors.As(err, &notFound):
 		return nil, &DecisionError{http.StatusConflict, "already_decided", "the incident's workflow is no longer running", nil}
