@@ -233,31 +233,66 @@ func (m *Model) Forecast(h int, level float64) []Point {
 	return out
 }
 
+// Level is the smoothed level after the last observation.
+func (m *Model) Level() float64 { return m.level }
+
+// Trend is the smoothed trend per step after the last observation, before
+// damping of the next step.
+func (m *Model) Trend() float64 { return m.trend }
+
 // Crossing is when a forecast reaches a threshold, in steps after the last
-// observation; 0 means not within the horizon.
+// observation. The zero Crossing means no forecast: the trend points away
+// from the threshold, the mean forecast does not reach it within the horizon,
+// or the interval is too wide to tell the crossing from noise.
 type Crossing struct {
-	// Steps is the first step whose mean forecast reaches the threshold.
+	// Steps is the first step whose mean forecast reaches the threshold:
+	// the central estimate.
 	Steps int `json:"steps"`
 	// Earliest is the first step whose interval reaches it: the pessimistic
-	// bound.
+	// bound, never after Steps.
 	Earliest int `json:"earliest"`
 	// Latest is the first step whose whole interval is past it: the
-	// optimistic bound.
+	// optimistic bound, never before Steps; 0 when even the horizon's
+	// interval still reaches back before the threshold (the bound is past
+	// the horizon).
 	Latest int `json:"latest"`
 }
 
+// Found reports whether c is a forecast crossing.
+func (c Crossing) Found() bool { return c.Steps > 0 }
+
 // TimeToThreshold forecasts up to horizon steps and reports when the series
 // reaches threshold — from below when rising is true (value ≥ threshold),
-// from above otherwise — with intervals at level.
+// from above otherwise — with bounds from the intervals at level.
+//
+// A crossing is only reported when it means something: the one-step forecast
+// already reaches the threshold, or the trend points toward it, the mean
+// forecast reaches it within the horizon, and at that step the interval no
+// longer contains the current level (the forecast move is larger than the
+// noise around it). Otherwise the Crossing is zero. In particular a flat or
+// receding series whose interval merely widens until it touches the
+// threshold has no crossing: that is the width of the interval, not a
+// trend.
 func (m *Model) TimeToThreshold(threshold float64, rising bool, horizon int, level float64) Crossing {
-	var c Crossing
+	if horizon < 1 {
+		return Crossing{}
+	}
 	reached := func(v float64) bool {
 		if rising {
 			return v >= threshold
 		}
 		return v <= threshold
 	}
-	for _, p := range m.Forecast(horizon, level) {
+	toward := m.trend > 0
+	if !rising {
+		toward = m.trend < 0
+	}
+	pts := m.Forecast(horizon, level)
+	if !toward && !reached(pts[0].Mean) {
+		return Crossing{}
+	}
+	var c Crossing
+	for _, p := range pts {
 		near, far := p.Upper, p.Lower
 		if !rising {
 			near, far = p.Lower, p.Upper
@@ -267,11 +302,18 @@ func (m *Model) TimeToThreshold(threshold float64, rising bool, horizon int, lev
 		}
 		if c.Steps == 0 && reached(p.Mean) {
 			c.Steps = p.Step
+			// Significant only when the interval has left the current level.
+			if p.Step > 1 && (rising && far <= m.level || !rising && far >= m.level) {
+				return Crossing{}
+			}
 		}
 		if c.Latest == 0 && reached(far) {
 			c.Latest = p.Step
 			break
 		}
+	}
+	if c.Steps == 0 {
+		return Crossing{}
 	}
 	return c
 }

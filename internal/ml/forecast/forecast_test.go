@@ -174,3 +174,84 @@ func BenchmarkFit(b *testing.B) {
 		}
 	}
 }
+
+// TestTimeToThresholdNeedsATrend: a flat random walk's interval widens
+// until it touches any threshold, but that is no crossing; nor is a trend
+// away from the threshold.
+func TestTimeToThresholdNeedsATrend(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	walk := make([]float64, 400)
+	falling := make([]float64, 400)
+	v := 309.0
+	for i := range walk {
+		v += 0.3 * rng.NormFloat64()
+		walk[i] = v
+		falling[i] = 320 - 0.05*float64(i) + 0.2*rng.NormFloat64()
+	}
+	for _, tc := range []struct {
+		name      string
+		y         []float64
+		threshold float64
+	}{
+		{"flat random walk", walk, walk[len(walk)-1] + 4.5},
+		{"falling away from a high limit", falling, 330},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := Fit(tc.y, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f := m.Forecast(20000, 0.9)[19999]; f.Upper < tc.threshold {
+				t.Fatalf("the horizon's interval %.1f..%.1f does not reach %.1f: the test proves nothing", f.Lower, f.Upper, tc.threshold)
+			}
+			if c := m.TimeToThreshold(tc.threshold, true, 20000, 0.9); c.Found() || c != (Crossing{}) {
+				t.Errorf("crossing %+v for a series with trend %.4f that does not head for %.1f", c, m.Trend(), tc.threshold)
+			}
+		})
+	}
+}
+
+// TestTimeToThresholdWithinInterval: a series rising toward a limit crosses
+// it at a central estimate inside its interval, earliest ≤ steps ≤ latest.
+func TestTimeToThresholdWithinInterval(t *testing.T) {
+	for seed := range uint64(20) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		y := make([]float64, 300)
+		for i := range y {
+			y[i] = 300 + 0.1*float64(i) + 0.1*rng.NormFloat64()
+		}
+		m, err := Fit(y, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := m.TimeToThreshold(y[len(y)-1]+1, true, 5000, 0.9)
+		if !c.Found() {
+			t.Errorf("seed %d: no crossing for a clear rise (trend %.4f, sigma %.3f)", seed, m.Trend(), m.Sigma)
+			continue
+		}
+		if c.Earliest < 1 || c.Earliest > c.Steps || c.Latest != 0 && c.Latest < c.Steps {
+			t.Errorf("seed %d: crossing %+v not ordered earliest <= steps <= latest", seed, c)
+		}
+	}
+}
+
+// TestTimeToThresholdTooWide: a trend that reaches the threshold by less
+// than the noise around it gives no crossing.
+func TestTimeToThresholdTooWide(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	y := make([]float64, 300)
+	for i := range y {
+		y[i] = 300 + 0.01*float64(i) + 2*rng.NormFloat64()
+	}
+	m, err := Fit(y, Options{Phi: 0.98})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Trend() <= 0 {
+		t.Fatalf("trend %.4f: the test needs one toward the threshold", m.Trend())
+	}
+	threshold := m.Level() + 0.5*m.Trend()*float64(10)
+	if c := m.TimeToThreshold(threshold, true, 1000, 0.9); c != (Crossing{}) {
+		t.Errorf("crossing %+v although the interval (sigma %.2f) dwarfs the move of %.2f", c, m.Sigma, threshold-m.Level())
+	}
+}
