@@ -53,6 +53,7 @@ func defaults(t *testing.T) config.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.TemporalDBFile = "memory" // a test that restarts sets a file of its own
 	return cfg
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/smartmaint/smartmaint/activities"
 	"github.com/smartmaint/smartmaint/internal/config"
+	"github.com/smartmaint/smartmaint/internal/dispatch"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/workers"
 )
@@ -31,7 +32,28 @@ func Worker() fx.Option {
 		modelsWorker(),
 		reportsWorker(),
 		fx.Invoke(fx.Annotate(startWorker, fx.ParamTags(``, ``, ``, ``, `group:"registrations"`, `group:"schedules"`))),
+		fx.Invoke(reconcileOnStart),
 	)
+}
+
+// reconcileOnStart checks, once the worker polls, that every open incident
+// in PostgreSQL has a workflow carrying it (dispatch.Reconcile), in the
+// background so a large backlog does not hold up the start.
+func reconcileOnStart(lc fx.Lifecycle, cfg config.Config, c client.Client, db *store.DB, log *slog.Logger) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			go func() {
+				defer close(done)
+				if _, err := dispatch.Reconcile(ctx, c, db, cfg.TemporalTaskQueue, log.With("component", "reconcile")); err != nil && ctx.Err() == nil {
+					log.Warn("reconcile open incidents with Temporal", "error", err)
+				}
+			}()
+			return nil
+		},
+		OnStop: func(context.Context) error { cancel(); <-done; return nil },
+	})
 }
 
 // asRegistration tags a constructor's result as a worker registration.

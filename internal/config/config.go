@@ -37,9 +37,10 @@ type Config struct {
 	TemporalTaskQueue string `env:"TEMPORAL_TASK_QUEUE" envDefault:"smartmaint"`
 	// TemporalUIPort is the Web UI port of the embedded dev server (dev only).
 	TemporalUIPort int `env:"TEMPORAL_UI_PORT" envDefault:"8233"`
-	// TemporalDBFile keeps the embedded dev server's history in a SQLite file;
-	// empty keeps it in memory (dev only).
-	TemporalDBFile string `env:"TEMPORAL_DB_FILE"`
+	// TemporalDBFile keeps the embedded dev server's history in a SQLite
+	// file, so workflows survive a restart of `smartmaint dev`; "memory"
+	// keeps it in memory only (dev only).
+	TemporalDBFile string `env:"TEMPORAL_DB_FILE" envDefault:"var/temporal.db"`
 
 	// HTTPAddr is the API listen address.
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080"`
@@ -315,6 +316,15 @@ func (c Config) SMTPImplicitTLS() (bool, error) {
 		return port == "465", nil
 	}
 	return false, fmt.Errorf("config: SMTP_TLS must be auto, implicit or starttls, got %q", c.SMTPTLS)
+}
+
+// TemporalDBPath is the embedded dev server's SQLite file, "" for a
+// server that keeps its history in memory (TEMPORAL_DB_FILE=memory).
+func (c Config) TemporalDBPath() string {
+	if c.TemporalDBFile == "memory" {
+		return ""
+	}
+	return c.TemporalDBFile
 }
 
 // DeniedNetworks parses NotifyDenyNetworks: comma-separated CIDRs, or
