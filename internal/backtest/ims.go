@@ -80,6 +80,10 @@ type IMSBearing struct {
 	BaselineSnapshots int       `json:"baseline_snapshots"`
 	StoppedSnapshots  int       `json:"stopped_snapshots"`
 	AlarmSnapshots    int       `json:"alarm_snapshots"`
+	// MaxHealthFirstHalf is the largest health index in the first half
+	// of the run: the margin below the threshold on the part taken as
+	// healthy.
+	MaxHealthFirstHalf *float64 `json:"max_health_first_half"`
 	// Sigma is the plain RMS rule on the same run.
 	Sigma IMSSigma `json:"rms_sigma_rule"`
 	// TTF are time-to-failure estimates at fixed times before the last
@@ -327,6 +331,9 @@ func imsBacktestRun(r *imsRun, cfg bearing.HealthConfig, o IMSOptions) ([]IMSBea
 				ob.StoppedSnapshots++
 			case bearing.Running:
 				ob.LastRunning = t
+				if t.Before(half) && (ob.MaxHealthFirstHalf == nil || s.Health > *ob.MaxHealthFirstHalf) {
+					ob.MaxHealthFirstHalf = ptr(s.Health)
+				}
 			}
 			if s.Alarm {
 				ob.AlarmSnapshots++
@@ -412,10 +419,10 @@ func finite(v float64) *float64 {
 func (r *IMSReport) Summary(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "IMS backtest (%s): health index > %g for %d snapshots in a row, baseline %g h\n", r.Dataset, r.Config.Threshold, r.Config.Sustain, r.Config.BaselineHours)
-	fmt.Fprintln(tw, "test\tbearing\tsnapshots\tfirst alarm\tlead h\talarms < half life\talarm snapshots\tRMS 6σ first alarm\tRMS 6σ lead h\tRMS 6σ alarms < half life\tRMS 6σ alarm snapshots")
+	fmt.Fprintln(tw, "test\tbearing\tsnapshots\tfirst alarm\tlead h\talarms < half life\talarm snapshots\tmax health < half life\tRMS 6σ first alarm\tRMS 6σ lead h\tRMS 6σ alarms < half life\tRMS 6σ alarm snapshots")
 	for _, b := range r.Bearings {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%d\t%d\t%s\t%s\t%d\t%d\n", b.Test, b.Bearing, b.Snapshots,
-			fmtTime(b.FirstAlarm), fmtHours(b.LeadHours), b.AlarmsBeforeHalfLife, b.AlarmSnapshots,
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%d\t%d\n", b.Test, b.Bearing, b.Snapshots,
+			fmtTime(b.FirstAlarm), fmtHours(b.LeadHours), b.AlarmsBeforeHalfLife, b.AlarmSnapshots, fmtHours(b.MaxHealthFirstHalf),
 			fmtTime(b.Sigma.FirstAlarm), fmtHours(b.Sigma.LeadHours), b.Sigma.AlarmsBeforeHalfLife, b.Sigma.AlarmSnapshots)
 	}
 	if err := tw.Flush(); err != nil {

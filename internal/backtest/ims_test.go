@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/smartmaint/smartmaint/internal/dataset"
+	"github.com/smartmaint/smartmaint/internal/ml/bearing"
 )
 
 // checkIMSTargets asserts the set No. 2 properties: bearing 1 alarms at
@@ -123,6 +124,7 @@ func TestIMSFeatures(t *testing.T) {
 	if err := rep.Summary(&sum); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("go test ./internal/backtest -run 'TestIMSFeatures$' -v\n%s", sum.String())
 	if !strings.Contains(sum.String(), "2nd_test  1") || !strings.Contains(sum.String(), "time to failure") {
 		t.Errorf("summary:\n%s", sum.String())
 	}
@@ -161,6 +163,9 @@ func TestIMSRaw(t *testing.T) {
 		t.Errorf("dataset %q, progress %v", rep.Dataset, done)
 	}
 	checkIMSTargets(t, rep, n, 48)
+	var sum bytes.Buffer
+	rep.Summary(&sum)
+	t.Logf("go test ./internal/backtest -run 'TestIMSRaw$' -v\n%s", sum.String())
 }
 
 func seq(n int) []int {
@@ -190,5 +195,32 @@ func TestIMSErrors(t *testing.T) {
 	cancel()
 	if _, err := IMS(cancelled, IMSOptions{File: path}); err == nil {
 		t.Error("cancelled context")
+	}
+}
+
+// TestIMSSensitivity logs the outcome on set No. 2 for baselines and
+// thresholds around the defaults (run with -v). The defaults were chosen
+// before looking at it; it shows how much the figures hang on them.
+func TestIMSSensitivity(t *testing.T) {
+	path, _ := dataset.IMSFeaturesPath()
+	for _, hours := range []float64{12, 24, 48} {
+		for _, th := range []float64{5, 6, 8} {
+			for _, k := range []int{3, 6} {
+				rep, err := IMS(context.Background(), IMSOptions{File: path, Test: "2nd_test", Health: bearing.HealthConfig{BaselineHours: hours, Threshold: th, Sustain: k}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				lead, others, early := "none", 0, 0
+				for _, b := range rep.Bearings {
+					if b.Bearing == 1 && b.LeadHours != nil {
+						lead = fmtHours(b.LeadHours)
+					} else if b.Bearing != 1 {
+						others += b.AlarmSnapshots
+					}
+					early += b.AlarmsBeforeHalfLife
+				}
+				t.Logf("baseline %2.0f h, threshold %g, sustain %d: bearing 1 lead %s h, alarm snapshots on bearings 2-4 %d, alarms before half life %d", hours, th, k, lead, others, early)
+			}
+		}
 	}
 }
