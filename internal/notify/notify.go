@@ -347,13 +347,18 @@ func (n *Notifier) deliverOne(ctx context.Context, tenant, key string, ch store.
 	// Record the outcome even when ctx is done: the send has happened.
 	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if ferr := n.DB.FinishDelivery(recordCtx, tenant, key, ch.ID, err); ferr != nil && n.Log != nil {
+	if err != nil && n.Log != nil {
+		n.Log.InfoContext(ctx, "notify: send failed", "tenant", tenant, "channel", ch.ID, "key", key, "error", err)
+	}
+	// The log and the result keep to the outcome (Describe): a webhook's
+	// answer may be another service's error page.
+	if ferr := n.DB.FinishDelivery(recordCtx, tenant, key, ch.ID, described(err)); ferr != nil && n.Log != nil {
 		// The row stays "sending": after StaleAfter a retry sends again,
 		// with the same delivery id.
 		n.Log.WarnContext(ctx, "notify: could not record a delivery", "channel", ch.ID, "key", key, "send_error", err, "error", ferr)
 	}
 	if err != nil {
-		res.Outcome, res.Error, res.Permanent = Failed, err.Error(), errors.Is(err, ErrPermanent)
+		res.Outcome, res.Error, res.Permanent = Failed, Describe(err), errors.Is(err, ErrPermanent)
 		return res
 	}
 	res.Outcome = Sent
@@ -361,7 +366,9 @@ func (n *Notifier) deliverOne(ctx context.Context, tenant, key string, ch store.
 }
 
 // SendTest sends a test message on ch right away, outside the delivery log
-// (every call sends), so operators can check a channel's settings.
+// (every call sends), so operators can check a channel's settings. A
+// failure is reported as Describe puts it: the status class or the kind of
+// transport failure, never what the target answered.
 func (n *Notifier) SendTest(ctx context.Context, tenant string, ch store.Channel) Result {
 	res := Result{ChannelID: ch.ID, ChannelName: ch.Name, Kind: ch.Kind, Outcome: Sent, Attempts: 1}
 	d := Delivery{ID: "test-" + strconv.FormatInt(time.Now().UnixNano(), 36), Key: "test", Tenant: tenant, Attempt: 1}
@@ -377,7 +384,10 @@ func (n *Notifier) SendTest(ctx context.Context, tenant string, ch store.Channel
 		return res
 	}
 	if err := sender.Send(ctx, ch, d, msg); err != nil {
-		res.Outcome, res.Error, res.Permanent = Failed, err.Error(), errors.Is(err, ErrPermanent)
+		if n.Log != nil {
+			n.Log.InfoContext(ctx, "notify: test message failed", "tenant", tenant, "channel", ch.ID, "error", err)
+		}
+		res.Outcome, res.Error, res.Permanent = Failed, Describe(err), errors.Is(err, ErrPermanent)
 	}
 	return res
 }

@@ -211,8 +211,9 @@ func NewHTTPClient(timeout time.Duration, deny []netip.Prefix) *http.Client {
 var defaultClient = NewHTTPClient(10*time.Second, DefaultDeniedNetworks)
 
 // postJSON POSTs body to target. 2xx is success; 408, 429 and 5xx are worth
-// a retry; any other answer (other 4xx, redirects) is permanent. Errors
-// never show target's path, which may hold a secret.
+// a retry; any other answer (other 4xx, redirects) is permanent. Failed
+// requests are *RequestError; errors never show target's path, which may
+// hold a secret.
 func postJSON(ctx context.Context, client *http.Client, target string, body []byte, headers map[string]string) error {
 	if client == nil {
 		client = defaultClient
@@ -234,16 +235,16 @@ func postJSON(ctx context.Context, client *http.Client, target string, body []by
 		}
 		var denied *DeniedTargetError
 		if errors.As(err, &denied) {
-			return permanent(fmt.Errorf("POST %s: %w", redactURL(target), denied))
+			return permanent(&RequestError{URL: redactURL(target), Err: denied})
 		}
-		return fmt.Errorf("POST %s: %w", redactURL(target), err)
+		return &RequestError{URL: redactURL(target), Err: err}
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}
-	err = fmt.Errorf("POST %s: %s: %s", redactURL(target), resp.Status, strings.TrimSpace(string(snippet)))
+	err = &RequestError{URL: redactURL(target), StatusCode: resp.StatusCode, Status: resp.Status, Body: strings.TrimSpace(string(snippet))}
 	if resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
 		return err
 	}
