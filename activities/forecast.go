@@ -22,15 +22,19 @@ type ForecastInput struct {
 type Forecast struct {
 	SensorID string  `json:"sensor_id"`
 	Limit    float64 `json:"limit,omitempty"`
-	// TimeToLimit is the central estimate; Earliest the pessimistic bound of
-	// the 90% interval. Zero with Reached means the limit is already passed.
+	// TimeToLimit is the central estimate; Earliest and Latest bound it
+	// with the 90% interval (Latest 0: past the forecast horizon). All zero
+	// without a forecast (Method "none"), and zero with Reached when the
+	// limit is already passed.
 	TimeToLimit time.Duration `json:"time_to_limit"`
 	Earliest    time.Duration `json:"earliest"`
+	Latest      time.Duration `json:"latest,omitempty"`
 	Reached     bool          `json:"reached"`
 	Method      string        `json:"method"`
-	Deadline    time.Time     `json:"deadline"`
-	Priority    string        `json:"priority"`
-	Detail      string        `json:"detail"`
+	// Deadline is never earlier than Now plus the repair's duration.
+	Deadline time.Time `json:"deadline"`
+	Priority string    `json:"priority"`
+	Detail   string    `json:"detail"`
 }
 
 // forecastHorizon bounds how far ahead the forecast looks.
@@ -38,10 +42,19 @@ const forecastHorizon = 14 * 24 * time.Hour
 
 // Forecast projects the worst sensor with a damped-trend Holt model over its
 // recent readings and sets the work order's deadline and priority from the
-// pessimistic crossing time. Read-only; retries are harmless.
+// pessimistic crossing time. A forecast needs a trend toward the limit that
+// reaches it by more than the noise (forecast.Model.TimeToThreshold); without
+// one the deadline comes from the severity. The deadline leaves at least the
+// repair's duration (the asset's "repair_minutes", 120 by default).
+// Read-only; retries are harmless.
 func (a *Incidents) Forecast(ctx context.Context, in ForecastInput) (Forecast, error) {
 	sensorID := in.Evidence.MostSevereSensor()
 	f := Forecast{SensorID: sensorID, Method: "none"}
+	asset, err := a.DB.AssetOf(ctx, in.TenantID, in.AssetID)
+	if err != nil {
+		return f, err
+	}
+	repair := time.Duration(repairMinutes(asset)) * time.Minute
 	s, err := a.DB.SensorOf(ctx, in.TenantID, in.AssetID, sensorID)
 	if err != nil {
 		return f, err
@@ -69,7 +82,7 @@ func (a *Incidents) Forecast(ctx context.Context, in ForecastInput) (Forecast, e
 		f.Detail = fmt.Sprintf("%s is already past its alarm limit %g", sensorID, *limit)
 	case len(pts) < 8:
 		f.Limit = *limit
-		f.Detail = fmt.Sprintf("only %d recent readings; deadline from severity", len(pts))
+		f.Detail = fmt.Sprintf("only %d recent readings; no forecast, deadline from severity", len(pts))
 	default:
 		f.Limit = *limit
 		step := pts[len(pts)-1].TS.Sub(pts[0].TS) / time.Duration(len(pts)-1)
@@ -82,30 +95,43 @@ func (a *Incidents) Forecast(ctx context.Context, in ForecastInput) (Forecast, e
 		}
 		m, err := forecast.Fit(y, forecast.Options{})
 		if err != nil {
-			f.Detail = "forecast model did not fit: " + err.Error()
+			f.Detail = "forecast model did not fit: " + err.Error() + "; deadline from severity"
 			break
 		}
 		horizon := int(min(forecastHorizon/step, 20000))
 		c := m.TimeToThreshold(*limit, rising, horizon, 0.9)
-		f.Method = "damped-holt"
-		if c.Earliest == 0 {
-			f.Detail = fmt.Sprintf("%s not forecast to reach %g within %s", sensorID, *limit, time.Duration(horizon)*step)
+		if !c.Found() {
+			trend := m.Trend() * float64(time.Minute) / float64(step)
+			why := "its trend points away from"
+			if rising && trend > 0 || !rising && trend < 0 {
+				why = fmt.Sprintf("its trend does not reach, within %s and by more than its noise (σ %.3g),", (time.Duration(horizon) * step).Round(time.Minute), m.Sigma)
+			}
+			f.Detail = fmt.Sprintf("no forecast: %s at %.4g, trend %+.3g per minute: %s the limit %g; deadline from severity",
+				sensorID, pts[len(pts)-1].Value, trend, why, *limit)
 			break
 		}
+		f.Method = "damped-holt"
 		f.Earliest = time.Duration(c.Earliest) * step
-		f.TimeToLimit = time.Duration(max(c.Steps, c.Earliest)) * step
+		f.TimeToLimit = time.Duration(c.Steps) * step
+		latest := "beyond " + (time.Duration(horizon) * step).Round(time.Minute).String()
+		if c.Latest > 0 {
+			f.Latest = time.Duration(c.Latest) * step
+			latest = f.Latest.Round(time.Second).String()
+		}
 		ttl = f.Earliest
-		f.Detail = fmt.Sprintf("%s forecast to reach %g in %s (90%% interval from %s)", sensorID, *limit, f.TimeToLimit.Round(time.Minute), f.Earliest.Round(time.Minute))
+		f.Detail = fmt.Sprintf("%s forecast to reach %g in %s (90%% interval %s to %s)", sensorID, *limit,
+			f.TimeToLimit.Round(time.Second), f.Earliest.Round(time.Second), latest)
 	}
-	f.Priority, f.Deadline = deadline(in.Severity, ttl, in.Now)
+	f.Priority, f.Deadline = deadline(in.Severity, ttl, repair, in.Now)
 	return f, nil
 }
 
 // deadline turns severity and a pessimistic time to the limit (negative:
 // unknown) into a priority and a deadline: act before the limit is reached,
 // keeping a fifth of the time as margin, and never later than the
-// severity's own response time.
-func deadline(sev detect.Severity, ttl time.Duration, now time.Time) (string, time.Time) {
+// severity's own response time. The deadline always leaves the repair's
+// duration: a deadline nobody can meet helps no one.
+func deadline(sev detect.Severity, ttl, repair time.Duration, now time.Time) (string, time.Time) {
 	response := map[detect.Severity]time.Duration{
 		detect.Critical: 4 * time.Hour, detect.Major: 24 * time.Hour, detect.Minor: 72 * time.Hour, detect.Warning: 7 * 24 * time.Hour,
 	}[sev]
@@ -125,5 +151,5 @@ func deadline(sev detect.Severity, ttl time.Duration, now time.Time) (string, ti
 	case lead <= 5*24*time.Hour:
 		priority = "medium"
 	}
-	return priority, now.Add(lead)
+	return priority, now.Add(max(lead, repair))
 }

@@ -61,20 +61,27 @@ const (
 	defaultRepairMinutes = 120
 )
 
+// repairMinutes is how long a repair of asset takes: its metadata's
+// "repair_minutes", or defaultRepairMinutes.
+func repairMinutes(asset store.Asset) int {
+	if v, ok := asset.Metadata["repair_minutes"].(float64); ok && v >= 1 {
+		return int(v)
+	}
+	return defaultRepairMinutes
+}
+
 // ScheduleWorkOrder creates the incident's work order on the technician who
 // can finish it first before the deadline (see store.PlanWorkOrder). The
 // asset's metadata may name "required_skills" (a list) and
-// "repair_minutes". Idempotent: a retry returns the work order the first
+// "repair_minutes". A deadline sooner than now plus the repair's duration is
+// moved to that instant. Idempotent: a retry returns the work order the first
 // attempt created.
 func (a *Maintenance) ScheduleWorkOrder(ctx context.Context, in ScheduleInput) (WorkOrder, error) {
 	asset, err := a.DB.AssetOf(ctx, in.TenantID, in.AssetID)
 	if err != nil {
 		return WorkOrder{}, err
 	}
-	minutes := defaultRepairMinutes
-	if v, ok := asset.Metadata["repair_minutes"].(float64); ok && v >= 1 {
-		minutes = int(v)
-	}
+	minutes := repairMinutes(asset)
 	var skills []string
 	if list, ok := asset.Metadata["required_skills"].([]any); ok {
 		for _, s := range list {
@@ -84,6 +91,10 @@ func (a *Maintenance) ScheduleWorkOrder(ctx context.Context, in ScheduleInput) (
 		}
 	}
 	deadline := in.Deadline
+	if earliest := in.Now.Add(time.Duration(minutes) * time.Minute); !deadline.IsZero() && deadline.Before(earliest) {
+		// A deadline sooner than the repair takes cannot be met by anyone.
+		deadline = earliest
+	}
 	planned, err := a.DB.PlanWorkOrder(ctx, in.TenantID, store.WorkOrder{
 		AssetID: in.AssetID, IncidentID: in.IncidentID, Title: in.Title, Description: in.Description,
 		Priority: store.Priority(in.Priority), RequiredSkills: skills, EstimatedMinutes: minutes, Deadline: &deadline,
