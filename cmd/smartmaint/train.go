@@ -19,6 +19,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/ml/gbdt"
 	"github.com/smartmaint/smartmaint/internal/ml/iforest"
 	"github.com/smartmaint/smartmaint/internal/ml/modelfile"
+	"github.com/smartmaint/smartmaint/internal/ml/risk"
 	"github.com/smartmaint/smartmaint/internal/ml/training"
 )
 
@@ -38,7 +39,7 @@ func runTrain(args []string) error {
 		fmt.Fprintln(fs.Output(), "usage: smartmaint train [flags]\n\nTrains a model on a dataset under shared/datasets ($SMARTMAINT_DATASETS) with\nstratified k-fold cross-validation, prints the metrics table and writes the\nmodel file. See docs/ML.md.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&ds, "dataset", "ai4i", "dataset: ai4i (AI4I 2020 failures) or bearing (run-to-failure vibration runs)")
+	fs.StringVar(&ds, "dataset", "ai4i", "dataset: ai4i (AI4I 2020 failures), bearing (run-to-failure vibration runs) or azure-pdm (24 h failure risk, trained Jan-Feb 2015, tested on March)")
 	fs.StringVar(&model, "model", training.ModelGBDT, "model for ai4i: gbdt (failure classifier) or iforest (anomaly detector); bearing always uses iforest")
 	fs.IntVar(&cfg.Folds, "folds", 5, "folds of the stratified cross-validation")
 	fs.Uint64Var(&cfg.Seed, "seed", 42, "seed of the folds and the models")
@@ -125,8 +126,21 @@ func runTrain(args []string) error {
 			return err
 		}
 		return writeModel(out, results[len(results)-1].Model)
+	case "azure-pdm":
+		r, err := risk.TrainDir(ctx, "", risk.Config{Progress: bar.set("training azure-pdm failure risk")})
+		if err != nil {
+			return err
+		}
+		bar.finish()
+		if err := r.WriteTable(os.Stdout); err != nil {
+			return err
+		}
+		if err := writeJSON(report, r); err != nil {
+			return err
+		}
+		return writeModel(out, r.Model)
 	default:
-		return fmt.Errorf("dataset %q: want ai4i or bearing", ds)
+		return fmt.Errorf("dataset %q: want ai4i, bearing or azure-pdm", ds)
 	}
 }
 

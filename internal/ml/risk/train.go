@@ -385,3 +385,19 @@ func (r *Result) WriteTable(w io.Writer) error {
 }
 
 func day(t time.Time) string { return t.Format("2006-01-02") }
+
+// TrainDir is Train on the Azure PdM tables in dir ("" for
+// dataset.AzurePdMDir()).
+func TrainDir(ctx context.Context, dir string, cfg Config) (*Result, error) {
+	if dir == "" {
+		var err error
+		if dir, err = dataset.AzurePdMDir(); err != nil {
+			return nil, err
+		}
+	}
+	d, err := dataset.LoadAzurePdM(dir)
+	if err != nil {
+		return nil, err
+	}
+	return Train(ctx, d, cfg)
+}
