@@ -171,6 +171,9 @@ func (s *Sink) WebhookURL() string {
 	return s.URL() + "/webhook"
 }
 
+// WebhookSecret is the key webhook requests must be signed with.
+func (s *Sink) WebhookSecret() string { return s.o.WebhookSecret }
+
 // Close stops both servers; entries on disk stay.
 func (s *Sink) Close() error {
 	var errs []error
