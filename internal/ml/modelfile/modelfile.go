@@ -49,6 +49,9 @@ const (
 const (
 	KindIsolationForest = "isolation_forest"
 	KindGBDT            = "gbdt"
+	// KindRUL is package rul's remaining-useful-life model; that package
+	// registers it (see Register), so only programs importing it read it.
+	KindRUL = "rul"
 )
 
 // Errors Read and Unmarshal wrap.

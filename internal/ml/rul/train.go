@@ -1,0 +1,347 @@
+package rul
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/smartmaint/smartmaint/internal/dataset"
+	"github.com/smartmaint/smartmaint/internal/ml/gbdt"
+)
+
+// DefaultParams are the point model's parameters, chosen by the
+// engine-grouped cross-validation over the FD001 training engines that
+// docs/ML.md records (never on the test set).
+func DefaultParams() gbdt.Params {
+	p := gbdt.DefaultParams()
+	p.Loss = gbdt.LossSquared
+	p.EarlyStopping = false
+	p.LearningRate = 0.05
+	p.MaxIter = 300
+	p.MaxLeafNodes = 15
+	p.MinSamplesLeaf = 50
+	return p
+}
+
+// quantileParams are the interval models' parameters: p with the
+// quantile loss at q.
+func quantileParams(p gbdt.Params, q float64) gbdt.Params {
+	p.Loss, p.Quantile = gbdt.LossQuantile, q
+	return p
+}
+
+// Options configure Train.
+type Options struct {
+	Config Config
+	// Params are the point model's parameters (DefaultParams when zero);
+	// the quantile models use the same with the quantile loss.
+	Params gbdt.Params
+	// Coverage is the intervals' nominal coverage (default 0.8).
+	Coverage float64
+	// Folds is the number of engine-grouped folds whose held-out rows
+	// calibrate the intervals (default 5).
+	Folds int
+	// Seed shuffles the engines into folds.
+	Seed uint64
+	// Progress, when set, is called after each model fitted.
+	Progress func(done, total int)
+}
+
+func (o Options) withDefaults() Options {
+	o.Config = o.Config.withDefaults()
+	if o.Params.MaxIter == 0 {
+		o.Params = DefaultParams()
+	}
+	if o.Params.Loss == "" {
+		o.Params.Loss = gbdt.LossSquared
+	}
+	if o.Coverage == 0 {
+		o.Coverage = 0.8
+	}
+	if o.Folds == 0 {
+		o.Folds = 5
+	}
+	return o
+}
+
+// Folds assigns each of n engines to one of k folds, shuffled by seed.
+func Folds(n, k int, seed uint64) []int {
+	perm := rand.New(rand.NewPCG(seed, 0x52554c)).Perm(n)
+	fold := make([]int, n)
+	for i, e := range perm {
+		fold[e] = i % k
+	}
+	return fold
+}
+
+// split returns the rows of r in fold f (test) and the others (train).
+func (r *Rows) split(fold []int, f int) (trainX [][]float64, trainY []float64, test []int) {
+	for i, e := range r.Engine {
+		if fold[e] == f {
+			test = append(test, i)
+		} else {
+			trainX = append(trainX, r.X[i])
+			trainY = append(trainY, r.Y[i])
+		}
+	}
+	return trainX, trainY, test
+}
+
+// Train fits the point and quantile models to every cycle of the
+// run-to-failure engines and sets the conformal margin from the
+// quantile models' out-of-fold residuals: for each of Folds engine-grouped
+// folds, quantile models fitted without the fold's engines bound its rows,
+// and Margin is the conformal quantile of max(lower − y, y − upper) over
+// all held-out rows.
+func Train(ctx context.Context, engines []dataset.CMAPSSEngine, o Options) (*Model, error) {
+	start := time.Now()
+	o = o.withDefaults()
+	if !(o.Coverage > 0 && o.Coverage < 1) || o.Folds < 2 || o.Folds > len(engines) {
+		return nil, fmt.Errorf("rul: coverage %v, %d folds for %d engines", o.Coverage, o.Folds, len(engines))
+	}
+	rows, err := TrainingRows(engines, o.Config)
+	if err != nil {
+		return nil, err
+	}
+	alpha := 1 - o.Coverage
+	lo, hi := quantileParams(o.Params, alpha/2), quantileParams(o.Params, 1-alpha/2)
+	total, done := 2*o.Folds+3, 0
+	step := func() {
+		done++
+		if o.Progress != nil {
+			o.Progress(done, total)
+		}
+	}
+	fold := Folds(len(engines), o.Folds, o.Seed)
+	// Every fit is independent: the fold models (lower and upper per fold)
+	// and the three final ones run on GOMAXPROCS workers.
+	type job struct {
+		fold int // -1: the final models on every row
+		p    gbdt.Params
+		out  **gbdt.Model
+	}
+	foldModels := make([][2]*gbdt.Model, o.Folds)
+	m := &Model{Config: o.Config, Coverage: o.Coverage, Params: o.Params}
+	var jobs []job
+	for f := 0; f < o.Folds; f++ {
+		for i, p := range []gbdt.Params{lo, hi} {
+			jobs = append(jobs, job{f, p, &foldModels[f][i]})
+		}
+	}
+	jobs = append(jobs, job{-1, o.Params, &m.Point}, job{-1, lo, &m.Lower}, job{-1, hi, &m.Upper})
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+		next     = make(chan job)
+	)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range next {
+				X, y := rows.X, rows.Y
+				if j.fold >= 0 {
+					X, y, _ = rows.split(fold, j.fold)
+				}
+				g, err := gbdt.TrainRegressor(X, y, j.p)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = fmt.Errorf("rul: fold %d: %w", j.fold, err)
+				}
+				*j.out = g
+				step()
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, j := range jobs {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	scores := make([]float64, 0, len(rows.Y))
+	for f := 0; f < o.Folds; f++ {
+		ms := foldModels[f]
+		_, _, test := rows.split(fold, f)
+		for _, r := range test {
+			x, yv := rows.X[r], rows.Y[r]
+			scores = append(scores, max(ms[0].Score(x)-yv, yv-min(ms[1].Score(x), o.Config.Cap)))
+		}
+	}
+	m.Margin = conformal(scores, o.Coverage)
+	covered := 0
+	for _, s := range scores {
+		if s <= m.Margin {
+			covered++
+		}
+	}
+	m.Params.Progress = nil
+	m.Info = Info{
+		Engines: len(engines), Rows: len(rows.Y), Folds: o.Folds,
+		CVCoverage: float64(covered) / float64(len(scores)),
+		Seconds:    time.Since(start).Seconds(),
+	}
+	return m, nil
+}
+
+// conformal returns the ⌈(n+1)·coverage⌉-th smallest of the n scores, the
+// split-conformal quantile.
+func conformal(scores []float64, coverage float64) float64 {
+	s := slices.Clone(scores)
+	slices.Sort(s)
+	k := int(math.Ceil(float64(len(s)+1)*coverage)) - 1
+	return s[min(max(k, 0), len(s)-1)]
+}
+
+// CVResult is the engine-grouped cross-validation of one parameter set.
+type CVResult struct {
+	Params gbdt.Params `json:"params"`
+	// RMSE is the out-of-fold RMSE against the capped target over every
+	// cycle of the held-out engines, and FoldRMSE per fold.
+	RMSE     float64   `json:"rmse"`
+	FoldRMSE []float64 `json:"fold_rmse"`
+	Seconds  float64   `json:"seconds"`
+}
+
+// CrossValidate scores point-model parameters by engine-grouped k-fold
+// cross-validation over training rows: no engine has rows on both sides
+// of a fold.
+func CrossValidate(ctx context.Context, rows *Rows, cap float64, p gbdt.Params, k int, seed uint64) (*CVResult, error) {
+	if len(rows.Engine) == 0 {
+		return nil, errors.New("rul: no rows")
+	}
+	start := time.Now()
+	fold := Folds(rows.Engine[len(rows.Engine)-1]+1, k, seed)
+	res := &CVResult{Params: p}
+	var se float64
+	for f := 0; f < k; f++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		X, y, test := rows.split(fold, f)
+		m, err := gbdt.TrainRegressor(X, y, p)
+		if err != nil {
+			return nil, fmt.Errorf("rul: fold %d: %w", f, err)
+		}
+		var fse float64
+		for _, r := range test {
+			d := clamp(m.Score(rows.X[r]), 0, cap) - rows.Y[r]
+			fse += d * d
+		}
+		se += fse
+		res.FoldRMSE = append(res.FoldRMSE, math.Sqrt(fse/float64(len(test))))
+	}
+	res.Params.Progress = nil
+	res.RMSE = math.Sqrt(se / float64(len(rows.Y)))
+	res.Seconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+// PHM08 is the PHM 2008 challenge's score of one prediction error
+// d = predicted − true: exp(−d/13) − 1 when early (d < 0), exp(d/10) − 1
+// when late, so late predictions cost more.
+func PHM08(d float64) float64 {
+	if d < 0 {
+		return math.Exp(-d/13) - 1
+	}
+	return math.Exp(d/10) - 1
+}
+
+// Unit is one test engine's estimate at its last cycle.
+type Unit struct {
+	Unit  int     `json:"unit"`
+	RUL   float64 `json:"rul"`
+	Lower float64 `json:"lower"`
+	Upper float64 `json:"upper"`
+	// TrueRUL is the truth, when known.
+	TrueRUL *float64 `json:"true_rul,omitempty"`
+}
+
+// Metrics are the figures over test engines with known truth.
+type Metrics struct {
+	// RMSE and PHM08 (the sum over engines) compare the estimates with
+	// the uncapped true RUL, as the literature does.
+	RMSE  float64 `json:"rmse"`
+	PHM08 float64 `json:"phm08"`
+	// Coverage is the share of engines whose interval holds the capped
+	// truth min(true, Cap), the quantity the model estimates;
+	// CoverageUncapped the share holding the true RUL itself.
+	Coverage         float64 `json:"coverage"`
+	CoverageUncapped float64 `json:"coverage_uncapped"`
+	// MeanWidth is the intervals' mean width in cycles.
+	MeanWidth float64 `json:"mean_width"`
+}
+
+// Score computes the metrics of units against truth[i] for units[i].
+func Score(units []Unit, truth []float64, cap float64) (Metrics, error) {
+	if len(units) != len(truth) || len(units) == 0 {
+		return Metrics{}, fmt.Errorf("rul: %d estimates for %d true values", len(units), len(truth))
+	}
+	var m Metrics
+	var se float64
+	for i, u := range units {
+		d := u.RUL - truth[i]
+		se += d * d
+		m.PHM08 += PHM08(d)
+		if c := min(truth[i], cap); u.Lower <= c && c <= u.Upper {
+			m.Coverage++
+		}
+		if u.Lower <= truth[i] && truth[i] <= u.Upper {
+			m.CoverageUncapped++
+		}
+		m.MeanWidth += u.Upper - u.Lower
+	}
+	n := float64(len(units))
+	m.RMSE = math.Sqrt(se / n)
+	m.Coverage /= n
+	m.CoverageUncapped /= n
+	m.MeanWidth /= n
+	return m, nil
+}
+
+// Evaluate estimates the RUL of each test engine at its last cycle and,
+// when truth is not nil (one value per engine, in order), scores the
+// estimates.
+func Evaluate(m *Model, engines []dataset.CMAPSSEngine, truth []int) ([]Unit, *Metrics, error) {
+	X, err := LastFeatures(engines, m.Config)
+	if err != nil {
+		return nil, nil, err
+	}
+	units := make([]Unit, len(engines))
+	for i, x := range X {
+		r, lo, hi := m.Predict(x)
+		units[i] = Unit{Unit: engines[i].Unit, RUL: r, Lower: lo, Upper: hi}
+	}
+	if truth == nil {
+		return units, nil, nil
+	}
+	if len(truth) != len(engines) {
+		return nil, nil, fmt.Errorf("rul: %d true values for %d engines", len(truth), len(engines))
+	}
+	tv := make([]float64, len(truth))
+	for i, v := range truth {
+		tv[i] = float64(v)
+		units[i].TrueRUL = &tv[i]
+	}
+	met, err := Score(units, tv, m.Config.Cap)
+	if err != nil {
+		return nil, nil, err
+	}
+	return units, &met, nil
+}
