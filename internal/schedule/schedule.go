@@ -55,6 +55,10 @@ type Technician struct {
 	// Bookings is the time already taken (scheduled and in-progress work);
 	// any order, overlaps allowed.
 	Bookings []Interval
+	// Movable lists the bookings, among Bookings, of work that has not
+	// started and that more urgent work may displace (AssignPreempting).
+	// Assign and Plan treat them as any other booking.
+	Movable []Movable
 }
 
 // Job is work to be placed on a technician's calendar.
