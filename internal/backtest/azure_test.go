@@ -136,6 +136,7 @@ func TestAzurePdM(t *testing.T) {
 	if err := rep.Summary(&sum); err != nil || !strings.Contains(sum.String(), "false alerts per 1,000 machine-hours") {
 		t.Errorf("summary: %v\n%s", err, sum.String())
 	}
+	t.Logf("\n%s", sum.String())
 	var _ Report = rep
 	charts := rep.Charts()
 	if len(charts) != 4 {
@@ -171,5 +172,20 @@ func TestAzurePdM(t *testing.T) {
 	if again.Alerts != rep.Alerts || again.FailuresCaught != rep.FailuresCaught || again.Threshold != rep.Threshold || again.Training != nil {
 		t.Errorf("from the model file: %d alerts, %d caught, threshold %v; trained: %d, %d, %v",
 			again.Alerts, again.FailuresCaught, again.Threshold, rep.Alerts, rep.FailuresCaught, rep.Threshold)
+	}
+
+	// A longer cooldown never raises more alerts.
+	prev := rep.MachineHours + 1
+	for _, h := range []int{1, 6, 12, 24, 48} {
+		r, err := AzurePdM(context.Background(), AzureOptions{Data: d, Model: path, Cooldown: time.Duration(h) * time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("cooldown %2d h: %3d alerts (%3d false, %.2f per 1,000 machine-hours), %d of %d failures caught, median lead %.1f h",
+			h, r.Alerts, r.FalseAlerts, r.FalseAlertsPer1000MachineHours, r.FailuresCaught, r.Failures, r.LeadTimeHours.Median)
+		if r.Alerts > prev {
+			t.Errorf("cooldown %d h: %d alerts, more than a shorter cooldown's %d", h, r.Alerts, prev)
+		}
+		prev = r.Alerts
 	}
 }

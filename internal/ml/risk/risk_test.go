@@ -264,3 +264,53 @@ func TestTrain(t *testing.T) {
 		t.Errorf("table: %v\n%s", err, buf.String())
 	}
 }
+
+// TestAblation refits the first default candidate without each group of
+// features and logs the March figures. The simulator logs errors exactly
+// 24 h before most failures, so the error counts carry most of the signal.
+func TestAblation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains five models")
+	}
+	d := loadAzure(t)
+	tab, err := BuildTable(context.Background(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := func(prefixes ...string) []string {
+		var out []string
+		for _, n := range FeatureNames {
+			for _, p := range prefixes {
+				if len(n) >= len(p) && n[:len(p)] == p {
+					out = append(out, n)
+				}
+			}
+		}
+		return out
+	}
+	pr := map[string]float64{}
+	for _, c := range []struct {
+		name    string
+		exclude []string
+	}{
+		{"all features", nil},
+		{"no error counts", group("error")},
+		{"no telemetry", group("volt", "rotate", "pressure", "vibration")},
+		{"no maintenance", group("comp")},
+		{"no machine model or age", group("model_", "age")},
+	} {
+		r, err := TrainTable(context.Background(), tab, Config{Candidates: DefaultCandidates()[:1], Exclude: c.exclude})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr[c.name] = r.Test.PRAUC
+		t.Logf("%-24s March PR AUC %.3f ROC AUC %.3f precision@1%% %.3f recall@1%% %.3f; at the threshold %d alerts, precision %.3f recall %.3f",
+			c.name, r.Test.PRAUC, r.Test.ROCAUC, r.Test.Precision, r.Test.Recall, r.Test.ThresholdAlerts, r.Test.ThresholdPrecision, r.Test.ThresholdRecall)
+	}
+	if pr["no error counts"] >= pr["all features"] {
+		t.Errorf("PR AUC without error counts %.3f not below all features' %.3f", pr["no error counts"], pr["all features"])
+	}
+	if _, err := TrainTable(context.Background(), tab, Config{Candidates: DefaultCandidates()[:1], Exclude: []string{"nope"}}); err == nil {
+		t.Error("excluding an unknown feature: no error")
+	}
+}

@@ -36,6 +36,9 @@ type Config struct {
 	// AlertRate is the share of machine-hours an operator can look at; the
 	// alert threshold is the score that many validation hours reach.
 	AlertRate float64
+	// Exclude names features held at zero for an ablation: the trees
+	// never split on them, so the model ignores what the Builder gives.
+	Exclude []string
 	// Progress, when set, is called after each model fitted.
 	Progress func(done, total int)
 }
@@ -224,6 +227,12 @@ func Train(ctx context.Context, d *dataset.AzurePdM, cfg Config) (*Result, error
 // TrainTable is Train on a table already built.
 func TrainTable(ctx context.Context, tab *Table, cfg Config) (*Result, error) {
 	cfg = cfg.withDefaults()
+	if len(cfg.Exclude) > 0 {
+		var err error
+		if tab, err = tab.without(cfg.Exclude); err != nil {
+			return nil, err
+		}
+	}
 	valStart := cfg.TrainEnd.Add(-cfg.Validation)
 	inner := tab.Between(cfg.TrainStart, valStart, valStart)
 	val := tab.Between(valStart, cfg.TrainEnd, cfg.TrainEnd)
@@ -309,6 +318,28 @@ func TrainTable(ctx context.Context, tab *Table, cfg Config) (*Result, error) {
 		},
 	}
 	return r, nil
+}
+
+// without returns a copy of t with the named features set to zero.
+func (t *Table) without(names []string) (*Table, error) {
+	var idx []int
+	for _, n := range names {
+		i := slices.Index(FeatureNames, n)
+		if i < 0 {
+			return nil, fmt.Errorf("risk: no feature %q to exclude", n)
+		}
+		idx = append(idx, i)
+	}
+	out := *t
+	out.X = make([][]float64, len(t.X))
+	for r, x := range t.X {
+		x = slices.Clone(x)
+		for _, i := range idx {
+			x[i] = 0
+		}
+		out.X[r] = x
+	}
+	return &out, nil
 }
 
 func scoreAll(m *gbdt.Model, X [][]float64) []float64 {
