@@ -151,9 +151,9 @@ func (b *Builder) Maintenance(e dataset.AzureEvent) error {
 }
 
 // Telemetry adds a machine's telemetry hour and returns the feature vector
-// of that hour, appended to dst[:0]. ready is false until the machine has
-// LongWindow consecutive hours; x is nil then. A machine's hours must come
-// in increasing time order.
+// of that hour, stored in dst when it is large enough. ready is false until
+// the machine has LongWindow hours in its window; x is nil then. A
+// machine's hours must come in increasing time order.
 func (b *Builder) Telemetry(r dataset.AzureTelemetry, dst []float64) (x []float64, ready bool, err error) {
 	m, err := b.machine(r.Machine)
 	if err != nil {
@@ -195,7 +195,12 @@ func (b *Builder) Telemetry(r dataset.AzureTelemetry, dst []float64) (x []float6
 	if len(m.tel) < LongWindow {
 		return nil, false, nil
 	}
-	x = append(dst[:0], make([]float64, len(FeatureNames))...)
+	if n := len(FeatureNames); cap(dst) >= n {
+		x = dst[:n]
+		clear(x)
+	} else {
+		x = make([]float64, n)
+	}
 	for s := range Sensors {
 		x[4*s], x[4*s+1] = meanStd(m.tel[len(m.tel)-ShortWindow:], s)
 		x[4*s+2], x[4*s+3] = meanStd(m.tel, s)
