@@ -701,7 +701,16 @@ func (w *incident) plan(ctx workflow.Context) error {
 	return w.notifyEvent(ctx, "work-order-scheduled", w.s.Severity,
 		fmt.Sprintf("[%s] %s: work order scheduled", w.s.Severity, w.s.AssetID),
 		fmt.Sprintf("Incident %s on %s was approved by %s.\n%s\nForecast: %s\nWork order: %s",
-			w.s.ID, w.s.AssetID, w.s.Decision.User, w.evidenceText(), f.Detail, wo.Summary()))
+			w.s.ID, w.s.AssetID, w.approver(), w.evidenceText(), f.Detail, wo.Summary()))
+}
+
+// approver names who approved the incident ("unknown" for an incident
+// re-attached without its decision).
+func (w *incident) approver() string {
+	if w.s.Decision == nil {
+		return "unknown"
+	}
+	return w.s.Decision.User
 }
 
 // followWorkOrder waits for the work order to finish, marking the incident

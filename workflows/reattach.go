@@ -81,7 +81,10 @@ func ReattachState(o activities.Orphan, now time.Time, why string) (*IncidentSta
 		return nil, fmt.Errorf("incident %s: status %q is not open", o.ID, o.Status)
 	}
 	if s.Decision != nil && s.Status == StatusAwaiting {
-		s.Decision = nil
+		s.Decision = nil // a decision of an earlier round
+	}
+	if s.Decision == nil && s.Status != StatusAwaiting && s.Status != StatusCollecting && s.Status != StatusValidating && s.Status != StatusSnoozed {
+		s.Decision = &Decision{Action: ActionApprove, User: "unknown", At: o.OpenedAt, Comment: "approved before the workflow was lost; the decision was not recorded"}
 	}
 	e := Event{At: now, Actor: "system", Event: EventReattached, Detail: why}
 	s.History = []Event{e}

@@ -61,6 +61,13 @@ func TestReattachState(t *testing.T) {
 		{"scheduled without its work order is planned again", func(o *activities.Orphan) {
 			o.Status = string(StatusScheduled)
 		}, StatusApproved, nil},
+		{"approved without its decision names an unknown approver", func(o *activities.Orphan) {
+			o.Status = string(StatusApproved)
+		}, StatusApproved, func(t *testing.T, s *IncidentState) {
+			if s.Decision == nil || s.Decision.Action != ActionApprove {
+				t.Errorf("decision %+v", s.Decision)
+			}
+		}},
 		{"snoozed without an end wakes now", func(o *activities.Orphan) {
 			o.Status = string(StatusSnoozed)
 		}, StatusSnoozed, func(t *testing.T, s *IncidentState) {
