@@ -26,7 +26,9 @@ import (
 
 // Reports serves maintenance reports: starting one, listing them, and each
 // one's KPIs as JSON or CSV and its charts as PNG or SVG. Everything needs
-// readings:read (a report only reads what that scope can read already).
+// readings:read (a report only reads what that scope can read already);
+// asking for a report with notify, which sends "Report ready" to every
+// channel of the tenant, needs incidents:decide as well (NotifyScope).
 type Reports struct {
 	DB    *store.DB
 	Store *report.Store
@@ -44,6 +46,11 @@ func (h *Reports) Register(v1 *mux.Router) {
 	v1.Handle("/reports/{file}", Require(apikey.ReadingsRead, h.get)).Methods(http.MethodGet)
 	v1.Handle("/reports/{id}/charts/{file}", Require(apikey.ReadingsRead, h.chart)).Methods(http.MethodGet)
 }
+
+// NotifyScope is the scope a report request with notify needs besides
+// readings:read: a read-only key may read reports but not message the
+// tenant's channels. It is the scope whose decisions notify already.
+const NotifyScope = apikey.IncidentsDecide
 
 // Limits of a report request.
 const (
@@ -93,6 +100,12 @@ func reportLinks(m report.Meta) map[string]any {
 func (h *Reports) create(w http.ResponseWriter, r *http.Request) {
 	var b reportBody
 	if r.ContentLength != 0 && !DecodeJSON(w, r, &b) {
+		return
+	}
+	if p, _ := auth.FromContext(r.Context()); b.Notify && !p.Can(NotifyScope) {
+		WriteError(w, r, http.StatusForbidden, "forbidden",
+			fmt.Sprintf("this API key lacks the scope %q, which a report with notify needs: it messages every notification channel of the tenant; ask without notify, or with a key that has the scope", NotifyScope),
+			map[string]any{"required_scope": NotifyScope, "key_scopes": p.Scopes, "field": "notify"})
 		return
 	}
 	now := h.now().UTC()

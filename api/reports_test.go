@@ -38,6 +38,7 @@ func newReportsServer(t *testing.T) (*server, *report.Store) {
 	s.key(t, "admin", "acme", apikey.Admin)
 	s.key(t, "reader", "acme", apikey.ReadingsRead)
 	s.key(t, "writer", "acme", apikey.ReadingsWrite)
+	s.key(t, "planner", "acme", apikey.ReadingsRead, apikey.IncidentsDecide)
 	s.key(t, "rival", "rival", apikey.Admin)
 	s.seedMill(t)
 	return s, st
@@ -72,6 +73,13 @@ func TestReportRequestsRefused(t *testing.T) {
 		{"unknown field", "reader", `{"window":"last week"}`, 400, "malformed_body"},
 		{"not a time", "reader", `{"from":"yesterday"}`, 400, "malformed_body"},
 		{"no readings:read", "writer", `{}`, 403, "forbidden"},
+		// notify messages every channel of the tenant: not for a read-only
+		// key. The scope is checked first; these windows are reversed so
+		// that a request past the check stops at 422.
+		{"notify with a read-only key", "reader", `{"notify":true}`, 403, "forbidden"},
+		{"notify with incidents:decide", "planner", `{"from":"2025-03-10T00:00:00Z","to":"2025-03-03T00:00:00Z","notify":true}`, 422, "invalid_report"},
+		{"notify with admin", "admin", `{"from":"2025-03-10T00:00:00Z","to":"2025-03-03T00:00:00Z","notify":true}`, 422, "invalid_report"},
+		{"read-only key without notify", "reader", `{"from":"2025-03-10T00:00:00Z","to":"2025-03-03T00:00:00Z","notify":false}`, 422, "invalid_report"},
 		{"another tenant's asset", "rival", `{"assets":["mill-1"]}`, 422, "unknown_assets"},
 	}
 	for _, tt := range tests {

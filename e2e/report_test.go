@@ -133,7 +133,10 @@ func TestReportEndToEnd(t *testing.T) {
 		t.Errorf("reversed window: %d %v", code, out)
 	}
 
-	started := s.must(202, "reader", "POST", "/api/v1/reports", map[string]any{"from": from, "to": to, "notify": true})
+	if code, out := s.call("reader", "POST", "/api/v1/reports", map[string]any{"notify": true}); code != 403 {
+		t.Errorf("notify with a read-only key: %d %v, want 403", code, out)
+	}
+	started := s.must(202, "planner", "POST", "/api/v1/reports", map[string]any{"from": from, "to": to, "notify": true})
 	id := field(started, "report", "id").(string)
 	if field(started, "report", "status") != "running" || field(started, "report", "workflow_id") != "report/acme/"+id {
 		t.Errorf("started = %v", started)
