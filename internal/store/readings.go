@@ -1,14 +1,15 @@
 package store
 
 import (
-	"cmp"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
-	"math"
-	"slices"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Reading is one stored measurement.
@@ -21,7 +22,10 @@ type Reading struct {
 
 var readingColumns = []string{"tenant_id", "sensor_key", "ts", "value"}
 
-// CopyReadings writes the readings of every chunk with one COPY in tx.
+// CopyReadings writes the readings of every chunk with one COPY in tx,
+// straight into readings: a reading already stored fails the whole COPY with
+// a unique violation. Ingest goes through WriteChunks instead; CopyReadings is
+// the raw ceiling the benchmarks compare it with.
 func CopyReadings(ctx context.Context, tx pgx.Tx, chunks ...[]Reading) (int64, error) {
 	n, err := tx.CopyFrom(ctx, pgx.Identifier{"readings"}, readingColumns, &readingSource{chunks: chunks})
 	if err != nil {
@@ -30,18 +34,22 @@ func CopyReadings(ctx context.Context, tx pgx.Tx, chunks ...[]Reading) (int64, e
 	return n, nil
 }
 
-// readingSource streams several slices to COPY without concatenating them.
+// readingSource streams several slices to COPY without concatenating them;
+// with ord set it adds each row's position (from 1) over all chunks.
 type readingSource struct {
 	chunks [][]Reading
+	ord    bool
 	chunk  int
 	i      int
-	row    [4]any
+	n      int64
+	row    [5]any
 }
 
 func (s *readingSource) Next() bool {
 	for s.chunk < len(s.chunks) {
 		if s.i < len(s.chunks[s.chunk]) {
 			s.i++
+			s.n++
 			return true
 		}
 		s.chunk++
@@ -52,92 +60,237 @@ func (s *readingSource) Next() bool {
 
 func (s *readingSource) Values() ([]any, error) {
 	r := &s.chunks[s.chunk][s.i-1]
-	s.row = [4]any{r.TenantID, r.SensorKey, r.TS, r.Value}
-	return s.row[:], nil
+	s.row = [5]any{r.TenantID, r.SensorKey, r.TS, r.Value, s.n}
+	if s.ord {
+		return s.row[:], nil
+	}
+	return s.row[:4], nil
 }
 
 func (s *readingSource) Err() error { return nil }
 
-// hourly accumulates one rollup row.
-type hourly struct {
-	tenant   string
-	key      int64
-	bucket   time.Time
-	n        int64
-	sum, sq  float64
-	min, max float64
+// Written is what WriteChunks did with one chunk.
+type Written struct {
+	// Stored counts the chunk's readings that were stored.
+	Stored int
+	// Duplicates counts the chunk's readings that were already stored
+	// with the same value, or came earlier in the same write: they are
+	// acknowledged and not stored again.
+	Duplicates int
 }
 
-// QueueRollup queues on b the statement that adds the readings of every
-// chunk to readings_hourly. Rows are locked in (sensor_key, bucket) order so
-// concurrent batches cannot deadlock.
-func QueueRollup(b *pgx.Batch, chunks ...[]Reading) {
-	type k struct {
-		key    int64
-		bucket int64
-	}
-	acc := map[k]*hourly{}
-	for _, c := range chunks {
-		for i := range c {
-			r := &c[i]
-			bk := r.TS.Truncate(time.Hour)
-			id := k{r.SensorKey, bk.Unix()}
-			h := acc[id]
-			if h == nil {
-				h = &hourly{tenant: r.TenantID, key: r.SensorKey, bucket: bk, min: math.Inf(1), max: math.Inf(-1)}
-				acc[id] = h
-			}
-			h.n++
-			h.sum += r.Value
-			h.sq += r.Value * r.Value
-			h.min = min(h.min, r.Value)
-			h.max = max(h.max, r.Value)
-		}
-	}
-	if len(acc) == 0 {
-		return
-	}
-	rows := make([]*hourly, 0, len(acc))
-	for _, h := range acc {
-		rows = append(rows, h)
-	}
-	slices.SortFunc(rows, func(a, b *hourly) int {
-		return cmp.Or(cmp.Compare(a.key, b.key), a.bucket.Compare(b.bucket))
-	})
-	var (
-		tenants = make([]string, len(rows))
-		keys    = make([]int64, len(rows))
-		buckets = make([]time.Time, len(rows))
-		ns      = make([]int64, len(rows))
-		sums    = make([]float64, len(rows))
-		sqs     = make([]float64, len(rows))
-		mins    = make([]float64, len(rows))
-		maxs    = make([]float64, len(rows))
-	)
-	for i, h := range rows {
-		tenants[i], keys[i], buckets[i], ns[i] = h.tenant, h.key, h.bucket, h.n
-		sums[i], sqs[i], mins[i], maxs[i] = h.sum, h.sq, h.min, h.max
-	}
-	b.Queue(`
-		INSERT INTO readings_hourly AS h (tenant_id, sensor_key, bucket, n, sum, sum_sq, min, max)
-		SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::bigint[], $5::float8[], $6::float8[], $7::float8[], $8::float8[])
-		ON CONFLICT (sensor_key, bucket) DO UPDATE SET
-			n = h.n + excluded.n,
-			sum = h.sum + excluded.sum,
-			sum_sq = h.sum_sq + excluded.sum_sq,
-			min = least(h.min, excluded.min),
-			max = greatest(h.max, excluded.max)`,
-		tenants, keys, buckets, ns, sums, sqs, mins, maxs)
+// Conflict is a reading whose sensor and timestamp are already stored with
+// a different value.
+type Conflict struct {
+	// Row is the reading's position in its chunk.
+	Row int
+	// Value is the value offered, Stored the one already stored.
+	Value, Stored float64
 }
 
-// QueueInsertReadings queues on b an INSERT of every chunk's readings from
-// arrays: for small batches it beats COPY because it needs no round trip of
-// its own.
-func QueueInsertReadings(b *pgx.Batch, chunks ...[]Reading) {
+// ConflictError is WriteChunks' answer when some chunks hold conflicting
+// readings. Nothing of the write was stored: the caller answers the chunks
+// named here and writes the others again without them.
+type ConflictError struct {
+	// Chunks maps a chunk's position among the written ones to its
+	// conflicting readings, in row order.
+	Chunks map[int][]Conflict
+}
+
+func (e *ConflictError) Error() string {
 	n := 0
-	for _, c := range chunks {
-		n += len(c)
+	for _, cs := range e.Chunks {
+		n += len(cs)
 	}
+	return fmt.Sprintf("store: %d readings in %d chunks conflict with stored readings of the same sensor and timestamp", n, len(e.Chunks))
+}
+
+// conflictCode is the SQLSTATE of readings_conflict (migration 009).
+const conflictCode = "SMR01"
+
+// errUnsettled means readings met rows that a concurrent transaction
+// committed after the statement started: the write is tried again.
+var errUnsettled = errors.New("store: readings raced with a concurrent write of the same keys")
+
+// writeSQL stores the rows of input (tenant_id, sensor_key, ts, value, ord)
+// with ON CONFLICT DO NOTHING, adds the rows actually inserted to the hourly
+// rollup, and returns the positions of exact duplicates. The rare path (some
+// rows not inserted) is skipped by a one-time filter when every row went in.
+// A row not inserted is a duplicate when the value stored before, or inserted
+// earlier in this statement (lowest position first), equals its own;
+// otherwise readings_conflict aborts the statement with every such row.
+// Rows and rollup rows are written in key order, so concurrent writes of the
+// same keys cannot deadlock.
+const writeSQL = `
+WITH input AS (%s),
+ins AS (
+	INSERT INTO readings (tenant_id, sensor_key, ts, value)
+	SELECT tenant_id, sensor_key, ts, value FROM input ORDER BY sensor_key, ts, ord
+	ON CONFLICT (sensor_key, ts) DO NOTHING
+	RETURNING tenant_id, sensor_key, ts, value
+),
+roll AS (
+	INSERT INTO readings_hourly AS h (tenant_id, sensor_key, bucket, n, sum, sum_sq, min, max)
+	SELECT min(tenant_id), sensor_key, date_bin('1 hour', ts, timestamptz '2000-01-01 00:00:00+00') AS bucket,
+		count(*), sum(value), sum(value * value), min(value), max(value)
+	FROM ins GROUP BY sensor_key, bucket ORDER BY sensor_key, bucket
+	ON CONFLICT (sensor_key, bucket) DO UPDATE SET
+		n = h.n + excluded.n,
+		sum = h.sum + excluded.sum,
+		sum_sq = h.sum_sq + excluded.sum_sq,
+		min = least(h.min, excluded.min),
+		max = greatest(h.max, excluded.max)
+),
+lost AS (
+	SELECT ord, value, stored FROM (
+		SELECT i.ord, i.value, coalesce(w.value, r.value) AS stored,
+			w.sensor_key IS NOT NULL AND i.ord = min(i.ord) OVER (PARTITION BY i.sensor_key, i.ts) AS inserted
+		FROM input i
+		LEFT JOIN ins w ON w.sensor_key = i.sensor_key AND w.ts = i.ts
+		LEFT JOIN readings r ON r.sensor_key = i.sensor_key AND r.ts = i.ts
+		WHERE (SELECT count(*) FROM ins) < $%d
+	) l WHERE NOT inserted
+)
+SELECT ord FROM lost WHERE stored = value
+UNION ALL
+SELECT readings_conflict(jsonb_agg(jsonb_build_array(ord, stored) ORDER BY ord))
+FROM lost WHERE stored IS DISTINCT FROM value HAVING count(*) > 0`
+
+var (
+	insertSQL = fmt.Sprintf(writeSQL, `SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::float8[]) WITH ORDINALITY AS i(tenant_id, sensor_key, ts, value, ord)`, 5)
+	stagedSQL = fmt.Sprintf(writeSQL, `SELECT tenant_id, sensor_key, ts, value, ord FROM readings_in`, 1)
+)
+
+// stagingSQL creates the connection's staging table for COPY.
+const stagingSQL = `CREATE TEMP TABLE IF NOT EXISTS readings_in (
+	tenant_id text NOT NULL, sensor_key bigint NOT NULL, ts timestamptz NOT NULL, value double precision NOT NULL, ord bigint NOT NULL
+) ON COMMIT DELETE ROWS`
+
+// CopyThreshold is the batch size from which WriteChunks uses COPY.
+const CopyThreshold = 2000
+
+// WriteReadings is WriteChunks without the per-chunk counts.
+func (db *DB) WriteReadings(ctx context.Context, extra func(*pgx.Batch), chunks ...[]Reading) error {
+	_, err := db.WriteChunks(ctx, extra, chunks...)
+	return err
+}
+
+// WriteChunks stores every chunk's readings and their hourly rollups
+// atomically, together with the statements extra queues (may be nil; it may
+// be called more than once). Readings are unique per sensor and timestamp:
+// one already stored with the same value, or repeated within the write, is
+// a duplicate, counted and not stored again (nor counted in the rollup); one
+// stored with a different value makes the whole write fail with a
+// *ConflictError naming every such reading by chunk and row.
+//
+// Small batches go out as one pipelined implicit transaction (a single
+// round trip); large ones use COPY into a staging table inside an explicit
+// transaction.
+func (db *DB) WriteChunks(ctx context.Context, extra func(*pgx.Batch), chunks ...[]Reading) ([]Written, error) {
+	for attempt := 1; ; attempt++ {
+		out, err := db.writeChunks(ctx, extra, chunks)
+		if errors.Is(err, errUnsettled) && attempt < 3 {
+			continue
+		}
+		return out, err
+	}
+}
+
+func (db *DB) writeChunks(ctx context.Context, extra func(*pgx.Batch), chunks [][]Reading) ([]Written, error) {
+	offsets := make([]int, len(chunks)+1) // offsets[i] is the position (from 0) of chunk i's first row
+	for i, c := range chunks {
+		offsets[i+1] = offsets[i] + len(c)
+	}
+	n := offsets[len(chunks)]
+	var dups []int64
+	collect := func(rows pgx.Rows) error {
+		var err error
+		dups, err = pgx.AppendRows(dups[:0], rows, pgx.RowTo[int64])
+		return err
+	}
+	b := &pgx.Batch{}
+	var err error
+	if n < CopyThreshold {
+		tenants, keys, tss, vals := columns(chunks, n)
+		b.Queue(insertSQL, tenants, keys, tss, vals, n).Query(collect)
+		if extra != nil {
+			extra(b)
+		}
+		err = db.Pool.SendBatch(ctx, b).Close()
+	} else {
+		b.Queue(stagedSQL, n).Query(collect)
+		if extra != nil {
+			extra(b)
+		}
+		err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, stagingSQL); err != nil {
+				return err
+			}
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"readings_in"}, []string{"tenant_id", "sensor_key", "ts", "value", "ord"}, &readingSource{chunks: chunks, ord: true}); err != nil {
+				return err
+			}
+			return tx.SendBatch(ctx, b).Close()
+		})
+	}
+	if err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == conflictCode {
+			return nil, conflicts(pgErr.Detail, chunks, offsets)
+		}
+		return nil, fmt.Errorf("store: write readings: %w", err)
+	}
+	out := make([]Written, len(chunks))
+	for _, ord := range dups {
+		c, _ := locate(offsets, ord)
+		out[c].Duplicates++
+	}
+	for i, c := range chunks {
+		out[i].Stored = len(c) - out[i].Duplicates
+	}
+	return out, nil
+}
+
+// locate maps a position counted from 1 over all chunks to chunk and row.
+func locate(offsets []int, ord int64) (chunk, row int) {
+	p := int(ord - 1)
+	chunk = sort.SearchInts(offsets, p+1) - 1
+	return chunk, p - offsets[chunk]
+}
+
+// conflicts decodes readings_conflict's DETAIL: [[position, stored], ...],
+// stored null where a concurrent commit hid the row from the statement.
+func conflicts(detail string, chunks [][]Reading, offsets []int) error {
+	var pairs [][2]*float64
+	if err := json.Unmarshal([]byte(detail), &pairs); err != nil {
+		return fmt.Errorf("store: write readings: cannot read the conflicts %q: %w", detail, err)
+	}
+	e := &ConflictError{Chunks: map[int][]Conflict{}}
+	unsettled := false
+	for _, p := range pairs {
+		if p[0] == nil {
+			continue
+		}
+		c, row := locate(offsets, int64(*p[0]))
+		if c < 0 || c >= len(chunks) || row >= len(chunks[c]) {
+			return fmt.Errorf("store: write readings: conflict at position %g outside the write", *p[0])
+		}
+		if p[1] == nil {
+			unsettled = true
+			continue
+		}
+		e.Chunks[c] = append(e.Chunks[c], Conflict{Row: row, Value: chunks[c][row].Value, Stored: *p[1]})
+	}
+	if len(e.Chunks) == 0 {
+		if unsettled {
+			return errUnsettled
+		}
+		return fmt.Errorf("store: write readings: conflict reported without readings: %q", detail)
+	}
+	return e
+}
+
+// columns lays the chunks' rows out as the arrays insertSQL takes.
+func columns(chunks [][]Reading, n int) ([]string, []int64, []time.Time, []float64) {
 	tenants := make([]string, 0, n)
 	keys := make([]int64, 0, n)
 	tss := make([]time.Time, 0, n)
@@ -150,47 +303,7 @@ func QueueInsertReadings(b *pgx.Batch, chunks ...[]Reading) {
 			vals = append(vals, c[i].Value)
 		}
 	}
-	b.Queue(`INSERT INTO readings (tenant_id, sensor_key, ts, value)
-		SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::float8[])`, tenants, keys, tss, vals)
-}
-
-// CopyThreshold is the batch size from which WriteReadings uses COPY.
-const CopyThreshold = 2000
-
-// WriteReadings stores every chunk's readings and their rollups atomically,
-// together with the statements extra queues (may be nil). Small batches go
-// out as one pipelined implicit transaction (a single round trip); large
-// ones use COPY inside an explicit transaction.
-func (db *DB) WriteReadings(ctx context.Context, extra func(*pgx.Batch), chunks ...[]Reading) error {
-	n := 0
-	for _, c := range chunks {
-		n += len(c)
-	}
-	b := &pgx.Batch{}
-	if n < CopyThreshold {
-		QueueInsertReadings(b, chunks...)
-		QueueRollup(b, chunks...)
-		if extra != nil {
-			extra(b)
-		}
-		if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
-			return fmt.Errorf("store: write readings: %w", err)
-		}
-		return nil
-	}
-	QueueRollup(b, chunks...)
-	if extra != nil {
-		extra(b)
-	}
-	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
-		if _, err := CopyReadings(ctx, tx, chunks...); err != nil {
-			return err
-		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return fmt.Errorf("store: write readings: %w", err)
-		}
-		return nil
-	})
+	return tenants, keys, tss, vals
 }
 
 // ReadingsQuery selects readings of one asset.
