@@ -5,6 +5,14 @@
 // write it with one COPY in one transaction, and every request is answered
 // only after that transaction commits. Under load, batches grow by
 // themselves; when idle, a lone request is written at once.
+//
+// Readings are unique per sensor and timestamp, whatever path brings them to
+// the Batcher: a reading already stored with the same value is a duplicate,
+// acknowledged and not stored again (nor counted in the rollup); one stored
+// with a different value fails its request with a *ConflictError and
+// nothing of that request is stored, while the other requests of the batch
+// commit. Validate collapses exact repeats within one request and refuses
+// different values for one sensor and timestamp.
 package ingest
 
 import (
@@ -32,11 +40,30 @@ var (
 
 // Request is one caller's readings plus what the hooks need of them.
 type Request struct {
+	// Rows must not repeat a sensor and timestamp (Validate collapses
+	// repeats within a request).
 	Rows []store.Reading
 	// Extra is carried for hooks (for example the anomalies found in Rows).
 	Extra any
+	// Written is set when Write returns nil: how many rows were stored and
+	// how many were already stored with the same value (duplicates, which
+	// are acknowledged and not stored again).
+	Written store.Written
 
 	done chan error
+}
+
+// ConflictError is Write's answer for a request holding readings whose
+// sensor and timestamp are already stored (or written by a request
+// committed in the same batch) with a different value. Nothing of the
+// request was stored; the other requests of its batch are not affected.
+type ConflictError struct {
+	// Conflicts name the readings by their position in Request.Rows.
+	Conflicts []store.Conflict
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("ingest: %d readings conflict with stored readings of the same sensor and timestamp", len(e.Conflicts))
 }
 
 // Hooks extend a batch's transaction. Both are optional.
@@ -182,11 +209,31 @@ func (b *Batcher) drain(batch []*Request, rows int) ([]*Request, int) {
 	return batch, rows
 }
 
-// flush commits batch; when the database rejects the data itself (not a
-// connection failure) and the batch has several requests, each is retried on
-// its own so one bad request cannot fail the others.
+// flush commits batch. Requests with conflicting readings are answered with
+// a *ConflictError and the rest of the batch is committed without them; when
+// the database rejects the data itself (not a connection failure) and the
+// batch has several requests, each is retried on its own so one bad request
+// cannot fail the others.
 func (b *Batcher) flush(batch []*Request, rows int) {
 	err := b.commit(batch, rows)
+	var conflict *store.ConflictError
+	if errors.As(err, &conflict) {
+		rest := make([]*Request, 0, len(batch))
+		restRows := 0
+		for i, r := range batch {
+			if cs, ok := conflict.Chunks[i]; ok {
+				b.metrics.conflicts.Add(float64(len(cs)))
+				r.done <- &ConflictError{Conflicts: cs}
+				continue
+			}
+			rest = append(rest, r)
+			restRows += len(r.Rows)
+		}
+		if len(rest) > 0 {
+			b.flush(rest, restRows)
+		}
+		return
+	}
 	var pgErr *pgconn.PgError
 	if err != nil && len(batch) > 1 && errors.As(err, &pgErr) && dataError(pgErr) {
 		b.opts.Logger.Warn("ingest batch rejected; retrying requests one by one", "requests", len(batch), "error", err)
@@ -216,8 +263,15 @@ func (b *Batcher) commit(batch []*Request, rows int) error {
 	if b.opts.Hooks.Stage != nil {
 		extra = func(pb *pgx.Batch) { b.opts.Hooks.Stage(pb, batch) }
 	}
-	err := b.db.WriteReadings(ctx, extra, chunks...)
-	b.metrics.observe(time.Since(start), rows, err)
+	written, err := b.db.WriteChunks(ctx, extra, chunks...)
+	dups := 0
+	for i, r := range batch {
+		if err == nil {
+			r.Written = written[i]
+			dups += written[i].Duplicates
+		}
+	}
+	b.metrics.observe(time.Since(start), rows, dups, err)
 	if err != nil {
 		return err
 	}

@@ -47,14 +47,14 @@ func TestValidate(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	v := &ingest.Validator{Catalog: f.cat, MaxSkew: 5 * time.Minute, Retention: 24 * time.Hour, Now: func() time.Time { return now }}
 	ts := now.Format(time.RFC3339)
-	good := ingest.Input{AssetID: "mill-1", SensorID: "torque", TS: ts, Value: ptr(40)}
+	good := ingest.Input{AssetID: "mill-1", SensorID: "torque", TS: now.Add(-time.Second).Format(time.RFC3339), Value: ptr(40)}
 	tests := []struct {
 		name  string
 		in    ingest.Input
 		field string
 		msg   string
 	}{
-		{"ok", good, "", ""},
+		{"ok", ingest.Input{AssetID: "mill-1", SensorID: "torque", TS: ts, Value: ptr(40)}, "", ""},
 		{"ok with unit", ingest.Input{AssetID: "mill-1", SensorID: "torque", TS: ts, Value: ptr(40), Unit: "Nm"}, "", ""},
 		{"ok at the valid bounds", ingest.Input{AssetID: "mill-1", SensorID: "torque", TS: ts, Value: ptr(200)}, "", ""},
 		{"missing asset", ingest.Input{SensorID: "torque", TS: ts, Value: ptr(1)}, "asset_id", "required"},

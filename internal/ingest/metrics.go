@@ -13,6 +13,10 @@ type metrics struct {
 	size     prometheus.Histogram
 	commit   prometheus.Histogram
 	rejected prometheus.Counter
+	// duplicates and conflicts count readings already stored with the same
+	// value (acknowledged, not stored) and with another value (refused).
+	duplicates prometheus.Counter
+	conflicts  prometheus.Counter
 }
 
 var defaultMetrics = &metrics{
@@ -38,15 +42,26 @@ var defaultMetrics = &metrics{
 		Name: "smartmaint_ingest_queue_rejected_total",
 		Help: "Requests turned away because the commit queue stayed full until their deadline.",
 	}),
+	duplicates: promauto.NewCounter(prometheus.CounterOpts{
+		Name: "smartmaint_ingest_duplicates_total",
+		Help: "Readings already stored with the same sensor, timestamp and value: acknowledged, not stored again.",
+	}),
+	conflicts: promauto.NewCounter(prometheus.CounterOpts{
+		Name: "smartmaint_ingest_conflicts_total",
+		Help: "Readings refused because their sensor and timestamp are stored with a different value.",
+	}),
 }
 
-func (m *metrics) observe(d time.Duration, rows int, err error) {
+// observe records one batch: rows written (stored plus duplicates), of them
+// dups duplicates.
+func (m *metrics) observe(d time.Duration, rows, dups int, err error) {
 	if err != nil {
 		m.batches.WithLabelValues("error").Inc()
 		return
 	}
 	m.batches.WithLabelValues("ok").Inc()
-	m.rows.Add(float64(rows))
+	m.rows.Add(float64(rows - dups))
+	m.duplicates.Add(float64(dups))
 	m.size.Observe(float64(rows))
 	m.commit.Observe(d.Seconds())
 }

@@ -41,10 +41,25 @@ type Rejection struct {
 type Valid struct {
 	Rows    []store.Reading
 	Sensors []*store.Sensor // Sensors[i] is the sensor of Rows[i]
+	// Index[i] is the position in the request of Rows[i]: a reading that
+	// repeats an earlier one exactly (same sensor, timestamp and value) is
+	// left out of Rows and counted in Repeats.
+	Index   []int
+	Repeats int
+}
+
+// readingKey is what makes a reading unique: its sensor and its timestamp
+// at PostgreSQL's microsecond precision (as pgx encodes it).
+type readingKey struct {
+	sensor int64
+	micros int64
 }
 
 // Validate checks every input. A request is all or nothing: when any reading
 // is invalid, the field errors are returned and nothing should be stored.
+// Within the request, an exact repeat of an earlier reading is collapsed
+// into it, and two different values for one sensor and timestamp make the
+// later reading invalid.
 // The error is non-nil only when the catalogue could not be read.
 func (v *Validator) Validate(ctx context.Context, tenant string, in []Input) (Valid, *Rejection, error) {
 	now := time.Now
@@ -57,7 +72,11 @@ func (v *Validator) Validate(ctx context.Context, tenant string, in []Input) (Va
 	}
 	t := now()
 	latest, earliest := t.Add(v.MaxSkew), t.Add(-v.Retention)
-	out := Valid{Rows: make([]store.Reading, 0, len(in)), Sensors: make([]*store.Sensor, 0, len(in))}
+	out := Valid{Rows: make([]store.Reading, 0, len(in)), Sensors: make([]*store.Sensor, 0, len(in)), Index: make([]int, 0, len(in))}
+	var seen map[readingKey]int // position in out.Rows
+	if len(in) > 1 {
+		seen = make(map[readingKey]int, len(in))
+	}
 	var errs []FieldError
 	invalid, lastBad := 0, -1
 	fail := func(i int, field, format string, args ...any) {
@@ -114,8 +133,21 @@ func (v *Validator) Validate(ctx context.Context, tenant string, in []Input) (Va
 			fail(i, "value", "%g is outside the valid range %s of sensor %s/%s", val, validRange(s), r.AssetID, r.SensorID)
 			continue
 		}
+		if seen != nil {
+			k := readingKey{s.Key, ts.UnixMicro()}
+			if j, ok := seen[k]; ok {
+				if out.Rows[j].Value != val {
+					fail(i, "value", "reading %d has the same sensor %s/%s and timestamp with value %g; one sensor has one value at a time", out.Index[j], r.AssetID, r.SensorID, out.Rows[j].Value)
+				} else {
+					out.Repeats++
+				}
+				continue
+			}
+			seen[k] = len(out.Rows)
+		}
 		out.Rows = append(out.Rows, store.Reading{TenantID: tenant, SensorKey: s.Key, TS: ts, Value: val})
 		out.Sensors = append(out.Sensors, s)
+		out.Index = append(out.Index, i)
 	}
 	if invalid > 0 {
 		return Valid{}, &Rejection{Invalid: invalid, Total: len(in), Errors: errs}, nil
