@@ -10,8 +10,11 @@
 package detect
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -98,54 +101,155 @@ type Anomaly struct {
 	DetectedAt time.Time `json:"detected_at"`
 }
 
-// Engine runs detectors over readings.
+// Engine runs detectors over readings. The zero value with Detectors set is
+// ready to use.
+//
+// Readings are unique per sensor and timestamp (see internal/ingest), and
+// gateways re-send them: a reading the Engine has already scored (the same
+// sensor and timestamp among the sensor's last SeenKept) is not shown to the
+// detectors again, so their state (robust-z trackers, model feature vectors)
+// learns it once; the Engine answers with the verdict it gave the first
+// time, the same Anomaly with the same ID. An anomaly's ID is derived from
+// its reading (tenant, sensor, timestamp), so even a re-sent reading the
+// Engine no longer remembers (another API replica, a restart) yields the same
+// anomaly, which the outbox (ON CONFLICT (id) DO NOTHING) stores once and the
+// incident workflow (seen anomaly ids) counts once. Re-using the verdict
+// rather than dropping it keeps a request retried after a failed commit
+// from losing its anomalies.
 type Engine struct {
 	Detectors []Detector
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+
+	seen [64]seenShard
+}
+
+// SeenKept is how many recent timestamps per sensor the Engine remembers to
+// recognise re-sent readings.
+const SeenKept = 64
+
+type seenShard struct {
+	mu sync.Mutex
+	m  map[int64]*recent
+}
+
+// recent is a ring of a sensor's last scored timestamps and their verdicts.
+type recent struct {
+	micros  [SeenKept]int64
+	verdict [SeenKept]*Anomaly // nil: not anomalous
+	n, next int
+}
+
+func (r *recent) find(us int64) (int, bool) {
+	for i := range r.n {
+		if r.micros[i] == us {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func (r *recent) add(us int64, a *Anomaly) {
+	r.micros[r.next], r.verdict[r.next] = us, a
+	r.next = (r.next + 1) % SeenKept
+	r.n = min(r.n+1, SeenKept)
 }
 
 // Score observes every reading and returns the anomalous ones. sensors[i]
 // is the sensor of rows[i].
 func (e *Engine) Score(tenant string, rows []store.Reading, sensors []*store.Sensor) []Anomaly {
 	defer observeScore(time.Now(), len(rows))
+	now := time.Now
+	if e.Now != nil {
+		now = e.Now
+	}
 	var out []Anomaly
+	var t time.Time
 	for i := range rows {
 		r := Reading{Tenant: tenant, Sensor: sensors[i], TS: rows[i].TS, Value: rows[i].Value}
-		var a *Anomaly
-		for _, d := range e.Detectors {
-			f := d.Observe(r)
-			if !f.Anomalous {
-				continue
-			}
-			if a == nil {
-				out = append(out, Anomaly{
-					TenantID: tenant, AssetID: r.Sensor.AssetID, SensorID: r.Sensor.ID, SensorKey: r.Sensor.Key,
-					TS: r.TS, Value: r.Value,
-				})
-				a = &out[len(out)-1]
-			}
-			if a.Direction == 0 {
-				a.Direction = f.Direction
-			}
-			a.Score = max(a.Score, f.Score)
-			a.Severity = a.Severity.Max(f.Severity)
-			a.Detector = join(a.Detector, d.Name(), "+")
-			a.Reason = join(a.Reason, f.Reason, "; ")
+		us := r.TS.UnixMicro() // PostgreSQL's precision, as readings are stored
+		sh := &e.seen[uint64(r.Sensor.Key)%uint64(len(e.seen))]
+		sh.mu.Lock()
+		if sh.m == nil {
+			sh.m = map[int64]*recent{}
 		}
-	}
-	if len(out) > 0 {
-		now := time.Now
-		if e.Now != nil {
-			now = e.Now
+		rc := sh.m[r.Sensor.Key]
+		if rc == nil {
+			rc = &recent{}
+			sh.m[r.Sensor.Key] = rc
 		}
-		t := now()
-		for i := range out {
-			out[i].ID = uuid.Must(uuid.NewV7()).String()
-			out[i].DetectedAt = t
+		if j, ok := rc.find(us); ok {
+			if a := rc.verdict[j]; a != nil {
+				out = append(out, *a)
+			}
+			sh.mu.Unlock()
+			continue
 		}
+		// The shard stays locked while the detectors run, so two copies
+		// of one reading scored at once are still learnt once.
+		a := e.observe(r)
+		if a != nil {
+			if t.IsZero() {
+				t = now()
+			}
+			a.ID = AnomalyID(tenant, r.Sensor.Key, r.TS)
+			a.DetectedAt = t
+			out = append(out, *a)
+		}
+		rc.add(us, a)
+		sh.mu.Unlock()
 	}
 	return out
+}
+
+// observe runs every detector on r and combines their findings; nil when
+// none found r anomalous.
+func (e *Engine) observe(r Reading) *Anomaly {
+	var a *Anomaly
+	for _, d := range e.Detectors {
+		f := d.Observe(r)
+		if !f.Anomalous {
+			continue
+		}
+		if a == nil {
+			a = &Anomaly{
+				TenantID: r.Tenant, AssetID: r.Sensor.AssetID, SensorID: r.Sensor.ID, SensorKey: r.Sensor.Key,
+				TS: r.TS, Value: r.Value,
+			}
+		}
+		if a.Direction == 0 {
+			a.Direction = f.Direction
+		}
+		a.Score = max(a.Score, f.Score)
+		a.Severity = a.Severity.Max(f.Severity)
+		a.Detector = join(a.Detector, d.Name(), "+")
+		a.Reason = join(a.Reason, f.Reason, "; ")
+	}
+	return a
+}
+
+// AnomalyID is the ID of the anomaly found in the reading of sensorKey at ts
+// for tenant: the same for every copy of the reading. It has UUIDv7's layout
+// with the reading's time (so IDs sort by reading time) and 74 bits of a
+// SHA-256 of tenant, sensor and timestamp (at microseconds) in place of
+// random bits.
+func AnomalyID(tenant string, sensorKey int64, ts time.Time) string {
+	h := sha256.New()
+	h.Write([]byte(tenant))
+	var b [17]byte
+	binary.BigEndian.PutUint64(b[1:9], uint64(sensorKey))
+	binary.BigEndian.PutUint64(b[9:], uint64(ts.UnixMicro()))
+	h.Write(b[:]) // b[0] = 0 separates tenant from the numbers
+	sum := h.Sum(nil)
+	var u uuid.UUID
+	ms := uint64(ts.UnixMilli())
+	for i := range 6 {
+		u[i] = byte(ms >> (40 - 8*i))
+	}
+	copy(u[6:], sum[:10])
+	u[6] = u[6]&0x0f | 0x70 // version 7
+	u[8] = u[8]&0x3f | 0x80 // RFC 9562 variant
+	return u.String()
 }
 
 func join(a, b, sep string) string {

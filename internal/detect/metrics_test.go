@@ -17,7 +17,7 @@ import (
 func TestScoreIsMeasured(t *testing.T) {
 	e := &Engine{Detectors: []Detector{Threshold{}}}
 	s := &store.Sensor{ID: "torque", AlarmHigh: new(70.0)}
-	rows := []store.Reading{{Value: 1}, {Value: 2}, {Value: 90}}
+	rows := []store.Reading{{TS: time.Unix(1, 0), Value: 1}, {TS: time.Unix(2, 0), Value: 2}, {TS: time.Unix(3, 0), Value: 90}}
 	sensors := []*store.Sensor{s, s, s}
 	readings, calls := testutil.ToFloat64(scoredReadings), histogramCount(t)
 	if got := e.Score("acme", rows, sensors); len(got) != 1 {
