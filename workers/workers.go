@@ -11,6 +11,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
 )
 
@@ -32,7 +33,7 @@ type Schedule struct {
 
 // New returns a worker on taskQueue with every registration applied.
 func New(c client.Client, taskQueue string, regs []Registration) worker.Worker {
-	w := worker.New(c, taskQueue, worker.Options{})
+	w := worker.New(c, taskQueue, worker.Options{Interceptors: []interceptor.WorkerInterceptor{&failureCounter{}}})
 	for _, reg := range regs {
 		reg(w)
 	}
