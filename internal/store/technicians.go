@@ -156,7 +156,7 @@ func (db *DB) DeleteTechnician(ctx context.Context, tenant, id string) error {
 
 // SchedulingTechnicians returns the active technicians holding every skill,
 // ready for the schedule package: their calendars and their bookings that
-// overlap [from, to).
+// overlap [from, to), the scheduled (not started) ones also as Movable.
 func (db *DB) SchedulingTechnicians(ctx context.Context, tenant string, skills []string, from, to time.Time) ([]schedule.Technician, error) {
 	var out []schedule.Technician
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
@@ -193,8 +193,13 @@ func schedulingTechnicians(ctx context.Context, tx pgx.Tx, skills []string, from
 		return nil, err
 	}
 	byTech := make(map[string][]schedule.Interval, len(techs))
+	movable := make(map[string][]schedule.Movable)
 	for _, b := range bookings {
-		byTech[b.TechnicianID] = append(byTech[b.TechnicianID], schedule.Interval{Start: b.Start, End: b.End})
+		iv := schedule.Interval{Start: b.Start, End: b.End}
+		byTech[b.TechnicianID] = append(byTech[b.TechnicianID], iv)
+		if b.status == StatusScheduled {
+			movable[b.TechnicianID] = append(movable[b.TechnicianID], schedule.Movable{ID: b.WorkOrderID, Interval: iv, Weight: b.priority.Weight()})
+		}
 	}
 	out := make([]schedule.Technician, 0, len(techs))
 	for _, t := range techs {
@@ -204,6 +209,7 @@ func schedulingTechnicians(ctx context.Context, tx pgx.Tx, skills []string, from
 		}
 		out = append(out, schedule.Technician{
 			ID: t.ID, Skills: t.Skills, Location: loc, Week: t.Shifts, Absences: t.Exceptions, Bookings: byTech[t.ID],
+			Movable: movable[t.ID],
 		})
 	}
 	return out, nil

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -342,8 +343,14 @@ const planAttempts = 4
 
 // PlanWorkOrder creates w booked on the technician who can finish it first
 // (schedule.Assign over the active technicians with the skills and their
-// open work orders), no earlier than now. When nobody can take it, the work
-// order is created unassigned and Unassigned says why. With w.IncidentID
+// open work orders), no earlier than now. When that slot is late, w may
+// displace lower-priority work orders that have not started
+// (schedule.AssignPreempting): in the same transaction they lose their slot,
+// w takes it, they are booked again (schedule.Assign around the new
+// booking, possibly unassigned) and each gets a "displaced" event
+// (WorkOrderEvents). Work in progress is never displaced. When nobody can
+// take it, the work order is created unassigned and Unassigned says why.
+// With w.IncidentID
 // set it is idempotent: an incident that already has a work order gets that
 // one back, unchanged. So is it with w.PreventiveScheduleID: a schedule
 // with an open work order gets that one back.
@@ -374,7 +381,7 @@ func (db *DB) PlanWorkOrder(ctx context.Context, tenant string, w WorkOrder, now
 		}
 		plan := w
 		var unassigned string
-		a, err := schedule.Assign(job, techs, opts)
+		a, err := schedule.AssignPreempting(job, techs, opts)
 		switch {
 		case errors.Is(err, schedule.ErrNoQualifiedTechnician), errors.Is(err, schedule.ErrNoSlot):
 			unassigned = err.Error()
@@ -385,6 +392,8 @@ func (db *DB) PlanWorkOrder(ctx context.Context, tenant string, w WorkOrder, now
 		}
 		var out PlannedWorkOrder
 		switch {
+		case len(a.Displaced) > 0:
+			out, err = db.createDisplacing(ctx, tenant, plan, a.Displaced, now, opts)
 		case w.IncidentID != "":
 			out.WorkOrder, out.Created, err = db.CreateWorkOrderForIncident(ctx, tenant, plan)
 		case w.PreventiveScheduleID != "":
@@ -404,6 +413,166 @@ func (db *DB) PlanWorkOrder(ctx context.Context, tenant string, w WorkOrder, now
 		}
 		return out, nil
 	}
+}
+
+// errAlreadyPlanned rolls back a displacing plan whose work order a
+// concurrent attempt already created.
+var errAlreadyPlanned = errors.New("work order already planned")
+
+// createDisplacing inserts w, booked in a slot that the scheduled work
+// orders displaced now overlap, and books those again. It locks the
+// displaced work orders first and answers ErrSlotTaken, for the caller to
+// plan again, when any of them has since started, moved or gone. An
+// incident or preventive schedule that meanwhile got its work order gets
+// that one back and nothing is displaced.
+func (db *DB) createDisplacing(ctx context.Context, tenant string, w WorkOrder, displaced []string, now time.Time, opts schedule.Options) (PlannedWorkOrder, error) {
+	out := PlannedWorkOrder{Created: true}
+	onConflict := ""
+	switch {
+	case w.IncidentID != "":
+		onConflict = `ON CONFLICT (tenant_id, incident_id) DO NOTHING`
+	case w.PreventiveScheduleID != "":
+		onConflict = `ON CONFLICT (tenant_id, preventive_schedule_id) WHERE ` + openPreventive + ` DO NOTHING`
+	}
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT `+workOrderColumns+` FROM work_orders
+			WHERE id = ANY ($1::uuid[]) AND status = 'scheduled' AND technician_id = $2::uuid
+			  AND scheduled_start < $4 AND scheduled_end > $3
+			ORDER BY id
+			FOR UPDATE`, displaced, w.TechnicianID, *w.ScheduledStart, *w.ScheduledEnd)
+		if err != nil {
+			return err
+		}
+		moved, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (WorkOrder, error) { return scanWorkOrder(r) })
+		if err != nil {
+			return err
+		}
+		if len(moved) != len(displaced) {
+			return ErrSlotTaken // one started, moved or went since the calendar was read
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE work_orders SET technician_id = NULL, scheduled_start = NULL, scheduled_end = NULL, late = false, updated_at = now()
+			WHERE id = ANY ($1::uuid[])`, displaced); err != nil {
+			return err
+		}
+		out.WorkOrder, err = insertWorkOrder(ctx, tx, tenant, w, onConflict)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errAlreadyPlanned
+		}
+		if err != nil {
+			return err
+		}
+		// The most urgent displaced work books its new slot first.
+		slices.SortStableFunc(moved, func(a, b WorkOrder) int {
+			if c := cmp.Compare(b.Priority.Weight(), a.Priority.Weight()); c != 0 {
+				return c
+			}
+			return cmp.Compare(deadlineOf(a), deadlineOf(b))
+		})
+		for _, m := range moved {
+			before := slotOf(m.TechnicianID, *m.ScheduledStart, *m.ScheduledEnd, m.Deadline)
+			techs, err := schedulingTechnicians(ctx, tx, m.RequiredSkills, now, horizonEnd(m, now, opts.Horizon), nil)
+			if err != nil {
+				return err
+			}
+			details := map[string]any{"by_work_order_id": out.WorkOrder.ID, "by_priority": out.WorkOrder.Priority, "before": before}
+			message := fmt.Sprintf("displaced from %s by %s work order %s (%s)", before.Start.UTC().Format(time.RFC3339),
+				out.WorkOrder.Priority, out.WorkOrder.ID, out.WorkOrder.Title)
+			a, err := schedule.Assign(m.Job(now), techs, opts)
+			switch {
+			case err != nil:
+				details["unassigned"] = err.Error()
+				message += "; no new slot: " + err.Error()
+			default:
+				after := slotOf(a.TechnicianID, a.Start, a.End, m.Deadline)
+				details["after"] = after
+				message += fmt.Sprintf("; booked again from %s", a.Start.UTC().Format(time.RFC3339))
+				if _, err := tx.Exec(ctx, `
+					UPDATE work_orders SET technician_id = $2, scheduled_start = $3, scheduled_end = $4, late = $5, updated_at = now()
+					WHERE id = $1`, m.ID, a.TechnicianID, a.Start, a.End, a.Late); err != nil {
+					return err
+				}
+			}
+			if err := addWorkOrderEvent(ctx, tx, tenant, m.ID, now, EventDisplaced, message, details); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errAlreadyPlanned) {
+		var existing WorkOrder
+		if w.IncidentID != "" {
+			existing, err = db.WorkOrderForIncident(ctx, tenant, w.IncidentID)
+		} else {
+			existing, err = db.OpenWorkOrderForSchedule(ctx, tenant, w.PreventiveScheduleID)
+		}
+		return PlannedWorkOrder{WorkOrder: existing}, err
+	}
+	if err != nil {
+		return PlannedWorkOrder{}, fmt.Errorf("store: plan work order: %w", mapBookingError(err))
+	}
+	return out, nil
+}
+
+// deadlineOf is w's deadline, or the far future without one.
+func deadlineOf(w WorkOrder) int64 {
+	if w.Deadline == nil {
+		return 1 << 62
+	}
+	return w.Deadline.UnixNano()
+}
+
+// WorkOrderEvent is one entry of a work order's history that a planner,
+// not a person, wrote: such as being displaced by more urgent work.
+type WorkOrderEvent struct {
+	WorkOrderID string         `json:"work_order_id"`
+	At          time.Time      `json:"at"`
+	Event       string         `json:"event"`
+	Message     string         `json:"message"`
+	Details     map[string]any `json:"details"`
+}
+
+// The work order events.
+const (
+	// EventDisplaced: more urgent work took the work order's slot; it was
+	// booked again (details "after") or left unassigned ("unassigned").
+	EventDisplaced = "displaced"
+	// EventReplanned: a re-plan moved the work order.
+	EventReplanned = "replanned"
+)
+
+func addWorkOrderEvent(ctx context.Context, tx pgx.Tx, tenant, id string, at time.Time, event, message string, details map[string]any) error {
+	_, err := tx.Exec(ctx, `
+		INSERT INTO work_order_events (tenant_id, work_order_id, at, event, message, details) VALUES ($1, $2, $3, $4, $5, $6)`,
+		tenant, id, at, event, message, details)
+	return err
+}
+
+// WorkOrderEvents returns work order id's events, oldest first.
+func (db *DB) WorkOrderEvents(ctx context.Context, tenant, id string) ([]WorkOrderEvent, error) {
+	if uuid.Validate(id) != nil {
+		return nil, fmt.Errorf("store: work order %q: %w", id, ErrNotFound)
+	}
+	out := []WorkOrderEvent{}
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT work_order_id::text, at, event, message, details FROM work_order_events
+			WHERE work_order_id = $1 ORDER BY at, id`, id)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (WorkOrderEvent, error) {
+			var e WorkOrderEvent
+			err := r.Scan(&e.WorkOrderID, &e.At, &e.Event, &e.Message, &e.Details)
+			return e, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: work order events: %w", err)
+	}
+	return out, nil
 }
 
 // GetWorkOrder returns the work order with id.
@@ -619,6 +788,11 @@ type Booking struct {
 	WorkOrderID  string    `json:"work_order_id"`
 	Start        time.Time `json:"start"`
 	End          time.Time `json:"end"`
+
+	// status and priority tell the planner whether more urgent work may
+	// displace the booking (schedulingTechnicians).
+	status   WorkOrderStatus
+	priority Priority
 }
 
 // TechnicianBookings returns the bookings of open work orders overlapping
@@ -648,7 +822,8 @@ func queryBookings(ctx context.Context, tx pgx.Tx, from, to time.Time, techIDs, 
 	// scan itself.
 	rows, err := tx.Query(ctx, `
 		SELECT technician_id::text, id::text, scheduled_start,
-			CASE WHEN status = 'in_progress' THEN greatest(scheduled_end, $1) ELSE scheduled_end END AS booked_end
+			CASE WHEN status = 'in_progress' THEN greatest(scheduled_end, $1) ELSE scheduled_end END AS booked_end,
+			status, priority
 		FROM work_orders
 		WHERE technician_id IS NOT NULL AND status IN ('scheduled', 'in_progress')
 		  AND scheduled_start < $2
@@ -660,7 +835,7 @@ func queryBookings(ctx context.Context, tx pgx.Tx, from, to time.Time, techIDs, 
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Booking, error) {
 		var b Booking
-		err := r.Scan(&b.TechnicianID, &b.WorkOrderID, &b.Start, &b.End)
+		err := r.Scan(&b.TechnicianID, &b.WorkOrderID, &b.Start, &b.End, &b.status, &b.priority)
 		return b, err
 	})
 	if err != nil {
@@ -949,9 +1124,10 @@ type Replan struct {
 // single-job assignments, spread over the local search's evaluations.
 const replanWork = 20000
 
-// ReplanWorkOrders plans every scheduled, not yet started work order of the
-// tenant again, together (schedule.Plan: minimum total weighted lateness),
-// around the bookings of work in progress. It writes the new plan when apply
+// ReplanWorkOrders plans every scheduled (not yet started, even when its
+// slot has begun) work order of the tenant again, together (schedule.Plan:
+// minimum total weighted lateness), around the bookings of work in
+// progress; each work order it moves gets a "replanned" event. It writes the new plan when apply
 // is set and the plan is better than the current one; otherwise it only
 // reports the proposal. ErrSlotTaken when a concurrent booking collides at
 // commit.
@@ -960,9 +1136,9 @@ func (db *DB) ReplanWorkOrders(ctx context.Context, tenant string, now time.Time
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
 			SELECT `+workOrderColumns+` FROM work_orders
-			WHERE status = 'scheduled' AND (scheduled_start IS NULL OR scheduled_start >= $1)
+			WHERE status = 'scheduled'
 			ORDER BY created_at, id
-			FOR UPDATE`, now)
+			FOR UPDATE`)
 		if err != nil {
 			return err
 		}
@@ -1046,6 +1222,14 @@ func (db *DB) ReplanWorkOrders(ctx context.Context, tenant string, now time.Time
 			if _, err := tx.Exec(ctx, `
 				UPDATE work_orders SET technician_id = $2, scheduled_start = $3, scheduled_end = $4, late = $5, updated_at = now()
 				WHERE id = $1`, c.WorkOrderID, tech, start, end, late); err != nil {
+				return err
+			}
+			message := "re-planned: unassigned (" + c.Unassigned + ")"
+			if c.After != nil {
+				message = "re-planned: booked from " + c.After.Start.UTC().Format(time.RFC3339)
+			}
+			if err := addWorkOrderEvent(ctx, tx, tenant, c.WorkOrderID, now, EventReplanned, message,
+				map[string]any{"before": c.Before, "after": c.After}); err != nil {
 				return err
 			}
 		}

@@ -1,0 +1,198 @@
+package store_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smartmaint/smartmaint/internal/schedule"
+	"github.com/smartmaint/smartmaint/internal/store"
+	"github.com/smartmaint/smartmaint/internal/testenv"
+)
+
+// TestPlanWorkOrderPreempts: a critical incident's work order that would
+// queue behind a medium preventive job on the only technician takes that
+// job's slot while the job has not started, and meets its deadline; the
+// preventive job is booked again after it and its history says why. A
+// retried plan changes nothing. Work in progress is never displaced.
+func TestPlanWorkOrderPreempts(t *testing.T) {
+	db, _ := testenv.DB(t)
+	ctx := context.Background()
+	mntAsset(t, db, "acme", "mill-1")
+	ada := mntTechnician(t, db, "acme", "Ada", "mech")
+	mon := mntMonday(t)
+	now := mon.Add(8 * time.Hour)
+	book := func(title string, p store.Priority, from, to time.Duration, deadline time.Time) store.WorkOrder {
+		t.Helper()
+		s, e := mon.Add(from), mon.Add(to)
+		w, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "mill-1", Title: title, Priority: p, RequiredSkills: []string{"mech"},
+			EstimatedMinutes: int(e.Sub(s).Minutes()), TechnicianID: ada.ID, ScheduledStart: &s, ScheduledEnd: &e, Deadline: &deadline})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	critical := func(incident string) store.WorkOrder {
+		deadline := now.Add(2 * time.Hour)
+		return store.WorkOrder{AssetID: "mill-1", IncidentID: incident, Title: "Repair spindle", Priority: store.PriorityCritical,
+			RequiredSkills: []string{"mech"}, EstimatedMinutes: 120, Deadline: &deadline}
+	}
+
+	// 08:00–10:00 lubrication (medium, due 12 h later), then the rest of the
+	// morning taken by a low-priority job that has not started either.
+	lube := book("Lubricate", store.PriorityMedium, 8*time.Hour, 10*time.Hour, now.Add(12*time.Hour))
+	paint := book("Repaint guard", store.PriorityLow, 10*time.Hour, 12*time.Hour, mon.Add(5*24*time.Hour))
+
+	first, err := db.PlanWorkOrder(ctx, "acme", critical("inc-1"), now, schedule.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	crit := first.WorkOrder
+	if !first.Created || crit.TechnicianID != ada.ID || !crit.ScheduledStart.Equal(now) || crit.Late {
+		t.Fatalf("critical work order %+v, want Ada at 08:00 on time", crit)
+	}
+	moved, err := db.GetWorkOrder(ctx, "acme", lube.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if moved.TechnicianID != ada.ID || moved.ScheduledStart == nil || moved.ScheduledStart.Before(*crit.ScheduledEnd) || moved.Late {
+		t.Errorf("displaced preventive job %v–%v late=%v; want after the critical job and on time", moved.ScheduledStart, moved.ScheduledEnd, moved.Late)
+	}
+	if p, _ := db.GetWorkOrder(ctx, "acme", paint.ID); !p.ScheduledStart.Equal(mon.Add(10 * time.Hour)) {
+		t.Errorf("the low-priority job not in the way moved to %v", p.ScheduledStart)
+	}
+	events, err := db.WorkOrderEvents(ctx, "acme", lube.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || events[0].Event != store.EventDisplaced || events[0].Details["by_work_order_id"] != crit.ID || events[0].Details["after"] == nil {
+		t.Errorf("events of the displaced job: %+v", events)
+	}
+
+	// A retried activity gets the same work order; nothing moves again.
+	again, err := db.PlanWorkOrder(ctx, "acme", critical("inc-1"), now.Add(time.Minute), schedule.Options{})
+	if err != nil || again.Created || again.WorkOrder.ID != crit.ID {
+		t.Fatalf("retry = %+v, %v; want the first work order back", again, err)
+	}
+	if events, _ := db.WorkOrderEvents(ctx, "acme", lube.ID); len(events) != 1 {
+		t.Errorf("%d events after the retry, want 1", len(events))
+	}
+	open, err := db.ListWorkOrders(ctx, "acme", store.WorkOrderFilter{IncidentID: "inc-1"}, store.Page{})
+	if err != nil || len(open) != 1 {
+		t.Errorf("%d work orders for the incident, %v", len(open), err)
+	}
+
+	// Work in progress stays: the next critical job queues behind it, late.
+	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", crit.ID, store.StatusInProgress, now); err != nil {
+		t.Fatal(err)
+	}
+	second, err := db.PlanWorkOrder(ctx, "acme", critical("inc-2"), now, schedule.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := second.WorkOrder; w.ScheduledStart.Before(*crit.ScheduledEnd) {
+		t.Errorf("second critical job at %v overlaps the one in progress until %v", w.ScheduledStart, crit.ScheduledEnd)
+	}
+	if w, _ := db.GetWorkOrder(ctx, "acme", crit.ID); w.Status != store.StatusInProgress || !w.ScheduledStart.Equal(*crit.ScheduledStart) {
+		t.Errorf("the work in progress moved: %+v", w)
+	}
+}
+
+// TestReplanMovesCriticalAhead is the demo's case: a medium preventive job
+// was booked from now (its slot has begun, but nobody started it), and the
+// critical job that arrived later queued behind it, late. The re-plan puts
+// the critical job first.
+func TestReplanMovesCriticalAhead(t *testing.T) {
+	db, _ := testenv.DB(t)
+	ctx := context.Background()
+	mntAsset(t, db, "acme", "mill-1")
+	ada := mntTechnician(t, db, "acme", "Ada", "mech")
+	mon := mntMonday(t)
+	now := mon.Add(8*time.Hour + 30*time.Minute)
+	book := func(title string, p store.Priority, from, to time.Duration, deadline time.Time) store.WorkOrder {
+		t.Helper()
+		s, e := mon.Add(from), mon.Add(to)
+		w, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "mill-1", Title: title, Priority: p, RequiredSkills: []string{"mech"},
+			EstimatedMinutes: int(e.Sub(s).Minutes()), TechnicianID: ada.ID, ScheduledStart: &s, ScheduledEnd: &e, Deadline: &deadline})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	lube := book("Lubricate", store.PriorityMedium, 8*time.Hour, 10*time.Hour, mon.Add(20*time.Hour))
+	crit := book("Repair spindle", store.PriorityCritical, 10*time.Hour, 12*time.Hour, now.Add(2*time.Hour))
+
+	r, err := db.ReplanWorkOrders(ctx, "acme", now, schedule.Options{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Considered != 2 || !r.Better || !r.Applied {
+		t.Fatalf("re-plan = %+v; want both considered and the better plan applied", r)
+	}
+	c, _ := db.GetWorkOrder(ctx, "acme", crit.ID)
+	l, _ := db.GetWorkOrder(ctx, "acme", lube.ID)
+	if !c.ScheduledStart.Equal(now) || c.Late || l.ScheduledStart.Before(*c.ScheduledEnd) || l.Late {
+		t.Errorf("critical %v late=%v, preventive %v late=%v; want the critical job first, both on time", c.ScheduledStart, c.Late, l.ScheduledStart, l.Late)
+	}
+	if events, _ := db.WorkOrderEvents(ctx, "acme", lube.ID); len(events) != 1 || events[0].Event != store.EventReplanned {
+		t.Errorf("events of the moved preventive job: %+v", events)
+	}
+}
+
+// TestPlanWorkOrderPreemptsConcurrently: critical work orders planned at
+// once, two of them for the same incident, all want the slot of one medium
+// job. Each incident gets one work order, the bookings never overlap and the
+// displaced job keeps exactly one slot.
+func TestPlanWorkOrderPreemptsConcurrently(t *testing.T) {
+	db, _ := testenv.DB(t)
+	ctx := context.Background()
+	mntAsset(t, db, "acme", "mill-1")
+	ada := mntTechnician(t, db, "acme", "Ada", "mech")
+	mon := mntMonday(t)
+	now := mon.Add(8 * time.Hour)
+	s, e, due := now, now.Add(2*time.Hour), now.Add(12*time.Hour)
+	lube, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "mill-1", Title: "Lubricate", Priority: store.PriorityMedium,
+		RequiredSkills: []string{"mech"}, EstimatedMinutes: 120, TechnicianID: ada.ID, ScheduledStart: &s, ScheduledEnd: &e, Deadline: &due})
+	if err != nil {
+		t.Fatal(err)
+	}
+	incidents := []string{"inc-a", "inc-a", "inc-b", "inc-c"}
+	errs := make([]error, len(incidents))
+	var wg sync.WaitGroup
+	for i, inc := range incidents {
+		wg.Go(func() {
+			deadline := now.Add(2 * time.Hour)
+			_, errs[i] = db.PlanWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "mill-1", IncidentID: inc, Title: "Repair " + inc,
+				Priority: store.PriorityCritical, RequiredSkills: []string{"mech"}, EstimatedMinutes: 120, Deadline: &deadline}, now, schedule.Options{})
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := db.ListWorkOrders(ctx, "acme", store.WorkOrderFilter{}, store.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 4 {
+		t.Fatalf("%d work orders, want the preventive one and one per incident", len(all))
+	}
+	bookings, err := db.TechnicianBookings(ctx, "acme", now, now.Add(30*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bookings) != 4 {
+		t.Errorf("%d bookings, want 4: %+v", len(bookings), bookings)
+	}
+	for i := 1; i < len(bookings); i++ {
+		if bookings[i].Start.Before(bookings[i-1].End) {
+			t.Errorf("bookings %d and %d overlap", i-1, i)
+		}
+	}
+	if w, _ := db.GetWorkOrder(ctx, "acme", lube.ID); w.TechnicianID == "" || w.ScheduledStart.Equal(now) {
+		t.Errorf("the medium job was not moved out of the way: %v", w.ScheduledStart)
+	}
+}
