@@ -54,6 +54,8 @@ func defaults(t *testing.T) config.Config {
 		t.Fatal(err)
 	}
 	cfg.TemporalDBFile = "memory" // a test that restarts sets a file of its own
+	// The dev mail sink and webhook receiver on free ports, kept in the test's folder.
+	cfg.DevSMTPAddr, cfg.DevSinkAddr, cfg.DevSinkDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
 	return cfg
 }
 

@@ -2,9 +2,13 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +20,8 @@ import (
 	"github.com/smartmaint/smartmaint/internal/apikey"
 	"github.com/smartmaint/smartmaint/internal/config"
 	"github.com/smartmaint/smartmaint/internal/devserver"
+	"github.com/smartmaint/smartmaint/internal/devsink"
+	"github.com/smartmaint/smartmaint/internal/notify"
 	"github.com/smartmaint/smartmaint/internal/simulate"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/workers"
@@ -24,13 +30,114 @@ import (
 
 // Dev provides the embedded stack of `smartmaint dev`: a Temporal dev server
 // with its Web UI, the database created and migrated, an in-process Redis
-// when REDIS_URL is unset, and a demo tenant with a known API key.
+// when REDIS_URL is unset, a demo tenant with a known API key, and a local
+// mail sink and webhook receiver (internal/devsink) that the demo tenant's
+// notification channels deliver to.
 func Dev() fx.Option {
-	return fx.Module("dev",
-		fx.Supply(&DevMarker{}),
-		fx.Provide(newDevServer, migrateOnStart),
-		fx.Invoke(bootstrapDev),
+	return fx.Options(
+		fx.Module("dev",
+			fx.Supply(&DevMarker{}),
+			fx.Provide(newDevServer, migrateOnStart, newDevSink),
+			fx.Invoke(bootstrapDev, ensureDemoChannels),
+		),
+		// At the root, so the API's and the worker's notifier both get it.
+		fx.Decorate(devNotifier),
 	)
+}
+
+// newDevSink starts the mail sink (unless SMTP_ADDR names a real relay or
+// DEV_SMTP_ADDR is off) and the webhook receiver (unless DEV_SINK_ADDR is
+// off), with a fresh webhook secret each start.
+func newDevSink(lc fx.Lifecycle, cfg config.Config, log *slog.Logger) (*devsink.Sink, error) {
+	o := devsink.Options{Dir: cfg.DevSinkDir, Keep: cfg.DevSinkKeep, Log: log.With("component", "devsink")}
+	if cfg.SMTPAddr == "" && cfg.DevSMTPAddr != "off" {
+		o.SMTPAddr = cfg.DevSMTPAddr
+	}
+	if cfg.DevSinkAddr != "off" {
+		o.HTTPAddr = cfg.DevSinkAddr
+		o.WebhookSecret = rand.Text()
+	}
+	s, err := devsink.Start(o)
+	if err != nil {
+		return nil, fmt.Errorf("%w (set DEV_SMTP_ADDR and DEV_SINK_ADDR to free ports, or off)", err)
+	}
+	lc.Append(fx.StopHook(s.Close))
+	return s, nil
+}
+
+// devNotifier sends email to the dev mail sink when no relay is configured
+// and links messages to the dev API when PUBLIC_URL is unset.
+func devNotifier(n *notify.Notifier, cfg config.Config, sink *devsink.Sink) *notify.Notifier {
+	out := *n
+	out.Senders = maps.Clone(n.Senders)
+	if e, ok := n.Senders["email"].(*notify.Email); ok && e.Config.Addr == "" && sink.SMTPAddr() != "" {
+		mail := *e
+		mail.Config.Addr = sink.SMTPAddr()
+		out.Senders["email"] = &mail
+	}
+	if out.PublicURL == "" {
+		out.PublicURL = "http://" + loopback(cfg.HTTPAddr)
+	}
+	return &out
+}
+
+// The demo tenant's channels to the dev sink.
+const (
+	DemoMailChannel    = "dev mail sink"
+	DemoWebhookChannel = "dev webhook receiver"
+	// DemoMailRecipients is where the demo email channel sends.
+	DemoMailRecipients = "maintenance@demo.localhost"
+)
+
+// ensureDemoChannels gives the demo tenant an email channel to the mail
+// sink and a webhook channel to the receiver, found by name: a restart
+// updates them (the receiver's port and secret may have changed) and never
+// adds a second copy.
+func ensureDemoChannels(lc fx.Lifecycle, cfg config.Config, db *store.DB, sink *devsink.Sink) {
+	lc.Append(fx.StartHook(func(ctx context.Context) error {
+		var want []store.Channel
+		if sink.SMTPAddr() != "" {
+			want = append(want, store.Channel{Name: DemoMailChannel, Kind: "email", Target: DemoMailRecipients, Enabled: true, MinSeverity: "info"})
+		}
+		if sink.WebhookURL() != "" {
+			want = append(want, store.Channel{Name: DemoWebhookChannel, Kind: "webhook", Target: sink.WebhookURL(), Secret: sink.WebhookSecret(), Enabled: true, MinSeverity: "info"})
+		}
+		return EnsureChannels(ctx, db, cfg.DevTenant, want)
+	}))
+}
+
+// EnsureChannels creates each of want on tenant, or updates the channel of
+// that name to match it (secret included).
+func EnsureChannels(ctx context.Context, db *store.DB, tenant string, want []store.Channel) error {
+	for _, c := range want {
+		have, err := db.ListChannels(ctx, tenant, false)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(have, func(h store.Channel) bool { return h.Name == c.Name })
+		if i < 0 {
+			_, err = db.CreateChannel(ctx, tenant, c)
+			if !errors.Is(err, store.ErrConflict) {
+				if err != nil {
+					return fmt.Errorf("demo channel %q: %w", c.Name, err)
+				}
+				continue
+			}
+			// Created meanwhile by another start: update that one.
+			if have, err = db.ListChannels(ctx, tenant, false); err != nil {
+				return err
+			}
+			if i = slices.IndexFunc(have, func(h store.Channel) bool { return h.Name == c.Name }); i < 0 {
+				return fmt.Errorf("demo channel %q: name taken but not found", c.Name)
+			}
+		}
+		c.ID = have[i].ID
+		secret := c.Secret
+		if _, err := db.UpdateChannel(ctx, tenant, c, &secret); err != nil {
+			return fmt.Errorf("demo channel %q: %w", c.Name, err)
+		}
+	}
+	return nil
 }
 
 func newDevServer(lc fx.Lifecycle, cfg config.Config, log *slog.Logger) (*devserver.Server, error) {
@@ -38,13 +145,18 @@ func newDevServer(lc fx.Lifecycle, cfg config.Config, log *slog.Logger) (*devser
 	if err != nil {
 		return nil, err
 	}
+	namespaces := []string{"default"}
+	if cfg.TemporalNamespace != "default" {
+		namespaces = append(namespaces, cfg.TemporalNamespace)
+	}
 	s, err := devserver.Start(devserver.Options{
-		IP:       host,
-		Port:     port,
-		UIPort:   cfg.TemporalUIPort,
-		DBFile:   cfg.TemporalDBFile,
-		Logger:   log.With("component", "temporal-server"),
-		LogLevel: slog.LevelWarn,
+		IP:         host,
+		Port:       port,
+		UIPort:     cfg.TemporalUIPort,
+		DBFile:     cfg.TemporalDBPath(),
+		Namespaces: namespaces,
+		Logger:     log.With("component", "temporal-server"),
+		LogLevel:   slog.LevelWarn,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start embedded temporal server (is another one running on %s?): %w", cfg.TemporalAddress, err)
@@ -155,7 +267,7 @@ func loopback(addr string) string {
 // DevBanner prints where everything is once the whole stack has started;
 // pass it last so its start hook runs after the others.
 func DevBanner() fx.Option {
-	return fx.Invoke(func(lc fx.Lifecycle, cfg config.Config, dev *devserver.Server) {
+	return fx.Invoke(func(lc fx.Lifecycle, cfg config.Config, dev *devserver.Server, sink *devsink.Sink) {
 		lc.Append(fx.StartHook(func() {
 			api := loopback(cfg.HTTPAddr)
 			sim := "off (DEV_SIMULATE=false)"
@@ -171,11 +283,28 @@ smartmaint dev is running
   API docs     http://%s/api/v1/docs
   Metrics      http://%s/metrics
   Simulator    %s
-Press Ctrl-C to stop.
+%sPress Ctrl-C to stop.
 
-`, api, cfg.DevAPIKey, cfg.DevTenant, dev.UIURL(), dev.Address(), api, api, api, sim)
+`, api, cfg.DevAPIKey, cfg.DevTenant, dev.UIURL(), dev.Address(), api, api, api, sim, sinkBanner(cfg, sink))
 		}))
 	})
+}
+
+// sinkBanner is the banner's lines about the mail sink and receiver.
+func sinkBanner(cfg config.Config, sink *devsink.Sink) string {
+	var b strings.Builder
+	if a := sink.SMTPAddr(); a != "" {
+		fmt.Fprintf(&b, "  Mail sink    smtp://%s   (channel %q → %s)\n", a, DemoMailChannel, DemoMailRecipients)
+	} else if cfg.SMTPAddr != "" {
+		fmt.Fprintf(&b, "  Mail         via SMTP_ADDR %s (no dev mail sink)\n", cfg.SMTPAddr)
+	}
+	if u := sink.URL(); u != "" {
+		fmt.Fprintf(&b, "  Webhooks     %s   (channel %q, signature checked)\n", sink.WebhookURL(), DemoWebhookChannel)
+		fmt.Fprintf(&b, "  Sent mail    %s/   or: smartmaint dev mail   (kept in %s)\n", u, cfg.DevSinkDir)
+	} else if sink.SMTPAddr() != "" {
+		fmt.Fprintf(&b, "  Sent mail    smartmaint dev mail   (kept in %s)\n", cfg.DevSinkDir)
+	}
+	return b.String()
 }
 
 func splitHostPort(addr string) (string, int, error) {

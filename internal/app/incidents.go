@@ -87,6 +87,7 @@ func newNotifier(cfg config.Config, db *store.DB, log *slog.Logger) (*notify.Not
 			ImplicitTLS: implicit,
 		},
 		DenyNetworks: deny,
+		PublicURL:    cfg.PublicURL,
 	}, log.With("component", "notify")), nil
 }
 
