@@ -62,6 +62,7 @@ func runTrain(args []string) error {
 	fs.StringVar(&run, "run", "", "bearing: only this run folder (default: every run)")
 	fs.Float64Var(&detect.HealthyFraction, "healthy", 0.3, "bearing: leading share of a run trained on as healthy")
 	fs.IntVar(&detect.Sustain, "sustain", 5, "bearing: consecutive snapshots above the threshold that raise the alarm")
+	cmapss := cmapssFlags(fs)
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return nil
 	} else if err != nil {
@@ -139,8 +140,10 @@ func runTrain(args []string) error {
 			return err
 		}
 		return writeModel(out, r.Model)
+	case "cmapss":
+		return trainCMAPSS(ctx, bar, cmapss, out, report)
 	default:
-		return fmt.Errorf("dataset %q: want ai4i, bearing or azure-pdm", ds)
+		return fmt.Errorf("dataset %q: want ai4i, bearing, azure-pdm or cmapss", ds)
 	}
 }
 

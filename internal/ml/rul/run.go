@@ -34,16 +34,19 @@ func FD001() (Files, error) {
 
 // Result is a training run scored on the test engines.
 type Result struct {
-	Model *Model
+	Model *Model `json:"-"`
 	// File is the model with its metadata, ready for modelfile.Write.
-	File modelfile.Model
+	File modelfile.Model `json:"-"`
+	// Info describes the training.
+	Info Info `json:"info"`
 	// Units are the test engines' estimates at their last cycle.
-	Units []Unit
+	Units []Unit `json:"units"`
 	// Metrics score Units against the RUL file (nil without one).
-	Metrics *Metrics
+	Metrics *Metrics `json:"metrics,omitempty"`
 	// TrainSeconds is the training's wall-clock time and TrainCPUSeconds
 	// the CPU time it used (0 where unknown).
-	TrainSeconds, TrainCPUSeconds float64
+	TrainSeconds    float64 `json:"train_seconds"`
+	TrainCPUSeconds float64 `json:"train_cpu_seconds"`
 }
 
 // Run trains on f.Train and, when f.Test is set, estimates each test
@@ -58,7 +61,7 @@ func Run(ctx context.Context, f Files, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Model: m, TrainSeconds: time.Since(start).Seconds(), TrainCPUSeconds: cpuSeconds() - cpu}
+	res := &Result{Model: m, Info: m.Info, TrainSeconds: time.Since(start).Seconds(), TrainCPUSeconds: cpuSeconds() - cpu}
 	names := FeatureNames()
 	metrics := map[string]float64{"cv_coverage": m.Info.CVCoverage, "train_seconds": res.TrainSeconds, "train_cpu_seconds": res.TrainCPUSeconds}
 	if f.Test != "" {
@@ -189,4 +192,23 @@ func ExportFeatures(dir string, train, test []dataset.CMAPSSEngine, truth []int,
 		}
 		return test[i].Unit, last[i], t
 	})
+}
+
+// ExportFiles is ExportFeatures over the files f (f.RUL may be empty).
+func ExportFiles(dir string, f Files, cfg Config) error {
+	train, err := dataset.LoadCMAPSSEngines(f.Train)
+	if err != nil {
+		return err
+	}
+	test, err := dataset.LoadCMAPSSEngines(f.Test)
+	if err != nil {
+		return err
+	}
+	var truth []int
+	if f.RUL != "" {
+		if truth, err = dataset.LoadCMAPSSRUL(f.RUL); err != nil {
+			return err
+		}
+	}
+	return ExportFeatures(dir, train, test, truth, cfg)
 }
