@@ -91,11 +91,49 @@ func (h *Readings) ingest(w http.ResponseWriter, r *http.Request) {
 	if h.Scorer != nil {
 		req.Extra = h.Scorer(r, tenant, valid)
 	}
-	if err := h.Batcher.Write(r.Context(), req); err != nil {
+	err = h.Batcher.Write(r.Context(), req)
+	var conflict *ingest.ConflictError
+	switch {
+	case errors.As(err, &conflict):
+		writeConflict(w, r, conflict, valid, len(in))
+		return
+	case err != nil:
 		WriteUnavailable(w, r, 5, "readings could not be stored right now and were not acknowledged; retry the request")
 		return
 	}
-	WriteJSON(w, http.StatusCreated, map[string]int{"stored": len(valid.Rows)})
+	// Duplicates (already stored with the same value, or repeated in this
+	// request) are acknowledged: a re-sent request succeeds like the first.
+	WriteJSON(w, http.StatusCreated, map[string]int{"stored": req.Written.Stored, "duplicates": req.Written.Duplicates + valid.Repeats})
+}
+
+// maxConflictDetails caps the readings a 409 lists, like the 422's errors.
+const maxConflictDetails = 100
+
+// ConflictDetail names a reading whose sensor and timestamp are already
+// stored with another value.
+type ConflictDetail struct {
+	Index       int     `json:"index"`
+	Field       string  `json:"field"`
+	Message     string  `json:"message"`
+	Value       float64 `json:"value"`
+	StoredValue float64 `json:"stored_value"`
+}
+
+// writeConflict answers 409 conflicting_reading: readings are unique per
+// sensor and timestamp, and a different value for a stored one is refused
+// with the whole request (see docs/ARCHITECTURE.md, "Duplicate readings").
+func writeConflict(w http.ResponseWriter, r *http.Request, e *ingest.ConflictError, valid ingest.Valid, total int) {
+	details := make([]ConflictDetail, 0, min(len(e.Conflicts), maxConflictDetails))
+	for _, c := range e.Conflicts[:min(len(e.Conflicts), maxConflictDetails)] {
+		details = append(details, ConflictDetail{
+			Index: valid.Index[c.Row], Field: "value", Value: c.Value, StoredValue: c.Stored,
+			Message: fmt.Sprintf("%s/%s at %s is already stored with value %g, not %g",
+				valid.Sensors[c.Row].AssetID, valid.Sensors[c.Row].ID, valid.Rows[c.Row].TS.UTC().Format(time.RFC3339Nano), c.Stored, c.Value),
+		})
+	}
+	WriteError(w, r, http.StatusConflict, "conflicting_reading",
+		fmt.Sprintf("%d of %d readings have a sensor and timestamp already stored with a different value; nothing was stored (an exact re-send is accepted, a correction is not)", len(e.Conflicts), total),
+		details)
 }
 
 // query handles GET /api/v1/assets/{id}/readings?from&to&sensor&step&limit.

@@ -334,7 +334,7 @@ func TestConcurrentIngestLosesNothing(t *testing.T) {
 		wg.Go(func() {
 			for i := range 25 {
 				ts := base.Add(time.Duration(w*1000+i) * time.Millisecond)
-				code, body, _ := s.do(t, "writer", "POST", "/api/v1/readings", "application/json", "["+reading(ts, 1)+","+reading(ts, 2)+"]")
+				code, body, _ := s.do(t, "writer", "POST", "/api/v1/readings", "application/json", "["+reading(ts, 1)+","+reading(ts.Add(time.Microsecond), 2)+"]")
 				if code != 201 {
 					t.Errorf("ingest: %d %v", code, body)
 					return
@@ -348,5 +348,83 @@ func TestConcurrentIngestLosesNothing(t *testing.T) {
 	wg.Wait()
 	if n, _ := s.db.CountReadings(context.Background(), "acme"); n != int64(acked) || acked != 800 {
 		t.Errorf("acknowledged %d, stored %d", acked, n)
+	}
+}
+
+// rollupCount is what the hourly rollup says mill-1's torque has since from.
+func (s *server) rollupCount(t *testing.T, from time.Time) float64 {
+	t.Helper()
+	code, body, _ := s.do(t, "reader", "GET", "/api/v1/assets/mill-1/readings?step=1h&from="+from.Format(time.RFC3339), "", "")
+	if code != 200 {
+		t.Fatalf("rollup query: %d %v", code, body)
+	}
+	var n float64
+	for _, b := range body["series"].([]any)[0].(map[string]any)["buckets"].([]any) {
+		n += b.(map[string]any)["count"].(float64)
+	}
+	return n
+}
+
+// TestIngestDuplicates: the same reading twice in one request and again in
+// a second request is stored once and acknowledged both times; the rollup
+// counts it once.
+func TestIngestDuplicates(t *testing.T) {
+	s := newServer(t)
+	s.seedMill(t)
+	ts := time.Now().UTC().Add(-time.Minute)
+	for i, want := range []map[string]any{{"stored": 1.0, "duplicates": 1.0}, {"stored": 0.0, "duplicates": 2.0}} {
+		code, body, _ := s.do(t, "writer", "POST", "/api/v1/readings", "application/json", "["+reading(ts, 41.5)+","+reading(ts, 41.5)+"]")
+		if code != 201 || body["stored"] != want["stored"] || body["duplicates"] != want["duplicates"] {
+			t.Errorf("request %d: %d %v, want 201 %v", i+1, code, body, want)
+		}
+	}
+	if n, _ := s.db.CountReadings(context.Background(), "acme"); n != 1 {
+		t.Errorf("%d rows stored, want 1", n)
+	}
+	if n := s.rollupCount(t, ts.Add(-2*time.Hour)); n != 1 {
+		t.Errorf("rollup counts %v readings, want 1", n)
+	}
+}
+
+// TestIngestConflictingReading: a different value for a stored timestamp is
+// refused with 409 conflicting_reading naming the reading's index and the
+// stored value, and nothing of the request is stored; two values for one
+// timestamp within a request are 422.
+func TestIngestConflictingReading(t *testing.T) {
+	s := newServer(t)
+	s.seedMill(t)
+	ts := time.Now().UTC().Add(-time.Minute)
+	if code, body, _ := s.do(t, "writer", "POST", "/api/v1/readings", "application/json", reading(ts, 40)); code != 201 {
+		t.Fatalf("first: %d %v", code, body)
+	}
+	code, body, _ := s.do(t, "writer", "POST", "/api/v1/readings", "application/json",
+		"["+reading(ts.Add(time.Second), 1)+","+reading(ts, 40)+","+reading(ts, 40)+","+reading(ts.Add(time.Nanosecond), 40)+","+reading(ts.Add(-time.Second), 2)+"]")
+	if code != 201 || body["duplicates"] != 3.0 {
+		t.Fatalf("exact re-sends: %d %v", code, body)
+	}
+	code, body, _ = s.do(t, "writer", "POST", "/api/v1/readings", "application/json",
+		"["+reading(ts.Add(2*time.Second), 1)+","+reading(ts, 40.5)+"]")
+	if code != 409 || errCode(body) != "conflicting_reading" {
+		t.Fatalf("conflict: %d %v, want 409 conflicting_reading", code, body)
+	}
+	details, _ := body["error"].(map[string]any)["details"].([]any)
+	if len(details) != 1 {
+		t.Fatalf("details = %v, want one", details)
+	}
+	d := details[0].(map[string]any)
+	if d["index"] != 1.0 || d["stored_value"] != 40.0 || d["value"] != 40.5 || d["field"] != "value" {
+		t.Errorf("detail = %v, want index 1, stored_value 40, value 40.5", d)
+	}
+	code, body, _ = s.do(t, "writer", "POST", "/api/v1/readings", "application/json",
+		"["+reading(ts.Add(3*time.Second), 1)+","+reading(ts.Add(3*time.Second), 2)+"]")
+	if code != 422 || errCode(body) != "invalid_readings" {
+		t.Errorf("two values in one request: %d %v, want 422 invalid_readings", code, body)
+	}
+	// Stored: the first reading and the two new ones of the second request.
+	if n, _ := s.db.CountReadings(context.Background(), "acme"); n != 3 {
+		t.Errorf("%d rows stored, want 3: nothing of the refused requests", n)
+	}
+	if n := s.rollupCount(t, ts.Add(-2*time.Hour)); n != 3 {
+		t.Errorf("rollup counts %v readings, want 3", n)
 	}
 }
