@@ -209,6 +209,7 @@ func TestWorkOrdersAPI(t *testing.T) {
 	}
 
 	// An incident's work order is created once.
+	s.recordIncident(t, "acme", "inc-1", "pump-1")
 	inc := `{"asset_id":"pump-1","incident_id":"inc-1","title":"Investigate","estimated_minutes":30,"auto_assign":false}`
 	first := s.mustCreate(t, "decider", path, inc)
 	code, body, _ = s.do(t, "decider", "POST", path, "application/json", inc)

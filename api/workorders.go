@@ -176,6 +176,9 @@ func (h *WorkOrders) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx, tenant := r.Context(), Tenant(r)
+	if b.IncidentID != "" && !h.checkIncident(w, r, tenant, b.IncidentID, b.AssetID) {
+		return
+	}
 	wo := b.workOrder()
 	var out store.PlannedWorkOrder
 	var err error
@@ -202,6 +205,30 @@ func (h *WorkOrders) create(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", "/api/v1/work-orders/"+out.WorkOrder.ID)
 	WriteJSON(w, status, out)
+}
+
+// checkIncident makes sure a work order's incident_id names an incident of
+// the caller's tenant on the work order's asset, answering 422 itself when
+// it does not. The column has no foreign key (the incident workflow may
+// create its work order before its projection is written), so without this
+// a work order could carry another tenant's incident id, or an incident of
+// another asset, whose workflow its status changes would then signal.
+func (h *WorkOrders) checkIncident(w http.ResponseWriter, r *http.Request, tenant, incidentID, assetID string) bool {
+	inc, err := h.DB.GetIncident(r.Context(), tenant, incidentID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_work_order", "the work order is invalid",
+			[]ParamError{{"incident_id", fmt.Sprintf("no incident %q in this tenant", incidentID)}})
+		return false
+	case err != nil:
+		WriteInternal(w, r, err)
+		return false
+	case inc.AssetID != assetID:
+		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_work_order", "the work order is invalid",
+			[]ParamError{{"incident_id", fmt.Sprintf("incident %q is on asset %q, not %q", incidentID, inc.AssetID, assetID)}})
+		return false
+	}
+	return true
 }
 
 func (h *WorkOrders) get(w http.ResponseWriter, r *http.Request) {

@@ -63,6 +63,18 @@ func TestReportEndToEnd(t *testing.T) {
 	// Work orders: wo1 answers incident i1 and is done on time; wo3 is done
 	// after its deadline; wo2 (pump-2, incident i4) is open past its deadline.
 	i1, i4 := uuid.NewString(), uuid.NewString()
+	// A work order may only name an incident of its tenant and asset, so
+	// the two incidents exist first (seq 0; their final state follows).
+	for _, inc := range []struct {
+		id, asset string
+		opened    time.Duration
+	}{{i1, "mill-1", -100 * time.Minute}, {i4, "pump-2", -50 * time.Minute}} {
+		if err := s.db.RecordIncident(ctx, store.Incident{TenantID: "acme", ID: inc.id, AssetID: inc.asset,
+			WorkflowID: workflows.IncidentWorkflowID("acme", inc.asset), Status: "awaiting_approval", Severity: "major",
+			OpenedAt: now.Add(inc.opened), UpdatedAt: now.Add(inc.opened)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
 	createWO := func(body map[string]any) string {
 		body["title"], body["estimated_minutes"], body["auto_assign"] = "inspect", 60, false
 		out := s.must(201, "planner", "POST", "/api/v1/work-orders", body)
