@@ -41,6 +41,10 @@ type WorkOrder struct {
 	Priority     string     `json:"priority"`
 	// Unassigned says why no technician was booked; empty when one was.
 	Unassigned string `json:"unassigned,omitempty"`
+	// Displaced lists the lower-priority work orders, not yet started, whose
+	// slot this one took to meet its deadline; they were booked again and
+	// their history says so (store.WorkOrderEvents).
+	Displaced []string `json:"displaced,omitempty"`
 }
 
 // Summary is a one-line description for logs and messages.
@@ -52,8 +56,12 @@ func (w WorkOrder) Summary() string {
 	if w.Late {
 		late = " — LATE: the earliest slot ends after the deadline"
 	}
-	return fmt.Sprintf("work order %s (priority %s) booked for technician %s from %s to %s, due %s%s",
-		w.ID, w.Priority, w.TechnicianID, w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339), w.Deadline.Format(time.RFC3339), late)
+	displaced := ""
+	if len(w.Displaced) > 0 {
+		displaced = fmt.Sprintf(" (ahead of %d lower-priority work order(s), booked again later)", len(w.Displaced))
+	}
+	return fmt.Sprintf("work order %s (priority %s) booked for technician %s from %s to %s, due %s%s%s",
+		w.ID, w.Priority, w.TechnicianID, w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339), w.Deadline.Format(time.RFC3339), late, displaced)
 }
 
 // Defaults when an asset's metadata does not say otherwise.
@@ -71,7 +79,9 @@ func repairMinutes(asset store.Asset) int {
 }
 
 // ScheduleWorkOrder creates the incident's work order on the technician who
-// can finish it first before the deadline (see store.PlanWorkOrder). The
+// can finish it first before the deadline (see store.PlanWorkOrder), ahead
+// of lower-priority work that has not started when that is what meets the
+// deadline. The
 // asset's metadata may name "required_skills" (a list) and
 // "repair_minutes". A deadline sooner than now plus the repair's duration is
 // moved to that instant. Idempotent: a retry returns the work order the first
@@ -115,7 +125,7 @@ func (a *Maintenance) ScheduleWorkOrder(ctx context.Context, in ScheduleInput) (
 func fromPlanned(planned store.PlannedWorkOrder) WorkOrder {
 	wo := planned.WorkOrder
 	out := WorkOrder{ID: wo.ID, Created: planned.Created, TechnicianID: wo.TechnicianID, Start: wo.ScheduledStart, End: wo.ScheduledEnd,
-		Late: wo.Late, Priority: string(wo.Priority), Unassigned: planned.Unassigned}
+		Late: wo.Late, Priority: string(wo.Priority), Unassigned: planned.Unassigned, Displaced: planned.Displaced}
 	if wo.Deadline != nil {
 		out.Deadline = *wo.Deadline
 	}

@@ -335,6 +335,9 @@ type PlannedWorkOrder struct {
 	// Unassigned explains why no technician was booked (no one has the
 	// skills, or no one is free within the horizon); empty when assigned.
 	Unassigned string `json:"unassigned,omitempty"`
+	// Displaced lists the work orders this one took the slot of (each has a
+	// "displaced" event); empty for a work order returned again.
+	Displaced []string `json:"displaced,omitempty"`
 }
 
 // planAttempts bounds how often PlanWorkOrder re-plans after losing a slot
@@ -426,7 +429,7 @@ var errAlreadyPlanned = errors.New("work order already planned")
 // incident or preventive schedule that meanwhile got its work order gets
 // that one back and nothing is displaced.
 func (db *DB) createDisplacing(ctx context.Context, tenant string, w WorkOrder, displaced []string, now time.Time, opts schedule.Options) (PlannedWorkOrder, error) {
-	out := PlannedWorkOrder{Created: true}
+	out := PlannedWorkOrder{Created: true, Displaced: displaced}
 	onConflict := ""
 	switch {
 	case w.IncidentID != "":

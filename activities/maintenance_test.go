@@ -1,0 +1,106 @@
+package activities_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/smartmaint/smartmaint/activities"
+	"github.com/smartmaint/smartmaint/internal/schedule"
+	"github.com/smartmaint/smartmaint/internal/store"
+	"github.com/smartmaint/smartmaint/internal/testenv"
+)
+
+// maintenanceEnv is a tenant with one asset and one technician on office
+// hours (Monday to Friday, 08:00–16:00 UTC), and the Maintenance activities.
+func maintenanceEnv(t *testing.T) (*store.DB, *testsuite.TestActivityEnvironment, *activities.Maintenance, store.Technician) {
+	t.Helper()
+	db, _ := testenv.DB(t)
+	ctx := context.Background()
+	testenv.Tenant(t, db, "demo")
+	if _, err := db.CreateAsset(ctx, "demo", store.Asset{ID: "mill-01", Type: "mill"}); err != nil {
+		t.Fatal(err)
+	}
+	var week schedule.Week
+	if err := json.Unmarshal([]byte(`{"mon":[["08:00","16:00"]],"tue":[["08:00","16:00"]],"wed":[["08:00","16:00"]],"thu":[["08:00","16:00"]],"fri":[["08:00","16:00"]]}`), &week); err != nil {
+		t.Fatal(err)
+	}
+	tech, err := db.CreateTechnician(ctx, "demo", store.Technician{Name: "Ada", TimeZone: "UTC", Shifts: week, Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	env := suite.NewTestActivityEnvironment()
+	a := &activities.Maintenance{DB: db}
+	env.RegisterActivity(a)
+	return db, env, a, tech
+}
+
+func scheduleWorkOrder(t *testing.T, env *testsuite.TestActivityEnvironment, a *activities.Maintenance, in activities.ScheduleInput) activities.WorkOrder {
+	t.Helper()
+	v, err := env.ExecuteActivity(a.ScheduleWorkOrder, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wo activities.WorkOrder
+	if err := v.Get(&wo); err != nil {
+		t.Fatal(err)
+	}
+	return wo
+}
+
+// TestScheduleWorkOrderDeadlineLeavesTheRepair: whatever the priority, a
+// deadline sooner than the repair takes (120 minutes by default) moves to
+// now + 120 minutes.
+func TestScheduleWorkOrderDeadlineLeavesTheRepair(t *testing.T) {
+	_, env, a, _ := maintenanceEnv(t)
+	now := time.Date(2030, 6, 3, 8, 0, 0, 0, time.UTC) // a Monday
+	for _, p := range store.Priorities {
+		wo := scheduleWorkOrder(t, env, a, activities.ScheduleInput{TenantID: "demo", AssetID: "mill-01", IncidentID: "inc-" + string(p),
+			Title: "Repair", Priority: string(p), Deadline: now.Add(time.Hour), Now: now})
+		if wo.Deadline.Before(now.Add(120 * time.Minute)) {
+			t.Errorf("%s: deadline %s, want at least now + 120 min", p, wo.Deadline)
+		}
+	}
+}
+
+// TestScheduleWorkOrderPreempts: the demo's case on the only technician. A
+// medium preventive job due in 12 h is booked from now; the critical
+// incident's work order takes its slot, meets its deadline and the
+// preventive job is booked after it. A retried activity returns the same
+// work order and moves nothing.
+func TestScheduleWorkOrderPreempts(t *testing.T) {
+	db, env, a, tech := maintenanceEnv(t)
+	ctx := context.Background()
+	now := time.Date(2030, 6, 3, 8, 0, 0, 0, time.UTC)
+	s, e, due := now, now.Add(2*time.Hour), now.Add(12*time.Hour)
+	lube, err := db.CreateWorkOrder(ctx, "demo", store.WorkOrder{AssetID: "mill-01", Title: "Lubricate", Priority: store.PriorityMedium,
+		EstimatedMinutes: 120, TechnicianID: tech.ID, ScheduledStart: &s, ScheduledEnd: &e, Deadline: &due})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := activities.ScheduleInput{TenantID: "demo", AssetID: "mill-01", IncidentID: "inc-1", Title: "Repair spindle",
+		Priority: "critical", Deadline: now.Add(2 * time.Hour), Now: now}
+	wo := scheduleWorkOrder(t, env, a, in)
+	if !wo.Created || wo.Start == nil || !wo.Start.Equal(now) || wo.Late || !slices.Equal(wo.Displaced, []string{lube.ID}) {
+		t.Fatalf("critical work order %+v: want it at 08:00, on time, ahead of the preventive job", wo)
+	}
+	again := scheduleWorkOrder(t, env, a, in)
+	if again.Created || again.ID != wo.ID || !again.Start.Equal(*wo.Start) {
+		t.Errorf("retry = %+v, want the first work order back", again)
+	}
+	l, err := db.GetWorkOrder(ctx, "demo", lube.ID)
+	if err != nil || l.ScheduledStart == nil || !l.ScheduledStart.Equal(now.Add(2*time.Hour)) || l.Late {
+		t.Errorf("preventive job after the critical one: %v late=%v (%v)", l.ScheduledStart, l.Late, err)
+	}
+	if events, _ := db.WorkOrderEvents(ctx, "demo", lube.ID); len(events) != 1 {
+		t.Errorf("%d events on the displaced job, want 1", len(events))
+	}
+}
