@@ -7,7 +7,10 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 	"go.temporal.io/api/serviceerror"
@@ -127,6 +130,25 @@ type DecisionRequest struct {
 	SnoozeFor string `json:"snooze_for"`
 }
 
+// Limits of a DecisionRequest, in characters: the user and comment are
+// kept in the incident's history, the maintenance log and messages.
+const (
+	MaxDecisionUser    = 128
+	MaxDecisionComment = 2000
+)
+
+// textProblems checks the user and comment of b.
+func (b DecisionRequest) textProblems() []ParamError {
+	var p []ParamError
+	if utf8.RuneCountInString(b.User) > MaxDecisionUser || strings.ContainsFunc(b.User, unicode.IsControl) {
+		p = append(p, ParamError{"user", fmt.Sprintf("at most %d characters on one line", MaxDecisionUser)})
+	}
+	if utf8.RuneCountInString(b.Comment) > MaxDecisionComment {
+		p = append(p, ParamError{"comment", fmt.Sprintf("at most %d characters", MaxDecisionComment)})
+	}
+	return p
+}
+
 // DecisionError is a decision the incident did not take: Status and Code
 // are the HTTP status and error code to answer with.
 type DecisionError struct {
@@ -167,9 +189,7 @@ func (h *Incidents) Decide(ctx context.Context, p auth.Principal, id string, b D
 	default:
 		problems = append(problems, ParamError{"action", "one of approve, reject, snooze, acknowledge"})
 	}
-	if len(b.Comment) > 2000 {
-		problems = append(problems, ParamError{"comment", "at most 2000 characters"})
-	}
+	problems = append(problems, b.textProblems()...)
 	if len(problems) > 0 {
 		return nil, &DecisionError{http.StatusUnprocessableEntity, "invalid_decision", "the decision is invalid", problems}
 	}
