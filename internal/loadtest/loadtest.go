@@ -11,7 +11,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -125,13 +127,16 @@ func Run(ctx context.Context, o Options, key, name string) (Report, error) {
 	// Enough distinct bodies that every sensor sees many values (a sensor
 	// fed the same few values would only teach the detectors a false
 	// spread), within about half a million pre-rendered readings.
-	bodies := makeBodies(o, max(64, min(8192, 500_000/max(o.BatchSize, 1))))
+	// Readings are unique per sensor and timestamp, so each request gets
+	// fresh timestamps: a body sent again would only measure duplicates.
+	batches := makeBatches(o, max(64, min(8192, 500_000/max(o.BatchSize, 1))))
 	hdr := http.Header{"Content-Type": {"application/json"}, "X-API-Key": {key}}
 	url := strings.TrimRight(o.BaseURL, "/") + "/api/v1/readings"
-	var i int
+	ts := newStamps()
+	var next atomic.Int64
 	targeter := func(t *vegeta.Target) error {
-		t.Method, t.URL, t.Header, t.Body = http.MethodPost, url, hdr, bodies[i%len(bodies)]
-		i++
+		t.Method, t.URL, t.Header = http.MethodPost, url, hdr
+		t.Body = render(batches[int(next.Add(1)-1)%len(batches)], ts)
 		return nil
 	}
 	workers := uint64(max(o.Workers, 1))
@@ -196,34 +201,56 @@ type input struct {
 	Value    float64 `json:"value"`
 }
 
-// makeBodies pre-renders n request bodies so the generator spends its CPU
-// on sending, not on encoding.
-func makeBodies(o Options, n int) [][]byte {
+// stamps hands out reading timestamps one microsecond apart (PostgreSQL's
+// precision), going back from the moment the attack started, so no two
+// readings of a run share a sensor and timestamp.
+type stamps struct {
+	origin time.Time
+	n      atomic.Int64
+}
+
+func newStamps() *stamps { return &stamps{origin: time.Now().UTC()} }
+
+func (s *stamps) next() time.Time {
+	return s.origin.Add(-time.Duration(s.n.Add(1)) * time.Microsecond)
+}
+
+// makeBatches pre-draws n requests' readings (sensor and value; the
+// timestamp is set when a request is sent).
+func makeBatches(o Options, n int) [][]input {
 	rng := rand.New(rand.NewPCG(1, 2))
-	now := time.Now().UTC()
-	out := make([][]byte, n)
+	out := make([][]input, n)
 	for i := range out {
 		batch := make([]input, o.BatchSize)
 		for j := range batch {
 			batch[j] = input{
 				AssetID:  assetID(rng.IntN(o.Assets)),
 				SensorID: sensorID(rng.IntN(o.SensorsPerAsset)),
-				TS:       now.Add(-time.Duration(rng.IntN(60_000)) * time.Millisecond).Format(time.RFC3339Nano),
 				Value:    50 + rng.NormFloat64()*5,
 			}
 			if rng.Float64() < o.AnomalyRate {
 				batch[j].Value = alarmLimit * 1.5
 			}
 		}
-		var body []byte
-		if o.BatchSize == 1 {
-			body, _ = json.Marshal(batch[0])
-		} else {
-			body, _ = json.Marshal(batch)
-		}
-		out[i] = body
+		out[i] = batch
 	}
 	return out
+}
+
+// render encodes batch with fresh timestamps from ts: one object for a
+// batch of one, an array otherwise.
+func render(batch []input, ts *stamps) []byte {
+	rs := slices.Clone(batch)
+	for i := range rs {
+		rs[i].TS = ts.next().Format(time.RFC3339Nano)
+	}
+	var body []byte
+	if len(rs) == 1 {
+		body, _ = json.Marshal(rs[0])
+	} else {
+		body, _ = json.Marshal(rs)
+	}
+	return body
 }
 
 // RawCopy measures pgx COPY into readings directly, rows of batch size per
@@ -235,14 +262,19 @@ func RawCopy(ctx context.Context, db *store.DB, tenant string, batch int, d time
 		return 0, err
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
-	now := time.Now().UTC()
 	rows := make([]store.Reading, batch)
 	for i := range rows {
-		rows[i] = store.Reading{TenantID: tenant, SensorKey: keys[rng.IntN(len(keys))], TS: now.Add(-time.Duration(rng.IntN(60_000)) * time.Millisecond), Value: rng.Float64()}
+		rows[i] = store.Reading{TenantID: tenant, SensorKey: keys[rng.IntN(len(keys))], Value: rng.Float64()}
 	}
+	// A day back, clear of the API attacks' timestamps; new ones for every
+	// transaction, since a stored reading cannot be copied in again.
+	ts := &stamps{origin: time.Now().UTC().Add(-24 * time.Hour)}
 	start := time.Now()
 	var total int64
 	for time.Since(start) < d {
+		for i := range rows {
+			rows[i].TS = ts.next()
+		}
 		err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
 			n, err := store.CopyReadings(ctx, tx, rows)
 			total += n

@@ -26,21 +26,35 @@ func RunWrk(ctx context.Context, o Options, key, name string) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	// Requests rotate over pre-rendered readings spread over every sensor,
+	// Requests rotate over pre-drawn readings spread over every sensor,
 	// AnomalyRate of them past the alarm limit, so the batcher and the
-	// detectors see the usual mix.
-	o.BatchSize = 1
-	var bodies []string
-	for _, b := range makeBodies(o, max(2000, o.Assets*o.SensorsPerAsset)) {
-		bodies = append(bodies, string(b))
-	}
+	// detectors see the usual mix. Each request gets a fresh timestamp, one
+	// microsecond apart per thread (readings are unique per sensor and
+	// timestamp; a re-sent one would be a duplicate, not stored again).
+	const threads = 2
 	var lua strings.Builder
 	fmt.Fprintf(&lua, "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"X-API-Key\"] = %q\n", key)
-	lua.WriteString("local bodies = {\n")
-	for _, b := range bodies {
-		fmt.Fprintf(&lua, "  %q,\n", b)
+	lua.WriteString("local heads, tails = {}, {}\n")
+	for _, b := range makeBatches(o, max(2000, o.Assets*o.SensorsPerAsset)) {
+		r := b[0]
+		fmt.Fprintf(&lua, "heads[#heads+1] = %q; tails[#tails+1] = %q\n",
+			fmt.Sprintf(`{"asset_id":%q,"sensor_id":%q,"ts":"`, r.AssetID, r.SensorID), fmt.Sprintf(`","value":%g}`, r.Value))
 	}
-	lua.WriteString("}\nlocal i = 0\nrequest = function()\n  i = i + 1\n  return wrk.format(nil, nil, nil, bodies[(i % #bodies) + 1])\nend\n")
+	fmt.Fprintf(&lua, `local origin = %d
+local n = 0
+setup = function(thread)
+  thread:set("tid", n)
+  n = n + 1
+end
+local i = 0
+request = function()
+  i = i + 1
+  local us = origin - (i * %d + tid)
+  local ts = os.date("!%%Y-%%m-%%dT%%H:%%M:%%S", math.floor(us / 1000000)) .. string.format(".%%06dZ", us %% 1000000)
+  local k = (i %% #heads) + 1
+  return wrk.format(nil, nil, nil, heads[k] .. ts .. tails[k])
+end
+`, time.Now().UnixMicro(), threads)
 	dir, err := os.MkdirTemp("", "smartmaint-wrk")
 	if err != nil {
 		return Report{}, err
@@ -51,7 +65,7 @@ func RunWrk(ctx context.Context, o Options, key, name string) (Report, error) {
 		return Report{}, err
 	}
 	url := strings.TrimRight(o.BaseURL, "/") + "/api/v1/readings"
-	out, err := exec.CommandContext(ctx, bin, "-t2", fmt.Sprintf("-c%d", max(o.Workers, 2)),
+	out, err := exec.CommandContext(ctx, bin, fmt.Sprintf("-t%d", threads), fmt.Sprintf("-c%d", max(o.Workers, 2)),
 		fmt.Sprintf("-d%ds", int(o.Duration.Seconds())), "--latency", "-s", script, url).CombinedOutput()
 	if err != nil {
 		return Report{}, fmt.Errorf("loadtest: wrk: %w: %s", err, out)
