@@ -40,6 +40,7 @@ func init() {
 		{"soak", "hold a mixed load on a local API for minutes; report drift, errors and durability", runSoak},
 		{"simulate", "replay the AI4I dataset as sensors with injected faults against the API", runSimulate},
 		{"train", "train a model on a dataset with cross-validation and write the model file", runTrain},
+		{"histories", "export workflow histories as JSON for the replay tests", runHistories},
 	}
 }
 
