@@ -42,6 +42,7 @@ func API() fx.Option {
 		modelsAPI(),
 		operatorAPI(),
 		reportsAPI(),
+		backtestsAPI(),
 		fx.Invoke(func(*http.Server) {}, startPprof),
 	)
 }

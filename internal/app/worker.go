@@ -31,6 +31,7 @@ func Worker() fx.Option {
 		chaosWorker(),
 		modelsWorker(),
 		reportsWorker(),
+		backtestsWorker(),
 		fx.Invoke(fx.Annotate(startWorker, fx.ParamTags(``, ``, ``, ``, `group:"registrations"`, `group:"schedules"`))),
 		fx.Invoke(reconcileOnStart),
 	)
