@@ -11,7 +11,7 @@ import (
 // equal weight stay where they are.
 func TestAssignPreempting(t *testing.T) {
 	week := shifts("08:00", "16:00", time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday)
-	prev := Interval{at(time.Monday, 8, 0), at(time.Monday, 10, 0)}  // medium preventive job, not started
+	prev := Interval{at(time.Monday, 8, 0), at(time.Monday, 10, 0)}   // medium preventive job, not started
 	other := Interval{at(time.Monday, 10, 0), at(time.Monday, 16, 0)} // the rest of the day
 	critical := Job{ID: "crit", Duration: 2 * time.Hour, EarliestStart: at(time.Monday, 8, 0), Deadline: at(time.Monday, 10, 0), Weight: 8}
 	tests := []struct {
