@@ -393,6 +393,8 @@ func TestDecisionForm(t *testing.T) {
 		{"closed incident", r.closed, url.Values{"action": {"approve"}}, "error: Incident inc-old: incident is resolved"},
 		{"unknown incident", "no-such", url.Values{"action": {"approve"}}, "error: Incident no-such does not exist."},
 		{"another tenant's incident", "inc-rival", url.Values{"action": {"approve"}}, "error: Incident inc-rival does not exist."},
+		{"name too long", r.awaiting, url.Values{"action": {"approve"}, "user": {strings.Repeat("o", 129)}}, "error: Incident inc-mill-1: the decision is invalid (user: at most 128 characters on one line)"},
+		{"comment too long", r.awaiting, url.Values{"action": {"approve"}, "comment": {strings.Repeat("c", 2001)}}, "error: Incident inc-mill-1: the decision is invalid (comment: at most 2000 characters)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.form.Set("csrf", csrf)
@@ -444,6 +446,40 @@ func TestDecisionForm(t *testing.T) {
 	inc, err := r.db.GetIncident(context.Background(), "acme", r.awaiting)
 	if err != nil || inc.Status != "awaiting_approval" {
 		t.Errorf("incident %v, %v", inc.Status, err)
+	}
+}
+
+// TestOverviewShowsWhoAcknowledged: an acknowledged incident says who
+// acknowledged it and offers no second acknowledgement; the decision form
+// bounds its fields as the API does.
+func TestOverviewShowsWhoAcknowledged(t *testing.T) {
+	r := newRig(t)
+	ack := store.Incident{TenantID: "acme", ID: "inc-fan-3", AssetID: "fan-3", WorkflowID: "incident/acme/fan-3", Status: "awaiting_approval",
+		Severity: "major", Acknowledged: true, Assignee: "kai <night shift>", Summary: []byte(`{}`), Seq: 1, OpenedAt: r.now.Add(-time.Hour), UpdatedAt: r.now}
+	if err := r.db.RecordIncident(context.Background(), ack, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, page := r.browser().login(r.keys["operator"])
+	card := func(id string) string {
+		start := strings.Index(page, `id="incident-`+id+`"`)
+		if start < 0 {
+			t.Fatalf("no card for %s", id)
+		}
+		end := strings.Index(page[start:], "</article>")
+		return page[start : start+end]
+	}
+	fan, mill := card("inc-fan-3"), card(r.awaiting)
+	if !strings.Contains(fan, "Acknowledged by <strong>kai &lt;night shift&gt;</strong>: escalation has stopped, the decision is still due.") {
+		t.Errorf("the acknowledged incident does not say who acknowledged it:\n%s", fan)
+	}
+	if strings.Contains(fan, `value="acknowledge"`) || !strings.Contains(fan, `value="approve"`) {
+		t.Errorf("the acknowledged incident should offer approve, reject and snooze but not acknowledge:\n%s", fan)
+	}
+	if strings.Contains(mill, "Acknowledged by") || !strings.Contains(mill, `value="acknowledge"`) {
+		t.Errorf("the unacknowledged incident:\n%s", mill)
+	}
+	if !strings.Contains(mill, `name="user" autocomplete="name" maxlength="128"`) || !strings.Contains(mill, `name="comment" maxlength="2000"`) {
+		t.Errorf("the decision form's limits differ from the API's:\n%s", mill)
 	}
 }
 
