@@ -38,6 +38,7 @@ func runLoadtest(args []string) error {
 		driver    = fs.String("driver", defaultDriver(), "single mode's generator: wrk (light, closed loop; the default when installed) or vegeta (open loop at -rate)")
 		conns     = fs.Int("connections", 64, "single mode with wrk: concurrent connections")
 		anomalies = fs.Float64("anomalies", 0, "share of readings past the alarm limit (loads the incident path; use with -spawn-mode dev)")
+		iso       = isolationFlags(fs)
 	)
 	fs.Parse(args)
 	cfg, err := config.Load()
@@ -50,7 +51,7 @@ func runLoadtest(args []string) error {
 	if *url == "" && !*spawn {
 		return fmt.Errorf("-url is empty and -spawn=false")
 	}
-	base, db, stop, err := openTarget(ctx, cfg, *url, *benchName, *spawnMode)
+	base, db, stop, err := openTarget(ctx, cfg, *url, *benchName, *spawnMode, iso())
 	if err != nil {
 		return err
 	}
@@ -117,19 +118,56 @@ func runLoadtest(args []string) error {
 	return nil
 }
 
+// isolationFlags adds -temporal-namespace and -task-queue to fs and returns
+// the isolation they describe (on TEMPORAL_ADDRESS; a dev-mode spawn moves
+// it to a server of its own).
+func isolationFlags(fs *flag.FlagSet) func() loadtest.Isolation {
+	def := loadtest.NewIsolation("")
+	ns := fs.String("temporal-namespace", def.Namespace, "Temporal namespace of the spawned API (never the dev stack's)")
+	queue := fs.String("task-queue", def.TaskQueue, "Temporal task queue of the spawned API (default: a fresh one; it must have no pollers)")
+	return func() loadtest.Isolation { return loadtest.Isolation{Namespace: *ns, TaskQueue: *queue} }
+}
+
+// reservedNames are the namespace and task queue names a spawned API must
+// not use: the defaults and whatever this environment's stack uses.
+func reservedNames(cfg config.Config) []string {
+	return []string{"default", "smartmaint", cfg.TemporalNamespace, cfg.TemporalTaskQueue}
+}
+
 // openTarget returns the API to load and the database behind it: url with
 // DATABASE_URL's database when url is set, otherwise `smartmaint <mode>`
-// spawned on a fresh database dbName. stop closes the database and stops
-// what was spawned.
-func openTarget(ctx context.Context, cfg config.Config, url, dbName, mode string) (base string, db *store.DB, stop func(), err error) {
+// spawned on a fresh database dbName with the Temporal namespace and task
+// queue of iso, after checking that nothing else polls them. stop closes
+// the database and stops what was spawned.
+func openTarget(ctx context.Context, cfg config.Config, url, dbName, mode string, iso loadtest.Isolation) (base string, db *store.DB, stop func(), err error) {
 	dbURL, stopAPI := cfg.DatabaseURL, func() {}
 	if url == "" {
+		if mode != "api" && mode != "dev" {
+			return "", nil, nil, fmt.Errorf("-spawn-mode must be api or dev, not %q", mode)
+		}
+		if err := loadtest.CheckNames(iso, reservedNames(cfg)); err != nil {
+			return "", nil, nil, err
+		}
+		if mode == "dev" {
+			// An embedded Temporal server of its own, on a free port.
+			if iso.Address, err = freeAddr(); err != nil {
+				return "", nil, nil, err
+			}
+		} else {
+			// The API alone talks to TEMPORAL_ADDRESS, perhaps a running
+			// dev stack's server: refuse when workers there poll the queue.
+			iso.Address = cfg.TemporalAddress
+			if err := loadtest.CheckPollers(ctx, iso, 5*time.Second); err != nil {
+				return "", nil, nil, err
+			}
+		}
 		if dbURL, err = freshDatabase(ctx, cfg.DatabaseURL, dbName); err != nil {
 			return "", nil, nil, err
 		}
-		if url, stopAPI, err = spawnAPI(ctx, dbURL, mode); err != nil {
+		if url, stopAPI, err = spawnAPI(ctx, dbURL, mode, iso); err != nil {
 			return "", nil, nil, err
 		}
+		fmt.Fprintf(os.Stderr, "loadtest: spawned `smartmaint %s` on Temporal %s, namespace %s, task queue %s\n", mode, iso.Address, iso.Namespace, iso.TaskQueue)
 	}
 	if db, err = store.Open(ctx, dbURL, 4); err != nil {
 		stopAPI()
@@ -187,9 +225,9 @@ func reportIncidentPath(metricsURL string) error {
 	return nil
 }
 
-// spawnAPI runs this binary's `api` (or `dev`) command on free ports and
-// waits until it serves /health.
-func spawnAPI(ctx context.Context, dbURL, mode string) (string, func(), error) {
+// spawnAPI runs this binary's `api` (or `dev`) command on free ports with
+// iso's Temporal settings and waits until it serves /health.
+func spawnAPI(ctx context.Context, dbURL, mode string, iso loadtest.Isolation) (string, func(), error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return "", nil, err
@@ -198,29 +236,13 @@ func spawnAPI(ctx context.Context, dbURL, mode string) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	if mode != "api" && mode != "dev" {
-		return "", nil, fmt.Errorf("-spawn-mode must be api or dev, not %q", mode)
-	}
 	cmd := exec.Command(self, mode)
 	redisURL := os.Getenv("REDIS_URL")
 	if redisURL == "" {
 		redisURL = "redis://127.0.0.1:6379/0"
 	}
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "HTTP_ADDR="+addr, "REDIS_URL="+redisURL, "LOG_LEVEL=warn")
-	if _, set := os.LookupEnv("RATE_LIMIT_INGEST"); !set {
-		// The per-key ingest budget (20,000/s by default) protects tenants
-		// from each other; a capacity measurement raises it so that every
-		// request still pays the limiter's Redis round trip but none is
-		// turned away with 429.
-		cmd.Env = append(cmd.Env, "RATE_LIMIT_INGEST="+loadtestIngestLimit)
-	}
-	if mode == "dev" {
-		temporal, err := freeAddr()
-		if err != nil {
-			return "", nil, err
-		}
-		cmd.Env = append(cmd.Env, "TEMPORAL_ADDRESS="+temporal, "TEMPORAL_UI_PORT=0", "DEV_SIMULATE=false")
-	}
+	cmd.Env = loadtest.Spawn{Mode: mode, DatabaseURL: dbURL, HTTPAddr: addr, RedisURL: redisURL, Isolation: iso,
+		IngestLimit: loadtestIngestLimit}.Env(os.Environ())
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return "", nil, err

@@ -38,6 +38,7 @@ func runSoak(args []string) error {
 		tenant   = fs.String("tenant", "soak", "tenant to create and measure")
 		dbName   = fs.String("db-name", "smartmaint_soak", "database name for a spawned API (dropped and recreated)")
 		jsonOut  = fs.String("json", "", "also write the report as JSON to this file")
+		iso      = isolationFlags(fs)
 	)
 	fs.Parse(args)
 	cfg, err := config.Load()
@@ -52,7 +53,7 @@ func runSoak(args []string) error {
 			return err
 		}
 	}
-	base, db, stop, err := openTarget(ctx, cfg, *apiURL, *dbName, "api")
+	base, db, stop, err := openTarget(ctx, cfg, *apiURL, *dbName, "api", iso())
 	if err != nil {
 		return err
 	}
