@@ -68,6 +68,9 @@ type StoredOptions struct {
 	// ChartBuckets is the resolution of the chart data
 	// (DefaultChartBuckets when zero).
 	ChartBuckets int
+	// PageRows is about how many readings each query reads (5,000 when
+	// zero); a checkpoint follows every page.
+	PageRows int
 	// Resume continues a replay from a checkpoint Checkpoint was given,
 	// warming the detectors on the readings just before it.
 	Resume *StoredCheckpoint
@@ -201,6 +204,9 @@ func Stored(ctx context.Context, db *store.DB, o StoredOptions) (*StoredReport, 
 	if o.ChartBuckets <= 0 {
 		o.ChartBuckets = DefaultChartBuckets
 	}
+	if o.PageRows <= 0 {
+		o.PageRows = storedPage
+	}
 	asset, err := db.AssetOf(ctx, o.Tenant, o.AssetID)
 	if err != nil {
 		return nil, fmt.Errorf("backtest: stored: %w", err)
@@ -293,7 +299,7 @@ func (r *storedReplay) run(ctx context.Context) error {
 	window := time.Hour
 	if cp.Total > 0 {
 		perRow := o.To.Sub(o.From) / time.Duration(cp.Total)
-		window = max(time.Second, min(perRow*storedPage, o.To.Sub(o.From)))
+		window = max(time.Second, min(perRow*time.Duration(o.PageRows), o.To.Sub(o.From)))
 	}
 	for cp.Cursor.Before(o.To) {
 		if err := ctx.Err(); err != nil {
@@ -303,7 +309,7 @@ func (r *storedReplay) run(ctx context.Context) error {
 		if end.After(o.To) || end.Before(cp.Cursor) {
 			end = o.To
 		}
-		rows, full, err := r.page(ctx, cp.Cursor, end, 4*storedPage)
+		rows, full, err := r.page(ctx, cp.Cursor, end, 4*o.PageRows)
 		if err != nil {
 			return err
 		}
@@ -316,9 +322,9 @@ func (r *storedReplay) run(ctx context.Context) error {
 		}
 		cp.Cursor = end
 		switch {
-		case len(rows) < storedPage/2 && window < o.To.Sub(o.From):
+		case len(rows) < o.PageRows/2 && window < o.To.Sub(o.From):
 			window *= 2
-		case len(rows) > 2*storedPage:
+		case len(rows) > 2*o.PageRows:
 			window /= 2
 		}
 		if o.Checkpoint != nil {
