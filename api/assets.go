@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -214,7 +215,14 @@ func (h *Catalog) updateSensor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s, err := h.DB.UpdateSensor(r.Context(), Tenant(r), b.sensor(vars["id"]))
-	if err != nil {
+	var uc *store.UnitChangeError
+	switch {
+	case errors.As(err, &uc):
+		WriteError(w, r, http.StatusConflict, "unit_in_use",
+			fmt.Sprintf("sensor %s/%s has readings in %q, so its unit cannot change to %q under them: keep the unit, or create a new sensor for readings in %q (deleting this one deletes its readings)", uc.AssetID, uc.SensorID, uc.From, uc.To, uc.To),
+			map[string]string{"unit": uc.From, "requested_unit": uc.To})
+		return
+	case err != nil:
 		WriteStoreError(w, r, err)
 		return
 	}

@@ -208,11 +208,44 @@ func (db *DB) CreateSensor(ctx context.Context, tenant string, s Sensor) (Sensor
 	return out, nil
 }
 
-// UpdateSensor replaces the mutable fields of sensor s.AssetID/s.ID.
+// UnitChangeError is returned by UpdateSensor for a change of unit under
+// existing readings: they were validated, scored and stored in the old
+// unit, and would silently read as the new one. It wraps ErrConflict.
+type UnitChangeError struct {
+	AssetID, SensorID string
+	// From is the unit the readings are in; To the unit asked for.
+	From, To string
+}
+
+func (e *UnitChangeError) Error() string {
+	return fmt.Sprintf("store: sensor %s/%s has readings in %q; its unit cannot change to %q under them", e.AssetID, e.SensorID, e.From, e.To)
+}
+
+func (e *UnitChangeError) Unwrap() error { return ErrConflict }
+
+// UpdateSensor replaces the mutable fields of sensor s.AssetID/s.ID. Its
+// unit may change only while it has no readings (nor hourly rollups);
+// otherwise the error is a *UnitChangeError and nothing changes.
 func (db *DB) UpdateSensor(ctx context.Context, tenant string, s Sensor) (Sensor, error) {
 	var out Sensor
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		var err error
+		var key int64
+		var unit string
+		err := tx.QueryRow(ctx, `SELECT key, unit FROM sensors WHERE asset_id = $1 AND id = $2 FOR UPDATE`, s.AssetID, s.ID).Scan(&key, &unit)
+		if err != nil {
+			return err
+		}
+		if unit != s.Unit {
+			var used bool
+			err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM readings WHERE sensor_key = $1)
+				OR EXISTS (SELECT 1 FROM readings_hourly WHERE sensor_key = $1)`, key).Scan(&used)
+			if err != nil {
+				return err
+			}
+			if used {
+				return &UnitChangeError{AssetID: s.AssetID, SensorID: s.ID, From: unit, To: s.Unit}
+			}
+		}
 		out, err = scanSensor(tx.QueryRow(ctx, `
 			UPDATE sensors SET kind = $3, unit = $4, min_valid = $5, max_valid = $6,
 				warn_low = $7, warn_high = $8, alarm_low = $9, alarm_high = $10, updated_at = now()
@@ -221,6 +254,10 @@ func (db *DB) UpdateSensor(ctx context.Context, tenant string, s Sensor) (Sensor
 			s.AssetID, s.ID, s.Kind, s.Unit, s.MinValid, s.MaxValid, s.WarnLow, s.WarnHigh, s.AlarmLow, s.AlarmHigh))
 		return err
 	})
+	var uc *UnitChangeError
+	if errors.As(err, &uc) {
+		return Sensor{}, err
+	}
 	return out, notFound(err, "sensor", s.AssetID+"/"+s.ID)
 }
 
