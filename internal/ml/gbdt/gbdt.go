@@ -482,10 +482,14 @@ func (t *trainer) gradients() {
 	case LossQuantile:
 		// The pinball loss has no curvature; with a unit hessian the
 		// split gain is that of the gradients, and grow replaces the
-		// leaf values by the residuals' quantile.
+		// leaf values by the residuals' quantile. At y = f the
+		// subgradient taken is −q, as scikit-learn takes it: the other
+		// choice gives every row of a target piled at its quantile (a
+		// capped target at its cap) the same gradient, and no split
+		// would ever gain.
 		q := t.p.Quantile
 		for i := range t.raw {
-			if t.y[i] > t.raw[i] {
+			if t.y[i] >= t.raw[i] {
 				t.g[i] = -q
 			} else {
 				t.g[i] = 1 - q

@@ -187,3 +187,25 @@ func TestClassifierFileUnchanged(t *testing.T) {
 		t.Errorf("an old classifier file decodes as regressor %v scoring %v", old.Regressor(), old.Score([]float64{0, 0}))
 	}
 }
+
+// TestQuantileCappedTarget: when most targets sit at a cap, the upper
+// quantile starts at the cap with every row on it; the model must still
+// learn that rows far below the cap have a lower quantile.
+func TestQuantileCappedTarget(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	X := make([][]float64, 3000)
+	y := make([]float64, len(X))
+	for i := range X {
+		X[i] = []float64{r.Float64()}
+		y[i] = math.Min(125, 300*X[i][0]+5*r.NormFloat64())
+	}
+	m, err := TrainRegressor(X, y, Params{MaxIter: 100, Loss: LossQuantile, Quantile: 0.9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// At x = 0.1 the targets are about N(30, 5²): the 0.9-quantile is
+	// about 36.
+	if got := m.Score([]float64{0.1}); math.Abs(got-36.4) > 5 {
+		t.Errorf("0.9-quantile at x = 0.1 is %v, want about 36", got)
+	}
+}
