@@ -62,6 +62,7 @@ ml-compare: build
 	./$(BIN) train --dataset ai4i --model gbdt --quiet --export-folds $(ML_COMPARE_DIR)/folds.csv --json $(ML_COMPARE_DIR)/gbdt.json > /dev/null
 	./$(BIN) train --dataset ai4i --model iforest --trees 300 --quiet --json $(ML_COMPARE_DIR)/iforest.json > /dev/null
 	$(GO) test -run '^$$' -bench 'BenchmarkScore$$' -benchtime 2s ./internal/ml/gbdt ./internal/ml/iforest > $(ML_COMPARE_DIR)/bench.txt
+	./$(BIN) train --dataset cmapss --quiet --export-features $(ML_COMPARE_DIR)/cmapss --json $(ML_COMPARE_DIR)/cmapss/rul.json --out $(ML_COMPARE_DIR)/cmapss/rul.model > /dev/null
 	/usr/bin/python3 scripts/ml_compare.py --dir $(ML_COMPARE_DIR)
 
 fmt:

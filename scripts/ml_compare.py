@@ -6,12 +6,20 @@ Reads, from --dir (written by `make ml-compare`):
   gbdt.json     the Go gradient-boosted trees' per-fold metrics (`smartmaint train --json`)
   iforest.json  the Go Isolation Forest's per-fold metrics
   bench.txt     `go test -bench BenchmarkScore` output for internal/ml/gbdt and internal/ml/iforest
+  cmapss/       optional: train.csv and test.csv (`smartmaint train --dataset cmapss
+                --export-features`), rul.json (its --json report) and rul.model (its --out)
 
 fits scikit-learn's HistGradientBoostingClassifier and IsolationForest with the
 same parameters on the same training folds, scores the same held-out folds,
 times single-row predict_proba / score_samples calls, prints one table and
 exits non-zero when a check fails: ROC AUC within 0.01 of scikit-learn, and
 per-row scoring at least 100 times faster than a scikit-learn single-row call.
+
+With cmapss/ it also fits HistGradientBoostingRegressor on the identical C-MAPSS
+FD001 feature matrices with the Go model's parameters (squared error for the
+estimate; quantile loss at the same quantiles, conformalized on engine-grouped
+folds of the training engines, for the interval) and prints test RMSE, PHM08
+and coverage side by side; check: RMSE within 1.0 cycle of scikit-learn.
 
 Run it with Debian's /usr/bin/python3 and python3-sklearn (scikit-learn 1.2).
 """
@@ -31,10 +39,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402 (after the thread setting)
 import sklearn  # noqa: E402
-from sklearn.ensemble import HistGradientBoostingClassifier, IsolationForest  # noqa: E402
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor, IsolationForest  # noqa: E402
 from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score, roc_auc_score  # noqa: E402
 
 AUC_TOLERANCE = 0.01
+RMSE_TOLERANCE = 1.0
 MIN_SPEEDUP = 100
 
 
@@ -95,11 +104,97 @@ def per_call_us(fn, number=300, repeat=5):
     return min(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6
 
 
+def load_features(path):
+    """A feature CSV of `smartmaint train --dataset cmapss --export-features`: engine, features..., target."""
+    with open(path, newline="") as f:
+        r = csv.reader(f)
+        head = next(r)
+        rows = list(r)
+    engine = np.asarray([int(rec[0]) for rec in rows])
+    X = np.asarray([[float(v) for v in rec[1:-1]] for rec in rows], dtype=np.float64)
+    y = np.asarray([float(rec[-1]) if rec[-1] != "" else np.nan for rec in rows])
+    return head[1:-1], engine, X, y
+
+
+def phm08(d):
+    return float(np.sum(np.where(d < 0, np.exp(-d / 13) - 1, np.exp(d / 10) - 1)))
+
+
+def compare_cmapss(d, seed):
+    """Ours vs HistGradientBoostingRegressor on identical C-MAPSS features; returns table rows and failures."""
+    from sklearn.model_selection import GroupKFold
+
+    names, eng, X, y = load_features(os.path.join(d, "train.csv"))
+    _, _, Xt, yt = load_features(os.path.join(d, "test.csv"))
+    with open(os.path.join(d, "rul.json")) as f:
+        go = json.load(f)
+    with open(os.path.join(d, "rul.model"), "rb") as f:
+        f.readline()
+        meta = json.loads(f.readline())
+    params = meta["params"]
+    cap, coverage, gp = params["config"]["cap"], params["coverage"], params["point"]
+    base = dict(learning_rate=gp["learning_rate"], max_iter=gp["max_iter"], max_leaf_nodes=gp["max_leaf_nodes"],
+                max_depth=gp["max_depth"] or None, min_samples_leaf=gp["min_samples_leaf"],
+                l2_regularization=gp["l2_regularization"], max_bins=gp["max_bins"], early_stopping=False,
+                random_state=seed)
+    alpha = 1 - coverage
+
+    def fit(X_, y_, **kw):
+        return HistGradientBoostingRegressor(**dict(base, **kw)).fit(X_, y_)
+
+    point = fit(X, y, loss="squared_error")
+    est = np.clip(point.predict(Xt), 0, cap)
+    scores = []
+    for tr, te in GroupKFold(n_splits=5).split(X, y, eng):
+        lo = fit(X[tr], y[tr], loss="quantile", quantile=alpha / 2).predict(X[te])
+        hi = np.minimum(fit(X[tr], y[tr], loss="quantile", quantile=1 - alpha / 2).predict(X[te]), cap)
+        scores.append(np.maximum(lo - y[te], y[te] - hi))
+    scores = np.sort(np.concatenate(scores))
+    margin = scores[min(max(int(np.ceil((len(scores) + 1) * coverage)) - 1, 0), len(scores) - 1)]
+    lower = np.minimum(np.maximum(fit(X, y, loss="quantile", quantile=alpha / 2).predict(Xt) - margin, 0), est)
+    upper = np.maximum(np.minimum(fit(X, y, loss="quantile", quantile=1 - alpha / 2).predict(Xt), cap) + margin, est)
+    capped = np.minimum(yt, cap)
+    sk = {
+        "rmse": float(np.sqrt(np.mean((est - yt) ** 2))), "phm08": phm08(est - yt),
+        "coverage": float(np.mean((lower <= capped) & (capped <= upper))),
+        "coverage_uncapped": float(np.mean((lower <= yt) & (yt <= upper))),
+        "mean_width": float(np.mean(upper - lower)),
+    }
+    gm = go["metrics"]
+    rows, failed = [], []
+    for key, label, fmt_ in (("rmse", "RMSE", "{:.2f}"), ("phm08", "PHM08 score", "{:.1f}"),
+                             (None, f"{coverage:.0%} coverage of min(true, cap)", "{:.3f}"),
+                             ("coverage_uncapped", f"{coverage:.0%} coverage of true RUL", "{:.3f}"),
+                             ("mean_width", "interval mean width", "{:.1f}")):
+        gk = key or "coverage"
+        g, k = gm[gk], sk[gk]
+        check = ""
+        if gk == "rmse":
+            check = "ok" if abs(g - k) <= RMSE_TOLERANCE else "FAIL"
+            if check == "FAIL":
+                failed.append("C-MAPSS RMSE")
+        rows.append((f"C-MAPSS FD001 test {label}", fmt_.format(g), fmt_.format(k), fmt_.format(g - k) if fmt_ != "{:.3f}" else f"{g - k:+.3f}", check))
+    header = (f"C-MAPSS FD001: {len(y)} training rows x {len(names)} features, {len(yt)} test engines at their last cycle; "
+              f"cap {cap:g}, {gp['max_iter']} iterations, learning rate {gp['learning_rate']}, {gp['max_leaf_nodes']} leaves, "
+              f"min {gp['min_samples_leaf']} rows a leaf; intervals: quantile {alpha / 2:.2f}/{1 - alpha / 2:.2f} models "
+              f"conformalized on 5 engine-grouped folds (Go margin {params['margin']:+.2f}, sklearn {margin:+.2f})")
+    return header, rows, failed
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dir", required=True, help="folder with folds.csv, gbdt.json, iforest.json, bench.txt")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--only-cmapss", action="store_true", help="compare only the C-MAPSS RUL models")
     args = ap.parse_args()
+    cmapss_dir = os.path.join(args.dir, "cmapss")
+    cmapss = None
+    if os.path.exists(os.path.join(cmapss_dir, "train.csv")):
+        cmapss = compare_cmapss(cmapss_dir, args.seed)
+    if args.only_cmapss:
+        if cmapss is None:
+            sys.exit(f"ml_compare: no {cmapss_dir}/train.csv")
+        return print_cmapss(cmapss)
 
     X, y = load_ai4i(os.path.join(datasets_dir(), "ai4i2020", "ai4i2020.csv"))
     fold = load_folds(os.path.join(args.dir, "folds.csv"), len(y))
@@ -191,6 +286,28 @@ def main():
     for name, go_r, sk_r in (("GBDT", go_gbdt, sk["gbdt"]), ("Isolation Forest", go_if, sk["iforest"])):
         pairs = "  ".join(f"{g['roc_auc']:.4f}/{s['roc_auc']:.4f}" for g, s in zip(go_r["folds"], sk_r))
         print(f"  {name:<17} {pairs}")
+    if cmapss is not None:
+        print()
+        if print_cmapss(cmapss):
+            failed += cmapss[2]
+    if failed:
+        print("\nFAILED: " + ", ".join(failed))
+        return 1
+    return 0
+
+
+def print_cmapss(cmapss):
+    """Prints the C-MAPSS table; returns 1 when a check failed."""
+    header, rows, failed = cmapss
+    print(header)
+    print(f"check: test RMSE within {RMSE_TOLERANCE} cycle of scikit-learn\n")
+    head = ("metric", "Go smartmaint", "scikit-learn", "Go − sklearn", "check")
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+    fmt = "  ".join(("{:<%d}" if i == 0 else "{:>%d}") % w for i, w in enumerate(widths))
+    print(fmt.format(*head))
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print(fmt.format(*r))
     if failed:
         print("\nFAILED: " + ", ".join(failed))
         return 1

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/smartmaint/smartmaint/internal/dataset"
 	"github.com/smartmaint/smartmaint/internal/ml/rul"
 )
 
@@ -19,6 +20,7 @@ type cmapssOptions struct {
 	leaves   int
 	minLeaf  int
 	coverage float64
+	cv       bool
 }
 
 func cmapssFlags(fs *flag.FlagSet) *cmapssOptions {
@@ -39,6 +41,7 @@ func cmapssFlags(fs *flag.FlagSet) *cmapssOptions {
 	fs.Float64Var(&c.rate, "rul-learning-rate", p.LearningRate, "cmapss: shrinkage of each tree")
 	fs.IntVar(&c.leaves, "rul-max-leaf-nodes", p.MaxLeafNodes, "cmapss: most leaves per tree")
 	fs.IntVar(&c.minLeaf, "rul-min-samples-leaf", p.MinSamplesLeaf, "cmapss: fewest rows in a leaf")
+	fs.BoolVar(&c.cv, "rul-cv", false, "cmapss: only cross-validate the point model's parameters on 5 engine-grouped folds of the training engines (RMSE of the capped target over every held-out cycle) and print it")
 	return c
 }
 
@@ -64,6 +67,23 @@ func trainCMAPSS(ctx context.Context, b *bar, c *cmapssOptions, out, report stri
 	o.Params.MaxIter, o.Params.LearningRate, o.Params.MaxLeafNodes, o.Params.MinSamplesLeaf = c.iter, c.rate, c.leaves, c.minLeaf
 	o.Coverage, o.Seed = c.coverage, 42
 	o.Progress = b.set("training cmapss RUL")
+	if c.cv {
+		train, err := dataset.LoadCMAPSSEngines(f.Train)
+		if err != nil {
+			return err
+		}
+		rows, err := rul.TrainingRows(train, o.Config)
+		if err != nil {
+			return err
+		}
+		r, err := rul.CrossValidate(ctx, rows, o.Config.Cap, o.Params, 5, o.Seed)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("engine-grouped 5-fold CV, learning rate %g, %d iterations, %d leaves, min %d a leaf: RMSE %.3f (folds %.2f), %.1f s\n",
+			c.rate, c.iter, c.leaves, c.minLeaf, r.RMSE, r.FoldRMSE, r.Seconds)
+		return writeJSON(report, r)
+	}
 	if c.export != "" {
 		if err := rul.ExportFiles(c.export, f, o.Config); err != nil {
 			return err
