@@ -83,3 +83,25 @@ func BenchmarkWriteReadings(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkWriteReadingsResent is a batch re-sent whole (every reading a
+// duplicate): the fast path fails on the unique index and the write is done
+// again with ON CONFLICT DO NOTHING.
+func BenchmarkWriteReadingsResent(b *testing.B) {
+	for _, n := range []int{500, 10_000} {
+		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
+			db, rows := benchRows(b, n)
+			ctx := context.Background()
+			if err := db.WriteReadings(ctx, nil, rows); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if err := db.WriteReadings(ctx, nil, rows); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*len(rows))/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
