@@ -1,6 +1,7 @@
 // Command smartmaint is the predictive-maintenance platform in one binary.
 //
 //	smartmaint dev        the whole stack in one process (Temporal dev server + UI, API, worker)
+//	smartmaint dev mail   what the dev stack's mail sink and webhook receiver got
 //	smartmaint api        the HTTP API
 //	smartmaint worker     the Temporal worker
 //	smartmaint migrate    create the database if missing and apply migrations
@@ -30,7 +31,7 @@ var commands []command
 
 func init() {
 	commands = []command{
-		{"dev", "run the whole stack in one process on embedded defaults", runDev},
+		{"dev", "run the whole stack in one process on embedded defaults (dev mail: what its mail sink and webhook receiver got)", runDev},
 		{"api", "run the HTTP API", runAPI},
 		{"worker", "run the Temporal worker", runWorker},
 		{"migrate", "create the database if missing and apply migrations", runMigrate},
@@ -40,6 +41,7 @@ func init() {
 		{"soak", "hold a mixed load on a local API for minutes; report drift, errors and durability", runSoak},
 		{"simulate", "replay the AI4I dataset as sensors with injected faults against the API", runSimulate},
 		{"train", "train a model on a dataset with cross-validation and write the model file", runTrain},
+		{"backtest", "replay a dataset through the detectors and models; alarms, lead times, RUL error", runBacktest},
 		{"histories", "export workflow histories as JSON for the replay tests", runHistories},
 	}
 }
@@ -86,6 +88,9 @@ func loadConfig() (config.Config, error) {
 }
 
 func runDev(args []string) error {
+	if len(args) > 0 && args[0] == "mail" {
+		return runDevMail(args[1:])
+	}
 	cfg, err := loadConfig()
 	if err != nil {
 		return err

@@ -186,8 +186,11 @@ func composeEmail(from *mail.Address, to []*mail.Address, d Delivery, m Message,
 		rcpts[i] = a.String()
 	}
 	subject := m.Subject
-	if m.Severity.Rank() >= SeverityWarning.Rank() {
-		subject = "[" + strings.ToUpper(string(m.Severity)) + "] " + subject
+	// The severity prefix, unless the subject starts with it already (the
+	// incident workflow's subjects do: "[major] press-1: approval needed").
+	if prefix := "[" + string(m.Severity) + "]"; m.Severity.Rank() >= SeverityWarning.Rank() &&
+		!(len(subject) >= len(prefix) && strings.EqualFold(subject[:len(prefix)], prefix)) {
+		subject = strings.ToUpper(prefix) + " " + subject
 	}
 	h := []struct{ k, v string }{
 		{"From", from.String()},

@@ -90,6 +90,37 @@ func TestEmailPlainText(t *testing.T) {
 	}
 }
 
+// TestEmailSubjectPrefix: the severity prefixes the subject once, also
+// when the subject already names it.
+func TestEmailSubjectPrefix(t *testing.T) {
+	srv := startSMTP(t, smtpOptions{})
+	e := &notify.Email{Config: notify.SMTPConfig{Addr: srv.Addr, From: "alerts@plant.example"}}
+	for i, tc := range []struct {
+		sev           notify.Severity
+		subject, want string
+	}{
+		{notify.SeverityMajor, "press-1: approval needed", "[MAJOR] press-1: approval needed"},
+		{notify.SeverityMajor, "[major] press-1: approval needed", "[major] press-1: approval needed"},
+		{notify.SeverityCritical, "[CRITICAL] press-1", "[CRITICAL] press-1"},
+		{notify.SeverityMajor, "[minor] press-1", "[MAJOR] [minor] press-1"},
+		{notify.SeverityInfo, "Report ready", "Report ready"},
+	} {
+		m := testMessage
+		m.Severity, m.Subject = tc.sev, tc.subject
+		if err := e.Send(context.Background(), emailChannel("ops@plant.example"), testDelivery, m); err != nil {
+			t.Fatal(err)
+		}
+		got := srv.Messages()[i]
+		msg, err := mail.ReadMessage(bytes.NewReader(got.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if subject, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject")); subject != tc.want {
+			t.Errorf("%s %q: Subject = %q, want %q", tc.sev, tc.subject, subject, tc.want)
+		}
+	}
+}
+
 func TestEmailHTMLOverSTARTTLSWithAuth(t *testing.T) {
 	srv := startSMTP(t, smtpOptions{tls: true, user: "smartmaint", password: "hunter2"})
 	cfg := notify.SMTPConfig{Addr: srv.Addr, From: "alerts@plant.example", Username: "smartmaint", Password: "hunter2",
