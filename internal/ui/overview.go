@@ -43,6 +43,10 @@ type overviewPage struct {
 	Assets          []assetView
 	WorkOrders      []workOrderView
 	Models          []modelView
+	// Reconciled lists the incidents re-attached to a new workflow run, or
+	// closed as orphaned, in the last day (dispatch.Reconcile): the
+	// operator sees that a restart lost history and what became of it.
+	Reconciled []store.LogEntry
 	// Problems name the parts that could not be loaded.
 	Problems []string
 	// MaxUser and MaxComment bound the decision form's fields as the API
@@ -166,6 +170,12 @@ func (u *UI) load(ctx context.Context, p auth.Principal, now time.Time) *overvie
 	for _, wo := range orders {
 		pg.WorkOrders = append(pg.WorkOrders, workOrderView{WorkOrder: wo, Technician: names[wo.TechnicianID]})
 	}
+
+	reconciled, err := u.DB.RecentLogEvents(ctx, tenant, []string{workflows.EventReattached, workflows.EventClosedOrphaned}, now.Add(-24*time.Hour), 20)
+	if err != nil {
+		problem("reconciliation", err)
+	}
+	pg.Reconciled = reconciled
 
 	if u.Registry != nil {
 		models, err := u.Registry.Models(ctx, tenant)

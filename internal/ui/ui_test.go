@@ -483,6 +483,30 @@ func TestOverviewShowsWhoAcknowledged(t *testing.T) {
 	}
 }
 
+// TestOverviewShowsReconciliation: incidents re-attached or closed at
+// start-up in the last day are listed; older ones are not.
+func TestOverviewShowsReconciliation(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	inc := store.Incident{TenantID: "acme", ID: "inc-pump-9", AssetID: "pump-9", WorkflowID: "incident/acme/pump-9", Status: "awaiting_approval",
+		Severity: "major", Summary: []byte(`{}`), Seq: 1, OpenedAt: r.now.Add(-48 * time.Hour), UpdatedAt: r.now}
+	log := []store.LogEntry{
+		{Seq: 1, At: r.now.Add(-47 * time.Hour), Actor: "system", Event: workflows.EventReattached, Message: "the old one"},
+		{Seq: 2, At: r.now.Add(-time.Hour), Actor: "system", Event: workflows.EventReattached, Message: "re-attached at start-up: its workflow was gone"},
+	}
+	if err := r.db.RecordIncident(ctx, inc, log); err != nil {
+		t.Fatal(err)
+	}
+	_, page := r.browser().login(r.keys["operator"])
+	if !strings.Contains(page, "Incidents carried on after a restart") || !strings.Contains(page, "pump-9, incident") ||
+		!strings.Contains(page, "re-attached: re-attached at start-up: its workflow was gone") {
+		t.Errorf("the page does not list the re-attached incident:\n%s", page)
+	}
+	if strings.Contains(page, "the old one") {
+		t.Error("the page lists a re-attachment older than a day")
+	}
+}
+
 // BenchmarkOverview renders the whole page for the rig's tenant: every
 // query, the evidence chart and the template.
 func BenchmarkOverview(b *testing.B) {
