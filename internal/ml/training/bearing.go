@@ -30,14 +30,15 @@ type BearingResult struct {
 	Model modelfile.Model `json:"-"`
 }
 
-// BearingRuns returns the run folders under the datasets folder's
-// bearing/ folder; ErrNoBearingData when there are none.
+// BearingRuns returns the run folders of raw snapshots under the datasets
+// folder's ims-bearing/ folder (IMS sets No. 1 and 2); ErrNoBearingData
+// when there are none.
 func BearingRuns() ([]string, error) {
 	d, err := dataset.Dir()
 	if err != nil {
 		return nil, err
 	}
-	runs, err := bearing.Runs(filepath.Join(d, "bearing"))
+	runs, err := bearing.Runs(filepath.Join(d, "ims-bearing"))
 	if err != nil {
 		return nil, err
 	}
