@@ -111,15 +111,20 @@ func CheckPollers(ctx context.Context, iso Isolation, timeout time.Duration) err
 			return fmt.Errorf("loadtest: describe task queue %q in namespace %q on %s: %w", iso.TaskQueue, iso.Namespace, iso.Address, err)
 		}
 		for _, p := range resp.GetPollers() {
-			pollers = append(pollers, p.GetIdentity())
+			id := p.GetIdentity()
+			if id == "" {
+				id = "(no identity)"
+			}
+			pollers = append(pollers, id)
 		}
 	}
-	if len(pollers) > 0 {
-		slices.Sort(pollers)
-		return fmt.Errorf("%w: task queue %q in namespace %q on %s is polled by %d worker(s) (%s); stop them or pick another -task-queue",
-			ErrNotIsolated, iso.TaskQueue, iso.Namespace, iso.Address, len(slices.Compact(pollers)), strings.Join(slices.Compact(pollers), ", "))
+	if len(pollers) == 0 {
+		return nil
 	}
-	return nil
+	slices.Sort(pollers)
+	pollers = slices.Compact(pollers)
+	return fmt.Errorf("%w: task queue %q in namespace %q on %s is polled by %s; stop them or pick another -task-queue",
+		ErrNotIsolated, iso.TaskQueue, iso.Namespace, iso.Address, strings.Join(pollers, ", "))
 }
 
 // Spawn is the smartmaint process a loadtest starts.
