@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/smartmaint/smartmaint/internal/ml/gbdt"
 	"github.com/smartmaint/smartmaint/internal/ml/modelfile"
@@ -25,15 +26,21 @@ func init() {
 
 // Model estimates remaining useful life from a Builder's feature vector:
 // a squared-error point model and an interval from two quantile models
-// (at (1−Coverage)/2 and (1+Coverage)/2) widened or narrowed by Margin,
+// (at (1−Coverage)/2 and (1+Coverage)/2) widened or narrowed by a margin,
 // the split-conformal correction measured on training engines held out of
-// the quantile models' fit (conformalized quantile regression). Estimates
-// are of the capped target: at most Config.Cap. A Model is safe for
-// concurrent use and Predict does not allocate.
+// the quantile models' fit (conformalized quantile regression). The margin
+// is Mondrian: one per bin of the quantile interval's midpoint (Margins,
+// bins split at Edges), so that the many easy cycles of healthy engines do
+// not set the margin of the degraded ones; Margin is the single marginal
+// one, used when Margins is empty. Estimates are of the capped target: at
+// most Config.Cap. A Model is safe for concurrent use and Predict does not
+// allocate.
 type Model struct {
 	Config   Config
 	Coverage float64
 	Margin   float64
+	Edges    []float64
+	Margins  []float64
 	Point    *gbdt.Model
 	Lower    *gbdt.Model
 	Upper    *gbdt.Model
@@ -53,18 +60,43 @@ type Info struct {
 	// CVCoverage is the conformalized intervals' coverage of the capped
 	// target on the held-out rows (by construction about Coverage).
 	CVCoverage float64 `json:"cv_coverage"`
+	// CVBinRows counts the held-out rows per midpoint bin, and
+	// CVBinCoverageMarginal is each bin's coverage under the single
+	// marginal margin: how uneven it is shows what the per-bin margins
+	// correct.
+	CVBinRows             []int     `json:"cv_bin_rows,omitempty"`
+	CVBinCoverageMarginal []float64 `json:"cv_bin_coverage_marginal,omitempty"`
 	// Seconds is the training time.
 	Seconds float64 `json:"seconds"`
 }
 
 // Predict returns the estimated RUL at the cycle x describes and the
 // interval's lower and upper bounds, lower ≤ rul ≤ upper, all in
-// [0, Config.Cap + Margin].
+// [0, Config.Cap + the largest margin].
 func (m *Model) Predict(x []float64) (rul, lower, upper float64) {
 	rul = clamp(m.Point.Score(x), 0, m.Config.Cap)
-	lower = max(m.Lower.Score(x)-m.Margin, 0)
-	upper = min(m.Upper.Score(x), m.Config.Cap) + m.Margin
+	lq, uq := m.Lower.Score(x), min(m.Upper.Score(x), m.Config.Cap)
+	mg := m.margin((lq + uq) / 2)
+	lower = max(lq-mg, 0)
+	upper = uq + mg
 	return rul, min(lower, rul), max(upper, rul)
+}
+
+// margin is the conformal margin of an interval with midpoint mid.
+func (m *Model) margin(mid float64) float64 {
+	if len(m.Margins) == 0 {
+		return m.Margin
+	}
+	return m.Margins[bin(m.Edges, mid)]
+}
+
+// bin is the index of the bin of v: the first edge v does not exceed.
+func bin(edges []float64, v float64) int {
+	i := 0
+	for i < len(edges) && v > edges[i] {
+		i++
+	}
+	return i
 }
 
 func clamp(v, lo, hi float64) float64 { return max(lo, min(v, hi)) }
@@ -81,13 +113,15 @@ func (m *Model) ModelKind() string { return Kind }
 
 // ModelParams are the parameters modelfile records.
 func (m *Model) ModelParams() any {
-	return map[string]any{"config": m.Config, "coverage": m.Coverage, "margin": m.Margin, "point": m.Params, "info": m.Info}
+	return map[string]any{"config": m.Config, "coverage": m.Coverage, "margin": m.Margin, "edges": m.Edges, "margins": m.Margins, "point": m.Params, "info": m.Info}
 }
 
 type wire struct {
 	Config   Config          `json:"config"`
 	Coverage float64         `json:"coverage"`
 	Margin   float64         `json:"margin"`
+	Edges    []float64       `json:"edges,omitempty"`
+	Margins  []float64       `json:"margins,omitempty"`
 	Params   gbdt.Params     `json:"params"`
 	Info     Info            `json:"info"`
 	Point    json.RawMessage `json:"point"`
@@ -97,7 +131,7 @@ type wire struct {
 
 // MarshalBinary encodes the model as JSON.
 func (m *Model) MarshalBinary() ([]byte, error) {
-	w := wire{Config: m.Config, Coverage: m.Coverage, Margin: m.Margin, Params: m.Params, Info: m.Info}
+	w := wire{Config: m.Config, Coverage: m.Coverage, Margin: m.Margin, Edges: m.Edges, Margins: m.Margins, Params: m.Params, Info: m.Info}
 	for _, p := range []struct {
 		dst *json.RawMessage
 		m   *gbdt.Model
@@ -126,7 +160,15 @@ func (m *Model) UnmarshalBinary(b []byte) error {
 	if math.IsNaN(w.Margin) || math.IsInf(w.Margin, 0) || !(w.Coverage > 0 && w.Coverage < 1) {
 		return fmt.Errorf("rul: decode: margin %v, coverage %v", w.Margin, w.Coverage)
 	}
-	d := Model{Config: w.Config, Coverage: w.Coverage, Margin: w.Margin, Params: w.Params, Info: w.Info}
+	if len(w.Margins) > 0 && len(w.Margins) != len(w.Edges)+1 {
+		return fmt.Errorf("rul: decode: %d margins for %d bin edges", len(w.Margins), len(w.Edges))
+	}
+	for _, v := range append(slices.Clone(w.Edges), w.Margins...) {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("rul: decode: margin or edge %v", v)
+		}
+	}
+	d := Model{Config: w.Config, Coverage: w.Coverage, Margin: w.Margin, Edges: w.Edges, Margins: w.Margins, Params: w.Params, Info: w.Info}
 	for _, p := range []struct {
 		src json.RawMessage
 		dst **gbdt.Model

@@ -118,8 +118,11 @@ func trainingHash(engines []dataset.CMAPSSEngine) string {
 func (r *Result) WriteTable(w io.Writer) error {
 	m := r.Model
 	fmt.Fprintf(w, "RUL on C-MAPSS: %d training engines, %d rows, cap %g, %d features\n", m.Info.Engines, m.Info.Rows, m.Config.Cap, m.NumFeatures())
-	fmt.Fprintf(w, "conformal calibration on %d engine-grouped folds of the training engines: held-out coverage %.3f (nominal %.2f), margin %+.2f cycles\n",
-		m.Info.Folds, m.Info.CVCoverage, m.Coverage, m.Margin)
+	fmt.Fprintf(w, "conformal calibration on %d engine-grouped folds of the training engines: held-out coverage %.3f (nominal %.2f)\n",
+		m.Info.Folds, m.Info.CVCoverage, m.Coverage)
+	fmt.Fprintf(w, "  marginal margin %+.2f cycles; held-out coverage under it per midpoint bin (edges %.0f): %.3f (rows %d)\n",
+		m.Margin, m.Edges, m.Info.CVBinCoverageMarginal, m.Info.CVBinRows)
+	fmt.Fprintf(w, "  per-bin margins %.2f\n", m.Margins)
 	fmt.Fprintf(w, "training time %.1f s wall clock, %.1f s CPU\n", r.TrainSeconds, r.TrainCPUSeconds)
 	if r.Metrics == nil {
 		_, err := fmt.Fprintf(w, "test: %d engines estimated, no truth given\n", len(r.Units))

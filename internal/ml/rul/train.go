@@ -47,6 +47,10 @@ type Options struct {
 	// Folds is the number of engine-grouped folds whose held-out rows
 	// calibrate the intervals (default 5).
 	Folds int
+	// Bins is the number of equal-width bins over [0, Cap] of the
+	// quantile interval's midpoint that get their own conformal margin
+	// (default 5; 1 for a single margin).
+	Bins int
 	// Seed shuffles the engines into folds.
 	Seed uint64
 	// Progress, when set, is called after each model fitted.
@@ -66,6 +70,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Folds == 0 {
 		o.Folds = 5
+	}
+	if o.Bins == 0 {
+		o.Bins = 5
 	}
 	return o
 }
@@ -98,7 +105,7 @@ func (r *Rows) split(fold []int, f int) (trainX [][]float64, trainY []float64, t
 // quantile models' out-of-fold residuals: for each of Folds engine-grouped
 // folds, quantile models fitted without the fold's engines bound its rows,
 // and Margin is the conformal quantile of max(lower − y, y − upper) over
-// all held-out rows.
+// all held-out rows, Margins the same per bin of the interval's midpoint.
 func Train(ctx context.Context, engines []dataset.CMAPSSEngine, o Options) (*Model, error) {
 	start := time.Now()
 	o = o.withDefaults()
@@ -175,29 +182,70 @@ func Train(ctx context.Context, engines []dataset.CMAPSSEngine, o Options) (*Mod
 	if firstErr != nil {
 		return nil, firstErr
 	}
+	for k := 1; k < o.Bins; k++ {
+		m.Edges = append(m.Edges, o.Config.Cap*float64(k)/float64(o.Bins))
+	}
 	scores := make([]float64, 0, len(rows.Y))
+	binOf := make([]int, 0, len(rows.Y))
+	byBin := make([][]float64, o.Bins)
 	for f := 0; f < o.Folds; f++ {
 		ms := foldModels[f]
 		_, _, test := rows.split(fold, f)
 		for _, r := range test {
 			x, yv := rows.X[r], rows.Y[r]
-			scores = append(scores, max(ms[0].Score(x)-yv, yv-min(ms[1].Score(x), o.Config.Cap)))
+			lq, uq := ms[0].Score(x), min(ms[1].Score(x), o.Config.Cap)
+			s := max(lq-yv, yv-uq)
+			b := bin(m.Edges, (lq+uq)/2)
+			scores, binOf = append(scores, s), append(binOf, b)
+			byBin[b] = append(byBin[b], s)
 		}
 	}
 	m.Margin = conformal(scores, o.Coverage)
+	m.Info.CVBinRows = make([]int, o.Bins)
+	m.Info.CVBinCoverageMarginal = make([]float64, o.Bins)
+	for b, s := range byBin {
+		m.Info.CVBinRows[b] = len(s)
+		for _, v := range s {
+			if v <= m.Margin {
+				m.Info.CVBinCoverageMarginal[b]++
+			}
+		}
+		if len(s) > 0 {
+			m.Info.CVBinCoverageMarginal[b] /= float64(len(s))
+		}
+		// A bin with too few rows for a stable quantile keeps the
+		// marginal margin.
+		mg := m.Margin
+		if len(s) >= minBinRows {
+			mg = conformal(s, o.Coverage)
+		}
+		m.Margins = append(m.Margins, mg)
+	}
+	if o.Bins == 1 {
+		m.Edges, m.Margins = nil, nil
+	}
 	covered := 0
-	for _, s := range scores {
-		if s <= m.Margin {
+	for i, s := range scores {
+		if s <= m.margin0(binOf[i]) {
 			covered++
 		}
 	}
 	m.Params.Progress = nil
-	m.Info = Info{
-		Engines: len(engines), Rows: len(rows.Y), Folds: o.Folds,
-		CVCoverage: float64(covered) / float64(len(scores)),
-		Seconds:    time.Since(start).Seconds(),
-	}
+	m.Info.Engines, m.Info.Rows, m.Info.Folds = len(engines), len(rows.Y), o.Folds
+	m.Info.CVCoverage = float64(covered) / float64(len(scores))
+	m.Info.Seconds = time.Since(start).Seconds()
 	return m, nil
+}
+
+// minBinRows is the fewest held-out rows a bin needs for its own margin.
+const minBinRows = 100
+
+// margin0 is the margin of bin b.
+func (m *Model) margin0(b int) float64 {
+	if len(m.Margins) == 0 {
+		return m.Margin
+	}
+	return m.Margins[b]
 }
 
 // conformal returns the ⌈(n+1)·coverage⌉-th smallest of the n scores, the
