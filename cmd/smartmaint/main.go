@@ -43,7 +43,6 @@ func init() {
 		{"simulate", "replay the AI4I dataset as sensors with injected faults against the API", runSimulate},
 		{"train", "train a model on a dataset with cross-validation and write the model file", runTrain},
 		{"backtest", "replay a dataset through the detectors and models; alarms, lead times, RUL error", runBacktest},
-		{"backtest", "replay a dataset through the detectors and models; alarms, lead times, RUL error", runBacktest},
 		{"histories", "export workflow histories as JSON for the replay tests", runHistories},
 	}
 }
