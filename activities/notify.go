@@ -78,6 +78,10 @@ func (a *Notifications) Notify(ctx context.Context, in NotifyInput) (NotifyResul
 	})
 	res := NotifyResult{Key: in.Key, Results: rep.Results, Skipped: rep.Skipped, Severity: string(sev)}
 	if err == nil {
+		if rep.Skipped != "" {
+			activity.GetLogger(ctx).Info("notification sent to no channel", "key", in.Key, "tenant", in.TenantID,
+				"skipped", string(rep.Skipped), "reason", rep.Skipped.Describe(sev))
+		}
 		return res, nil
 	}
 	maxAttempts := a.MaxAttempts

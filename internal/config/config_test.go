@@ -75,6 +75,9 @@ func TestLoadDefaultsAndValidation(t *testing.T) {
 		{"PREVENTIVE_INTERVAL", "30s", "PREVENTIVE_INTERVAL"},
 		{"PREVENTIVE_LEAD", "-1h", "PREVENTIVE_LEAD"},
 		{"PREVENTIVE_LEAD", "0s", ""},
+		{"PUBLIC_URL", "smartmaint.example", "PUBLIC_URL"},
+		{"PUBLIC_URL", "https://smartmaint.example", ""},
+		{"DEV_SINK_KEEP", "0", "DEV_SINK_KEEP"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env, func(t *testing.T) {
