@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -154,4 +156,43 @@ func TestStoredUnknownSensor(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error for an unknown sensor")
 	}
+}
+
+// BenchmarkStored replays a week of minute readings of ten sensors
+// (100,800 readings) per iteration.
+func BenchmarkStored(b *testing.B) {
+	db, _ := testenv.DB(b)
+	tenant := testenv.Tenant(b, db, "acme")
+	ctx := context.Background()
+	if _, err := db.CreateAsset(ctx, tenant, store.Asset{ID: "line-1", Type: "line"}); err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	var rows []store.Reading
+	for i := range 10 {
+		s, err := db.CreateSensor(ctx, tenant, store.Sensor{AssetID: "line-1", ID: fmt.Sprintf("s%d", i), Unit: "u"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for ts := stepStart; ts.Before(stepStart.Add(7 * 24 * time.Hour)); ts = ts.Add(time.Minute) {
+			rows = append(rows, store.Reading{TenantID: tenant, SensorKey: s.Key, TS: ts.Add(time.Duration(i) * time.Second), Value: 50 + rng.NormFloat64()})
+		}
+	}
+	for c := range slices.Chunk(rows, 10000) {
+		if err := db.WriteReadings(ctx, nil, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	o := backtest.StoredOptions{Tenant: tenant, AssetID: "line-1", From: stepStart, To: stepStart.Add(7 * 24 * time.Hour)}
+	b.ResetTimer()
+	for b.Loop() {
+		rep, err := backtest.Stored(ctx, db, o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if rep.Readings != int64(len(rows)) {
+			b.Fatalf("%d readings, want %d", rep.Readings, len(rows))
+		}
+	}
+	b.ReportMetric(float64(len(rows))*float64(b.N)/b.Elapsed().Seconds(), "readings/s")
 }
