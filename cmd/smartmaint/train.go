@@ -39,7 +39,7 @@ func runTrain(args []string) error {
 		fmt.Fprintln(fs.Output(), "usage: smartmaint train [flags]\n\nTrains a model on a dataset under shared/datasets ($SMARTMAINT_DATASETS) with\nstratified k-fold cross-validation, prints the metrics table and writes the\nmodel file. See docs/ML.md.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&ds, "dataset", "ai4i", "dataset: ai4i (AI4I 2020 failures), bearing (run-to-failure vibration runs) or azure-pdm (24 h failure risk, trained Jan-Feb 2015, tested on March)")
+	fs.StringVar(&ds, "dataset", "ai4i", "dataset: ai4i (AI4I 2020 failures), bearing (run-to-failure vibration runs), azure-pdm (24 h failure risk, trained Jan-Feb 2015, tested on March) or cmapss (remaining useful life, C-MAPSS FD001; flags -cmapss-*, -rul-*)")
 	fs.StringVar(&model, "model", training.ModelGBDT, "model for ai4i: gbdt (failure classifier) or iforest (anomaly detector); bearing always uses iforest")
 	fs.IntVar(&cfg.Folds, "folds", 5, "folds of the stratified cross-validation")
 	fs.Uint64Var(&cfg.Seed, "seed", 42, "seed of the folds and the models")
