@@ -84,17 +84,19 @@ func TestBacktestReplaysStoredReadings(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		model     string
+		sensors   []string
 		detectors []string
 	}{
-		{"limits and robust z", "", []string{"threshold", "robust-z"}},
-		{"with the model", "iforest-press", []string{"threshold", "robust-z", "model"}},
+		{"limits and robust z", "", nil, []string{"threshold", "robust-z"}},
+		{"with the model", "iforest-press", nil, []string{"threshold", "robust-z", "model"}},
+		{"the model without one of its sensors", "iforest-press", []string{"temp"}, []string{"threshold", "robust-z", "model"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newTestEnv()
 			env.RegisterWorkflow(Backtest)
 			env.RegisterActivity(a)
 			in := BacktestInput{BacktestID: "b1", RequestedBy: "test", Replay: activities.BacktestInput{
-				TenantID: "acme", AssetID: "press-1", From: btStart, To: btStart.Add(24 * time.Hour), FailureAt: &failure,
+				TenantID: "acme", AssetID: "press-1", Sensors: tc.sensors, From: btStart, To: btStart.Add(24 * time.Hour), FailureAt: &failure,
 			}}
 			if tc.model != "" {
 				in.Replay.Model, in.Replay.Version = tc.model, 1
@@ -108,7 +110,7 @@ func TestBacktestReplaysStoredReadings(t *testing.T) {
 				t.Fatal(err)
 			}
 			rep := s.Report
-			if s.Status != BacktestDone || rep == nil || s.FinishedAt == nil || s.Progress.Done != 2*24*60 {
+			if s.Status != BacktestDone || rep == nil || s.FinishedAt == nil || s.Progress.Done != int64(24*60*(2-len(tc.sensors))) {
 				t.Fatalf("state = %+v", s)
 			}
 			step := btStart.Add(12 * time.Hour)
@@ -121,7 +123,10 @@ func TestBacktestReplaysStoredReadings(t *testing.T) {
 			if len(rep.Detectors) != len(tc.detectors) {
 				t.Errorf("detectors = %v, want %v", rep.Detectors, tc.detectors)
 			}
-			if tc.model != "" && (rep.Model == nil || rep.Model.Name != tc.model || rep.Model.Version != 1 || rep.ByDetector["model"] == 0) {
+			if tc.sensors != nil && (rep.ByDetector["model"] != 0 || len(rep.ModelFeaturesMissing) != 1 || rep.ModelFeaturesMissing[0] != "flow") {
+				t.Errorf("without flow: by detector %v, missing %v", rep.ByDetector, rep.ModelFeaturesMissing)
+			}
+			if tc.model != "" && tc.sensors == nil && (rep.Model == nil || rep.Model.Name != tc.model || rep.Model.Version != 1 || rep.ByDetector["model"] == 0 || len(rep.ModelFeaturesMissing) != 0) {
 				t.Errorf("model %+v, by detector %v", rep.Model, rep.ByDetector)
 			}
 		})

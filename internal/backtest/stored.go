@@ -89,10 +89,14 @@ type StoredReport struct {
 	From    time.Time `json:"from"`
 	To      time.Time `json:"to"`
 	// Model is the model version replayed; nil when there was none.
-	Model     *StoredModel `json:"model"`
-	Detectors []string     `json:"detectors"`
-	Sustain   int          `json:"sustain"`
-	Readings  int64        `json:"readings"`
+	Model *StoredModel `json:"model"`
+	// ModelFeaturesMissing are the model's sensor features that are not
+	// among the sensors replayed: while any is missing the model detector
+	// never completes a snapshot and stays silent.
+	ModelFeaturesMissing []string `json:"model_features_missing,omitempty"`
+	Detectors            []string `json:"detectors"`
+	Sustain              int      `json:"sustain"`
+	Readings             int64    `json:"readings"`
 	// Anomalies counts anomalous readings; BySeverity by their combined
 	// severity, ByDetector by each detector that flagged them (a reading
 	// two detectors flag counts for both).
@@ -490,6 +494,11 @@ func (r *storedReplay) report(sensors []*store.Sensor) *StoredReport {
 	}
 	if o.Model != nil {
 		rep.Model = &StoredModel{Name: o.Model.Version.Name, Version: o.Model.Version.Version}
+		for _, name := range o.Model.Model.Meta.FeatureNames {
+			if !strings.HasPrefix(name, detect.MetadataFeature) && !slices.ContainsFunc(sensors, func(s *store.Sensor) bool { return s.ID == name }) {
+				rep.ModelFeaturesMissing = append(rep.ModelFeaturesMissing, name)
+			}
+		}
 	}
 	rep.AlarmsPerDay = float64(cp.Alarms) / (o.To.Sub(o.From).Hours() / 24)
 	if o.FailureAt != nil {
