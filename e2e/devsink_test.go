@@ -88,7 +88,7 @@ func TestDevStackNotifiesTheSink(t *testing.T) {
 	// A restart (new receiver port and secret): still two channels, and the
 	// webhook channel reaches the new receiver with the new secret.
 	stop()
-	s, _ = startDev(t, cfg)
+	s, stop = startDev(t, cfg)
 	after := channels()
 	if len(after) != 2 || after[app.DemoMailChannel]["id"] != mail["id"] || after[app.DemoWebhookChannel]["id"] != hook["id"] {
 		t.Fatalf("after a restart: %v, want the same two channels", after)
@@ -111,5 +111,16 @@ func TestDevStackNotifiesTheSink(t *testing.T) {
 	es, _ := devsink.ReadDir(cfg.DevSinkDir)
 	if len(es) != len(before)+2 || es[0].Seq != before[0].Seq {
 		t.Errorf("after the test messages the sink keeps %d (had %d), want the old ones and two more", len(es), len(before))
+	}
+
+	// With the receiver off, its channel is disabled rather than left
+	// failing against a closed port.
+	stop()
+	noHook := cfg
+	noHook.DevSinkAddr = "off"
+	s, _ = startDev(t, noHook)
+	off := channels()
+	if len(off) != 2 || off[app.DemoWebhookChannel]["enabled"] != false || off[app.DemoMailChannel]["enabled"] != true {
+		t.Errorf("with DEV_SINK_ADDR=off: %v, want the webhook channel disabled", off)
 	}
 }

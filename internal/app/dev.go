@@ -92,17 +92,39 @@ const (
 // ensureDemoChannels gives the demo tenant an email channel to the mail
 // sink and a webhook channel to the receiver, found by name: a restart
 // updates them (the receiver's port and secret may have changed) and never
-// adds a second copy.
+// adds a second copy; the channel of a side turned off is disabled.
 func ensureDemoChannels(lc fx.Lifecycle, cfg config.Config, db *store.DB, sink *devsink.Sink) {
 	lc.Append(fx.StartHook(func(ctx context.Context) error {
-		var want []store.Channel
+		var off []string
+		var channels []store.Channel
 		if sink.SMTPAddr() != "" {
-			want = append(want, store.Channel{Name: DemoMailChannel, Kind: "email", Target: DemoMailRecipients, Enabled: true, MinSeverity: "info"})
+			channels = append(channels, store.Channel{Name: DemoMailChannel, Kind: "email", Target: DemoMailRecipients, Enabled: true, MinSeverity: "info"})
+		} else {
+			off = append(off, DemoMailChannel)
 		}
 		if sink.WebhookURL() != "" {
-			want = append(want, store.Channel{Name: DemoWebhookChannel, Kind: "webhook", Target: sink.WebhookURL(), Secret: sink.WebhookSecret(), Enabled: true, MinSeverity: "info"})
+			channels = append(channels, store.Channel{Name: DemoWebhookChannel, Kind: "webhook", Target: sink.WebhookURL(), Secret: sink.WebhookSecret(), Enabled: true, MinSeverity: "info"})
+		} else {
+			off = append(off, DemoWebhookChannel)
 		}
-		return EnsureChannels(ctx, db, cfg.DevTenant, want)
+		if err := EnsureChannels(ctx, db, cfg.DevTenant, channels); err != nil {
+			return err
+		}
+		// A side turned off leaves its channel of an earlier start disabled,
+		// not failing against a closed port.
+		have, err := db.ListChannels(ctx, cfg.DevTenant, false)
+		if err != nil {
+			return err
+		}
+		for _, c := range have {
+			if slices.Contains(off, c.Name) && c.Enabled {
+				c.Enabled = false
+				if _, err := db.UpdateChannel(ctx, cfg.DevTenant, c, nil); err != nil {
+					return fmt.Errorf("disable demo channel %q: %w", c.Name, err)
+				}
+			}
+		}
+		return nil
 	}))
 }
 
