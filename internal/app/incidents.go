@@ -39,7 +39,7 @@ func incidentsAPI() fx.Option {
 }
 
 func newDetectEngine() *detect.Engine {
-	return &detect.Engine{Detectors: []detect.Detector{detect.Threshold{}, detect.NewRobustZ(6, 0.05)}}
+	return &detect.Engine{Detectors: []detect.Detector{detect.Threshold{}, detect.NewRobustZ(detect.DefaultRobustThreshold, detect.DefaultRobustAlpha)}}
 }
 
 func newDispatcher(lc fx.Lifecycle, cfg config.Config, c client.Client, db *store.DB, log *slog.Logger) *dispatch.Dispatcher {

@@ -29,8 +29,8 @@ const (
 	DefaultSustain = 3
 	// DefaultRobustThreshold and DefaultRobustAlpha are the ingest path's
 	// robust z-score settings.
-	DefaultRobustThreshold = 6
-	DefaultRobustAlpha     = 0.05
+	DefaultRobustThreshold = detect.DefaultRobustThreshold
+	DefaultRobustAlpha     = detect.DefaultRobustAlpha
 	// DefaultChartBuckets is how many time buckets the report's chart
 	// data has.
 	DefaultChartBuckets = 120

@@ -34,6 +34,14 @@ type robustShard struct {
 	m  map[int64]*stats.Robust
 }
 
+// The ingest path's robust z-score settings; backtests replay with the same.
+const (
+	// DefaultRobustThreshold is the |z| above which a reading is anomalous.
+	DefaultRobustThreshold = 6
+	// DefaultRobustAlpha is the trackers' adaptation rate.
+	DefaultRobustAlpha = 0.05
+)
+
 // NewRobustZ returns a detector with threshold |z| (6 when not positive:
 // about one false alarm in 10^9 Gaussian readings) and adaptation rate alpha.
 func NewRobustZ(threshold, alpha float64) *RobustZ {
