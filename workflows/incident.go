@@ -801,6 +801,9 @@ func (w *incident) notifyEvent(ctx workflow.Context, key string, sev detect.Seve
 	var res activities.NotifyResult
 	in := activities.NotifyInput{TenantID: w.s.TenantID, IncidentID: w.s.ID, AssetID: w.s.AssetID, Key: w.s.ID + "/" + key,
 		Severity: string(sev), Subject: subject, Text: text}
+	if w.s.WorkOrder != nil {
+		in.WorkOrderID = w.s.WorkOrder.ID
+	}
 	if err := workflow.ExecuteActivity(ctx, w.notify.Notify, in).Get(ctx, &res); err != nil {
 		return fmt.Errorf("notify %s: %w", key, err)
 	}

@@ -87,7 +87,7 @@ func PreventiveMaintenance(ctx workflow.Context, in PreventiveInput) (Preventive
 		key := "preventive/" + wo.ID + "/scheduled"
 		var sent activities.NotifyResult
 		err = workflow.ExecuteActivity(ctx, n.Notify, activities.NotifyInput{
-			TenantID: d.TenantID, AssetID: d.Schedule.AssetID, Key: key, Severity: severity,
+			TenantID: d.TenantID, AssetID: d.Schedule.AssetID, Key: key, Severity: severity, WorkOrderID: wo.ID,
 			Subject: fmt.Sprintf("Preventive maintenance scheduled on %s: %s", d.Schedule.AssetID, d.Schedule.Title),
 			Text:    fmt.Sprintf("%s.\n%s.", d.Reason, wo.Summary()),
 		}).Get(ctx, &sent)
