@@ -6,12 +6,12 @@ package loadtest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -130,13 +130,17 @@ func Run(ctx context.Context, o Options, key, name string) (Report, error) {
 	// Readings are unique per sensor and timestamp, so each request gets
 	// fresh timestamps: a body sent again would only measure duplicates.
 	batches := makeBatches(o, max(64, min(8192, 500_000/max(o.BatchSize, 1))))
+	bodies := make([]template, len(batches))
+	for i, b := range batches {
+		bodies[i] = newTemplate(b)
+	}
 	hdr := http.Header{"Content-Type": {"application/json"}, "X-API-Key": {key}}
 	url := strings.TrimRight(o.BaseURL, "/") + "/api/v1/readings"
 	ts := newStamps()
 	var next atomic.Int64
 	targeter := func(t *vegeta.Target) error {
 		t.Method, t.URL, t.Header = http.MethodPost, url, hdr
-		t.Body = render(batches[int(next.Add(1)-1)%len(batches)], ts)
+		t.Body = bodies[int(next.Add(1)-1)%len(bodies)].render(ts)
 		return nil
 	}
 	workers := uint64(max(o.Workers, 1))
@@ -209,10 +213,10 @@ type stamps struct {
 	n      atomic.Int64
 }
 
-func newStamps() *stamps { return &stamps{origin: time.Now().UTC()} }
+func newStamps() *stamps { return &stamps{origin: time.Now().UTC().Truncate(time.Microsecond)} }
 
 func (s *stamps) next() time.Time {
-	return s.origin.Add(-time.Duration(s.n.Add(1)) * time.Microsecond)
+	return s.origin.Add(-time.Duration(s.n.Add(1)) * time.Microsecond).UTC()
 }
 
 // makeBatches pre-draws n requests' readings (sensor and value; the
@@ -237,20 +241,46 @@ func makeBatches(o Options, n int) [][]input {
 	return out
 }
 
-// render encodes batch with fresh timestamps from ts: one object for a
-// batch of one, an array otherwise.
-func render(batch []input, ts *stamps) []byte {
-	rs := slices.Clone(batch)
-	for i := range rs {
-		rs[i].TS = ts.next().Format(time.RFC3339Nano)
+// stampLayout is RFC 3339 at microseconds in UTC: fixed width, so a body
+// can be rendered once and only its timestamps written per request.
+const stampLayout = "2006-01-02T15:04:05.000000Z"
+
+// template is a request body with a slot for each reading's timestamp.
+type template struct {
+	body  []byte
+	slots []int // offsets of the timestamps in body
+}
+
+// newTemplate renders batch: one object for a batch of one, an array
+// otherwise.
+func newTemplate(batch []input) template {
+	var t template
+	if len(batch) > 1 {
+		t.body = append(t.body, '[')
 	}
-	var body []byte
-	if len(rs) == 1 {
-		body, _ = json.Marshal(rs[0])
-	} else {
-		body, _ = json.Marshal(rs)
+	for i, r := range batch {
+		if i > 0 {
+			t.body = append(t.body, ',')
+		}
+		t.body = fmt.Appendf(t.body, `{"asset_id":%q,"sensor_id":%q,"ts":"`, r.AssetID, r.SensorID)
+		t.slots = append(t.slots, len(t.body))
+		t.body = append(t.body, stampLayout...)
+		t.body = fmt.Appendf(t.body, `","value":%s}`, strconv.FormatFloat(r.Value, 'g', -1, 64))
 	}
-	return body
+	if len(batch) > 1 {
+		t.body = append(t.body, ']')
+	}
+	return t
+}
+
+// render returns a copy of the body with fresh timestamps from ts.
+func (t template) render(ts *stamps) []byte {
+	b := slices.Clone(t.body)
+	var buf [64]byte
+	for _, off := range t.slots {
+		copy(b[off:off+len(stampLayout)], ts.next().AppendFormat(buf[:0], stampLayout))
+	}
+	return b
 }
 
 // RawCopy measures pgx COPY into readings directly, rows of batch size per
