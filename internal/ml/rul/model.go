@@ -57,9 +57,18 @@ type Info struct {
 	Rows    int `json:"rows"`
 	// Folds is the number of engine-grouped folds of the calibration.
 	Folds int `json:"folds"`
+	// Calibration is how the held-out cycles were weighted (empty in
+	// files written before it existed: every cycle equally).
+	Calibration Calibration `json:"calibration,omitempty"`
 	// CVCoverage is the conformalized intervals' coverage of the capped
-	// target on the held-out rows (by construction about Coverage).
+	// target on the held-out rows under the calibration's weights (by
+	// construction about Coverage).
 	CVCoverage float64 `json:"cv_coverage"`
+	// CutCoverage is the chosen calibration's test-like held-out
+	// coverage (see CalibrationCV), and CutCV that of every calibration
+	// method, with one margin and with the bins.
+	CutCoverage float64         `json:"cut_coverage,omitempty"`
+	CutCV       []CalibrationCV `json:"cut_cv,omitempty"`
 	// CVBinRows counts the held-out rows per midpoint bin, and
 	// CVBinCoverageMarginal is each bin's coverage under the single
 	// marginal margin: how uneven it is shows what the per-bin margins

@@ -5,6 +5,8 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/smartmaint/smartmaint/internal/dataset"
@@ -167,6 +169,58 @@ func TestConformal(t *testing.T) {
 	}
 }
 
+func TestWeightedConformal(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		s, w     []float64
+		coverage float64
+		want     float64
+	}{
+		// Equal weights are the unweighted quantile, whatever their size.
+		{"equal", []float64{5, 1, 4, 2, 3, 9, 8, 7, 6, 10}, []float64{.5, .5, .5, .5, .5, .5, .5, .5, .5, .5}, 0.8, 9},
+		// Total 4, mean weight 1: the cumulative weight must reach
+		// 0.5·5 = 2.5, which the score 1 (weight 3) does alone.
+		{"heavy small score", []float64{1, 2}, []float64{3, 1}, 0.5, 1},
+		// Weight 1 then 3 reaches 2.5 only with the score 2.
+		{"heavy large score", []float64{1, 2}, []float64{1, 3}, 0.5, 2},
+		// Zero weights are left out.
+		{"zero weight", []float64{100, 1, 2}, []float64{0, 1, 1}, 0.5, 2},
+	} {
+		if got := weightedConformal(tt.s, tt.w, tt.coverage); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestCalibWeights: under CalibrateEngines every engine weighs 1, under
+// CalibrateCuts each engine's weights are counts summing to Cuts, and
+// under CalibrateCycles every cycle weighs 1.
+func TestCalibWeights(t *testing.T) {
+	engineLen := []int{3, 5, 2}
+	var rows []heldOut
+	for e, n := range engineLen {
+		for p := 0; p < n; p++ {
+			rows = append(rows, heldOut{engine: e, position: p})
+		}
+	}
+	for _, tt := range []struct {
+		c    Calibration
+		want []float64 // total weight per engine
+	}{{CalibrateCycles, []float64{3, 5, 2}}, {CalibrateEngines, []float64{1, 1, 1}}, {CalibrateCuts, []float64{4, 4, 4}}} {
+		w := calibWeights(rows, engineLen, tt.c, 4, 9)
+		got := make([]float64, len(engineLen))
+		for i, r := range rows {
+			got[r.engine] += w[i]
+		}
+		for e := range got {
+			if math.Abs(got[e]-tt.want[e]) > 1e-12 {
+				t.Errorf("%s: engine weights %v, want %v", tt.c, got, tt.want)
+				break
+			}
+		}
+	}
+}
+
 func TestFolds(t *testing.T) {
 	f := Folds(103, 5, 7)
 	count := make([]int, 5)
@@ -195,8 +249,14 @@ func TestTrainInvariants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if math.Abs(m.Info.CVCoverage-0.8) > 0.02 || m.Info.Rows == 0 || m.Info.Engines != 30 {
+	if math.Abs(m.Info.CVCoverage-0.8) > 0.02 || m.Info.Rows == 0 || m.Info.Engines != 30 || m.Info.Calibration != CalibrateEngines {
 		t.Errorf("info %+v", m.Info)
+	}
+	// The test-like held-out coverage is not forced by construction, but
+	// with margins from other engines of the same population it stays
+	// near the nominal 0.8.
+	if c := m.Info.CutCoverage; c < 0.7 || c > 0.9 || len(m.Info.CutCV) != 6 {
+		t.Errorf("test-like held-out coverage %v, %d methods", c, len(m.Info.CutCV))
 	}
 	test := synthEngines(40, 4)
 	for i := range test {
@@ -240,6 +300,23 @@ func TestTrainInvariants(t *testing.T) {
 	r0, l0, u0 := m.Predict(x[0])
 	if r1, l1, u1 := bm.Predict(x[0]); r0 != r1 || l0 != l1 || u0 != u1 || bm.Margin != m.Margin {
 		t.Errorf("after round trip %v %v %v, before %v %v %v", r1, l1, u1, r0, l0, u0)
+	}
+	// A file written before the calibration was recorded still loads
+	// and predicts the same.
+	body, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := bytes.ReplaceAll(body, []byte(`"calibration":"engines",`), nil)
+	if len(old) == len(body) {
+		t.Error("the model body does not record the calibration")
+	}
+	om := new(Model)
+	if err := om.UnmarshalBinary(old); err != nil {
+		t.Fatalf("body without the calibration: %v", err)
+	}
+	if r1, l1, u1 := om.Predict(x[0]); r0 != r1 || l0 != l1 || u0 != u1 {
+		t.Errorf("old file: %v %v %v, want %v %v %v", r1, l1, u1, r0, l0, u0)
 	}
 	if a := testing.AllocsPerRun(100, func() { m.Predict(x[0]) }); a != 0 {
 		t.Errorf("Predict allocates %v times", a)
@@ -287,5 +364,37 @@ func TestFD001(t *testing.T) {
 	// learning the wear does far better.
 	if met.RMSE > 22 || met.Coverage < 0.55 || met.Coverage > 0.97 {
 		t.Errorf("FD001 test: %+v", *met)
+	}
+}
+
+// TestFD001Report trains the full model with the default options and
+// prints its figures, the ones docs/ML.md records; it runs only when
+// SMARTMAINT_RUL_REPORT is "cv" (training engines only: the held-out
+// calibration figures) or "test" (also the FD001 test figures):
+//
+//	SMARTMAINT_RUL_REPORT=test go test ./internal/ml/rul -run TestFD001Report -v
+func TestFD001Report(t *testing.T) {
+	mode := os.Getenv("SMARTMAINT_RUL_REPORT")
+	if mode != "cv" && mode != "test" {
+		t.Skip("SMARTMAINT_RUL_REPORT is not cv or test")
+	}
+	f, err := FD001()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode == "cv" {
+		f.Test, f.RUL = "", ""
+	}
+	res, err := Run(context.Background(), f, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := res.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + b.String())
+	if c := res.Info.CutCoverage; c < 0.7 || c > 0.9 {
+		t.Errorf("test-like held-out coverage %.3f", c)
 	}
 }

@@ -63,7 +63,7 @@ func Run(ctx context.Context, f Files, o Options) (*Result, error) {
 	}
 	res := &Result{Model: m, Info: m.Info, TrainSeconds: time.Since(start).Seconds(), TrainCPUSeconds: cpuSeconds() - cpu}
 	names := FeatureNames()
-	metrics := map[string]float64{"cv_coverage": m.Info.CVCoverage, "train_seconds": res.TrainSeconds, "train_cpu_seconds": res.TrainCPUSeconds}
+	metrics := map[string]float64{"cv_coverage": m.Info.CVCoverage, "cut_coverage": m.Info.CutCoverage, "train_seconds": res.TrainSeconds, "train_cpu_seconds": res.TrainCPUSeconds}
 	if f.Test != "" {
 		test, err := dataset.LoadCMAPSSEngines(f.Test)
 		if err != nil {
@@ -118,8 +118,12 @@ func trainingHash(engines []dataset.CMAPSSEngine) string {
 func (r *Result) WriteTable(w io.Writer) error {
 	m := r.Model
 	fmt.Fprintf(w, "RUL on C-MAPSS: %d training engines, %d rows, cap %g, %d features\n", m.Info.Engines, m.Info.Rows, m.Config.Cap, m.NumFeatures())
-	fmt.Fprintf(w, "conformal calibration on %d engine-grouped folds of the training engines: held-out coverage %.3f (nominal %.2f)\n",
-		m.Info.Folds, m.Info.CVCoverage, m.Coverage)
+	fmt.Fprintf(w, "conformal calibration (%s) on %d engine-grouped folds of the training engines: held-out coverage %.3f (nominal %.2f)\n",
+		m.Info.Calibration, m.Info.Folds, m.Info.CVCoverage, m.Coverage)
+	fmt.Fprintf(w, "test-like held-out coverage (each held-out engine cut at a uniform cycle, margins from the other folds):\n")
+	for _, c := range m.Info.CutCV {
+		fmt.Fprintf(w, "  %v\n", c)
+	}
 	fmt.Fprintf(w, "  marginal margin %+.2f cycles; held-out coverage under it per midpoint bin (edges %.0f): %.3f (rows %d)\n",
 		m.Margin, m.Edges, m.Info.CVBinCoverageMarginal, m.Info.CVBinRows)
 	fmt.Fprintf(w, "  per-bin margins %.2f\n", m.Margins)

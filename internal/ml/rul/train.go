@@ -51,7 +51,12 @@ type Options struct {
 	// quantile interval's midpoint that get their own conformal margin
 	// (default 5; 1 for a single margin).
 	Bins int
-	// Seed shuffles the engines into folds.
+	// Calibration chooses the held-out cycles the margins are computed
+	// from and their weights (default CalibrateEngines), and Cuts the
+	// number of cut-offs per engine under CalibrateCuts (default 5).
+	Calibration Calibration
+	Cuts        int
+	// Seed shuffles the engines into folds and draws the cut-offs.
 	Seed uint64
 	// Progress, when set, is called after each model fitted.
 	Progress func(done, total int)
@@ -73,6 +78,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Bins == 0 {
 		o.Bins = 5
+	}
+	if o.Calibration == "" {
+		o.Calibration = CalibrateEngines
+	}
+	if o.Cuts == 0 {
+		o.Cuts = 5
 	}
 	return o
 }
@@ -111,6 +122,9 @@ func Train(ctx context.Context, engines []dataset.CMAPSSEngine, o Options) (*Mod
 	o = o.withDefaults()
 	if !(o.Coverage > 0 && o.Coverage < 1) || o.Folds < 2 || o.Folds > len(engines) {
 		return nil, fmt.Errorf("rul: coverage %v, %d folds for %d engines", o.Coverage, o.Folds, len(engines))
+	}
+	if !o.Calibration.valid() || o.Cuts < 1 || o.Bins < 1 {
+		return nil, fmt.Errorf("rul: calibration %q, %d cuts, %d bins", o.Calibration, o.Cuts, o.Bins)
 	}
 	rows, err := TrainingRows(engines, o.Config)
 	if err != nil {
@@ -185,54 +199,67 @@ func Train(ctx context.Context, engines []dataset.CMAPSSEngine, o Options) (*Mod
 	for k := 1; k < o.Bins; k++ {
 		m.Edges = append(m.Edges, o.Config.Cap*float64(k)/float64(o.Bins))
 	}
-	scores := make([]float64, 0, len(rows.Y))
-	binOf := make([]int, 0, len(rows.Y))
-	byBin := make([][]float64, o.Bins)
+	// Rows of an engine are contiguous and in cycle order.
+	engineLen, position := make([]int, len(engines)), make([]int, len(rows.Y))
+	for r, e := range rows.Engine {
+		position[r] = engineLen[e]
+		engineLen[e]++
+	}
+	held := make([]heldOut, 0, len(rows.Y))
+	heldY := make([]float64, 0, len(rows.Y))
 	for f := 0; f < o.Folds; f++ {
 		ms := foldModels[f]
 		_, _, test := rows.split(fold, f)
 		for _, r := range test {
 			x, yv := rows.X[r], rows.Y[r]
 			lq, uq := ms[0].Score(x), min(ms[1].Score(x), o.Config.Cap)
-			s := max(lq-yv, yv-uq)
-			b := bin(m.Edges, (lq+uq)/2)
-			scores, binOf = append(scores, s), append(binOf, b)
-			byBin[b] = append(byBin[b], s)
+			e := rows.Engine[r]
+			held = append(held, heldOut{score: max(lq-yv, yv-uq), lq: lq, uq: uq, bin: bin(m.Edges, (lq+uq)/2), engine: e, fold: f, position: position[r]})
+			heldY = append(heldY, yv)
 		}
 	}
-	m.Margin = conformal(scores, o.Coverage)
+	w := calibWeights(held, engineLen, o.Calibration, o.Cuts, o.Seed)
+	all := func(heldOut) bool { return true }
+	cal := calibrate(held, w, o.Bins, o.Coverage, all)
+	m.Margin, m.Margins = cal.margin, cal.margins
 	m.Info.CVBinRows = make([]int, o.Bins)
 	m.Info.CVBinCoverageMarginal = make([]float64, o.Bins)
-	for b, s := range byBin {
-		m.Info.CVBinRows[b] = len(s)
-		for _, v := range s {
-			if v <= m.Margin {
-				m.Info.CVBinCoverageMarginal[b]++
-			}
+	binW := make([]float64, o.Bins)
+	var covered, wsum float64
+	for i, h := range held {
+		m.Info.CVBinRows[h.bin]++
+		binW[h.bin] += w[i]
+		wsum += w[i]
+		if h.score <= m.Margin {
+			m.Info.CVBinCoverageMarginal[h.bin] += w[i]
 		}
-		if len(s) > 0 {
-			m.Info.CVBinCoverageMarginal[b] /= float64(len(s))
+		if h.score <= cal.of(h.bin) {
+			covered += w[i]
 		}
-		// A bin with too few rows for a stable quantile keeps the
-		// marginal margin.
-		mg := m.Margin
-		if len(s) >= minBinRows {
-			mg = conformal(s, o.Coverage)
+	}
+	for b := range binW {
+		if binW[b] > 0 {
+			m.Info.CVBinCoverageMarginal[b] /= binW[b]
 		}
-		m.Margins = append(m.Margins, mg)
 	}
 	if o.Bins == 1 {
 		m.Edges, m.Margins = nil, nil
 	}
-	covered := 0
-	for i, s := range scores {
-		if s <= m.margin0(binOf[i]) {
-			covered++
+	m.Info.Calibration = o.Calibration
+	m.Info.CVCoverage = covered / wsum
+	// The test-like held-out coverage of each calibration method, the
+	// figures that chose the default (docs/ML.md).
+	for _, c := range []Calibration{CalibrateCycles, CalibrateEngines, CalibrateCuts} {
+		for _, b := range slices.Compact([]int{1, o.Bins}) {
+			r := cutCoverage(held, heldY, engineLen, o.Folds, c, o.Cuts, b, o)
+			m.Info.CutCV = append(m.Info.CutCV, r)
+			if c == o.Calibration && b == o.Bins {
+				m.Info.CutCoverage = r.Coverage
+			}
 		}
 	}
 	m.Params.Progress = nil
 	m.Info.Engines, m.Info.Rows, m.Info.Folds = len(engines), len(rows.Y), o.Folds
-	m.Info.CVCoverage = float64(covered) / float64(len(scores))
 	m.Info.Seconds = time.Since(start).Seconds()
 	return m, nil
 }
@@ -240,21 +267,10 @@ func Train(ctx context.Context, engines []dataset.CMAPSSEngine, o Options) (*Mod
 // minBinRows is the fewest held-out rows a bin needs for its own margin.
 const minBinRows = 100
 
-// margin0 is the margin of bin b.
-func (m *Model) margin0(b int) float64 {
-	if len(m.Margins) == 0 {
-		return m.Margin
-	}
-	return m.Margins[b]
-}
-
 // conformal returns the ⌈(n+1)·coverage⌉-th smallest of the n scores, the
 // split-conformal quantile.
 func conformal(scores []float64, coverage float64) float64 {
-	s := slices.Clone(scores)
-	slices.Sort(s)
-	k := int(math.Ceil(float64(len(s)+1)*coverage)) - 1
-	return s[min(max(k, 0), len(s)-1)]
+	return weightedConformal(scores, nil, coverage)
 }
 
 // CVResult is the engine-grouped cross-validation of one parameter set.
