@@ -346,6 +346,27 @@ type soakGen struct {
 	mu     sync.Mutex
 	rng    *rand.Rand
 	stored sync.Map // duplicate pair → *atomic.Int32 of fresh 201s
+	// ts stamps single and batch readings with the clock, at least one
+	// microsecond apart: readings are unique per sensor and timestamp, and
+	// two requests' readings that met at one microsecond would be refused as
+	// conflicting.
+	ts clockStamps
+}
+
+// clockStamps hands out the current time at microseconds, never the same
+// twice.
+type clockStamps struct{ last atomic.Int64 }
+
+func (c *clockStamps) next() time.Time {
+	for {
+		last, now := c.last.Load(), time.Now().UnixMicro()
+		if now <= last {
+			now = last + 1
+		}
+		if c.last.CompareAndSwap(last, now) {
+			return time.UnixMicro(now).UTC()
+		}
+	}
 }
 
 func (g *soakGen) reading(ts time.Time) string {
@@ -364,11 +385,11 @@ func (g *soakGen) do(kind string, n int64, due time.Time) soakResult {
 	res := soakResult{kind: kind, scheduled: due}
 	switch kind {
 	case KindSingle:
-		body = g.reading(now)
+		body = g.reading(g.ts.next())
 	case KindBatch:
 		parts := make([]string, g.o.BatchSize)
 		for i := range parts {
-			parts[i] = g.reading(now.Add(-time.Duration(i) * time.Millisecond))
+			parts[i] = g.reading(g.ts.next())
 		}
 		body = "[" + strings.Join(parts, ",") + "]"
 	case KindQuery:
