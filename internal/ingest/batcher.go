@@ -271,7 +271,12 @@ func (b *Batcher) commit(batch []*Request, rows int) error {
 			dups += written[i].Duplicates
 		}
 	}
-	b.metrics.observe(time.Since(start), rows, dups, err)
+	var conflict *store.ConflictError
+	if !errors.As(err, &conflict) {
+		// A conflict is the client's, not a failed batch: the rest of the
+		// batch is committed again and counted then.
+		b.metrics.observe(time.Since(start), rows, dups, err)
+	}
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smartmaint/smartmaint/internal/ingest"
 	"github.com/smartmaint/smartmaint/internal/store"
@@ -73,6 +74,7 @@ func TestBatcherAcknowledgesDuplicates(t *testing.T) {
 // re-send among them included.
 func TestBatcherConflictSparesTheBatch(t *testing.T) {
 	f := setup(t)
+	failedBefore := failedBatches(t)
 	gate := make(chan struct{})
 	var once sync.Once
 	var mu sync.Mutex
@@ -129,9 +131,34 @@ func TestBatcherConflictSparesTheBatch(t *testing.T) {
 	if n, _ := f.db.CountReadings(context.Background(), "acme"); n != 13 {
 		t.Errorf("%d readings stored, want 3 + 5 + 5", n)
 	}
+	if d := failedBatches(t) - failedBefore; d != 0 {
+		t.Errorf("%g batches counted as failed (which alerts); a client's conflict is not a failure", d)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(sizes) < 2 || sizes[1] != len(reqs) {
 		t.Errorf("batches %v: the four requests did not share a transaction", sizes)
 	}
+}
+
+// failedBatches reads smartmaint_ingest_batches_total{result="error"}.
+func failedBatches(t *testing.T) float64 {
+	t.Helper()
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "smartmaint_ingest_batches_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "result" && l.GetValue() == "error" {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }
