@@ -620,7 +620,7 @@ func (w *incident) awaitDecision(ctx workflow.Context) error {
 			return err
 		}
 		return w.notifyEvent(ctx, fmt.Sprintf("reminder/%d/%d", w.s.Round, w.s.EscalationStage), w.s.Severity,
-			fmt.Sprintf("[reminder] %s: decision still open", w.s.AssetID),
+			fmt.Sprintf("[%s] %s: reminder, decision still open", w.s.Severity, w.s.AssetID),
 			fmt.Sprintf("Incident %s on %s was acknowledged by %s but has no decision yet. The policy will %s at %s.\n%s",
 				w.s.ID, w.s.AssetID, w.s.Assignee, p.TimeoutDecision, workflow.Now(ctx).Add(left).Format(time.RFC3339), w.evidenceText()))
 	}
@@ -648,7 +648,7 @@ func (w *incident) decide(ctx workflow.Context, d Decision) error {
 	case ActionReject:
 		w.s.Resolution = ResolutionRejected
 		return w.closeAndNotify(ctx, StatusClosed, d.User, "rejected", comment("rejected as a false alarm", d.Comment),
-			fmt.Sprintf("[rejected] %s: incident closed", w.s.AssetID),
+			fmt.Sprintf("[%s] %s: rejected, incident closed", w.s.Severity, w.s.AssetID),
 			fmt.Sprintf("Incident %s on %s was rejected as a false alarm by %s.%s", w.s.ID, w.s.AssetID, d.User, commentLine(d.Comment)))
 	case ActionSnooze:
 		until := workflow.Now(ctx).Add(d.SnoozeFor)
@@ -750,12 +750,12 @@ func (w *incident) followWorkOrder(ctx workflow.Context) error {
 		case "done":
 			w.s.Resolution = ResolutionResolved
 			return w.closeAndNotify(ctx, StatusResolved, "system", "resolved", "work order done",
-				fmt.Sprintf("[resolved] %s: work order done", w.s.AssetID),
+				fmt.Sprintf("[%s] %s: resolved, work order done", w.s.Severity, w.s.AssetID),
 				fmt.Sprintf("Incident %s on %s is resolved: work order %s is done.", w.s.ID, w.s.AssetID, w.s.WorkOrder.ID))
 		case "cancelled":
 			w.s.Resolution = ResolutionCancelled
 			return w.closeAndNotify(ctx, StatusClosed, "system", "closed", "work order cancelled",
-				fmt.Sprintf("[closed] %s: work order cancelled", w.s.AssetID),
+				fmt.Sprintf("[%s] %s: closed, work order cancelled", w.s.Severity, w.s.AssetID),
 				fmt.Sprintf("Incident %s on %s is closed: work order %s was cancelled.", w.s.ID, w.s.AssetID, w.s.WorkOrder.ID))
 		}
 	}
