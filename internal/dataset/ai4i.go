@@ -84,12 +84,7 @@ func (r AI4I) Features() []float64 {
 
 // LoadAI4I reads the CSV at path.
 func LoadAI4I(path string) ([]AI4I, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("dataset: %w", err)
-	}
-	defer f.Close()
-	return ReadAI4I(f)
+	return loadFile(path, ReadAI4I)
 }
 
 // ReadAI4I parses AI4I 2020 CSV with its header row.

@@ -118,16 +118,13 @@ func LoadAzurePdM(dir string) (*AzurePdM, error) {
 }
 
 func azureLoad[T any](dir, name string, read func(io.Reader) ([]T, error)) ([]T, error) {
-	f, err := os.Open(filepath.Join(dir, name))
-	if err != nil {
-		return nil, fmt.Errorf("dataset: %w", err)
-	}
-	defer f.Close()
-	v, err := read(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return v, nil
+	return loadFile(filepath.Join(dir, name), func(r io.Reader) ([]T, error) {
+		v, err := read(r)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return v, nil
+	})
 }
 
 // ReadAzureMachines parses PdM_machines.csv (machineID,model,age).
@@ -153,11 +150,7 @@ func ReadAzureMachines(r io.Reader) ([]AzureMachine, error) {
 func ReadAzureTelemetry(r io.Reader) ([]AzureTelemetry, error) {
 	var out []AzureTelemetry
 	err := azureRows(r, []string{"datetime", "machineID", "volt", "rotate", "pressure", "vibration"}, func(rec []string) error {
-		t, err := time.Parse(AzureTimeLayout, rec[0])
-		if err != nil {
-			return err
-		}
-		id, err := strconv.Atoi(rec[1])
+		t, id, err := azureTimeMachine(rec)
 		if err != nil {
 			return err
 		}
@@ -179,11 +172,7 @@ func ReadAzureTelemetry(r io.Reader) ([]AzureTelemetry, error) {
 func ReadAzureEvents(r io.Reader, column string) ([]AzureEvent, error) {
 	var out []AzureEvent
 	err := azureRows(r, []string{"datetime", "machineID", column}, func(rec []string) error {
-		t, err := time.Parse(AzureTimeLayout, rec[0])
-		if err != nil {
-			return err
-		}
-		id, err := strconv.Atoi(rec[1])
+		t, id, err := azureTimeMachine(rec)
 		if err != nil {
 			return err
 		}
@@ -198,6 +187,20 @@ func ReadAzureEvents(r io.Reader, column string) ([]AzureEvent, error) {
 
 // azureRows checks the header and calls row for each record, wrapping its
 // errors with the line number.
+// azureTimeMachine parses the datetime and machineID that lead a
+// telemetry or event record.
+func azureTimeMachine(rec []string) (time.Time, int, error) {
+	t, err := time.Parse(AzureTimeLayout, rec[0])
+	if err != nil {
+		return time.Time{}, 0, err
+	}
+	id, err := strconv.Atoi(rec[1])
+	if err != nil {
+		return time.Time{}, 0, err
+	}
+	return t, id, nil
+}
+
 func azureRows(r io.Reader, header []string, row func([]string) error) error {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = len(header)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 )
@@ -54,12 +53,7 @@ type CMAPSSEngine struct {
 
 // LoadCMAPSS reads the C-MAPSS train or test file at path.
 func LoadCMAPSS(path string) ([]CMAPSSCycle, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("dataset: %w", err)
-	}
-	defer f.Close()
-	return ReadCMAPSS(f)
+	return loadFile(path, ReadCMAPSS)
 }
 
 // ReadCMAPSS parses the C-MAPSS train/test layout: no header, one cycle a
@@ -150,12 +144,7 @@ func LoadCMAPSSEngines(path string) ([]CMAPSSEngine, error) {
 
 // LoadCMAPSSRUL reads the RUL file at path.
 func LoadCMAPSSRUL(path string) ([]int, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("dataset: %w", err)
-	}
-	defer f.Close()
-	return ReadCMAPSSRUL(f)
+	return loadFile(path, ReadCMAPSSRUL)
 }
 
 // ReadCMAPSSRUL parses a C-MAPSS RUL file: one non-negative integer a

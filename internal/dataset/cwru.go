@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -320,25 +319,21 @@ func (r *CWRURecording) Var(name string) (MATVar, bool) {
 
 // LoadCWRU reads a CWRU recording (.mat, or .mat.gz gzip-compressed).
 func LoadCWRU(path string) (*CWRURecording, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("dataset: %w", err)
-	}
-	defer f.Close()
-	var r io.Reader = f
-	if strings.HasSuffix(path, ".gz") {
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			return nil, fmt.Errorf("dataset: %s: %w", path, err)
+	return loadFile(path, func(r io.Reader) (*CWRURecording, error) {
+		if strings.HasSuffix(path, ".gz") {
+			zr, err := gzip.NewReader(r)
+			if err != nil {
+				return nil, fmt.Errorf("dataset: %s: %w", path, err)
+			}
+			defer zr.Close()
+			r = zr
 		}
-		defer zr.Close()
-		r = zr
-	}
-	rec, err := ReadCWRU(r, filepath.Base(path))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return rec, nil
+		rec, err := ReadCWRU(r, filepath.Base(path))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return rec, nil
+	})
 }
 
 var cwruVarName = regexp.MustCompile(`^X(\d+)_(DE|FE|BA)_time$|^X(\d+)RPM$`)

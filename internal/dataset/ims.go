@@ -82,14 +82,15 @@ func IMSSnapshotNames(dir string) ([]string, error) {
 
 // LoadIMSSnapshot reads the snapshot file at path.
 func LoadIMSSnapshot(path string) (*IMSSnapshot, error) {
-	f, err := os.Open(path)
+	s, err := loadFile(path, func(r io.Reader) (*IMSSnapshot, error) {
+		s, err := ReadIMSSnapshot(r)
+		if err != nil {
+			return nil, fmt.Errorf("%w (%s)", err, path)
+		}
+		return s, nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("dataset: %w", err)
-	}
-	defer f.Close()
-	s, err := ReadIMSSnapshot(f)
-	if err != nil {
-		return nil, fmt.Errorf("%w (%s)", err, path)
+		return nil, err
 	}
 	s.Name = filepath.Base(path)
 	if t, err := time.Parse(IMSTimeLayout, s.Name); err == nil {
@@ -182,12 +183,7 @@ var imsRequired = []string{"test", "snapshot", "timestamp", "bearing", "rms", "k
 
 // LoadIMSFeatures reads the feature CSV at path.
 func LoadIMSFeatures(path string) ([]IMSFeatureRow, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("dataset: %w", err)
-	}
-	defer f.Close()
-	return ReadIMSFeatures(f)
+	return loadFile(path, ReadIMSFeatures)
 }
 
 // ReadIMSFeatures parses an IMS per-snapshot feature CSV. The header names
