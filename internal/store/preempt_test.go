@@ -11,28 +11,46 @@ import (
 	"github.com/smartmaint/smartmaint/internal/testenv"
 )
 
+// mntShop is tenant acme with one asset and one technician, Ada (mech,
+// office hours), seen from the Monday of mntMonday.
+type mntShop struct {
+	db    *store.DB
+	asset string
+	ada   store.Technician
+	mon   time.Time
+}
+
+// newMntShop sets up a mntShop with asset in a fresh database.
+func newMntShop(t *testing.T, asset string) mntShop {
+	t.Helper()
+	db, _ := testenv.DB(t)
+	mntAsset(t, db, "acme", asset)
+	return mntShop{db: db, asset: asset, ada: mntTechnician(t, db, "acme", "Ada", "mech"), mon: mntMonday(t)}
+}
+
+// book creates a work order on the shop's asset that needs mech, booked
+// for Ada from mon+from to mon+to.
+func (s mntShop) book(t *testing.T, title string, p store.Priority, from, to time.Duration, deadline time.Time) store.WorkOrder {
+	t.Helper()
+	start, end := s.mon.Add(from), s.mon.Add(to)
+	w, err := s.db.CreateWorkOrder(context.Background(), "acme", store.WorkOrder{AssetID: s.asset, Title: title, Priority: p, RequiredSkills: []string{"mech"},
+		EstimatedMinutes: int(end.Sub(start).Minutes()), TechnicianID: s.ada.ID, ScheduledStart: &start, ScheduledEnd: &end, Deadline: &deadline})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
 // TestPlanWorkOrderPreempts: a critical incident's work order that would
 // queue behind a medium preventive job on the only technician takes that
 // job's slot while the job has not started, and meets its deadline; the
 // preventive job is booked again after it and its history says why. A
 // retried plan changes nothing. Work in progress is never displaced.
 func TestPlanWorkOrderPreempts(t *testing.T) {
-	db, _ := testenv.DB(t)
+	shop := newMntShop(t, "mill-1")
+	db, ada, mon := shop.db, shop.ada, shop.mon
 	ctx := context.Background()
-	mntAsset(t, db, "acme", "mill-1")
-	ada := mntTechnician(t, db, "acme", "Ada", "mech")
-	mon := mntMonday(t)
 	now := mon.Add(8 * time.Hour)
-	book := func(title string, p store.Priority, from, to time.Duration, deadline time.Time) store.WorkOrder {
-		t.Helper()
-		s, e := mon.Add(from), mon.Add(to)
-		w, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "mill-1", Title: title, Priority: p, RequiredSkills: []string{"mech"},
-			EstimatedMinutes: int(e.Sub(s).Minutes()), TechnicianID: ada.ID, ScheduledStart: &s, ScheduledEnd: &e, Deadline: &deadline})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return w
-	}
 	critical := func(incident string) store.WorkOrder {
 		deadline := now.Add(2 * time.Hour)
 		return store.WorkOrder{AssetID: "mill-1", IncidentID: incident, Title: "Repair spindle", Priority: store.PriorityCritical,
@@ -41,8 +59,8 @@ func TestPlanWorkOrderPreempts(t *testing.T) {
 
 	// 08:00–10:00 lubrication (medium, due 12 h later), then the rest of the
 	// morning taken by a low-priority job that has not started either.
-	lube := book("Lubricate", store.PriorityMedium, 8*time.Hour, 10*time.Hour, now.Add(12*time.Hour))
-	paint := book("Repaint guard", store.PriorityLow, 10*time.Hour, 12*time.Hour, mon.Add(5*24*time.Hour))
+	lube := shop.book(t, "Lubricate", store.PriorityMedium, 8*time.Hour, 10*time.Hour, now.Add(12*time.Hour))
+	paint := shop.book(t, "Repaint guard", store.PriorityLow, 10*time.Hour, 12*time.Hour, mon.Add(5*24*time.Hour))
 
 	first, err := db.PlanWorkOrder(ctx, "acme", critical("inc-1"), now, schedule.Options{})
 	if err != nil {
@@ -104,24 +122,12 @@ func TestPlanWorkOrderPreempts(t *testing.T) {
 // critical job that arrived later queued behind it, late. The re-plan puts
 // the critical job first.
 func TestReplanMovesCriticalAhead(t *testing.T) {
-	db, _ := testenv.DB(t)
+	shop := newMntShop(t, "mill-1")
+	db, mon := shop.db, shop.mon
 	ctx := context.Background()
-	mntAsset(t, db, "acme", "mill-1")
-	ada := mntTechnician(t, db, "acme", "Ada", "mech")
-	mon := mntMonday(t)
 	now := mon.Add(8*time.Hour + 30*time.Minute)
-	book := func(title string, p store.Priority, from, to time.Duration, deadline time.Time) store.WorkOrder {
-		t.Helper()
-		s, e := mon.Add(from), mon.Add(to)
-		w, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "mill-1", Title: title, Priority: p, RequiredSkills: []string{"mech"},
-			EstimatedMinutes: int(e.Sub(s).Minutes()), TechnicianID: ada.ID, ScheduledStart: &s, ScheduledEnd: &e, Deadline: &deadline})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return w
-	}
-	lube := book("Lubricate", store.PriorityMedium, 8*time.Hour, 10*time.Hour, mon.Add(20*time.Hour))
-	crit := book("Repair spindle", store.PriorityCritical, 10*time.Hour, 12*time.Hour, now.Add(2*time.Hour))
+	lube := shop.book(t, "Lubricate", store.PriorityMedium, 8*time.Hour, 10*time.Hour, mon.Add(20*time.Hour))
+	crit := shop.book(t, "Repair spindle", store.PriorityCritical, 10*time.Hour, 12*time.Hour, now.Add(2*time.Hour))
 
 	r, err := db.ReplanWorkOrders(ctx, "acme", now, schedule.Options{}, true)
 	if err != nil {
@@ -145,18 +151,11 @@ func TestReplanMovesCriticalAhead(t *testing.T) {
 // job. Each incident gets one work order, the bookings never overlap and the
 // displaced job keeps exactly one slot.
 func TestPlanWorkOrderPreemptsConcurrently(t *testing.T) {
-	db, _ := testenv.DB(t)
+	shop := newMntShop(t, "mill-1")
+	db, mon := shop.db, shop.mon
 	ctx := context.Background()
-	mntAsset(t, db, "acme", "mill-1")
-	ada := mntTechnician(t, db, "acme", "Ada", "mech")
-	mon := mntMonday(t)
 	now := mon.Add(8 * time.Hour)
-	s, e, due := now, now.Add(2*time.Hour), now.Add(12*time.Hour)
-	lube, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "mill-1", Title: "Lubricate", Priority: store.PriorityMedium,
-		RequiredSkills: []string{"mech"}, EstimatedMinutes: 120, TechnicianID: ada.ID, ScheduledStart: &s, ScheduledEnd: &e, Deadline: &due})
-	if err != nil {
-		t.Fatal(err)
-	}
+	lube := shop.book(t, "Lubricate", store.PriorityMedium, 8*time.Hour, 10*time.Hour, now.Add(12*time.Hour))
 	incidents := []string{"inc-a", "inc-a", "inc-b", "inc-c"}
 	errs := make([]error, len(incidents))
 	var wg sync.WaitGroup
