@@ -9,14 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"go.uber.org/fx"
 
 	"github.com/smartmaint/smartmaint/internal/app"
 	"github.com/smartmaint/smartmaint/internal/devserver"
-	"github.com/smartmaint/smartmaint/internal/requestid"
 	"github.com/smartmaint/smartmaint/internal/store"
-	"github.com/smartmaint/smartmaint/internal/testenv"
 )
 
 // TestDevStack runs what `make run` runs — `smartmaint dev` with its own
@@ -26,32 +23,14 @@ import (
 // through the query endpoint, the simulator's readings arrive, and the demo
 // crew gets its first preventive work order.
 func TestDevStack(t *testing.T) {
-	cfg := defaults(t)
-	free := func() int {
-		p, err := devserver.FreePort("127.0.0.1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
 	// A database that does not exist yet: dev mode creates it.
-	name := "smartmaint_devtest_" + requestid.New()[:10]
-	admin, err := pgx.ParseConfig(testenv.AdminURL())
+	cfg := devConfig(t)
+	p, err := devserver.FreePort("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.DatabaseURL = fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", admin.User, admin.Host, admin.Port, name)
-	t.Cleanup(func() {
-		if err := store.DropDatabase(context.Background(), testenv.AdminURL(), name); err != nil {
-			t.Log(err)
-		}
-	})
-	cfg.RedisURL = ""
-	cfg.TemporalAddress = fmt.Sprintf("127.0.0.1:%d", free())
-	cfg.TemporalUIPort = free()
-	cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", free())
-	cfg.ModelDir = t.TempDir()
-	cfg.LogLevel = "error"
+	cfg.TemporalUIPort = p
+	cfg.DevSimulate = true
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -64,15 +64,7 @@ func newAuthenticator(lc fx.Lifecycle, db *store.DB, log *slog.Logger) *auth.Aut
 
 func newSensorCatalog(lc fx.Lifecycle, db *store.DB, log *slog.Logger) *ingest.Catalog {
 	c := ingest.NewCatalog(db, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	lc.Append(fx.Hook{
-		OnStart: func(context.Context) error {
-			go func() { defer close(done); c.Listen(ctx) }()
-			return nil
-		},
-		OnStop: func(context.Context) error { cancel(); <-done; return nil },
-	})
+	runInBackground(lc, c.Listen)
 	return c
 }
 
@@ -171,27 +163,18 @@ func newHTTPServer(lc fx.Lifecycle, cfg config.Config, log *slog.Logger, h http.
 
 // runEvery calls f every interval between start and stop.
 func runEvery(lc fx.Lifecycle, interval time.Duration, f func(context.Context)) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	lc.Append(fx.Hook{
-		OnStart: func(context.Context) error {
-			go func() {
-				defer close(done)
-				t := time.NewTicker(interval)
-				defer t.Stop()
-				for {
-					select {
-					case <-ctx.Done():
-						f(context.WithoutCancel(ctx)) // a last run flushes pending work
-						return
-					case <-t.C:
-						f(ctx)
-					}
-				}
-			}()
-			return nil
-		},
-		OnStop: func(context.Context) error { cancel(); <-done; return nil },
+	runInBackground(lc, func(ctx context.Context) {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				f(context.WithoutCancel(ctx)) // a last run flushes pending work
+				return
+			case <-t.C:
+				f(ctx)
+			}
+		}
 	})
 }
 

@@ -249,21 +249,12 @@ func DevSimulator() fx.Option {
 		if !cfg.DevSimulate {
 			return
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		lc.Append(fx.Hook{
-			OnStart: func(context.Context) error {
-				go func() {
-					defer close(done)
-					err := simulate.Run(ctx, simulate.Options{BaseURL: "http://" + loopback(cfg.HTTPAddr), APIKey: cfg.DevAPIKey,
-						Logger: log, Crew: true, AfterSetup: func(ctx context.Context) { runPreventiveNow(ctx, cfg, c, log) }})
-					if err != nil && ctx.Err() == nil {
-						log.Error("simulator stopped", "error", err)
-					}
-				}()
-				return nil
-			},
-			OnStop: func(context.Context) error { cancel(); <-done; return nil },
+		runInBackground(lc, func(ctx context.Context) {
+			err := simulate.Run(ctx, simulate.Options{BaseURL: "http://" + loopback(cfg.HTTPAddr), APIKey: cfg.DevAPIKey,
+				Logger: log, Crew: true, AfterSetup: func(ctx context.Context) { runPreventiveNow(ctx, cfg, c, log) }})
+			if err != nil && ctx.Err() == nil {
+				log.Error("simulator stopped", "error", err)
+			}
 		})
 	})
 }

@@ -44,15 +44,7 @@ func newDetectEngine() *detect.Engine {
 
 func newDispatcher(lc fx.Lifecycle, cfg config.Config, c client.Client, db *store.DB, log *slog.Logger) *dispatch.Dispatcher {
 	d := dispatch.New(c, db, dispatch.Options{TaskQueue: cfg.TemporalTaskQueue, Logger: log.With("component", "dispatch")})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	lc.Append(fx.Hook{
-		OnStart: func(context.Context) error {
-			go func() { defer close(done); d.Run(ctx) }()
-			return nil
-		},
-		OnStop: func(context.Context) error { cancel(); <-done; return nil },
-	})
+	runInBackground(lc, d.Run)
 	return d
 }
 

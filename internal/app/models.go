@@ -165,33 +165,24 @@ func bootstrapDevModel(p devModelParams) {
 	if p.Dev == nil {
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	p.LC.Append(fx.Hook{
-		OnStart: func(context.Context) error {
-			go func() {
-				defer close(done)
-				for attempt := 1; ; attempt++ {
-					v, promoted, err := mlops.Bootstrap(ctx, p.Reg, p.St, p.Cfg.DevTenant)
-					if err == nil {
-						if promoted {
-							p.Log.Info("anomaly model trained on AI4I and promoted", "tenant", p.Cfg.DevTenant, "model", v.Name, "version", v.Version)
-						}
-						return
-					}
-					if attempt == 10 {
-						p.Log.Warn("no anomaly model for the demo tenant; the model detector stays silent", "error", err)
-						return
-					}
-					select {
-					case <-ctx.Done():
-						return
-					case <-time.After(2 * time.Second):
-					}
+	runInBackground(p.LC, func(ctx context.Context) {
+		for attempt := 1; ; attempt++ {
+			v, promoted, err := mlops.Bootstrap(ctx, p.Reg, p.St, p.Cfg.DevTenant)
+			if err == nil {
+				if promoted {
+					p.Log.Info("anomaly model trained on AI4I and promoted", "tenant", p.Cfg.DevTenant, "model", v.Name, "version", v.Version)
 				}
-			}()
-			return nil
-		},
-		OnStop: func(context.Context) error { cancel(); <-done; return nil },
+				return
+			}
+			if attempt == 10 {
+				p.Log.Warn("no anomaly model for the demo tenant; the model detector stays silent", "error", err)
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(2 * time.Second):
+			}
+		}
 	})
 }

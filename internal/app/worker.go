@@ -41,19 +41,10 @@ func Worker() fx.Option {
 // in PostgreSQL has a workflow carrying it (dispatch.Reconcile), in the
 // background so a large backlog does not hold up the start.
 func reconcileOnStart(lc fx.Lifecycle, cfg config.Config, c client.Client, db *store.DB, log *slog.Logger) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	lc.Append(fx.Hook{
-		OnStart: func(context.Context) error {
-			go func() {
-				defer close(done)
-				if _, err := dispatch.Reconcile(ctx, c, db, cfg.TemporalTaskQueue, log.With("component", "reconcile")); err != nil && ctx.Err() == nil {
-					log.Warn("reconcile open incidents with Temporal", "error", err)
-				}
-			}()
-			return nil
-		},
-		OnStop: func(context.Context) error { cancel(); <-done; return nil },
+	runInBackground(lc, func(ctx context.Context) {
+		if _, err := dispatch.Reconcile(ctx, c, db, cfg.TemporalTaskQueue, log.With("component", "reconcile")); err != nil && ctx.Err() == nil {
+			log.Warn("reconcile open incidents with Temporal", "error", err)
+		}
 	})
 }
 

@@ -237,22 +237,27 @@ func (db *DB) MaintenanceLog(ctx context.Context, tenant, assetID, incidentID st
 	out := []LogEntry{}
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
-			SELECT asset_id, incident_id, seq, at, actor, event, message, details FROM maintenance_log
+			SELECT `+logColumns+` FROM maintenance_log
 			WHERE ($1 = '' OR asset_id = $1) AND ($2 = '' OR incident_id = $2)
 			ORDER BY at DESC, seq DESC LIMIT $3`, assetID, incidentID, limit)
 		if err != nil {
 			return err
 		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (LogEntry, error) {
-			var e LogEntry
-			return e, r.Scan(&e.AssetID, &e.IncidentID, &e.Seq, &e.At, &e.Actor, &e.Event, &e.Message, &e.Details)
-		})
+		out, err = pgx.CollectRows(rows, scanLogEntry)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: maintenance log: %w", err)
 	}
 	return out, nil
+}
+
+// logColumns are the maintenance-log columns scanLogEntry reads.
+const logColumns = `asset_id, incident_id, seq, at, actor, event, message, details`
+
+func scanLogEntry(r pgx.CollectableRow) (LogEntry, error) {
+	var e LogEntry
+	return e, r.Scan(&e.AssetID, &e.IncidentID, &e.Seq, &e.At, &e.Actor, &e.Event, &e.Message, &e.Details)
 }
 
 // DecisionCounts counts an asset's incidents closed as rejected by a human

@@ -109,15 +109,12 @@ func (db *DB) RecentLogEvents(ctx context.Context, tenant string, events []strin
 	out := []LogEntry{}
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
-			SELECT asset_id, incident_id, seq, at, actor, event, message, details FROM maintenance_log
+			SELECT `+logColumns+` FROM maintenance_log
 			WHERE event = ANY($1) AND at >= $2 ORDER BY at DESC, seq DESC LIMIT $3`, events, since, limit)
 		if err != nil {
 			return err
 		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (LogEntry, error) {
-			var e LogEntry
-			return e, r.Scan(&e.AssetID, &e.IncidentID, &e.Seq, &e.At, &e.Actor, &e.Event, &e.Message, &e.Details)
-		})
+		out, err = pgx.CollectRows(rows, scanLogEntry)
 		return err
 	})
 	if err != nil {
