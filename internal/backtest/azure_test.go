@@ -3,7 +3,6 @@ package backtest
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -121,14 +120,8 @@ func TestAzurePdM(t *testing.T) {
 		t.Errorf("threshold %v, training's %v", rep.Threshold, rep.Training.Threshold)
 	}
 
-	b, err := json.Marshal(rep)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
+	b := jsonRoundTrip(t, rep, &m)
 	if m["dataset"] != "azure-pdm" || m["false_alerts_per_1000_machine_hours"] == nil || m["failures_caught"] == nil {
 		t.Errorf("JSON %s", b[:min(len(b), 300)])
 	}

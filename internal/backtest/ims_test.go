@@ -92,17 +92,11 @@ func TestIMSFeatures(t *testing.T) {
 	}
 
 	// The JSON contract.
-	raw, err := json.Marshal(rep)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var doc struct {
 		Dataset  string                       `json:"dataset"`
 		Bearings []map[string]json.RawMessage `json:"bearings"`
 	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
+	jsonRoundTrip(t, rep, &doc)
 	if doc.Dataset != "ims-features" || len(doc.Bearings) != 4 {
 		t.Fatalf("dataset %q, %d bearings", doc.Dataset, len(doc.Bearings))
 	}
