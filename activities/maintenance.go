@@ -89,7 +89,7 @@ func repairMinutes(asset store.Asset) int {
 func (a *Maintenance) ScheduleWorkOrder(ctx context.Context, in ScheduleInput) (WorkOrder, error) {
 	asset, err := a.DB.AssetOf(ctx, in.TenantID, in.AssetID)
 	if err != nil {
-		return WorkOrder{}, err
+		return WorkOrder{}, permanent(err) // an asset that is gone stays gone
 	}
 	minutes := repairMinutes(asset)
 	var skills []string
@@ -116,7 +116,7 @@ func (a *Maintenance) ScheduleWorkOrder(ctx context.Context, in ScheduleInput) (
 		},
 	}, in.Now, a.Schedule)
 	if err != nil {
-		return WorkOrder{}, fmt.Errorf("plan work order: %w", err)
+		return WorkOrder{}, permanent(fmt.Errorf("plan work order: %w", err))
 	}
 	return fromPlanned(planned), nil
 }
@@ -146,7 +146,7 @@ type WorkOrderStatusInput struct {
 func (a *Maintenance) WorkOrderStatus(ctx context.Context, in WorkOrderStatusInput) (string, error) {
 	wo, err := a.DB.GetWorkOrder(ctx, in.TenantID, in.WorkOrderID)
 	if err != nil {
-		return "", err
+		return "", permanent(err)
 	}
 	return string(wo.Status), nil
 }
