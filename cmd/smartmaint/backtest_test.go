@@ -11,9 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/smartmaint/smartmaint/internal/dataset"
-	"github.com/smartmaint/smartmaint/internal/ml/modelfile"
 	"github.com/smartmaint/smartmaint/internal/ml/rul"
+	"github.com/smartmaint/smartmaint/internal/ml/rul/rultest"
 )
 
 // cmapssFixture copies the first three engines of the shipped FD001 test
@@ -43,29 +42,13 @@ func cmapssFixture(t *testing.T, dir string) (test, truth, model string) {
 			t.Fatal(err)
 		}
 	}
-	test, truth, model = filepath.Join(dir, "engines.txt"), filepath.Join(dir, "rul.txt"), filepath.Join(dir, "rul.model")
+	test, truth = filepath.Join(dir, "engines.txt"), filepath.Join(dir, "rul.txt")
 	copyLines(f.Test, test, func(_ int, line string) bool {
 		unit, _, _ := strings.Cut(strings.TrimSpace(line), " ")
 		return unit == "1" || unit == "2" || unit == "3"
 	})
 	copyLines(f.RUL, truth, func(i int, _ string) bool { return i < 3 })
-	train, err := dataset.LoadCMAPSSEngines(f.Train)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := rul.DefaultParams()
-	p.MaxIter, p.LearningRate, p.MaxLeafNodes = 30, 0.2, 7
-	m, err := rul.Train(context.Background(), train[:20], rul.Options{Params: p, Folds: 3, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := modelfile.Marshal(modelfile.Model{Meta: modelfile.Metadata{FeatureNames: rul.FeatureNames()}, Scorer: m})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(model, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	model, _ = rultest.SmallModel(t, dir)
 	return test, truth, model
 }
 

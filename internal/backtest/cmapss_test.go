@@ -4,48 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
 
 	"github.com/smartmaint/smartmaint/internal/dataset"
-	"github.com/smartmaint/smartmaint/internal/ml/modelfile"
 	"github.com/smartmaint/smartmaint/internal/ml/rul"
+	"github.com/smartmaint/smartmaint/internal/ml/rul/rultest"
 )
 
-// smallRULModel trains a quick model on 20 FD001 training engines and
-// writes it to a file.
-func smallRULModel(t *testing.T) (string, *rul.Model) {
-	t.Helper()
-	f, err := rul.FD001()
-	if err != nil {
-		t.Fatal(err)
-	}
-	train, err := dataset.LoadCMAPSSEngines(f.Train)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := rul.DefaultParams()
-	p.MaxIter, p.LearningRate, p.MaxLeafNodes = 30, 0.2, 7
-	m, err := rul.Train(context.Background(), train[:20], rul.Options{Params: p, Folds: 3, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := modelfile.Marshal(modelfile.Model{Meta: modelfile.Metadata{FeatureNames: rul.FeatureNames()}, Scorer: m})
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "rul.model")
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path, m
-}
-
 func TestCMAPSS(t *testing.T) {
-	path, m := smallRULModel(t)
+	path, m := rultest.SmallModel(t, t.TempDir())
 	var calls []int
 	rep, err := CMAPSS(context.Background(), CMAPSSOptions{Model: path, Units: []int{1, 2, 3}, Progress: func(done, total int) {
 		if total != 3 {
@@ -117,7 +86,7 @@ func TestCMAPSS(t *testing.T) {
 }
 
 func TestCMAPSSWithoutTruth(t *testing.T) {
-	path, _ := smallRULModel(t)
+	path, _ := rultest.SmallModel(t, t.TempDir())
 	f, _ := rul.FD001()
 	rep, err := CMAPSS(context.Background(), CMAPSSOptions{Model: path, Test: f.Test, Units: []int{5}, Charts: -1})
 	if err != nil {
