@@ -95,14 +95,7 @@ func ReadAI4I(r io.Reader) ([]AI4I, error) {
 		return nil, fmt.Errorf("dataset: ai4i header: %w", err)
 	}
 	var out []AI4I
-	for line := 2; ; line++ {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("dataset: ai4i line %d: %w", line, err)
-		}
+	err := eachRecord(cr, "ai4i", func(rec []string) error {
 		var a AI4I
 		var perr error
 		num := func(s string) float64 {
@@ -116,7 +109,7 @@ func ReadAI4I(r io.Reader) ([]AI4I, error) {
 		a.UDI = int(num(rec[0]))
 		a.ProductID = rec[1]
 		if len(rec[2]) != 1 {
-			return nil, fmt.Errorf("dataset: ai4i line %d: type %q", line, rec[2])
+			return fmt.Errorf("type %q", rec[2])
 		}
 		a.Type = rec[2][0]
 		a.AirTempK, a.ProcessTemp, a.RPM, a.TorqueNm, a.ToolWearMin = num(rec[3]), num(rec[4]), num(rec[5]), num(rec[6]), num(rec[7])
@@ -125,8 +118,13 @@ func ReadAI4I(r io.Reader) ([]AI4I, error) {
 			a.Modes[i] = flag(rec[9+i])
 		}
 		if perr != nil {
-			return nil, fmt.Errorf("dataset: ai4i line %d: %w", line, perr)
+			return perr
 		}
 		out = append(out, a)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }

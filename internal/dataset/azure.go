@@ -2,7 +2,6 @@ package dataset
 
 import (
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -212,16 +211,5 @@ func azureRows(r io.Reader, header []string, row func([]string) error) error {
 	if !slices.Equal(h, header) {
 		return fmt.Errorf("dataset: azure header %q, want %q", h, header)
 	}
-	for line := 2; ; line++ {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("dataset: azure line %d: %w", line, err)
-		}
-		if err := row(rec); err != nil {
-			return fmt.Errorf("dataset: azure line %d: %w", line, err)
-		}
-	}
+	return eachRecord(cr, "azure", row)
 }

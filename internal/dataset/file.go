@@ -1,6 +1,8 @@
 package dataset
 
 import (
+	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,4 +19,22 @@ func loadFile[T any](path string, read func(io.Reader) (T, error)) (T, error) {
 	}
 	defer f.Close()
 	return read(f)
+}
+
+// eachRecord calls row with each record cr reads until the end, the header
+// already read. Errors, from cr or row, are prefixed with the dataset's name
+// and the line (the header is line 1).
+func eachRecord(cr *csv.Reader, name string, row func(rec []string) error) error {
+	for line := 2; ; line++ {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("dataset: %s line %d: %w", name, line, err)
+		}
+		if err := row(rec); err != nil {
+			return fmt.Errorf("dataset: %s line %d: %w", name, line, err)
+		}
+	}
 }

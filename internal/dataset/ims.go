@@ -209,20 +209,18 @@ func ReadIMSFeatures(r io.Reader) ([]IMSFeatureRow, error) {
 		}
 	}
 	var out []IMSFeatureRow
-	for line := 2; ; line++ {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("dataset: ims features line %d: %w", line, err)
-		}
+	err = eachRecord(cr, "ims features", func(rec []string) error {
 		row, err := imsFeatureRow(rec, col)
 		if err != nil {
-			return nil, fmt.Errorf("dataset: ims features line %d: %w", line, err)
+			return err
 		}
 		out = append(out, row)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 // imsFeatureRow decodes one record of the feature CSV.
