@@ -7,19 +7,15 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/gorilla/mux"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/smartmaint/smartmaint/internal/apikey"
 	"github.com/smartmaint/smartmaint/internal/auth"
 	"github.com/smartmaint/smartmaint/internal/detect"
+	"github.com/smartmaint/smartmaint/internal/dispatch"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/workflows"
 )
@@ -118,139 +114,49 @@ func publicState(s *workflows.IncidentState) *workflows.IncidentState {
 	return &c
 }
 
-// DecisionRequest is a person's decision on an incident, as the API and
-// the operator page receive it.
-type DecisionRequest struct {
-	// Action is approve, reject, snooze or acknowledge.
-	Action  string `json:"action"`
-	Comment string `json:"comment"`
-	// User names the person; the API key's name when empty.
-	User string `json:"user"`
-	// SnoozeFor is a duration such as "2h" for snooze.
-	SnoozeFor string `json:"snooze_for"`
-}
-
-// Limits of a DecisionRequest, in characters: the user and comment are
-// kept in the incident's history, the maintenance log and messages.
-const (
-	MaxDecisionUser    = 128
-	MaxDecisionComment = 2000
-)
-
-// textProblems checks the user and comment of b.
-func (b DecisionRequest) textProblems() []ParamError {
-	var p []ParamError
-	if utf8.RuneCountInString(b.User) > MaxDecisionUser || strings.ContainsFunc(b.User, unicode.IsControl) {
-		p = append(p, ParamError{"user", fmt.Sprintf("at most %d characters on one line", MaxDecisionUser)})
-	}
-	if utf8.RuneCountInString(b.Comment) > MaxDecisionComment {
-		p = append(p, ParamError{"comment", fmt.Sprintf("at most %d characters", MaxDecisionComment)})
-	}
-	return p
-}
-
-// DecisionError is a decision the incident did not take: Status and Code
-// are the HTTP status and error code to answer with.
-type DecisionError struct {
-	Status  int
-	Code    string
-	Message string
-	Details any
-}
-
-func (e *DecisionError) Error() string { return e.Message }
-
-// ErrUndelivered is returned by Decide when the incident's workflow could
-// not be reached; the decision may be retried.
-var ErrUndelivered = errors.New("the decision could not be delivered to the incident")
-
-// Decide delivers the decision to incident id of the principal's tenant as
-// a workflow update and returns the incident's state once it took it. It
-// fails with a *DecisionError for an invalid decision (422) or an incident
-// not awaiting one (409), a store error for an unknown incident, and
-// ErrUndelivered when Temporal could not be reached.
-func (h *Incidents) Decide(ctx context.Context, p auth.Principal, id string, b DecisionRequest) (*workflows.IncidentState, error) {
-	d := workflows.Decision{IncidentID: id, Action: b.Action, Comment: b.Comment, User: b.User}
-	if d.User == "" {
-		d.User = "key:" + p.KeyName
-	}
-	var problems []ParamError
-	switch b.Action {
-	case workflows.ActionApprove, workflows.ActionReject, workflows.ActionAcknowledge:
-		if b.SnoozeFor != "" {
-			problems = append(problems, ParamError{"snooze_for", "only for action snooze"})
-		}
-	case workflows.ActionSnooze:
-		dur, err := time.ParseDuration(b.SnoozeFor)
-		if err != nil || dur < time.Minute || dur > 30*24*time.Hour {
-			problems = append(problems, ParamError{"snooze_for", "a duration from 1m to 720h, for example \"2h\""})
-		}
-		d.SnoozeFor = dur
-	default:
-		problems = append(problems, ParamError{"action", "one of approve, reject, snooze, acknowledge"})
-	}
-	problems = append(problems, b.textProblems()...)
-	if len(problems) > 0 {
-		return nil, &DecisionError{http.StatusUnprocessableEntity, "invalid_decision", "the decision is invalid", problems}
-	}
-	inc, err := h.DB.GetIncident(ctx, p.TenantID, id)
-	if err != nil {
-		return nil, err
-	}
-	if inc.ClosedAt != nil {
-		return nil, &DecisionError{http.StatusConflict, "already_decided", fmt.Sprintf("incident is %s (%s)", inc.Status, inc.Resolution), map[string]string{"status": inc.Status}}
-	}
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	handle, err := h.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   inc.WorkflowID,
-		UpdateName:   workflows.UpdateDecide,
-		Args:         []any{d},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	var state workflows.IncidentState
-	if err == nil {
-		err = handle.Get(ctx, &state)
-	}
-	var appErr *temporal.ApplicationError
-	var notFound *serviceerror.NotFound
-	switch {
-	case err == nil:
-		return publicState(&state), nil
-	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeNotAwaitingDecision:
-		return nil, &DecisionError{http.StatusConflict, "already_decided", appErr.Message(), map[string]string{"status": inc.Status}}
-	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeAlreadyAcknowledged:
-		return nil, &DecisionError{http.StatusConflict, "already_acknowledged", appErr.Message(), map[string]string{"assignee": inc.Assignee}}
-	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeOtherIncident:
-		return nil, &DecisionError{http.StatusConflict, "incident_not_running", appErr.Message(), map[string]string{"status": inc.Status}}
-	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeInvalidDecision:
-		return nil, &DecisionError{http.StatusUnprocessableEntity, "invalid_decision", appErr.Message(), nil}
-	case errors.As(err, &notFound):
-		return nil, &DecisionError{http.StatusConflict, "already_decided", "the incident's workflow is no longer running", nil}
-	}
-	return nil, fmt.Errorf("%w: incident %s: %w", ErrUndelivered, inc.ID, err)
-}
-
 // decide sends the decision as a workflow update, so the answer says
 // whether the incident took it: 404 unknown, 409 not awaiting a decision.
 func (h *Incidents) decide(w http.ResponseWriter, r *http.Request) {
-	var b DecisionRequest
+	var b dispatch.DecisionRequest
 	if !DecodeJSON(w, r, &b) {
 		return
 	}
 	p, _ := auth.FromContext(r.Context())
-	state, err := h.Decide(r.Context(), p, mux.Vars(r)["id"], b)
-	var de *DecisionError
+	d := &dispatch.Decider{DB: h.DB, Temporal: h.Temporal}
+	state, err := d.Decide(r.Context(), p.TenantID, "key:"+p.KeyName, mux.Vars(r)["id"], b)
+	var de *dispatch.DecisionError
 	switch {
 	case err == nil:
-		WriteJSON(w, http.StatusOK, map[string]any{"incident_id": state.ID, "decision": b.Action, "state": state})
+		WriteJSON(w, http.StatusOK, map[string]any{"incident_id": state.ID, "decision": b.Action, "state": publicState(state)})
 	case errors.As(err, &de):
-		WriteError(w, r, de.Status, de.Code, de.Message, de.Details)
-	case errors.Is(err, ErrUndelivered):
+		writeDecisionError(w, r, de)
+	case errors.Is(err, dispatch.ErrUndelivered):
 		WriteUnavailable(w, r, 5, "the decision could not be delivered to the incident right now; retry")
 	default:
 		WriteStoreError(w, r, err)
 	}
+}
+
+// writeDecisionError answers a decision the incident did not take: 422
+// for a malformed one (with each field's problem), 409 otherwise.
+func writeDecisionError(w http.ResponseWriter, r *http.Request, de *dispatch.DecisionError) {
+	if de.Reason == dispatch.RefusedInvalid {
+		var details any
+		if len(de.Problems) > 0 {
+			ps := make([]ParamError, len(de.Problems))
+			for i, p := range de.Problems {
+				ps[i] = ParamError{p.Field, p.Message}
+			}
+			details = ps
+		}
+		WriteError(w, r, http.StatusUnprocessableEntity, de.Reason, de.Message, details)
+		return
+	}
+	var details any
+	if de.Details != nil {
+		details = de.Details
+	}
+	WriteError(w, r, http.StatusConflict, de.Reason, de.Message, details)
 }
 
 func (h *Incidents) log(w http.ResponseWriter, r *http.Request) {

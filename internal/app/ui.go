@@ -11,6 +11,7 @@ import (
 
 	"github.com/smartmaint/smartmaint/api"
 	"github.com/smartmaint/smartmaint/internal/auth"
+	"github.com/smartmaint/smartmaint/internal/dispatch"
 	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/ui"
@@ -43,12 +44,12 @@ type operatorPageParams struct {
 	Registry *registry.Registry `optional:"true"`
 }
 
-// newOperatorPage decides on incidents through the same api.Incidents the
+// newOperatorPage decides on incidents through the same dispatch.Decider the
 // decision route uses.
 func newOperatorPage(p operatorPageParams) *ui.UI {
 	return &ui.UI{
 		DB: p.DB, Auth: p.Auth, Registry: p.Registry, Log: p.Log.With("component", "operator-page"),
-		Incidents: &api.Incidents{DB: p.DB, Temporal: p.Temporal},
+		Decider: &dispatch.Decider{DB: p.DB, Temporal: p.Temporal},
 	}
 }
 

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/smartmaint/smartmaint/activities"
-	"github.com/smartmaint/smartmaint/api"
 	"github.com/smartmaint/smartmaint/internal/auth"
+	"github.com/smartmaint/smartmaint/internal/dispatch"
 	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/workflows"
@@ -50,7 +50,7 @@ type overviewPage struct {
 	// Problems name the parts that could not be loaded.
 	Problems []string
 	// MaxUser and MaxComment bound the decision form's fields as the API
-	// does (api.MaxDecisionUser, api.MaxDecisionComment).
+	// does (dispatch.MaxDecisionUser, dispatch.MaxDecisionComment).
 	MaxUser, MaxComment int
 }
 
@@ -106,7 +106,7 @@ type modelView struct {
 // named in Problems; the rest of the page still shows.
 func (u *UI) load(ctx context.Context, p auth.Principal, now time.Time) *overviewPage {
 	tenant := p.TenantID
-	pg := &overviewPage{Tenant: tenant, KeyName: p.KeyName, Now: now, MaxUser: api.MaxDecisionUser, MaxComment: api.MaxDecisionComment}
+	pg := &overviewPage{Tenant: tenant, KeyName: p.KeyName, Now: now, MaxUser: dispatch.MaxDecisionUser, MaxComment: dispatch.MaxDecisionComment}
 	problem := func(part string, err error) {
 		u.log().WarnContext(ctx, "operator page: part unavailable", "part", part, "tenant", tenant, "error", err)
 		pg.Problems = append(pg.Problems, part)

@@ -8,7 +8,7 @@
 // SameSite=Strict cookie; every request is authenticated with the API's
 // Authenticator and needs the same scopes as the API (readings:read to
 // look, incidents:decide to decide). Forms carry a CSRF token derived from
-// the key. Decisions take the API's own path (api.Incidents.Decide).
+// the key. Decisions take the API's own path (dispatch.Decider).
 package ui
 
 import (
@@ -26,9 +26,9 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/smartmaint/smartmaint/api"
 	"github.com/smartmaint/smartmaint/internal/apikey"
 	"github.com/smartmaint/smartmaint/internal/auth"
+	"github.com/smartmaint/smartmaint/internal/dispatch"
 	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/workflows"
@@ -40,15 +40,15 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// UI serves the operator page. It is an api.PublicRoutes: its routes sit
+// UI serves the operator page. It registers as public routes: they sit
 // outside the API's key header authentication and check the session cookie
 // themselves.
 type UI struct {
 	DB   *store.DB
 	Auth *auth.Authenticator
-	// Incidents takes decisions the way POST /api/v1/incidents/{id}/decision
+	// Decider takes decisions the way POST /api/v1/incidents/{id}/decision
 	// does.
-	Incidents *api.Incidents
+	Decider *dispatch.Decider
 	// Registry lists the models; nil leaves the section empty.
 	Registry *registry.Registry
 	Log      *slog.Logger
@@ -325,21 +325,21 @@ func (u *UI) decide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
-	req := api.DecisionRequest{Action: f.Get("action"), Comment: strings.TrimSpace(f.Get("comment")), User: strings.TrimSpace(f.Get("user"))}
+	req := dispatch.DecisionRequest{Action: f.Get("action"), Comment: strings.TrimSpace(f.Get("comment")), User: strings.TrimSpace(f.Get("user"))}
 	if req.Action == workflows.ActionSnooze {
 		req.SnoozeFor = f.Get("snooze_for")
 	}
-	_, err := u.Incidents.Decide(r.Context(), s.p, id, req)
-	var de *api.DecisionError
+	_, err := u.Decider.Decide(r.Context(), s.p.TenantID, "key:"+s.p.KeyName, id, req)
+	var de *dispatch.DecisionError
 	switch {
 	case err == nil:
 		u.log().InfoContext(r.Context(), "operator decision", "tenant", s.p.TenantID, "incident", id, "action", req.Action, "key", s.p.KeyName)
 		back(flash{Kind: "ok", Text: "Incident " + id + " " + decisionLabels[req.Action] + "."})
 	case errors.As(err, &de):
-		back(flash{Kind: "error", Text: "Incident " + id + ": " + de.Message + problems(de.Details)})
+		back(flash{Kind: "error", Text: "Incident " + id + ": " + de.Message + problems(de.Problems)})
 	case errors.Is(err, store.ErrNotFound):
 		back(flash{Kind: "error", Text: "Incident " + id + " does not exist."})
-	case errors.Is(err, api.ErrUndelivered):
+	case errors.Is(err, dispatch.ErrUndelivered):
 		u.log().WarnContext(r.Context(), "operator decision undelivered", "incident", id, "error", err)
 		back(flash{Kind: "error", Text: "The decision could not be delivered to incident " + id + " right now; please try again."})
 	default:
@@ -348,15 +348,14 @@ func (u *UI) decide(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// problems lists a DecisionError's parameter problems for a notice.
-func problems(details any) string {
-	ps, ok := details.([]api.ParamError)
-	if !ok || len(ps) == 0 {
+// problems lists a DecisionError's field problems for a notice.
+func problems(ps []dispatch.Problem) string {
+	if len(ps) == 0 {
 		return ""
 	}
 	var parts []string
 	for _, p := range ps {
-		parts = append(parts, p.Param+": "+p.Message)
+		parts = append(parts, p.Field+": "+p.Message)
 	}
 	return " (" + strings.Join(parts, "; ") + ")"
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/apikey"
 	"github.com/smartmaint/smartmaint/internal/auth"
 	"github.com/smartmaint/smartmaint/internal/detect"
+	"github.com/smartmaint/smartmaint/internal/dispatch"
 	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/registry/artifact"
 	"github.com/smartmaint/smartmaint/internal/store"
@@ -57,7 +58,7 @@ func newRig(t testing.TB) *rig {
 	reg := registry.New(db, folder, registry.Options{Logger: log})
 	now := time.Now().UTC().Truncate(time.Second)
 	authn := auth.NewAuthenticator(db, log)
-	page := &ui.UI{DB: db, Auth: authn, Incidents: &api.Incidents{DB: db}, Registry: reg, Log: log, Now: func() time.Time { return now }}
+	page := &ui.UI{DB: db, Auth: authn, Decider: &dispatch.Decider{DB: db}, Registry: reg, Log: log, Now: func() time.Time { return now }}
 	h := api.NewRouter(log, authn, &api.Health{}, nil, []api.PublicRoutes{page})
 	r := &rig{t: t, db: db, srv: httptest.NewServer(h), keys: map[string]string{}, now: now,
 		awaiting: "inc-mill-1", scheduled: "inc-pump-2", closed: "inc-old"}
