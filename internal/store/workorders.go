@@ -491,9 +491,7 @@ func (db *DB) createDisplacing(ctx context.Context, tenant string, w WorkOrder, 
 				after := slotOf(a.TechnicianID, a.Start, a.End, m.Deadline)
 				details["after"] = after
 				message += fmt.Sprintf("; booked again from %s", a.Start.UTC().Format(time.RFC3339))
-				if _, err := tx.Exec(ctx, `
-					UPDATE work_orders SET technician_id = $2, scheduled_start = $3, scheduled_end = $4, late = $5, updated_at = now()
-					WHERE id = $1`, m.ID, a.TechnicianID, a.Start, a.End, a.Late); err != nil {
+				if err := setBooking(ctx, tx, m.ID, &a.TechnicianID, &a.Start, &a.End, a.Late); err != nil {
 					return err
 				}
 			}
@@ -516,6 +514,15 @@ func (db *DB) createDisplacing(ctx context.Context, tenant string, w WorkOrder, 
 		return PlannedWorkOrder{}, fmt.Errorf("store: plan work order: %w", mapBookingError(err))
 	}
 	return out, nil
+}
+
+// setBooking books work order id on tech from start to end, or unbooks it
+// when tech is nil.
+func setBooking(ctx context.Context, tx pgx.Tx, id string, tech *string, start, end *time.Time, late bool) error {
+	_, err := tx.Exec(ctx, `
+		UPDATE work_orders SET technician_id = $2, scheduled_start = $3, scheduled_end = $4, late = $5, updated_at = now()
+		WHERE id = $1`, id, tech, start, end, late)
+	return err
 }
 
 // deadlineOf is w's deadline, or the far future without one.
@@ -1222,9 +1229,7 @@ func (db *DB) ReplanWorkOrders(ctx context.Context, tenant string, now time.Time
 			if c.After != nil {
 				tech, start, end, late = &c.After.TechnicianID, &c.After.Start, &c.After.End, c.After.Late
 			}
-			if _, err := tx.Exec(ctx, `
-				UPDATE work_orders SET technician_id = $2, scheduled_start = $3, scheduled_end = $4, late = $5, updated_at = now()
-				WHERE id = $1`, c.WorkOrderID, tech, start, end, late); err != nil {
+			if err := setBooking(ctx, tx, c.WorkOrderID, tech, start, end, late); err != nil {
 				return err
 			}
 			message := "re-planned: unassigned (" + c.Unassigned + ")"
