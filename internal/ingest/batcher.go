@@ -265,8 +265,8 @@ func (b *Batcher) commit(batch []*Request, rows int) error {
 	}
 	written, err := b.db.WriteChunks(ctx, extra, chunks...)
 	dups := 0
-	for i, r := range batch {
-		if err == nil {
+	if err == nil {
+		for i, r := range batch {
 			r.Written = written[i]
 			dups += written[i].Duplicates
 		}
