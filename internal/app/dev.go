@@ -92,74 +92,66 @@ const (
 // ensureDemoChannels gives the demo tenant an email channel to the mail
 // sink and a webhook channel to the receiver, found by name: a restart
 // updates them (the receiver's port and secret may have changed) and never
-// adds a second copy; the channel of a side turned off is disabled.
+// adds a second copy; the channel of a side turned off is disabled, not
+// left failing against a closed port.
 func ensureDemoChannels(lc fx.Lifecycle, cfg config.Config, db *store.DB, sink *devsink.Sink) {
 	lc.Append(fx.StartHook(func(ctx context.Context) error {
-		var off []string
-		var channels []store.Channel
-		if sink.SMTPAddr() != "" {
-			channels = append(channels, store.Channel{Name: DemoMailChannel, Kind: "email", Target: DemoMailRecipients, Enabled: true, MinSeverity: "info"})
-		} else {
-			off = append(off, DemoMailChannel)
-		}
-		if sink.WebhookURL() != "" {
-			channels = append(channels, store.Channel{Name: DemoWebhookChannel, Kind: "webhook", Target: sink.WebhookURL(), Secret: sink.WebhookSecret(), Enabled: true, MinSeverity: "info"})
-		} else {
-			off = append(off, DemoWebhookChannel)
-		}
-		if err := EnsureChannels(ctx, db, cfg.DevTenant, channels); err != nil {
-			return err
-		}
-		// A side turned off leaves its channel of an earlier start disabled,
-		// not failing against a closed port.
 		have, err := db.ListChannels(ctx, cfg.DevTenant, false)
 		if err != nil {
 			return err
 		}
-		for _, c := range have {
-			if slices.Contains(off, c.Name) && c.Enabled {
-				c.Enabled = false
-				if _, err := db.UpdateChannel(ctx, cfg.DevTenant, c, nil); err != nil {
-					return fmt.Errorf("disable demo channel %q: %w", c.Name, err)
-				}
+		mail := store.Channel{Name: DemoMailChannel, Kind: "email", Target: DemoMailRecipients, Enabled: true, MinSeverity: "info"}
+		hook := store.Channel{Name: DemoWebhookChannel, Kind: "webhook", Target: sink.WebhookURL(), Secret: sink.WebhookSecret(), Enabled: true, MinSeverity: "info"}
+		for _, side := range []struct {
+			on bool
+			c  store.Channel
+		}{{sink.SMTPAddr() != "", mail}, {sink.WebhookURL() != "", hook}} {
+			if side.on {
+				err = ensureChannel(ctx, db, cfg.DevTenant, have, side.c)
+			} else {
+				err = disableChannel(ctx, db, cfg.DevTenant, have, side.c.Name)
+			}
+			if err != nil {
+				return fmt.Errorf("demo channel %q: %w", side.c.Name, err)
 			}
 		}
 		return nil
 	}))
 }
 
-// EnsureChannels creates each of want on tenant, or updates the channel of
-// that name to match it (secret included).
-func EnsureChannels(ctx context.Context, db *store.DB, tenant string, want []store.Channel) error {
-	for _, c := range want {
-		have, err := db.ListChannels(ctx, tenant, false)
-		if err != nil {
+// ensureChannel creates want on tenant, or updates the channel of that name
+// among have (secret included).
+func ensureChannel(ctx context.Context, db *store.DB, tenant string, have []store.Channel, want store.Channel) error {
+	i := slices.IndexFunc(have, func(h store.Channel) bool { return h.Name == want.Name })
+	if i < 0 {
+		_, err := db.CreateChannel(ctx, tenant, want)
+		if !errors.Is(err, store.ErrConflict) {
 			return err
 		}
-		i := slices.IndexFunc(have, func(h store.Channel) bool { return h.Name == c.Name })
-		if i < 0 {
-			_, err = db.CreateChannel(ctx, tenant, c)
-			if !errors.Is(err, store.ErrConflict) {
-				if err != nil {
-					return fmt.Errorf("demo channel %q: %w", c.Name, err)
-				}
-				continue
-			}
-			// Created meanwhile by another start: update that one.
-			if have, err = db.ListChannels(ctx, tenant, false); err != nil {
-				return err
-			}
-			if i = slices.IndexFunc(have, func(h store.Channel) bool { return h.Name == c.Name }); i < 0 {
-				return fmt.Errorf("demo channel %q: name taken but not found", c.Name)
-			}
+		// Created meanwhile by another start: update that one.
+		if have, err = db.ListChannels(ctx, tenant, false); err != nil {
+			return err
 		}
-		c.ID = have[i].ID
-		secret := c.Secret
-		if _, err := db.UpdateChannel(ctx, tenant, c, &secret); err != nil {
-			return fmt.Errorf("demo channel %q: %w", c.Name, err)
+		if i = slices.IndexFunc(have, func(h store.Channel) bool { return h.Name == want.Name }); i < 0 {
+			return errors.New("name taken but not found")
 		}
 	}
-	return nil
+	want.ID = have[i].ID
+	secret := want.Secret
+	_, err := db.UpdateChannel(ctx, tenant, want, &secret)
+	return err
+}
+
+// disableChannel disables the enabled channel named name among have.
+func disableChannel(ctx context.Context, db *store.DB, tenant string, have []store.Channel, name string) error {
+	i := slices.IndexFunc(have, func(h store.Channel) bool { return h.Name == name && h.Enabled })
+	if i < 0 {
+		return nil
+	}
+	c := have[i]
+	c.Enabled = false
+	_, err := db.UpdateChannel(ctx, tenant, c, nil)
+	return err
 }
 
 func newDevServer(lc fx.Lifecycle, cfg config.Config, log *slog.Logger) (*devserver.Server, error) {
