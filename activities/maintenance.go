@@ -7,6 +7,7 @@ import (
 
 	"github.com/smartmaint/smartmaint/internal/schedule"
 	"github.com/smartmaint/smartmaint/internal/store"
+	"github.com/smartmaint/smartmaint/internal/workorder"
 )
 
 // Maintenance plans work orders for approved incidents and due preventive
@@ -107,7 +108,7 @@ func (a *Maintenance) ScheduleWorkOrder(ctx context.Context, in ScheduleInput) (
 	}
 	planned, err := a.DB.PlanWorkOrder(ctx, in.TenantID, store.WorkOrder{
 		AssetID: in.AssetID, IncidentID: in.IncidentID, Title: in.Title, Description: in.Description,
-		Priority: store.Priority(in.Priority), RequiredSkills: skills, EstimatedMinutes: minutes, Deadline: &deadline,
+		Priority: workorder.Priority(in.Priority), RequiredSkills: skills, EstimatedMinutes: minutes, Deadline: &deadline,
 		Checklist: []store.ChecklistItem{
 			{Text: "Isolate and lock out the machine"},
 			{Text: "Inspect the components behind the anomalous sensors"},

@@ -15,6 +15,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/schedule"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
+	"github.com/smartmaint/smartmaint/internal/workorder"
 )
 
 // maintenanceEnv is a tenant with one asset and one technician on office
@@ -62,7 +63,7 @@ func scheduleWorkOrder(t *testing.T, env *testsuite.TestActivityEnvironment, a *
 func TestScheduleWorkOrderDeadlineLeavesTheRepair(t *testing.T) {
 	_, env, a, _ := maintenanceEnv(t)
 	now := time.Date(2030, 6, 3, 8, 0, 0, 0, time.UTC) // a Monday
-	for _, p := range store.Priorities {
+	for _, p := range workorder.Priorities {
 		wo := scheduleWorkOrder(t, env, a, activities.ScheduleInput{TenantID: "demo", AssetID: "mill-01", IncidentID: "inc-" + string(p),
 			Title: "Repair", Priority: string(p), Deadline: now.Add(time.Hour), Now: now})
 		if wo.Deadline.Before(now.Add(120 * time.Minute)) {
@@ -81,7 +82,7 @@ func TestScheduleWorkOrderPreempts(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2030, 6, 3, 8, 0, 0, 0, time.UTC)
 	s, e, due := now, now.Add(2*time.Hour), now.Add(12*time.Hour)
-	lube, err := db.CreateWorkOrder(ctx, "demo", store.WorkOrder{AssetID: "mill-01", Title: "Lubricate", Priority: store.PriorityMedium,
+	lube, err := db.CreateWorkOrder(ctx, "demo", store.WorkOrder{AssetID: "mill-01", Title: "Lubricate", Priority: workorder.Medium,
 		EstimatedMinutes: 120, TechnicianID: tech.ID, ScheduledStart: &s, ScheduledEnd: &e, Deadline: &due})
 	if err != nil {
 		t.Fatal(err)

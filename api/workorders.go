@@ -16,6 +16,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/auth"
 	"github.com/smartmaint/smartmaint/internal/schedule"
 	"github.com/smartmaint/smartmaint/internal/store"
+	"github.com/smartmaint/smartmaint/internal/workorder"
 )
 
 // WorkOrders serves work orders (create, list, status, checklist, sign-off,
@@ -73,13 +74,13 @@ func actor(r *http.Request, given string) string {
 }
 
 // jobProblems checks the fields work orders and preventive schedules share.
-func jobProblems(title string, priority store.Priority, skills []string, minutes int, parts []store.Part) []ParamError {
+func jobProblems(title string, priority workorder.Priority, skills []string, minutes int, parts []store.Part) []ParamError {
 	var p []ParamError
 	if strings.TrimSpace(title) == "" || len(title) > 200 {
 		p = append(p, ParamError{"title", "required, at most 200 characters"})
 	}
-	if priority != "" && !slices.Contains(store.Priorities, priority) {
-		p = append(p, ParamError{"priority", fmt.Sprintf("must be one of %v", store.Priorities)})
+	if priority != "" && !slices.Contains(workorder.Priorities, priority) {
+		p = append(p, ParamError{"priority", fmt.Sprintf("must be one of %v", workorder.Priorities)})
 	}
 	p = append(p, skillProblems("required_skills", skills)...)
 	if minutes < 1 || minutes > maxEstimatedMinutes {
@@ -110,18 +111,18 @@ func checklistProblems(items []string) []ParamError {
 // automatically (unless auto_assign is false); with technician_id and
 // scheduled_start it is booked there.
 type workOrderBody struct {
-	AssetID          string         `json:"asset_id"`
-	IncidentID       string         `json:"incident_id"`
-	Title            string         `json:"title"`
-	Description      string         `json:"description"`
-	Priority         store.Priority `json:"priority"`
-	RequiredSkills   []string       `json:"required_skills"`
-	EstimatedMinutes int            `json:"estimated_minutes"`
-	Deadline         *time.Time     `json:"deadline"`
-	Checklist        []string       `json:"checklist"`
-	Parts            []store.Part   `json:"parts"`
-	TechnicianID     string         `json:"technician_id"`
-	ScheduledStart   *time.Time     `json:"scheduled_start"`
+	AssetID          string             `json:"asset_id"`
+	IncidentID       string             `json:"incident_id"`
+	Title            string             `json:"title"`
+	Description      string             `json:"description"`
+	Priority         workorder.Priority `json:"priority"`
+	RequiredSkills   []string           `json:"required_skills"`
+	EstimatedMinutes int                `json:"estimated_minutes"`
+	Deadline         *time.Time         `json:"deadline"`
+	Checklist        []string           `json:"checklist"`
+	Parts            []store.Part       `json:"parts"`
+	TechnicianID     string             `json:"technician_id"`
+	ScheduledStart   *time.Time         `json:"scheduled_start"`
 	// AutoAssign defaults to true when no technician is given.
 	AutoAssign *bool `json:"auto_assign"`
 	// EarliestStart bounds automatic assignment (default now).
@@ -246,11 +247,11 @@ func (h *WorkOrders) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	f := store.WorkOrderFilter{Status: store.WorkOrderStatus(q.Get("status")), AssetID: q.Get("asset"),
+	f := store.WorkOrderFilter{Status: workorder.Status(q.Get("status")), AssetID: q.Get("asset"),
 		TechnicianID: q.Get("technician"), IncidentID: q.Get("incident")}
 	var problems []ParamError
-	if f.Status != "" && !slices.Contains(store.WorkOrderStatuses, f.Status) {
-		problems = append(problems, ParamError{"status", fmt.Sprintf("must be one of %v", store.WorkOrderStatuses)})
+	if f.Status != "" && !slices.Contains(workorder.Statuses, f.Status) {
+		problems = append(problems, ParamError{"status", fmt.Sprintf("must be one of %v", workorder.Statuses)})
 	}
 	if f.TechnicianID != "" && !uuidPattern.MatchString(f.TechnicianID) {
 		problems = append(problems, ParamError{"technician", "must be a technician id"})
@@ -276,7 +277,7 @@ func (h *WorkOrders) list(w http.ResponseWriter, r *http.Request) {
 
 // statusBody moves a work order through its lifecycle.
 type statusBody struct {
-	Status store.WorkOrderStatus `json:"status"`
+	Status workorder.Status `json:"status"`
 }
 
 func (h *WorkOrders) status(w http.ResponseWriter, r *http.Request) {
@@ -284,9 +285,9 @@ func (h *WorkOrders) status(w http.ResponseWriter, r *http.Request) {
 	if !DecodeJSON(w, r, &b) {
 		return
 	}
-	if !slices.Contains(store.WorkOrderStatuses, b.Status) {
+	if !slices.Contains(workorder.Statuses, b.Status) {
 		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_status", "unknown status",
-			[]ParamError{{"status", fmt.Sprintf("must be one of %v", store.WorkOrderStatuses)}})
+			[]ParamError{{"status", fmt.Sprintf("must be one of %v", workorder.Statuses)}})
 		return
 	}
 	ctx, tenant := r.Context(), Tenant(r)
@@ -430,7 +431,7 @@ type preventiveBody struct {
 	AssetID          string               `json:"asset_id"`
 	Title            string               `json:"title"`
 	Description      string               `json:"description"`
-	Priority         store.Priority       `json:"priority"`
+	Priority         workorder.Priority   `json:"priority"`
 	RequiredSkills   []string             `json:"required_skills"`
 	EstimatedMinutes int                  `json:"estimated_minutes"`
 	Checklist        []string             `json:"checklist"`

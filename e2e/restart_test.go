@@ -18,6 +18,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/requestid"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
+	"github.com/smartmaint/smartmaint/internal/workorder"
 	"github.com/smartmaint/smartmaint/workflows"
 )
 
@@ -120,7 +121,7 @@ func seedOrphans(t *testing.T, s *stack, os []*orphan) {
 			o.woID = wo.ID
 			inc.WorkOrderID = &o.woID
 			if o.workOrder == "in_progress" {
-				if _, _, err := s.db.UpdateWorkOrderStatus(ctx, tenant, wo.ID, store.StatusInProgress, now); err != nil {
+				if _, _, err := s.db.UpdateWorkOrderStatus(ctx, tenant, wo.ID, workorder.InProgress, now); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
+	"github.com/smartmaint/smartmaint/internal/workorder"
 )
 
 func TestLastReadings(t *testing.T) {
@@ -101,20 +102,20 @@ func TestOpenWorkGroupsAndCollector(t *testing.T) {
 	for _, w := range []struct {
 		tenant string
 		wo     store.WorkOrder
-		status store.WorkOrderStatus
+		status workorder.Status
 	}{
-		{"acme", store.WorkOrder{AssetID: "a1", IncidentID: "i4", Title: "Repair", Deadline: &past}, store.StatusScheduled},
-		{"acme", store.WorkOrder{AssetID: "a1", PreventiveScheduleID: lube.ID, Title: "Lubrication", Deadline: &tomorrow}, store.StatusInProgress},
-		{"acme", store.WorkOrder{AssetID: "a1", Title: "Paint the guard"}, store.StatusScheduled},
-		{"acme", store.WorkOrder{AssetID: "a1", IncidentID: "i5", Title: "Old repair", Deadline: &past}, store.StatusCancelled},
-		{"rival", store.WorkOrder{AssetID: "a1", Title: "Rival job", Deadline: &past}, store.StatusScheduled},
+		{"acme", store.WorkOrder{AssetID: "a1", IncidentID: "i4", Title: "Repair", Deadline: &past}, workorder.Scheduled},
+		{"acme", store.WorkOrder{AssetID: "a1", PreventiveScheduleID: lube.ID, Title: "Lubrication", Deadline: &tomorrow}, workorder.InProgress},
+		{"acme", store.WorkOrder{AssetID: "a1", Title: "Paint the guard"}, workorder.Scheduled},
+		{"acme", store.WorkOrder{AssetID: "a1", IncidentID: "i5", Title: "Old repair", Deadline: &past}, workorder.Cancelled},
+		{"rival", store.WorkOrder{AssetID: "a1", Title: "Rival job", Deadline: &past}, workorder.Scheduled},
 	} {
 		w.wo.EstimatedMinutes = 60
 		wo, err := db.CreateWorkOrder(ctx, w.tenant, w.wo)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if w.status != store.StatusScheduled {
+		if w.status != workorder.Scheduled {
 			if _, _, err := db.UpdateWorkOrderStatus(ctx, w.tenant, wo.ID, w.status, time.Now()); err != nil {
 				t.Fatal(err)
 			}

@@ -9,6 +9,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/schedule"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
+	"github.com/smartmaint/smartmaint/internal/workorder"
 )
 
 // mntShop is tenant acme with one asset and one technician, Ada (mech,
@@ -30,7 +31,7 @@ func newMntShop(t *testing.T, asset string) mntShop {
 
 // book creates a work order on the shop's asset that needs mech, booked
 // for Ada from mon+from to mon+to.
-func (s mntShop) book(t *testing.T, title string, p store.Priority, from, to time.Duration, deadline time.Time) store.WorkOrder {
+func (s mntShop) book(t *testing.T, title string, p workorder.Priority, from, to time.Duration, deadline time.Time) store.WorkOrder {
 	t.Helper()
 	start, end := s.mon.Add(from), s.mon.Add(to)
 	w, err := s.db.CreateWorkOrder(context.Background(), "acme", store.WorkOrder{AssetID: s.asset, Title: title, Priority: p, RequiredSkills: []string{"mech"},
@@ -53,14 +54,14 @@ func TestPlanWorkOrderPreempts(t *testing.T) {
 	now := mon.Add(8 * time.Hour)
 	critical := func(incident string) store.WorkOrder {
 		deadline := now.Add(2 * time.Hour)
-		return store.WorkOrder{AssetID: "mill-1", IncidentID: incident, Title: "Repair spindle", Priority: store.PriorityCritical,
+		return store.WorkOrder{AssetID: "mill-1", IncidentID: incident, Title: "Repair spindle", Priority: workorder.Critical,
 			RequiredSkills: []string{"mech"}, EstimatedMinutes: 120, Deadline: &deadline}
 	}
 
 	// 08:00–10:00 lubrication (medium, due 12 h later), then the rest of the
 	// morning taken by a low-priority job that has not started either.
-	lube := shop.book(t, "Lubricate", store.PriorityMedium, 8*time.Hour, 10*time.Hour, now.Add(12*time.Hour))
-	paint := shop.book(t, "Repaint guard", store.PriorityLow, 10*time.Hour, 12*time.Hour, mon.Add(5*24*time.Hour))
+	lube := shop.book(t, "Lubricate", workorder.Medium, 8*time.Hour, 10*time.Hour, now.Add(12*time.Hour))
+	paint := shop.book(t, "Repaint guard", workorder.Low, 10*time.Hour, 12*time.Hour, mon.Add(5*24*time.Hour))
 
 	first, err := db.PlanWorkOrder(ctx, "acme", critical("inc-1"), now, schedule.Options{})
 	if err != nil {
@@ -102,7 +103,7 @@ func TestPlanWorkOrderPreempts(t *testing.T) {
 	}
 
 	// Work in progress stays: the next critical job queues behind it, late.
-	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", crit.ID, store.StatusInProgress, now); err != nil {
+	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", crit.ID, workorder.InProgress, now); err != nil {
 		t.Fatal(err)
 	}
 	second, err := db.PlanWorkOrder(ctx, "acme", critical("inc-2"), now, schedule.Options{})
@@ -112,7 +113,7 @@ func TestPlanWorkOrderPreempts(t *testing.T) {
 	if w := second.WorkOrder; w.ScheduledStart.Before(*crit.ScheduledEnd) {
 		t.Errorf("second critical job at %v overlaps the one in progress until %v", w.ScheduledStart, crit.ScheduledEnd)
 	}
-	if w, _ := db.GetWorkOrder(ctx, "acme", crit.ID); w.Status != store.StatusInProgress || !w.ScheduledStart.Equal(*crit.ScheduledStart) {
+	if w, _ := db.GetWorkOrder(ctx, "acme", crit.ID); w.Status != workorder.InProgress || !w.ScheduledStart.Equal(*crit.ScheduledStart) {
 		t.Errorf("the work in progress moved: %+v", w)
 	}
 }
@@ -126,8 +127,8 @@ func TestReplanMovesCriticalAhead(t *testing.T) {
 	db, mon := shop.db, shop.mon
 	ctx := context.Background()
 	now := mon.Add(8*time.Hour + 30*time.Minute)
-	lube := shop.book(t, "Lubricate", store.PriorityMedium, 8*time.Hour, 10*time.Hour, mon.Add(20*time.Hour))
-	crit := shop.book(t, "Repair spindle", store.PriorityCritical, 10*time.Hour, 12*time.Hour, now.Add(2*time.Hour))
+	lube := shop.book(t, "Lubricate", workorder.Medium, 8*time.Hour, 10*time.Hour, mon.Add(20*time.Hour))
+	crit := shop.book(t, "Repair spindle", workorder.Critical, 10*time.Hour, 12*time.Hour, now.Add(2*time.Hour))
 
 	r, err := db.ReplanWorkOrders(ctx, "acme", now, schedule.Options{}, true)
 	if err != nil {
@@ -155,7 +156,7 @@ func TestPlanWorkOrderPreemptsConcurrently(t *testing.T) {
 	db, mon := shop.db, shop.mon
 	ctx := context.Background()
 	now := mon.Add(8 * time.Hour)
-	lube := shop.book(t, "Lubricate", store.PriorityMedium, 8*time.Hour, 10*time.Hour, now.Add(12*time.Hour))
+	lube := shop.book(t, "Lubricate", workorder.Medium, 8*time.Hour, 10*time.Hour, now.Add(12*time.Hour))
 	incidents := []string{"inc-a", "inc-a", "inc-b", "inc-c"}
 	errs := make([]error, len(incidents))
 	var wg sync.WaitGroup
@@ -163,7 +164,7 @@ func TestPlanWorkOrderPreemptsConcurrently(t *testing.T) {
 		wg.Go(func() {
 			deadline := now.Add(2 * time.Hour)
 			_, errs[i] = db.PlanWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "mill-1", IncidentID: inc, Title: "Repair " + inc,
-				Priority: store.PriorityCritical, RequiredSkills: []string{"mech"}, EstimatedMinutes: 120, Deadline: &deadline}, now, schedule.Options{})
+				Priority: workorder.Critical, RequiredSkills: []string{"mech"}, EstimatedMinutes: 120, Deadline: &deadline}, now, schedule.Options{})
 		})
 	}
 	wg.Wait()

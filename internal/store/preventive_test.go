@@ -11,6 +11,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/schedule"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
+	"github.com/smartmaint/smartmaint/internal/workorder"
 )
 
 // TestPreventiveWorkOrders: due schedules are found by date and by meter,
@@ -45,7 +46,7 @@ func TestPreventiveWorkOrders(t *testing.T) {
 	every, last := 500.0, 1200.0
 
 	lube := create("acme", store.PreventiveSchedule{Title: "A lubrication", IntervalDays: &monthly, LastDoneAt: at(-29 * 24 * time.Hour),
-		RequiredSkills: []string{"mech"}, Checklist: []string{"Grease DE", "Grease NDE"}, Active: true, Priority: store.PriorityHigh})
+		RequiredSkills: []string{"mech"}, Checklist: []string{"Grease DE", "Grease NDE"}, Active: true, Priority: workorder.High})
 	create("acme", store.PreventiveSchedule{Title: "B inspection", IntervalDays: &quarterly, LastDoneAt: at(-10 * 24 * time.Hour), Active: true})
 	seal := create("acme", store.PreventiveSchedule{Title: "C seal", MeterInterval: &every, LastMeterReading: &last, Active: true,
 		RequiredSkills: []string{"mech"}})
@@ -109,7 +110,7 @@ func TestPreventiveWorkOrders(t *testing.T) {
 		}
 	}
 	wo := results[0].WorkOrder
-	if created != 1 || wo.PreventiveScheduleID != lube.ID || wo.TechnicianID != ada.ID || wo.Priority != store.PriorityHigh ||
+	if created != 1 || wo.PreventiveScheduleID != lube.ID || wo.TechnicianID != ada.ID || wo.Priority != workorder.High ||
 		len(wo.Checklist) != 2 || wo.Checklist[1].Text != "Grease NDE" || !wo.Deadline.Equal(due[0].Deadline) ||
 		!strings.Contains(wo.Description, "Preventive maintenance (calendar: every 30 days") {
 		t.Fatalf("%d created; work order %+v", created, wo)
@@ -121,7 +122,7 @@ func TestPreventiveWorkOrders(t *testing.T) {
 	// Done: the schedule counts from the completion.
 	finish := func(id string, when time.Time) {
 		t.Helper()
-		if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", id, store.StatusInProgress, when.Add(-time.Hour)); err != nil {
+		if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", id, workorder.InProgress, when.Add(-time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		w, _ := db.GetWorkOrder(ctx, "acme", id)
@@ -132,7 +133,7 @@ func TestPreventiveWorkOrders(t *testing.T) {
 		if _, err := db.UpdateChecklist(ctx, "acme", id, all, "ada", when); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", id, store.StatusDone, when); err != nil {
+		if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", id, workorder.Done, when); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -158,7 +159,7 @@ func TestPreventiveWorkOrders(t *testing.T) {
 	if err != nil || !again.Created || again.WorkOrder.ID == wo.ID {
 		t.Fatalf("after done, raise again = %+v, %v", again, err)
 	}
-	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", again.WorkOrder.ID, store.StatusCancelled, now); err != nil {
+	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", again.WorkOrder.ID, workorder.Cancelled, now); err != nil {
 		t.Fatal(err)
 	}
 	if l, _ := db.GetPreventiveSchedule(ctx, "acme", lube.ID); !l.LastDoneAt.Equal(*lube.LastDoneAt) {

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/smartmaint/smartmaint/internal/schedule"
+	"github.com/smartmaint/smartmaint/internal/workorder"
 )
 
 // Technician is a person who carries out work orders: their skills and their
@@ -197,7 +198,7 @@ func schedulingTechnicians(ctx context.Context, tx pgx.Tx, skills []string, from
 	for _, b := range bookings {
 		iv := schedule.Interval{Start: b.Start, End: b.End}
 		byTech[b.TechnicianID] = append(byTech[b.TechnicianID], iv)
-		if b.status == StatusScheduled {
+		if b.status == workorder.Scheduled {
 			movable[b.TechnicianID] = append(movable[b.TechnicianID], schedule.Movable{ID: b.WorkOrderID, Interval: iv, Weight: b.priority.Weight()})
 		}
 	}

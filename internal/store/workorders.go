@@ -14,66 +14,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/smartmaint/smartmaint/internal/schedule"
+	"github.com/smartmaint/smartmaint/internal/workorder"
 )
-
-// WorkOrderStatus is a stage of a work order's lifecycle:
-// scheduled → in_progress → done, and scheduled or in_progress → cancelled.
-type WorkOrderStatus string
-
-// The work order statuses.
-const (
-	StatusScheduled  WorkOrderStatus = "scheduled"
-	StatusInProgress WorkOrderStatus = "in_progress"
-	StatusDone       WorkOrderStatus = "done"
-	StatusCancelled  WorkOrderStatus = "cancelled"
-)
-
-// WorkOrderStatuses lists every status in lifecycle order.
-var WorkOrderStatuses = []WorkOrderStatus{StatusScheduled, StatusInProgress, StatusDone, StatusCancelled}
-
-// Next lists the statuses s may change to.
-func (s WorkOrderStatus) Next() []WorkOrderStatus {
-	switch s {
-	case StatusScheduled:
-		return []WorkOrderStatus{StatusInProgress, StatusCancelled}
-	case StatusInProgress:
-		return []WorkOrderStatus{StatusDone, StatusCancelled}
-	}
-	return nil
-}
-
-// Open reports whether the work still has to be done (it books its
-// technician's time).
-func (s WorkOrderStatus) Open() bool { return s == StatusScheduled || s == StatusInProgress }
-
-// Priority ranks work orders; its Weight scales lateness when planning.
-type Priority string
-
-// The priorities, most urgent first.
-const (
-	PriorityCritical Priority = "critical"
-	PriorityHigh     Priority = "high"
-	PriorityMedium   Priority = "medium"
-	PriorityLow      Priority = "low"
-)
-
-// Priorities lists every priority, most urgent first.
-var Priorities = []Priority{PriorityCritical, PriorityHigh, PriorityMedium, PriorityLow}
-
-// Weight is the priority's lateness weight: critical 8, high 4, medium 2,
-// low 1 (an hour late on a critical job costs as much as a working day late
-// on a low one).
-func (p Priority) Weight() float64 {
-	switch p {
-	case PriorityCritical:
-		return 8
-	case PriorityHigh:
-		return 4
-	case PriorityMedium:
-		return 2
-	}
-	return 1
-}
 
 // ChecklistItem is one step of a work order.
 type ChecklistItem struct {
@@ -106,13 +48,13 @@ type WorkOrder struct {
 	// order per incident. Empty for manual and preventive work.
 	IncidentID string `json:"incident_id,omitempty"`
 	// PreventiveScheduleID is the preventive schedule that raised it.
-	PreventiveScheduleID string          `json:"preventive_schedule_id,omitempty"`
-	Title                string          `json:"title"`
-	Description          string          `json:"description"`
-	Priority             Priority        `json:"priority"`
-	Status               WorkOrderStatus `json:"status"`
-	RequiredSkills       []string        `json:"required_skills"`
-	EstimatedMinutes     int             `json:"estimated_minutes"`
+	PreventiveScheduleID string             `json:"preventive_schedule_id,omitempty"`
+	Title                string             `json:"title"`
+	Description          string             `json:"description"`
+	Priority             workorder.Priority `json:"priority"`
+	Status               workorder.Status   `json:"status"`
+	RequiredSkills       []string           `json:"required_skills"`
+	EstimatedMinutes     int                `json:"estimated_minutes"`
 	// TechnicianID is the assignee; empty while unassigned.
 	TechnicianID   string     `json:"technician_id,omitempty"`
 	ScheduledStart *time.Time `json:"scheduled_start,omitempty"`
@@ -149,7 +91,7 @@ var ErrSlotTaken = fmt.Errorf("%w: the technician is already booked in that slot
 // TransitionError is returned for a status change the lifecycle forbids; it
 // matches ErrConflict.
 type TransitionError struct {
-	From, To WorkOrderStatus
+	From, To workorder.Status
 	// Reason explains a refusal between statuses that are otherwise allowed
 	// (such as unfinished checklist items).
 	Reason string
@@ -202,7 +144,7 @@ func (w *WorkOrder) normalize() {
 		w.Parts = []Part{}
 	}
 	if w.Priority == "" {
-		w.Priority = PriorityMedium
+		w.Priority = workorder.Medium
 	}
 }
 
@@ -592,7 +534,7 @@ func (db *DB) GetWorkOrder(ctx context.Context, tenant, id string) (WorkOrder, e
 
 // WorkOrderFilter narrows ListWorkOrders; empty fields match everything.
 type WorkOrderFilter struct {
-	Status       WorkOrderStatus
+	Status       workorder.Status
 	AssetID      string
 	TechnicianID string
 	IncidentID   string
@@ -659,7 +601,7 @@ func (db *DB) modifyWorkOrder(ctx context.Context, tenant, id string, change fun
 			RETURNING `+workOrderColumns,
 			id, w.Status, nullIfEmpty(w.TechnicianID), w.ScheduledStart, w.ScheduledEnd, w.Late,
 			w.Checklist, by, at, note, w.StartedAt, w.CompletedAt, w.CancelledAt))
-		if err == nil && before != StatusDone && out.Status == StatusDone && out.PreventiveScheduleID != "" {
+		if err == nil && before != workorder.Done && out.Status == workorder.Done && out.PreventiveScheduleID != "" {
 			err = markPreventiveDone(ctx, tx, out)
 		}
 		return err
@@ -691,7 +633,7 @@ func notFoundOr(err error) error {
 // the status it already has changes nothing and reports changed false (so a
 // retried request is harmless). A change the lifecycle forbids, or finishing
 // with unchecked checklist items, is a *TransitionError (ErrConflict).
-func (db *DB) UpdateWorkOrderStatus(ctx context.Context, tenant, id string, to WorkOrderStatus, now time.Time) (w WorkOrder, changed bool, err error) {
+func (db *DB) UpdateWorkOrderStatus(ctx context.Context, tenant, id string, to workorder.Status, now time.Time) (w WorkOrder, changed bool, err error) {
 	w, err = db.modifyWorkOrder(ctx, tenant, id, func(w *WorkOrder) error {
 		if w.Status == to {
 			return errNoChange
@@ -699,7 +641,7 @@ func (db *DB) UpdateWorkOrderStatus(ctx context.Context, tenant, id string, to W
 		if !slices.Contains(w.Status.Next(), to) {
 			return &TransitionError{From: w.Status, To: to}
 		}
-		if to == StatusDone {
+		if to == workorder.Done {
 			for i, item := range w.Checklist {
 				if !item.Done {
 					return &TransitionError{From: w.Status, To: to, Reason: fmt.Sprintf("checklist item %d (%q) is not done", i, item.Text)}
@@ -708,11 +650,11 @@ func (db *DB) UpdateWorkOrderStatus(ctx context.Context, tenant, id string, to W
 		}
 		w.Status, changed = to, true
 		switch to {
-		case StatusInProgress:
+		case workorder.InProgress:
 			w.StartedAt = &now
-		case StatusDone:
+		case workorder.Done:
 			w.CompletedAt = &now
-		case StatusCancelled:
+		case workorder.Cancelled:
 			w.CancelledAt = &now
 		}
 		return nil
@@ -761,7 +703,7 @@ func (db *DB) SignOffWorkOrder(ctx context.Context, tenant, id string, s SignOff
 	}
 	return db.modifyWorkOrder(ctx, tenant, id, func(w *WorkOrder) error {
 		switch {
-		case w.Status != StatusDone:
+		case w.Status != workorder.Done:
 			return fmt.Errorf("%w: only a done work order can be signed off; this one is %s", ErrConflict, w.Status)
 		case w.SignOff != nil:
 			return fmt.Errorf("%w: already signed off by %s at %s", ErrConflict, w.SignOff.By, w.SignOff.At.UTC().Format(time.RFC3339))
@@ -783,7 +725,7 @@ func (db *DB) AssignWorkOrder(ctx context.Context, tenant, id, techID string, st
 		return WorkOrder{}, fmt.Errorf("store: assign work order: %w: the slot must end after it starts", ErrInvalid)
 	}
 	return db.modifyWorkOrder(ctx, tenant, id, func(w *WorkOrder) error {
-		if w.Status != StatusScheduled {
+		if w.Status != workorder.Scheduled {
 			return fmt.Errorf("%w: only a scheduled work order can be reassigned; this one is %s", ErrConflict, w.Status)
 		}
 		w.TechnicianID, w.ScheduledStart, w.ScheduledEnd = techID, &start, &end
@@ -801,8 +743,8 @@ type Booking struct {
 
 	// status and priority tell the planner whether more urgent work may
 	// displace the booking (schedulingTechnicians).
-	status   WorkOrderStatus
-	priority Priority
+	status   workorder.Status
+	priority workorder.Priority
 }
 
 // TechnicianBookings returns the bookings of open work orders overlapping
@@ -875,16 +817,16 @@ const (
 // PreventiveSchedule is recurring maintenance of an asset, the template of
 // the work orders it raises.
 type PreventiveSchedule struct {
-	ID               string         `json:"id"`
-	AssetID          string         `json:"asset_id"`
-	Title            string         `json:"title"`
-	Description      string         `json:"description"`
-	Priority         Priority       `json:"priority"`
-	RequiredSkills   []string       `json:"required_skills"`
-	EstimatedMinutes int            `json:"estimated_minutes"`
-	Checklist        []string       `json:"checklist"`
-	Parts            []Part         `json:"parts"`
-	Kind             PreventiveKind `json:"kind"`
+	ID               string             `json:"id"`
+	AssetID          string             `json:"asset_id"`
+	Title            string             `json:"title"`
+	Description      string             `json:"description"`
+	Priority         workorder.Priority `json:"priority"`
+	RequiredSkills   []string           `json:"required_skills"`
+	EstimatedMinutes int                `json:"estimated_minutes"`
+	Checklist        []string           `json:"checklist"`
+	Parts            []Part             `json:"parts"`
+	Kind             PreventiveKind     `json:"kind"`
 	// IntervalDays is the calendar interval (kind calendar).
 	IntervalDays *int `json:"interval_days,omitempty"`
 	// SensorID is the asset's cumulative meter (kind meter).
@@ -947,7 +889,7 @@ func (p *PreventiveSchedule) normalize() {
 		p.Parts = []Part{}
 	}
 	if p.Priority == "" {
-		p.Priority = PriorityMedium
+		p.Priority = workorder.Medium
 	}
 }
 
@@ -1062,7 +1004,7 @@ func (db *DB) AutoAssignWorkOrder(ctx context.Context, tenant, id string, now ti
 			if err != nil {
 				return err
 			}
-			if w.Status != StatusScheduled {
+			if w.Status != workorder.Scheduled {
 				return fmt.Errorf("%w: only a scheduled work order can be reassigned; this one is %s", ErrConflict, w.Status)
 			}
 			techs, err := schedulingTechnicians(ctx, tx, w.RequiredSkills, now, horizonEnd(w, now, opts.Horizon), []string{id})
@@ -1100,10 +1042,10 @@ type Slot struct {
 
 // ReplanChange is a work order whose slot a re-plan moves.
 type ReplanChange struct {
-	WorkOrderID string     `json:"work_order_id"`
-	Title       string     `json:"title"`
-	Priority    Priority   `json:"priority"`
-	Deadline    *time.Time `json:"deadline,omitempty"`
+	WorkOrderID string             `json:"work_order_id"`
+	Title       string             `json:"title"`
+	Priority    workorder.Priority `json:"priority"`
+	Deadline    *time.Time         `json:"deadline,omitempty"`
 	// Before is nil for a work order that was unassigned.
 	Before *Slot `json:"before,omitempty"`
 	// After is nil when the plan could not place it; Unassigned says why.

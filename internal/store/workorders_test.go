@@ -11,6 +11,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/schedule"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
+	"github.com/smartmaint/smartmaint/internal/workorder"
 )
 
 // mntMonday is a Monday, 00:00 UTC, far enough ahead to be in the future.
@@ -40,7 +41,7 @@ func TestWorkOrderLifecycle(t *testing.T) {
 	end := start.Add(2 * time.Hour)
 	deadline := start.Add(time.Hour)
 	wo, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{
-		AssetID: "pump-1", Title: "Replace bearing", Description: "DE bearing is noisy", Priority: store.PriorityHigh,
+		AssetID: "pump-1", Title: "Replace bearing", Description: "DE bearing is noisy", Priority: workorder.High,
 		RequiredSkills: []string{"mech"}, EstimatedMinutes: 120, TechnicianID: tech.ID, ScheduledStart: &start, ScheduledEnd: &end,
 		Deadline: &deadline, Late: true,
 		Checklist: []store.ChecklistItem{{Text: "Lock out"}, {Text: "Swap bearing"}},
@@ -49,30 +50,30 @@ func TestWorkOrderLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if wo.Status != store.StatusScheduled || wo.TechnicianID != tech.ID || !wo.ScheduledStart.Equal(start) || !wo.Late ||
+	if wo.Status != workorder.Scheduled || wo.TechnicianID != tech.ID || !wo.ScheduledStart.Equal(start) || !wo.Late ||
 		len(wo.Checklist) != 2 || wo.Parts[0].PartNumber != "6205-2RS" || wo.IncidentID != "" || wo.SignOff != nil {
 		t.Fatalf("created %+v", wo)
 	}
 	now := mntMonday(t).Add(9 * time.Hour)
 
 	// Forbidden transitions are conflicts that name the allowed ones.
-	_, _, err = db.UpdateWorkOrderStatus(ctx, "acme", wo.ID, store.StatusDone, now)
+	_, _, err = db.UpdateWorkOrderStatus(ctx, "acme", wo.ID, workorder.Done, now)
 	var te *store.TransitionError
-	if !errors.As(err, &te) || !errors.Is(err, store.ErrConflict) || te.From != store.StatusScheduled {
+	if !errors.As(err, &te) || !errors.Is(err, store.ErrConflict) || te.From != workorder.Scheduled {
 		t.Fatalf("scheduled → done: err = %v, want a TransitionError", err)
 	}
 	if _, err := db.SignOffWorkOrder(ctx, "acme", wo.ID, store.SignOff{By: "Sue"}); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("sign off before done: err = %v, want ErrConflict", err)
 	}
 
-	got, changed, err := db.UpdateWorkOrderStatus(ctx, "acme", wo.ID, store.StatusInProgress, now)
-	if err != nil || !changed || got.Status != store.StatusInProgress || got.StartedAt == nil || !got.StartedAt.Equal(now) {
+	got, changed, err := db.UpdateWorkOrderStatus(ctx, "acme", wo.ID, workorder.InProgress, now)
+	if err != nil || !changed || got.Status != workorder.InProgress || got.StartedAt == nil || !got.StartedAt.Equal(now) {
 		t.Fatalf("→ in_progress = %+v, %v, %v", got, changed, err)
 	}
-	if _, changed, err := db.UpdateWorkOrderStatus(ctx, "acme", wo.ID, store.StatusInProgress, now.Add(time.Minute)); err != nil || changed {
+	if _, changed, err := db.UpdateWorkOrderStatus(ctx, "acme", wo.ID, workorder.InProgress, now.Add(time.Minute)); err != nil || changed {
 		t.Errorf("repeated → in_progress: changed %v, err %v; want a no-op", changed, err)
 	}
-	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", wo.ID, store.StatusDone, now); !errors.As(err, &te) || te.Reason == "" {
+	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", wo.ID, workorder.Done, now); !errors.As(err, &te) || te.Reason == "" {
 		t.Errorf("done with an open checklist: err = %v, want a TransitionError with a reason", err)
 	}
 
@@ -91,11 +92,11 @@ func TestWorkOrderLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	got, changed, err = db.UpdateWorkOrderStatus(ctx, "acme", wo.ID, store.StatusDone, now.Add(time.Hour))
+	got, changed, err = db.UpdateWorkOrderStatus(ctx, "acme", wo.ID, workorder.Done, now.Add(time.Hour))
 	if err != nil || !changed || got.CompletedAt == nil {
 		t.Fatalf("→ done = %+v, %v", got, err)
 	}
-	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", wo.ID, store.StatusCancelled, now); !errors.As(err, &te) || te.From != store.StatusDone {
+	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", wo.ID, workorder.Cancelled, now); !errors.As(err, &te) || te.From != workorder.Done {
 		t.Errorf("done → cancelled: err = %v, want a TransitionError", err)
 	}
 	if _, err := db.UpdateChecklist(ctx, "acme", wo.ID, []store.ChecklistUpdate{{Index: 0, Done: false}}, "ada", now); !errors.Is(err, store.ErrConflict) {
@@ -108,12 +109,12 @@ func TestWorkOrderLifecycle(t *testing.T) {
 	if _, err := db.SignOffWorkOrder(ctx, "acme", wo.ID, store.SignOff{By: "Tom"}); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("second sign off: err = %v, want ErrConflict", err)
 	}
-	if again, err := db.GetWorkOrder(ctx, "acme", wo.ID); err != nil || again.SignOff.By != "Sue" || again.Status != store.StatusDone {
+	if again, err := db.GetWorkOrder(ctx, "acme", wo.ID); err != nil || again.SignOff.By != "Sue" || again.Status != workorder.Done {
 		t.Errorf("stored = %+v, %v", again, err)
 	}
 
 	// Missing, malformed or foreign ids are not found.
-	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", "nope", store.StatusDone, now); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", "nope", workorder.Done, now); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("malformed id: err = %v", err)
 	}
 	testenv.Tenant(t, db, "other")
@@ -146,7 +147,7 @@ func TestWorkOrderCancelFreesTheSlot(t *testing.T) {
 		TechnicianID: tech.ID, ScheduledStart: &adjStart, ScheduledEnd: &adjEnd}); err != nil {
 		t.Errorf("adjacent booking: %v", err)
 	}
-	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", first.ID, store.StatusCancelled, start); err != nil {
+	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", first.ID, workorder.Cancelled, start); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.CreateWorkOrder(ctx, "acme", second); err != nil {
@@ -221,7 +222,7 @@ func TestPlanWorkOrder(t *testing.T) {
 	now := mntMonday(t).Add(7 * time.Hour)
 	deadline := mntMonday(t).Add(12 * time.Hour)
 	job := store.WorkOrder{AssetID: "pump-1", Title: "Realign coupling", RequiredSkills: []string{"mech"}, EstimatedMinutes: 180,
-		Priority: store.PriorityCritical, Deadline: &deadline}
+		Priority: workorder.Critical, Deadline: &deadline}
 
 	first, err := db.PlanWorkOrder(ctx, "acme", job, now, schedule.Options{})
 	if err != nil {
@@ -313,10 +314,10 @@ func TestListWorkOrdersAndBookings(t *testing.T) {
 		ids = append(ids, w.ID)
 	}
 	// The first overruns: still in progress at 11:30, past its 09:00 end.
-	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", ids[0], store.StatusInProgress, mon.Add(8*time.Hour)); err != nil {
+	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", ids[0], workorder.InProgress, mon.Add(8*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", ids[1], store.StatusCancelled, mon); err != nil {
+	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", ids[1], workorder.Cancelled, mon); err != nil {
 		t.Fatal(err)
 	}
 
@@ -324,7 +325,7 @@ func TestListWorkOrdersAndBookings(t *testing.T) {
 	if err != nil || len(pumps) != 2 || pumps[0].ID != ids[2] {
 		t.Errorf("pump work orders = %d (first %v), %v; want 2, newest first", len(pumps), pumps, err)
 	}
-	cancelled, _ := db.ListWorkOrders(ctx, "acme", store.WorkOrderFilter{Status: store.StatusCancelled}, store.Page{})
+	cancelled, _ := db.ListWorkOrders(ctx, "acme", store.WorkOrderFilter{Status: workorder.Cancelled}, store.Page{})
 	if len(cancelled) != 1 || cancelled[0].ID != ids[1] {
 		t.Errorf("cancelled = %+v", cancelled)
 	}
@@ -367,7 +368,7 @@ func TestPreventiveSchedules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cal.NextDueAt == nil || !cal.NextDueAt.Equal(cal.CreatedAt.AddDate(0, 0, 90)) || len(cal.Checklist) != 2 || cal.Priority != store.PriorityMedium {
+	if cal.NextDueAt == nil || !cal.NextDueAt.Equal(cal.CreatedAt.AddDate(0, 0, 90)) || len(cal.Checklist) != 2 || cal.Priority != workorder.Medium {
 		t.Errorf("calendar schedule = %+v", cal)
 	}
 	every, last := 500.0, 1200.0
@@ -441,7 +442,7 @@ func TestAutoAssignWorkOrder(t *testing.T) {
 	if _, err := db.AutoAssignWorkOrder(ctx, "acme", hyd.ID, mon, schedule.Options{}); !errors.Is(err, store.ErrUnschedulable) || !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("nobody qualified: err = %v, want ErrUnschedulable", err)
 	}
-	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", w.ID, store.StatusInProgress, mon.Add(8*time.Hour)); err != nil {
+	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", w.ID, workorder.InProgress, mon.Add(8*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.AutoAssignWorkOrder(ctx, "acme", w.ID, mon, schedule.Options{}); !errors.Is(err, store.ErrConflict) {
@@ -456,7 +457,7 @@ func TestReplanWorkOrders(t *testing.T) {
 	ada := mntTechnician(t, db, "acme", "Ada", "mech")
 	mon := mntMonday(t)
 	now := mon.Add(7 * time.Hour)
-	create := func(title string, p store.Priority, minutes int, deadline *time.Time, from, to time.Duration) store.WorkOrder {
+	create := func(title string, p workorder.Priority, minutes int, deadline *time.Time, from, to time.Duration) store.WorkOrder {
 		t.Helper()
 		w := store.WorkOrder{AssetID: "pump-1", Title: title, Priority: p, RequiredSkills: []string{"mech"}, EstimatedMinutes: minutes, Deadline: deadline}
 		if to > from {
@@ -471,9 +472,9 @@ func TestReplanWorkOrders(t *testing.T) {
 	}
 	friday, noon := mon.Add(4*24*time.Hour+16*time.Hour), mon.Add(12*time.Hour)
 	// Booked in the wrong order: the critical job finishes 4 h late.
-	low := create("Repaint guard", store.PriorityLow, 240, &friday, 8*time.Hour, 12*time.Hour)
-	crit := create("Replace seal", store.PriorityCritical, 240, &noon, 12*time.Hour, 16*time.Hour)
-	backlog := create("Tighten bolts", store.PriorityMedium, 60, nil, 0, 0)
+	low := create("Repaint guard", workorder.Low, 240, &friday, 8*time.Hour, 12*time.Hour)
+	crit := create("Replace seal", workorder.Critical, 240, &noon, 12*time.Hour, 16*time.Hour)
+	backlog := create("Tighten bolts", workorder.Medium, 60, nil, 0, 0)
 
 	dry, err := db.ReplanWorkOrders(ctx, "acme", now, schedule.Options{}, false)
 	if err != nil {
@@ -531,7 +532,7 @@ func BenchmarkPlanWorkOrderInputs(b *testing.B) {
 		}
 	}
 	deadline := mon.Add(3 * 24 * time.Hour)
-	job := store.WorkOrder{ID: "new", RequiredSkills: []string{"mech"}, EstimatedMinutes: 180, Priority: store.PriorityHigh, Deadline: &deadline}.Job(mon)
+	job := store.WorkOrder{ID: "new", RequiredSkills: []string{"mech"}, EstimatedMinutes: 180, Priority: workorder.High, Deadline: &deadline}.Job(mon)
 	b.ResetTimer()
 	for b.Loop() {
 		techs, err := db.SchedulingTechnicians(ctx, "acme", job.Skills, mon, deadline.Add(schedule.DefaultHorizon))

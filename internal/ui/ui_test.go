@@ -26,6 +26,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
 	"github.com/smartmaint/smartmaint/internal/ui"
+	"github.com/smartmaint/smartmaint/internal/workorder"
 	"github.com/smartmaint/smartmaint/workflows"
 )
 
@@ -135,7 +136,7 @@ func newRig(t testing.TB) *rig {
 	slot := now.Add(time.Hour)
 	end := slot.Add(90 * time.Minute)
 	if _, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "pump-2", IncidentID: r.scheduled, Title: "Replace pump-2 seal",
-		Priority: store.PriorityHigh, EstimatedMinutes: 90, TechnicianID: tech.ID, ScheduledStart: &slot, ScheduledEnd: &end}); err != nil {
+		Priority: workorder.High, EstimatedMinutes: 90, TechnicianID: tech.ID, ScheduledStart: &slot, ScheduledEnd: &end}); err != nil {
 		t.Fatal(err)
 	}
 	days := 30
