@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/smartmaint/smartmaint/internal/detect"
+	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/ml/forecast"
 )
 
@@ -14,7 +14,7 @@ type ForecastInput struct {
 	TenantID string
 	AssetID  string
 	Evidence Evidence
-	Severity detect.Severity
+	Severity anomaly.Severity
 	Now      time.Time
 }
 
@@ -131,9 +131,9 @@ func (a *Incidents) Forecast(ctx context.Context, in ForecastInput) (Forecast, e
 // keeping a fifth of the time as margin, and never later than the
 // severity's own response time. The deadline always leaves the repair's
 // duration: a deadline nobody can meet helps no one.
-func deadline(sev detect.Severity, ttl, repair time.Duration, now time.Time) (string, time.Time) {
-	response := map[detect.Severity]time.Duration{
-		detect.Critical: 4 * time.Hour, detect.Major: 24 * time.Hour, detect.Minor: 72 * time.Hour, detect.Warning: 7 * 24 * time.Hour,
+func deadline(sev anomaly.Severity, ttl, repair time.Duration, now time.Time) (string, time.Time) {
+	response := map[anomaly.Severity]time.Duration{
+		anomaly.Critical: 4 * time.Hour, anomaly.Major: 24 * time.Hour, anomaly.Minor: 72 * time.Hour, anomaly.Warning: 7 * 24 * time.Hour,
 	}[sev]
 	if response == 0 {
 		response = 7 * 24 * time.Hour

@@ -12,8 +12,8 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/smartmaint/smartmaint/activities"
+	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/dataset"
-	"github.com/smartmaint/smartmaint/internal/detect"
 	"github.com/smartmaint/smartmaint/internal/simulate"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
@@ -82,8 +82,8 @@ func forecastOn(t *testing.T, db *store.DB, env *testsuite.TestActivityEnvironme
 		t.Fatal(err)
 	}
 	var ev activities.Evidence
-	ev.Add(detect.Anomaly{SensorID: "process_temp", TS: end, Severity: detect.Critical, Direction: 1, Value: pts[len(pts)-1].Value})
-	v, err := env.ExecuteActivity(a.Forecast, activities.ForecastInput{TenantID: "demo", AssetID: id, Evidence: ev, Severity: detect.Critical, Now: end})
+	ev.Add(anomaly.Anomaly{SensorID: "process_temp", TS: end, Severity: anomaly.Critical, Direction: 1, Value: pts[len(pts)-1].Value})
+	v, err := env.ExecuteActivity(a.Forecast, activities.ForecastInput{TenantID: "demo", AssetID: id, Evidence: ev, Severity: anomaly.Critical, Now: end})
 	if err != nil {
 		t.Fatal(err)
 	}

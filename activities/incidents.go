@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/smartmaint/smartmaint/internal/detect"
+	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/store"
 )
 
@@ -22,11 +22,11 @@ type Incidents struct {
 
 // SensorEvidence summarises one sensor's anomalies in an incident.
 type SensorEvidence struct {
-	Count     int             `json:"count"`
-	Severity  detect.Severity `json:"severity"`
-	MaxScore  float64         `json:"max_score"`
-	LastValue float64         `json:"last_value"`
-	LastTS    time.Time       `json:"last_ts"`
+	Count     int              `json:"count"`
+	Severity  anomaly.Severity `json:"severity"`
+	MaxScore  float64          `json:"max_score"`
+	LastValue float64          `json:"last_value"`
+	LastTS    time.Time        `json:"last_ts"`
 	// Direction is +1 when most anomalies were high, -1 when most were low.
 	Direction int `json:"direction"`
 	// High and Low count the anomalies in each direction.
@@ -39,17 +39,17 @@ type Evidence struct {
 	Anomalies int                        `json:"anomalies"`
 	First     time.Time                  `json:"first"`
 	Last      time.Time                  `json:"last"`
-	Severity  detect.Severity            `json:"severity"`
+	Severity  anomaly.Severity           `json:"severity"`
 	BySensor  map[string]*SensorEvidence `json:"by_sensor"`
 	// Recent keeps the latest anomalies, newest last.
-	Recent []detect.Anomaly `json:"recent"`
+	Recent []anomaly.Anomaly `json:"recent"`
 }
 
 // RecentKept is how many anomalies Evidence.Recent keeps.
 const RecentKept = 20
 
 // Add folds anomalies into the evidence.
-func (e *Evidence) Add(as ...detect.Anomaly) {
+func (e *Evidence) Add(as ...anomaly.Anomaly) {
 	if e.BySensor == nil {
 		e.BySensor = map[string]*SensorEvidence{}
 	}
@@ -155,7 +155,7 @@ func (a *Incidents) Validate(ctx context.Context, in ValidateInput) (Validation,
 	se := e.BySensor[sensorID]
 	var rules []Rule
 
-	sevScore := map[detect.Severity]float64{detect.Warning: 0.3, detect.Minor: 0.5, detect.Major: 0.8, detect.Critical: 1}[e.Severity]
+	sevScore := map[anomaly.Severity]float64{anomaly.Warning: 0.3, anomaly.Minor: 0.5, anomaly.Major: 0.8, anomaly.Critical: 1}[e.Severity]
 	rules = append(rules, Rule{Name: "severity", Weight: 0.35, Score: sevScore, Detail: fmt.Sprintf("most severe anomaly is %s", e.Severity)})
 
 	need := max(in.Policy.PersistenceReadings, 1)

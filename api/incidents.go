@@ -12,9 +12,9 @@ import (
 	"github.com/gorilla/mux"
 	"go.temporal.io/sdk/client"
 
+	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/apikey"
 	"github.com/smartmaint/smartmaint/internal/auth"
-	"github.com/smartmaint/smartmaint/internal/detect"
 	"github.com/smartmaint/smartmaint/internal/dispatch"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/workflows"
@@ -248,7 +248,7 @@ func (h *Incidents) putPolicy(w http.ResponseWriter, r *http.Request) {
 	if b.PersistenceReadings < 1 || b.PersistenceReadings > 1000 {
 		problems = append(problems, ParamError{"persistence_readings", "an integer from 1 to 1000"})
 	}
-	if detect.Severity(b.MinSeverity).Rank() == 0 {
+	if anomaly.Severity(b.MinSeverity).Rank() == 0 {
 		problems = append(problems, ParamError{"min_severity", "warning, minor, major or critical"})
 	}
 	if len(problems) > 0 {

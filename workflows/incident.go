@@ -11,13 +11,13 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/smartmaint/smartmaint/activities"
-	"github.com/smartmaint/smartmaint/internal/detect"
+	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/store"
 )
 
 // Names of the incident workflow's messages.
 const (
-	// SignalAnomalies carries []detect.Anomaly from the ingest path.
+	// SignalAnomalies carries []anomaly.Anomaly from the ingest path.
 	SignalAnomalies = "anomalies"
 	// SignalDecision carries a Decision (the Temporal UI can send it too).
 	SignalDecision = "decision"
@@ -89,8 +89,8 @@ type Decision struct {
 	// Temporal UI's signals).
 	IncidentID string `json:"incident_id,omitempty"`
 	Action     string `json:"action"`
-	User    string `json:"user"`
-	Comment string `json:"comment,omitempty"`
+	User       string `json:"user"`
+	Comment    string `json:"comment,omitempty"`
 	// SnoozeFor is how long a snooze lasts.
 	SnoozeFor time.Duration `json:"snooze_for,omitempty"`
 	At        time.Time     `json:"at"`
@@ -131,19 +131,19 @@ type Event struct {
 // IncidentState is the whole state of an incident; QueryState returns it
 // and continue-as-new carries it.
 type IncidentState struct {
-	ID           string          `json:"id"`
-	TenantID     string          `json:"tenant_id"`
-	AssetID      string          `json:"asset_id"`
-	WorkflowID   string          `json:"workflow_id"`
-	Status       Status          `json:"status"`
-	Resolution   string          `json:"resolution,omitempty"`
-	Severity     detect.Severity `json:"severity"`
-	Active       bool            `json:"active"`
-	Acknowledged bool            `json:"acknowledged"`
-	Assignee     string          `json:"assignee,omitempty"`
-	OpenedAt     time.Time       `json:"opened_at"`
-	UpdatedAt    time.Time       `json:"updated_at"`
-	ClosedAt     *time.Time      `json:"closed_at,omitempty"`
+	ID           string           `json:"id"`
+	TenantID     string           `json:"tenant_id"`
+	AssetID      string           `json:"asset_id"`
+	WorkflowID   string           `json:"workflow_id"`
+	Status       Status           `json:"status"`
+	Resolution   string           `json:"resolution,omitempty"`
+	Severity     anomaly.Severity `json:"severity"`
+	Active       bool             `json:"active"`
+	Acknowledged bool             `json:"acknowledged"`
+	Assignee     string           `json:"assignee,omitempty"`
+	OpenedAt     time.Time        `json:"opened_at"`
+	UpdatedAt    time.Time        `json:"updated_at"`
+	ClosedAt     *time.Time       `json:"closed_at,omitempty"`
 
 	Policy     store.IncidentPolicy   `json:"policy"`
 	Evidence   activities.Evidence    `json:"evidence"`
@@ -290,7 +290,7 @@ func (w *incident) listen(ctx workflow.Context) error {
 	anomalies := workflow.GetSignalChannel(ctx, SignalAnomalies)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
-			var batch []detect.Anomaly
+			var batch []anomaly.Anomaly
 			anomalies.Receive(ctx, &batch)
 			w.addAnomalies(ctx, batch)
 		}
@@ -388,7 +388,7 @@ func comment(msg, c string) string {
 	return msg + ": " + c
 }
 
-func (w *incident) addAnomalies(ctx workflow.Context, batch []detect.Anomaly) {
+func (w *incident) addAnomalies(ctx workflow.Context, batch []anomaly.Anomaly) {
 	fresh := batch[:0:0]
 	for _, a := range batch {
 		if slices.Contains(w.s.Seen, a.ID) {
@@ -507,7 +507,7 @@ func (w *incident) continueAsNew(ctx workflow.Context) error {
 			}
 			switch name {
 			case SignalAnomalies:
-				var batch []detect.Anomaly
+				var batch []anomaly.Anomaly
 				if json.Unmarshal(raw, &batch) == nil {
 					w.addAnomalies(ctx, batch)
 				}
@@ -549,7 +549,7 @@ func (w *incident) collect(ctx workflow.Context) error {
 
 func (w *incident) validate(ctx workflow.Context) error {
 	w.s.Round++
-	if min := detect.Severity(w.s.Policy.MinSeverity); min.Rank() > 0 && w.s.Evidence.Severity.Rank() < min.Rank() {
+	if min := anomaly.Severity(w.s.Policy.MinSeverity); min.Rank() > 0 && w.s.Evidence.Severity.Rank() < min.Rank() {
 		w.s.Resolution = ResolutionBelowPolicy
 		return w.close(ctx, StatusClosed, "policy", "closed-below-policy",
 			fmt.Sprintf("most severe anomaly is %s; the policy opens incidents from %s", w.s.Evidence.Severity, min))
@@ -631,7 +631,7 @@ func (w *incident) awaitDecision(ctx workflow.Context) error {
 		if err := w.record(ctx); err != nil {
 			return err
 		}
-		return w.notifyEvent(ctx, fmt.Sprintf("escalation/%d/%d", w.s.Round, w.s.EscalationStage), detect.Critical,
+		return w.notifyEvent(ctx, fmt.Sprintf("escalation/%d/%d", w.s.Round, w.s.EscalationStage), anomaly.Critical,
 			fmt.Sprintf("[escalation %d] %s: decision overdue", w.s.EscalationStage, w.s.AssetID),
 			fmt.Sprintf("Incident %s on %s has waited %s for a decision. Escalation stage %d of %d; after it the policy will %s.\n%s",
 				w.s.ID, w.s.AssetID, time.Duration(w.s.EscalationStage)*p.ApprovalTimeout, w.s.EscalationStage, p.EscalationStages, p.TimeoutDecision, w.evidenceText()))
@@ -797,7 +797,7 @@ func commentLine(c string) string {
 }
 
 // notifyEvent sends a message to the tenant's channels once per key.
-func (w *incident) notifyEvent(ctx workflow.Context, key string, sev detect.Severity, subject, text string) error {
+func (w *incident) notifyEvent(ctx workflow.Context, key string, sev anomaly.Severity, subject, text string) error {
 	var res activities.NotifyResult
 	in := activities.NotifyInput{TenantID: w.s.TenantID, IncidentID: w.s.ID, AssetID: w.s.AssetID, Key: w.s.ID + "/" + key,
 		Severity: string(sev), Subject: subject, Text: text}

@@ -14,7 +14,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/smartmaint/smartmaint/activities"
-	"github.com/smartmaint/smartmaint/internal/detect"
+	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/store"
 )
 
@@ -108,8 +108,8 @@ func newIncidentEnv(t *testing.T, confidences ...float64) *incidentEnv {
 	return e
 }
 
-func anomaly(id, sensor string, sev detect.Severity, at time.Time) detect.Anomaly {
-	return detect.Anomaly{ID: id, TenantID: "acme", AssetID: "mill-1", SensorID: sensor, TS: at, Value: 80, Score: 0.9, Severity: sev, Reason: "80 Nm is above the alarm limit 70", Direction: 1}
+func anomalyAt(id, sensor string, sev anomaly.Severity, at time.Time) anomaly.Anomaly {
+	return anomaly.Anomaly{ID: id, TenantID: "acme", AssetID: "mill-1", SensorID: sensor, TS: at, Value: 80, Score: 0.9, Severity: sev, Reason: "80 Nm is above the alarm limit 70", Direction: 1}
 }
 
 // signalAt sends a signal after d of workflow time.
@@ -119,7 +119,7 @@ func (e *incidentEnv) signalAt(d time.Duration, name string, arg any) {
 
 func (e *incidentEnv) start() *IncidentState {
 	e.t.Helper()
-	e.signalAt(0, SignalAnomalies, []detect.Anomaly{anomaly("a1", "torque", detect.Major, time.Unix(0, 0))})
+	e.signalAt(0, SignalAnomalies, []anomaly.Anomaly{anomalyAt("a1", "torque", anomaly.Major, time.Unix(0, 0))})
 	e.ExecuteWorkflow(Incident, IncidentInput{TenantID: "acme", AssetID: "mill-1"})
 	if !e.IsWorkflowCompleted() {
 		e.t.Fatal("workflow did not complete")
@@ -160,7 +160,7 @@ func hasEvents(t *testing.T, s *IncidentState, want ...string) {
 func TestIncidentAutoApprovedToResolved(t *testing.T) {
 	e := newIncidentEnv(t, 0.95)
 	// A second batch joins, with a duplicate that must not count twice.
-	e.signalAt(5*time.Second, SignalAnomalies, []detect.Anomaly{anomaly("a1", "torque", detect.Major, time.Unix(0, 0)), anomaly("a2", "temp", detect.Critical, time.Unix(5, 0))})
+	e.signalAt(5*time.Second, SignalAnomalies, []anomaly.Anomaly{anomalyAt("a1", "torque", anomaly.Major, time.Unix(0, 0)), anomalyAt("a2", "temp", anomaly.Critical, time.Unix(5, 0))})
 	e.signalAt(2*time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "in_progress", Actor: "tech-1"})
 	e.signalAt(3*time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "other", Status: "done", Actor: "x"}) // not ours: ignored
 	e.signalAt(4*time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "done", Actor: "tech-1"})
@@ -169,7 +169,7 @@ func TestIncidentAutoApprovedToResolved(t *testing.T) {
 	if s.Status != StatusResolved || s.Resolution != ResolutionResolved || s.ClosedAt == nil || s.Active {
 		t.Errorf("final state %s/%s closed=%v active=%v", s.Status, s.Resolution, s.ClosedAt, s.Active)
 	}
-	if s.Evidence.Anomalies != 2 || s.Severity != detect.Critical || len(s.Evidence.BySensor) != 2 {
+	if s.Evidence.Anomalies != 2 || s.Severity != anomaly.Critical || len(s.Evidence.BySensor) != 2 {
 		t.Errorf("evidence %+v, severity %s", s.Evidence, s.Severity)
 	}
 	if s.Decision == nil || s.Decision.User != "policy:auto-approve" {
@@ -346,7 +346,7 @@ func TestIncidentAcknowledgeStopsEscalation(t *testing.T) {
 func TestIncidentSnoozeRevalidates(t *testing.T) {
 	e := newIncidentEnv(t, 0.6, 0.95)
 	e.signalAt(5*time.Minute, SignalDecision, Decision{Action: ActionSnooze, User: "olga", SnoozeFor: time.Hour})
-	e.signalAt(30*time.Minute, SignalAnomalies, []detect.Anomaly{anomaly("a9", "torque", detect.Critical, time.Unix(1800, 0))})
+	e.signalAt(30*time.Minute, SignalAnomalies, []anomaly.Anomaly{anomalyAt("a9", "torque", anomaly.Critical, time.Unix(1800, 0))})
 	e.signalAt(3*time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "done"})
 	s := e.start()
 	if e.validations != 2 || s.Round != 2 || s.Evidence.Anomalies != 2 {
@@ -361,7 +361,7 @@ func TestIncidentSnoozeRevalidates(t *testing.T) {
 func TestIncidentClearsAndReactivates(t *testing.T) {
 	e := newIncidentEnv(t, 0.95)
 	e.policy.ClearAfter = 15 * time.Minute
-	e.signalAt(time.Hour, SignalAnomalies, []detect.Anomaly{anomaly("a5", "torque", detect.Minor, time.Unix(3600, 0))})
+	e.signalAt(time.Hour, SignalAnomalies, []anomaly.Anomaly{anomalyAt("a5", "torque", anomaly.Minor, time.Unix(3600, 0))})
 	e.signalAt(3*time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "done"})
 	s := e.start()
 	hasEvents(t, s, "work-order-scheduled", "cleared", "reactivated", "cleared", "resolved")

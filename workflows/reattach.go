@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/smartmaint/smartmaint/activities"
-	"github.com/smartmaint/smartmaint/internal/detect"
+	"github.com/smartmaint/smartmaint/internal/anomaly"
 )
 
 // Events of a re-attached incident in its history and maintenance log.
@@ -51,7 +51,7 @@ func ReattachState(o activities.Orphan, now time.Time, why string) (*IncidentSta
 	}
 	s := &IncidentState{
 		ID: o.ID, TenantID: o.TenantID, AssetID: o.AssetID, WorkflowID: o.WorkflowID, Status: Status(o.Status),
-		Severity: detect.Severity(o.Severity), Active: o.Active, Acknowledged: o.Acknowledged, Assignee: o.Assignee,
+		Severity: anomaly.Severity(o.Severity), Active: o.Active, Acknowledged: o.Acknowledged, Assignee: o.Assignee,
 		OpenedAt: o.OpenedAt, UpdatedAt: now, Policy: o.Policy, Evidence: sum.Evidence, Validation: sum.Validation,
 		Confidence: o.Confidence, Decision: sum.Decision, Forecast: sum.Forecast, WorkOrder: o.WorkOrder,
 		EscalationStage: sum.EscalationStage, DecisionDue: sum.DecisionDue, Seq: o.Seq, LogSeq: o.LogSeq, Round: 1,

@@ -10,21 +10,21 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/smartmaint/smartmaint/activities"
-	"github.com/smartmaint/smartmaint/internal/detect"
+	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/store"
 )
 
 func orphanAwaiting(t *testing.T, due time.Time) activities.Orphan {
 	t.Helper()
 	var ev activities.Evidence
-	ev.Add(anomaly("old-1", "torque", detect.Major, time.Unix(0, 0)))
+	ev.Add(anomalyAt("old-1", "torque", anomaly.Major, time.Unix(0, 0)))
 	sum, err := json.Marshal(map[string]any{"evidence": ev, "escalation_stage": 1, "decision_due": due})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return activities.Orphan{
 		TenantID: "acme", ID: "old-incident", AssetID: "mill-1", WorkflowID: IncidentWorkflowID("acme", "mill-1"),
-		Status: string(StatusAwaiting), Severity: string(detect.Major), Active: true, Confidence: 0.6,
+		Status: string(StatusAwaiting), Severity: string(anomaly.Major), Active: true, Confidence: 0.6,
 		Summary: sum, Seq: 7, OpenedAt: time.Unix(0, 0).UTC(), LogSeq: 5, Policy: store.DefaultIncidentPolicy(),
 	}
 }
@@ -153,7 +153,7 @@ func TestIncidentConflictWithoutOrphanFails(t *testing.T) {
 	e.recordErr = func(activities.RecordInput) error {
 		return temporal.NewNonRetryableApplicationError("constraint", activities.ErrTypeConflict, nil)
 	}
-	e.signalAt(0, SignalAnomalies, []detect.Anomaly{anomaly("a1", "torque", detect.Major, time.Unix(0, 0))})
+	e.signalAt(0, SignalAnomalies, []anomaly.Anomaly{anomalyAt("a1", "torque", anomaly.Major, time.Unix(0, 0))})
 	e.ExecuteWorkflow(Incident, IncidentInput{TenantID: "acme", AssetID: "mill-1"})
 	if !e.IsWorkflowCompleted() || e.GetWorkflowError() == nil {
 		t.Fatalf("completed %v error %v, want a failed run", e.IsWorkflowCompleted(), e.GetWorkflowError())

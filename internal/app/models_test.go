@@ -20,6 +20,7 @@ import (
 
 	"github.com/smartmaint/smartmaint/activities"
 	"github.com/smartmaint/smartmaint/api"
+	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/apikey"
 	"github.com/smartmaint/smartmaint/internal/auth"
 	"github.com/smartmaint/smartmaint/internal/config"
@@ -75,7 +76,7 @@ type mlopsRig struct {
 	startWorker func() worker.Worker
 
 	mu        sync.Mutex
-	anomalies []detect.Anomaly
+	anomalies []anomaly.Anomaly
 }
 
 const mill = "iforest-milling-machine"
@@ -249,10 +250,10 @@ func snapshotReadings(recs []dataset.AI4I, machines int, ts time.Time, torque, s
 
 // modelAnomalies returns the anomalies the model detector raised since
 // the last call.
-func (r *mlopsRig) modelAnomalies() []detect.Anomaly {
+func (r *mlopsRig) modelAnomalies() []anomaly.Anomaly {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []detect.Anomaly
+	var out []anomaly.Anomaly
 	for _, a := range r.anomalies {
 		if strings.Contains(a.Detector, "model") {
 			out = append(out, a)

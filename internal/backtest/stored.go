@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/detect"
 	"github.com/smartmaint/smartmaint/internal/ml/modelfile"
 	"github.com/smartmaint/smartmaint/internal/registry"
@@ -406,7 +407,7 @@ func (r *storedReplay) observe(row storedRow) {
 	s := r.byKey[row.key]
 	cp := &r.cp
 	rd := detect.Reading{Tenant: r.o.Tenant, Sensor: s, TS: row.ts, Value: row.value}
-	var sev detect.Severity
+	var sev anomaly.Severity
 	var names, reasons []string
 	for _, d := range r.detectors {
 		f := d.Observe(rd)
@@ -437,7 +438,7 @@ func (r *storedReplay) observe(row storedRow) {
 		cp.Runs[s.ID] = run
 	}
 	run.Len++
-	run.Severity = string(detect.Severity(run.Severity).Max(sev))
+	run.Severity = string(anomaly.Severity(run.Severity).Max(sev))
 	for _, n := range names {
 		if !slices.Contains(run.Detectors, n) {
 			run.Detectors = append(run.Detectors, n)

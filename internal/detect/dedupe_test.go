@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/store"
 )
 
@@ -57,7 +58,7 @@ func TestEngineLearnsARepeatedReadingOnce(t *testing.T) {
 	if m, sg := rz.shards[3].m[3].Median(), rz.shards[3].m[3].Sigma(); m != median || sg != sigma {
 		t.Errorf("tracker moved from median %g σ %g to %g %g", median, sigma, m, sg)
 	}
-	for _, got := range [][]Anomaly{second, third} {
+	for _, got := range [][]anomaly.Anomaly{second, third} {
 		if len(got) != 1 || got[0] != first[0] {
 			t.Errorf("re-sent spike: %+v, want the first verdict %+v", got, first[0])
 		}

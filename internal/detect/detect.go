@@ -19,42 +19,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/store"
 )
-
-// Severity grades an anomaly, as in alarm systems.
-type Severity string
-
-// Severities from least to most severe.
-const (
-	Warning  Severity = "warning"
-	Minor    Severity = "minor"
-	Major    Severity = "major"
-	Critical Severity = "critical"
-)
-
-// Rank orders severities: 0 for none or unknown, 4 for critical.
-func (s Severity) Rank() int {
-	switch s {
-	case Warning:
-		return 1
-	case Minor:
-		return 2
-	case Major:
-		return 3
-	case Critical:
-		return 4
-	}
-	return 0
-}
-
-// Max returns the more severe of s and o.
-func (s Severity) Max(o Severity) Severity {
-	if o.Rank() > s.Rank() {
-		return o
-	}
-	return s
-}
 
 // Reading is what a detector sees.
 type Reading struct {
@@ -69,7 +36,7 @@ type Finding struct {
 	Anomalous bool
 	// Score in [0, 1]: how sure the detector is that the reading is abnormal.
 	Score    float64
-	Severity Severity
+	Severity anomaly.Severity
 	Reason   string
 	// Direction is +1 for an abnormally high reading, -1 for a low one.
 	Direction int
@@ -80,25 +47,6 @@ type Finding struct {
 type Detector interface {
 	Name() string
 	Observe(r Reading) Finding
-}
-
-// Anomaly is an anomalous reading with the detectors' verdicts combined.
-type Anomaly struct {
-	ID        string    `json:"id"`
-	TenantID  string    `json:"tenant_id"`
-	AssetID   string    `json:"asset_id"`
-	SensorID  string    `json:"sensor_id"`
-	SensorKey int64     `json:"-"`
-	TS        time.Time `json:"ts"`
-	Value     float64   `json:"value"`
-	Score     float64   `json:"score"`
-	Severity  Severity  `json:"severity"`
-	Detector  string    `json:"detector"`
-	Reason    string    `json:"reason"`
-	// Direction is +1 when the reading was abnormally high, -1 when low.
-	Direction int `json:"direction"`
-	// DetectedAt is when the API scored the reading (for latency metrics).
-	DetectedAt time.Time `json:"detected_at"`
 }
 
 // Engine runs detectors over readings. The zero value with Detectors set is
@@ -136,7 +84,7 @@ type seenShard struct {
 // recent is a ring of a sensor's last scored timestamps and their verdicts.
 type recent struct {
 	micros  [SeenKept]int64
-	verdict [SeenKept]*Anomaly // nil: not anomalous
+	verdict [SeenKept]*anomaly.Anomaly // nil: not anomalous
 	n, next int
 }
 
@@ -149,7 +97,7 @@ func (r *recent) find(us int64) (int, bool) {
 	return 0, false
 }
 
-func (r *recent) add(us int64, a *Anomaly) {
+func (r *recent) add(us int64, a *anomaly.Anomaly) {
 	r.micros[r.next], r.verdict[r.next] = us, a
 	r.next = (r.next + 1) % SeenKept
 	r.n = min(r.n+1, SeenKept)
@@ -157,13 +105,13 @@ func (r *recent) add(us int64, a *Anomaly) {
 
 // Score observes every reading and returns the anomalous ones. sensors[i]
 // is the sensor of rows[i].
-func (e *Engine) Score(tenant string, rows []store.Reading, sensors []*store.Sensor) []Anomaly {
+func (e *Engine) Score(tenant string, rows []store.Reading, sensors []*store.Sensor) []anomaly.Anomaly {
 	defer observeScore(time.Now(), len(rows))
 	now := time.Now
 	if e.Now != nil {
 		now = e.Now
 	}
-	var out []Anomaly
+	var out []anomaly.Anomaly
 	var t time.Time
 	for i := range rows {
 		r := Reading{Tenant: tenant, Sensor: sensors[i], TS: rows[i].TS, Value: rows[i].Value}
@@ -204,15 +152,15 @@ func (e *Engine) Score(tenant string, rows []store.Reading, sensors []*store.Sen
 
 // observe runs every detector on r and combines their findings; nil when
 // none found r anomalous.
-func (e *Engine) observe(r Reading) *Anomaly {
-	var a *Anomaly
+func (e *Engine) observe(r Reading) *anomaly.Anomaly {
+	var a *anomaly.Anomaly
 	for _, d := range e.Detectors {
 		f := d.Observe(r)
 		if !f.Anomalous {
 			continue
 		}
 		if a == nil {
-			a = &Anomaly{
+			a = &anomaly.Anomaly{
 				TenantID: r.Tenant, AssetID: r.Sensor.AssetID, SensorID: r.Sensor.ID, SensorKey: r.Sensor.Key,
 				TS: r.TS, Value: r.Value,
 			}
@@ -287,11 +235,11 @@ func beyond(v float64, warn, alarm *float64, dir float64, unit string) (Finding,
 	}
 	past := func(limit float64) bool { return (v-limit)*dir > 0 }
 	if alarm != nil && past(*alarm) {
-		sev, score := Major, 0.9
+		sev, score := anomaly.Major, 0.9
 		if warn != nil {
 			band := math.Abs(*alarm - *warn)
 			if band > 0 && math.Abs(v-*alarm) > band {
-				sev, score = Critical, 1
+				sev, score = anomaly.Critical, 1
 			}
 		}
 		return Finding{Anomalous: true, Score: score, Severity: sev, Direction: int(dir),
@@ -303,7 +251,7 @@ func beyond(v float64, warn, alarm *float64, dir float64, unit string) (Finding,
 			// Closer to the alarm limit, surer.
 			score = 0.6 + 0.3*math.Min(1, math.Abs(v-*warn)/math.Abs(*alarm-*warn))
 		}
-		return Finding{Anomalous: true, Score: score, Severity: Warning, Direction: int(dir),
+		return Finding{Anomalous: true, Score: score, Severity: anomaly.Warning, Direction: int(dir),
 			Reason: fmt.Sprintf("%g %s is %s the warning limit %g", v, unit, side, *warn)}, true
 	}
 	return Finding{}, false

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/store"
 )
 
@@ -15,17 +16,17 @@ func TestThreshold(t *testing.T) {
 	s := &store.Sensor{Key: 1, AssetID: "mill", ID: "temp", Unit: "K", WarnHigh: f(310), AlarmHigh: f(315), WarnLow: f(290), AlarmLow: f(285)}
 	tests := []struct {
 		v      float64
-		sev    Severity
+		sev    anomaly.Severity
 		reason string
 	}{
 		{300, "", ""},
 		{310, "", ""}, // at the limit is not past it
-		{312.5, Warning, "above the warning limit 310"},
-		{315.5, Major, "above the alarm limit 315"},
-		{320.5, Critical, "above the alarm limit 315"},
-		{289, Warning, "below the warning limit 290"},
-		{284, Major, "below the alarm limit 285"},
-		{270, Critical, "below the alarm limit"},
+		{312.5, anomaly.Warning, "above the warning limit 310"},
+		{315.5, anomaly.Major, "above the alarm limit 315"},
+		{320.5, anomaly.Critical, "above the alarm limit 315"},
+		{289, anomaly.Warning, "below the warning limit 290"},
+		{284, anomaly.Major, "below the alarm limit 285"},
+		{270, anomaly.Critical, "below the alarm limit"},
 	}
 	for _, tt := range tests {
 		got := Threshold{}.Observe(Reading{Sensor: s, Value: tt.v})
@@ -41,7 +42,7 @@ func TestThreshold(t *testing.T) {
 	}
 	// Only an alarm limit: past it is major, never critical.
 	only := &store.Sensor{AlarmHigh: f(10)}
-	if got := (Threshold{}).Observe(Reading{Sensor: only, Value: 100}); got.Severity != Major {
+	if got := (Threshold{}).Observe(Reading{Sensor: only, Value: 100}); got.Severity != anomaly.Major {
 		t.Errorf("alarm-only sensor: %+v", got)
 	}
 	// No limits at all: silent.
@@ -65,13 +66,13 @@ func TestRobustZ(t *testing.T) {
 	}
 	tests := []struct {
 		v   float64
-		sev Severity
+		sev anomaly.Severity
 	}{
 		{40.5, ""},
-		{47.5, Minor},    // ~7.5σ
-		{50.5, Major},    // ~10σ
-		{60, Critical},   // ~20σ
-		{40 - 11, Major}, // low side too
+		{47.5, anomaly.Minor},    // ~7.5σ
+		{50.5, anomaly.Major},    // ~10σ
+		{60, anomaly.Critical},   // ~20σ
+		{40 - 11, anomaly.Major}, // low side too
 	}
 	for _, tt := range tests {
 		got := d.Observe(Reading{Sensor: s, Value: tt.v})
@@ -126,7 +127,7 @@ func TestEngineCombines(t *testing.T) {
 		t.Fatalf("anomalies = %+v, want only the last reading", got)
 	}
 	a := got[0]
-	if a.AssetID != "mill-1" || a.SensorID != "torque" || a.Value != 90 || a.Severity != Critical ||
+	if a.AssetID != "mill-1" || a.SensorID != "torque" || a.Value != 90 || a.Severity != anomaly.Critical ||
 		a.Detector != "threshold+robust-z" || !strings.Contains(a.Reason, "alarm limit") || !strings.Contains(a.Reason, "σ") ||
 		len(a.ID) != 36 || !a.DetectedAt.Equal(time.Unix(100, 0)) || a.Direction != 1 {
 		t.Errorf("anomaly = %+v", a)
@@ -134,7 +135,7 @@ func TestEngineCombines(t *testing.T) {
 }
 
 func TestSeverityOrder(t *testing.T) {
-	if Warning.Max(Critical) != Critical || Major.Max(Minor) != Major || Severity("").Max(Warning) != Warning {
+	if anomaly.Warning.Max(anomaly.Critical) != anomaly.Critical || anomaly.Major.Max(anomaly.Minor) != anomaly.Major || anomaly.Severity("").Max(anomaly.Warning) != anomaly.Warning {
 		t.Error("Max does not follow the order warning < minor < major < critical")
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/ml/modelfile"
 	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/store"
@@ -199,12 +200,12 @@ func (d *Model) Observe(r Reading) Finding {
 	}
 	// Severity by how far past the threshold, in thirds of the way to 1.
 	over := (score - threshold) / (1 - threshold)
-	sev := Minor
+	sev := anomaly.Minor
 	switch {
 	case over >= 2.0/3:
-		sev = Critical
+		sev = anomaly.Critical
 	case over >= 1.0/3:
-		sev = Major
+		sev = anomaly.Major
 	}
 	return Finding{
 		Anomalous: true,

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/dataset"
 	"github.com/smartmaint/smartmaint/internal/ml/iforest"
 	"github.com/smartmaint/smartmaint/internal/ml/modelfile"
@@ -236,7 +237,7 @@ func TestModelFlagsAbnormalSnapshots(t *testing.T) {
 	if !strings.Contains(f.Reason, "iforest-milling-machine v3") || !strings.Contains(f.Reason, "torque=95") {
 		t.Errorf("reason %q does not name the model version and values", f.Reason)
 	}
-	if f.Score < 0.5 || f.Score > 1 || f.Severity.Rank() < Minor.Rank() {
+	if f.Score < 0.5 || f.Score > 1 || f.Severity.Rank() < anomaly.Minor.Rank() {
 		t.Errorf("finding %+v", f)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"sync"
 
+	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/ml/stats"
 )
 
@@ -87,12 +88,12 @@ func (d *RobustZ) Observe(r Reading) Finding {
 	if az < d.Threshold {
 		return Finding{}
 	}
-	sev := Minor
+	sev := anomaly.Minor
 	switch {
 	case az >= 2.5*d.Threshold:
-		sev = Critical
+		sev = anomaly.Critical
 	case az >= 1.5*d.Threshold:
-		sev = Major
+		sev = anomaly.Major
 	}
 	// Score rises from 0.5 at the threshold towards 1.
 	score := 1 - 0.5*math.Exp(-(az-d.Threshold)/d.Threshold)

@@ -30,7 +30,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/smartmaint/smartmaint/internal/detect"
+	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/ingest"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/workflows"
@@ -98,7 +98,7 @@ type Dispatcher struct {
 type assetKey struct{ tenant, asset string }
 
 type assetQueue struct {
-	pending  []detect.Anomaly
+	pending  []anomaly.Anomaly
 	queued   bool // in the ready channel
 	inFlight bool
 }
@@ -134,7 +134,7 @@ func New(c client.Client, db *store.DB, opts Options) *Dispatcher {
 
 // Offer queues anomalies for dispatch without blocking. Anomalies that do
 // not fit stay in the outbox for the sweeper.
-func (d *Dispatcher) Offer(as []detect.Anomaly) {
+func (d *Dispatcher) Offer(as []anomaly.Anomaly) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, a := range as {
@@ -295,7 +295,7 @@ func (d *Dispatcher) warnFailed(k assetKey, anomalies int, err error) {
 }
 
 // signal sends one batch and marks it dispatched.
-func (d *Dispatcher) signal(ctx context.Context, k assetKey, batch []detect.Anomaly) error {
+func (d *Dispatcher) signal(ctx context.Context, k assetKey, batch []anomaly.Anomaly) error {
 	if len(batch) == 0 {
 		return nil
 	}
@@ -349,30 +349,30 @@ func (d *Dispatcher) Sweep(ctx context.Context) error {
 		return nil
 	}
 	swept.Add(float64(len(rows)))
-	as := make([]detect.Anomaly, len(rows))
+	as := make([]anomaly.Anomaly, len(rows))
 	for i, r := range rows {
-		as[i] = detect.Anomaly{ID: r.ID, TenantID: r.TenantID, AssetID: r.AssetID, SensorID: r.SensorID, TS: r.TS, Value: r.Value,
-			Score: r.Score, Severity: detect.Severity(r.Severity), Detector: r.Detector, Reason: r.Reason, Direction: r.Direction}
+		as[i] = anomaly.Anomaly{ID: r.ID, TenantID: r.TenantID, AssetID: r.AssetID, SensorID: r.SensorID, TS: r.TS, Value: r.Value,
+			Score: r.Score, Severity: anomaly.Severity(r.Severity), Detector: r.Detector, Reason: r.Reason, Direction: r.Direction}
 	}
 	d.Offer(as)
 	return nil
 }
 
 // Hooks connects the dispatcher to the ingest batcher: the anomalies a
-// request carries in Extra ([]detect.Anomaly) are written to the outbox in
+// request carries in Extra ([]anomaly.Anomaly) are written to the outbox in
 // the batch's transaction and offered for dispatch once it commits.
 func (d *Dispatcher) Hooks() ingest.Hooks {
 	return ingest.Hooks{
 		Stage: func(b *pgx.Batch, batch []*ingest.Request) {
 			for _, r := range batch {
-				if as, ok := r.Extra.([]detect.Anomaly); ok && len(as) > 0 {
+				if as, ok := r.Extra.([]anomaly.Anomaly); ok && len(as) > 0 {
 					store.QueueAnomalies(b, outboxRows(as))
 				}
 			}
 		},
 		Committed: func(batch []*ingest.Request) {
 			for _, r := range batch {
-				if as, ok := r.Extra.([]detect.Anomaly); ok && len(as) > 0 {
+				if as, ok := r.Extra.([]anomaly.Anomaly); ok && len(as) > 0 {
 					for _, a := range as {
 						anomaliesFound.WithLabelValues(string(a.Severity)).Inc()
 					}
@@ -383,7 +383,7 @@ func (d *Dispatcher) Hooks() ingest.Hooks {
 	}
 }
 
-func outboxRows(as []detect.Anomaly) []store.AnomalyRow {
+func outboxRows(as []anomaly.Anomaly) []store.AnomalyRow {
 	rows := make([]store.AnomalyRow, len(as))
 	for i, a := range as {
 		rows[i] = store.AnomalyRow{ID: a.ID, TenantID: a.TenantID, AssetID: a.AssetID, SensorID: a.SensorID, TS: a.TS,

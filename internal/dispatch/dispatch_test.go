@@ -16,7 +16,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
-	"github.com/smartmaint/smartmaint/internal/detect"
+	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/dispatch"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/temporaltest"
@@ -46,14 +46,14 @@ func setup(t *testing.T) fixture {
 
 // store puts n anomalies of asset in the outbox, as the ingest transaction
 // does, and returns them.
-func (f fixture) store(t *testing.T, asset string, n int) []detect.Anomaly {
+func (f fixture) store(t *testing.T, asset string, n int) []anomaly.Anomaly {
 	t.Helper()
 	now := time.Now().UTC()
-	out := make([]detect.Anomaly, n)
+	out := make([]anomaly.Anomaly, n)
 	rows := make([]store.AnomalyRow, n)
 	for i := range out {
-		out[i] = detect.Anomaly{ID: uuid.NewString(), TenantID: f.tenant, AssetID: asset, SensorID: "temp",
-			TS: now.Add(time.Duration(i) * time.Millisecond), Value: 120, Score: 9, Severity: detect.Major,
+		out[i] = anomaly.Anomaly{ID: uuid.NewString(), TenantID: f.tenant, AssetID: asset, SensorID: "temp",
+			TS: now.Add(time.Duration(i) * time.Millisecond), Value: 120, Score: 9, Severity: anomaly.Major,
 			Detector: "threshold", Reason: "above alarm", Direction: 1, DetectedAt: now}
 		a := out[i]
 		rows[i] = store.AnomalyRow{ID: a.ID, TenantID: a.TenantID, AssetID: a.AssetID, SensorID: a.SensorID, TS: a.TS,
@@ -100,7 +100,7 @@ func (f fixture) history(t *testing.T, asset string) (starts, signals, anomalies
 				continue
 			}
 			signals++
-			var batch []detect.Anomaly
+			var batch []anomaly.Anomaly
 			if err := client.NewValue(attrs.GetInput()).Get(&batch); err != nil {
 				t.Fatal(err)
 			}

@@ -17,9 +17,9 @@ import (
 
 	"github.com/smartmaint/smartmaint/activities"
 	"github.com/smartmaint/smartmaint/api"
+	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/apikey"
 	"github.com/smartmaint/smartmaint/internal/auth"
-	"github.com/smartmaint/smartmaint/internal/detect"
 	"github.com/smartmaint/smartmaint/internal/dispatch"
 	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/registry/artifact"
@@ -90,14 +90,14 @@ func newRig(t testing.TB) *rig {
 	// mill-1: 30 normal torque readings a second apart, then four past the
 	// alarm limit; pump-2: readings two hours old (stale).
 	var rows []store.Reading
-	var anomalies []detect.Anomaly
+	var anomalies []anomaly.Anomaly
 	start := now.Add(-2 * time.Minute)
 	for i := range 34 {
 		ts, v := start.Add(time.Duration(i)*time.Second), 40.0+float64(i%5)
 		if i >= 30 {
 			v = 80 + float64(i-30)
-			anomalies = append(anomalies, detect.Anomaly{AssetID: "mill-1", SensorID: "torque", TS: ts, Value: v,
-				Severity: detect.Critical, Score: 0.9, Reason: fmt.Sprintf("torque %g Nm above the alarm limit 70 Nm", v), Direction: 1})
+			anomalies = append(anomalies, anomaly.Anomaly{AssetID: "mill-1", SensorID: "torque", TS: ts, Value: v,
+				Severity: anomaly.Critical, Score: 0.9, Reason: fmt.Sprintf("torque %g Nm above the alarm limit 70 Nm", v), Direction: 1})
 		}
 		rows = append(rows, store.Reading{TenantID: "acme", SensorKey: sensors["mill-1"].Key, TS: ts, Value: v})
 	}
