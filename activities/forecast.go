@@ -6,35 +6,18 @@ import (
 	"time"
 
 	"github.com/smartmaint/smartmaint/internal/anomaly"
+	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/ml/forecast"
+	"github.com/smartmaint/smartmaint/internal/workorder"
 )
 
 // ForecastInput is what the failure forecast looks at.
 type ForecastInput struct {
 	TenantID string
 	AssetID  string
-	Evidence Evidence
+	Evidence incident.Evidence
 	Severity anomaly.Severity
 	Now      time.Time
-}
-
-// Forecast estimates when the asset's worst sensor reaches its alarm limit.
-type Forecast struct {
-	SensorID string  `json:"sensor_id"`
-	Limit    float64 `json:"limit,omitempty"`
-	// TimeToLimit is the central estimate; Earliest and Latest bound it
-	// with the 90% interval (Latest 0: past the forecast horizon). All zero
-	// without a forecast (Method "none"), and zero with Reached when the
-	// limit is already passed.
-	TimeToLimit time.Duration `json:"time_to_limit"`
-	Earliest    time.Duration `json:"earliest"`
-	Latest      time.Duration `json:"latest,omitempty"`
-	Reached     bool          `json:"reached"`
-	Method      string        `json:"method"`
-	// Deadline is never earlier than Now plus the repair's duration.
-	Deadline time.Time `json:"deadline"`
-	Priority string    `json:"priority"`
-	Detail   string    `json:"detail"`
 }
 
 // forecastHorizon bounds how far ahead the forecast looks.
@@ -47,9 +30,9 @@ const forecastHorizon = 14 * 24 * time.Hour
 // one the deadline comes from the severity. The deadline leaves at least the
 // repair's duration (the asset's "repair_minutes", 120 by default).
 // Read-only; retries are harmless.
-func (a *Incidents) Forecast(ctx context.Context, in ForecastInput) (Forecast, error) {
+func (a *Incidents) Forecast(ctx context.Context, in ForecastInput) (incident.Forecast, error) {
 	sensorID := in.Evidence.MostSevereSensor()
-	f := Forecast{SensorID: sensorID, Method: "none"}
+	f := incident.Forecast{SensorID: sensorID, Method: incident.ForecastNone}
 	asset, err := a.DB.AssetOf(ctx, in.TenantID, in.AssetID)
 	if err != nil {
 		return f, err
@@ -110,17 +93,18 @@ func (a *Incidents) Forecast(ctx context.Context, in ForecastInput) (Forecast, e
 				sensorID, pts[len(pts)-1].Value, trend, why, *limit)
 			break
 		}
-		f.Method = "damped-holt"
-		f.Earliest = time.Duration(c.Earliest) * step
-		f.TimeToLimit = time.Duration(c.Steps) * step
+		f.Method = incident.ForecastDampedHolt
+		earliest, central := time.Duration(c.Earliest)*step, time.Duration(c.Steps)*step
+		f.Earliest, f.TimeToLimit = incident.Duration(earliest), incident.Duration(central)
 		latest := "beyond " + (time.Duration(horizon) * step).Round(time.Minute).String()
 		if c.Latest > 0 {
-			f.Latest = time.Duration(c.Latest) * step
-			latest = f.Latest.Round(time.Second).String()
+			l := time.Duration(c.Latest) * step
+			f.Latest = incident.Duration(l)
+			latest = l.Round(time.Second).String()
 		}
-		ttl = f.Earliest
+		ttl = earliest
 		f.Detail = fmt.Sprintf("%s forecast to reach %g in %s (90%% interval %s to %s)", sensorID, *limit,
-			f.TimeToLimit.Round(time.Second), f.Earliest.Round(time.Second), latest)
+			central.Round(time.Second), earliest.Round(time.Second), latest)
 	}
 	f.Priority, f.Deadline = deadline(in.Severity, ttl, repair, in.Now)
 	return f, nil
@@ -131,7 +115,7 @@ func (a *Incidents) Forecast(ctx context.Context, in ForecastInput) (Forecast, e
 // keeping a fifth of the time as margin, and never later than the
 // severity's own response time. The deadline always leaves the repair's
 // duration: a deadline nobody can meet helps no one.
-func deadline(sev anomaly.Severity, ttl, repair time.Duration, now time.Time) (string, time.Time) {
+func deadline(sev anomaly.Severity, ttl, repair time.Duration, now time.Time) (workorder.Priority, time.Time) {
 	response := map[anomaly.Severity]time.Duration{
 		anomaly.Critical: 4 * time.Hour, anomaly.Major: 24 * time.Hour, anomaly.Minor: 72 * time.Hour, anomaly.Warning: 7 * 24 * time.Hour,
 	}[sev]
@@ -142,14 +126,14 @@ func deadline(sev anomaly.Severity, ttl, repair time.Duration, now time.Time) (s
 	if ttl >= 0 {
 		lead = min(response, max(ttl*4/5, time.Hour))
 	}
-	priority := "low"
+	priority := workorder.Low
 	switch {
 	case lead <= 8*time.Hour:
-		priority = "critical"
+		priority = workorder.Critical
 	case lead <= 48*time.Hour:
-		priority = "high"
+		priority = workorder.High
 	case lead <= 5*24*time.Hour:
-		priority = "medium"
+		priority = workorder.Medium
 	}
 	return priority, now.Add(max(lead, repair))
 }

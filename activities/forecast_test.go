@@ -14,6 +14,7 @@ import (
 	"github.com/smartmaint/smartmaint/activities"
 	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/dataset"
+	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/simulate"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
@@ -60,7 +61,7 @@ func demoSeries(t *testing.T, steps int, end time.Time) (map[string][]store.Poin
 // forecastOn stores the first steps of the demo replay's process_temp of
 // asset under a fresh asset id (with the simulator's limits) and runs the
 // Forecast activity as the workflow would at the last reading.
-func forecastOn(t *testing.T, db *store.DB, env *testsuite.TestActivityEnvironment, a *activities.Incidents, asset string, steps int, end time.Time) (activities.Forecast, []store.Point) {
+func forecastOn(t *testing.T, db *store.DB, env *testsuite.TestActivityEnvironment, a *activities.Incidents, asset string, steps int, end time.Time) (incident.Forecast, []store.Point) {
 	t.Helper()
 	ctx := context.Background()
 	series, spec := demoSeries(t, steps, end)
@@ -81,13 +82,13 @@ func forecastOn(t *testing.T, db *store.DB, env *testsuite.TestActivityEnvironme
 	if err := db.WriteReadings(ctx, nil, rows); err != nil {
 		t.Fatal(err)
 	}
-	var ev activities.Evidence
+	var ev incident.Evidence
 	ev.Add(anomaly.Anomaly{SensorID: "process_temp", TS: end, Severity: anomaly.Critical, Direction: 1, Value: pts[len(pts)-1].Value})
 	v, err := env.ExecuteActivity(a.Forecast, activities.ForecastInput{TenantID: "demo", AssetID: id, Evidence: ev, Severity: anomaly.Critical, Now: end})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var f activities.Forecast
+	var f incident.Forecast
 	if err := v.Get(&f); err != nil {
 		t.Fatal(err)
 	}

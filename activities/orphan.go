@@ -2,12 +2,12 @@ package activities
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
+	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/store"
+	"github.com/smartmaint/smartmaint/internal/workorder"
 )
 
 // Orphan is an open incident as PostgreSQL holds it, with what a new
@@ -16,36 +16,21 @@ import (
 // An incident becomes an orphan when its workflow is gone (a Temporal
 // server that lost its history, a terminated run).
 type Orphan struct {
-	TenantID     string
-	ID           string
-	AssetID      string
-	WorkflowID   string
-	Status       string
-	Severity     string
-	Active       bool
-	Acknowledged bool
-	Assignee     string
-	Confidence   float64
-	// Summary is the projection's summary: evidence, validation, decision,
-	// forecast and the escalation's progress, as the workflow wrote it.
-	Summary  json.RawMessage
-	Seq      int64
-	OpenedAt time.Time
-	LogSeq   int
-	Policy   store.IncidentPolicy
+	// Projection is the incident as the workflow last wrote it; its
+	// Summary holds the evidence, validation, decision, forecast and the
+	// escalation's progress.
+	incident.Projection
+	LogSeq int
+	Policy incident.Policy
 	// WorkOrder and WorkOrderStatus are the incident's work order as
 	// booked and its status now; nil and empty when it has none.
 	WorkOrder       *WorkOrder
-	WorkOrderStatus string
+	WorkOrderStatus workorder.Status
 }
 
 // LoadOrphan reads what carrying incident inc on needs.
-func LoadOrphan(ctx context.Context, db *store.DB, inc store.Incident) (*Orphan, error) {
-	o := &Orphan{
-		TenantID: inc.TenantID, ID: inc.ID, AssetID: inc.AssetID, WorkflowID: inc.WorkflowID, Status: inc.Status,
-		Severity: inc.Severity, Active: inc.Active, Acknowledged: inc.Acknowledged, Assignee: inc.Assignee,
-		Confidence: inc.Confidence, Summary: inc.Summary, Seq: inc.Seq, OpenedAt: inc.OpenedAt,
-	}
+func LoadOrphan(ctx context.Context, db *store.DB, inc incident.Projection) (*Orphan, error) {
+	o := &Orphan{Projection: inc}
 	var err error
 	if o.LogSeq, err = db.LastLogSeq(ctx, inc.TenantID, inc.ID); err != nil {
 		return nil, err
@@ -66,7 +51,7 @@ func LoadOrphan(ctx context.Context, db *store.DB, inc store.Incident) (*Orphan,
 			if wo.Deadline != nil {
 				o.WorkOrder.Deadline = *wo.Deadline
 			}
-			o.WorkOrderStatus = string(wo.Status)
+			o.WorkOrderStatus = wo.Status
 		}
 	}
 	return o, nil

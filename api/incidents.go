@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -16,6 +17,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/apikey"
 	"github.com/smartmaint/smartmaint/internal/auth"
 	"github.com/smartmaint/smartmaint/internal/dispatch"
+	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/workflows"
 )
@@ -37,18 +39,40 @@ func (h *Incidents) Register(v1 *mux.Router) {
 	v1.Handle("/incident-policy", Require(apikey.Admin, h.putPolicy)).Methods(http.MethodPut)
 }
 
-var incidentStatuses = map[string]bool{
-	"open":                             true,
-	string(workflows.StatusCollecting): true, string(workflows.StatusValidating): true, string(workflows.StatusAwaiting): true,
-	string(workflows.StatusSnoozed): true, string(workflows.StatusApproved): true, string(workflows.StatusScheduled): true,
-	string(workflows.StatusInProgress): true, string(workflows.StatusResolved): true, string(workflows.StatusClosed): true,
+// incidentBody is an incident's projection as the API shows it.
+type incidentBody struct {
+	ID           string              `json:"id"`
+	AssetID      string              `json:"asset_id"`
+	WorkflowID   string              `json:"workflow_id"`
+	Status       incident.Status     `json:"status"`
+	Resolution   incident.Resolution `json:"resolution,omitempty"`
+	Severity     anomaly.Severity    `json:"severity"`
+	Active       bool                `json:"active"`
+	Acknowledged bool                `json:"acknowledged"`
+	Assignee     string              `json:"assignee,omitempty"`
+	Confidence   float64             `json:"confidence"`
+	Anomalies    int                 `json:"anomalies"`
+	WorkOrderID  *string             `json:"work_order_id,omitempty"`
+	Summary      json.RawMessage     `json:"summary,omitempty"`
+	OpenedAt     time.Time           `json:"opened_at"`
+	UpdatedAt    time.Time           `json:"updated_at"`
+	ClosedAt     *time.Time          `json:"closed_at,omitempty"`
+}
+
+func toIncidentBody(p incident.Projection) incidentBody {
+	return incidentBody{
+		ID: p.ID, AssetID: p.AssetID, WorkflowID: p.WorkflowID, Status: p.Status, Resolution: p.Resolution,
+		Severity: p.Severity, Active: p.Active, Acknowledged: p.Acknowledged, Assignee: p.Assignee,
+		Confidence: p.Confidence, Anomalies: p.Anomalies, WorkOrderID: p.WorkOrderID, Summary: p.Summary,
+		OpenedAt: p.OpenedAt, UpdatedAt: p.UpdatedAt, ClosedAt: p.ClosedAt,
+	}
 }
 
 func (h *Incidents) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := store.IncidentFilter{AssetID: q.Get("asset"), Status: q.Get("status"), Limit: 100}
 	var problems []ParamError
-	if f.Status != "" && !incidentStatuses[f.Status] {
+	if f.Status != "" && f.Status != "open" && !incident.Status(f.Status).Valid() {
 		problems = append(problems, ParamError{"status", "one of open, closed, collecting, validating, awaiting_approval, snoozed, approved, scheduled, in_progress, resolved"})
 	}
 	if s := q.Get("limit"); s != "" {
@@ -78,7 +102,11 @@ func (h *Incidents) list(w http.ResponseWriter, r *http.Request) {
 	if len(items) == f.Limit {
 		next = items[len(items)-1].OpenedAt.Format(time.RFC3339Nano)
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"items": items, "next_before": next})
+	bodies := make([]incidentBody, len(items))
+	for i, p := range items {
+		bodies[i] = toIncidentBody(p)
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"items": bodies, "next_before": next})
 }
 
 // get answers with the projection and, for open incidents, the live state
@@ -89,29 +117,22 @@ func (h *Incidents) get(w http.ResponseWriter, r *http.Request) {
 		WriteStoreError(w, r, err)
 		return
 	}
-	out := map[string]any{"incident": inc}
+	out := map[string]any{"incident": toIncidentBody(inc)}
 	if inc.ClosedAt == nil {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
 		v, err := h.Temporal.QueryWorkflow(ctx, inc.WorkflowID, "", workflows.QueryState)
-		var state workflows.IncidentState
+		var state workflows.IncidentView
 		if err == nil {
 			err = v.Get(&state)
 		}
 		if err == nil && state.ID == inc.ID {
-			out["state"] = publicState(&state)
+			out["state"] = state
 		} else if err != nil {
 			out["state_error"] = "live state unavailable: " + err.Error()
 		}
 	}
 	WriteJSON(w, http.StatusOK, out)
-}
-
-// publicState drops the workflow's bookkeeping from the state.
-func publicState(s *workflows.IncidentState) *workflows.IncidentState {
-	c := *s
-	c.Seen, c.Unlogged, c.PendingDecision = nil, nil, nil
-	return &c
 }
 
 // decide sends the decision as a workflow update, so the answer says
@@ -127,7 +148,7 @@ func (h *Incidents) decide(w http.ResponseWriter, r *http.Request) {
 	var de *dispatch.DecisionError
 	switch {
 	case err == nil:
-		WriteJSON(w, http.StatusOK, map[string]any{"incident_id": state.ID, "decision": b.Action, "state": publicState(state)})
+		WriteJSON(w, http.StatusOK, map[string]any{"incident_id": state.ID, "decision": b.Action, "state": state})
 	case errors.As(err, &de):
 		writeDecisionError(w, r, de)
 	case errors.Is(err, dispatch.ErrUndelivered):
@@ -182,7 +203,8 @@ func (h *Incidents) log(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, map[string]any{"items": entries})
 }
 
-// policyBody is the incident policy in API units.
+// policyBody is the incident policy as a PUT sends it: text to check
+// field by field (responses are the incident.Policy itself).
 type policyBody struct {
 	CollectWindow       string  `json:"collect_window"`
 	RejectBelow         float64 `json:"reject_below"`
@@ -195,11 +217,11 @@ type policyBody struct {
 	MinSeverity         string  `json:"min_severity"`
 }
 
-func toPolicyBody(p store.IncidentPolicy) policyBody {
+func toPolicyBody(p incident.Policy) policyBody {
 	return policyBody{
 		CollectWindow: p.CollectWindow.String(), RejectBelow: p.RejectBelow, AutoApproveAt: p.AutoApproveAt,
-		ApprovalTimeout: p.ApprovalTimeout.String(), EscalationStages: p.EscalationStages, TimeoutDecision: p.TimeoutDecision,
-		ClearAfter: p.ClearAfter.String(), PersistenceReadings: p.PersistenceReadings, MinSeverity: p.MinSeverity,
+		ApprovalTimeout: p.ApprovalTimeout.String(), EscalationStages: p.EscalationStages, TimeoutDecision: string(p.TimeoutDecision),
+		ClearAfter: p.ClearAfter.String(), PersistenceReadings: p.PersistenceReadings, MinSeverity: string(p.MinSeverity),
 	}
 }
 
@@ -209,22 +231,22 @@ func (h *Incidents) getPolicy(w http.ResponseWriter, r *http.Request) {
 		WriteInternal(w, r, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, toPolicyBody(p))
+	WriteJSON(w, http.StatusOK, p)
 }
 
 func (h *Incidents) putPolicy(w http.ResponseWriter, r *http.Request) {
-	b := toPolicyBody(store.DefaultIncidentPolicy())
+	b := toPolicyBody(incident.DefaultPolicy())
 	if !DecodeJSON(w, r, &b) {
 		return
 	}
-	var p store.IncidentPolicy
+	var p incident.Policy
 	var problems []ParamError
-	dur := func(name, s string, lo, hi time.Duration) time.Duration {
+	dur := func(name, s string, lo, hi time.Duration) incident.Duration {
 		d, err := time.ParseDuration(s)
 		if err != nil || d < lo || d > hi || d%time.Second != 0 {
 			problems = append(problems, ParamError{name, fmt.Sprintf("a whole-second duration from %s to %s", lo, hi)})
 		}
-		return d
+		return incident.Duration(d)
 	}
 	p.CollectWindow = dur("collect_window", b.CollectWindow, 0, time.Hour)
 	p.ApprovalTimeout = dur("approval_timeout", b.ApprovalTimeout, time.Minute, 7*24*time.Hour)
@@ -242,7 +264,7 @@ func (h *Incidents) putPolicy(w http.ResponseWriter, r *http.Request) {
 	if b.EscalationStages < 0 || b.EscalationStages > 10 {
 		problems = append(problems, ParamError{"escalation_stages", "an integer from 0 to 10"})
 	}
-	if b.TimeoutDecision != workflows.ActionApprove && b.TimeoutDecision != workflows.ActionReject {
+	if a := incident.Action(b.TimeoutDecision); a != incident.Approve && a != incident.Reject {
 		problems = append(problems, ParamError{"timeout_decision", "approve or reject"})
 	}
 	if b.PersistenceReadings < 1 || b.PersistenceReadings > 1000 {
@@ -256,10 +278,10 @@ func (h *Incidents) putPolicy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.RejectBelow, p.AutoApproveAt, p.EscalationStages = b.RejectBelow, b.AutoApproveAt, b.EscalationStages
-	p.TimeoutDecision, p.PersistenceReadings, p.MinSeverity = b.TimeoutDecision, b.PersistenceReadings, b.MinSeverity
+	p.TimeoutDecision, p.PersistenceReadings, p.MinSeverity = incident.Action(b.TimeoutDecision), b.PersistenceReadings, anomaly.Severity(b.MinSeverity)
 	if err := h.DB.PutIncidentPolicy(r.Context(), Tenant(r), p); err != nil {
 		WriteStoreError(w, r, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, toPolicyBody(p))
+	WriteJSON(w, http.StatusOK, p)
 }

@@ -287,9 +287,9 @@ func (h *Models) approve(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		WriteUnavailable(w, r, 5, "the retraining could not be reached right now; retry")
 		return
-	case state.Stage != workflows.StageAwaiting:
+	case state.Stage != mlops.StageAwaiting:
 		WriteError(w, r, http.StatusConflict, "not_awaiting_approval", fmt.Sprintf("the retraining of model %q is %s, not awaiting approval", name, state.Stage),
-			map[string]string{"stage": state.Stage})
+			map[string]string{"stage": string(state.Stage)})
 		return
 	}
 	ap := workflows.RetrainApproval{Approve: *b.Approve, User: fmt.Sprintf("api key %s (%s)", p.KeyName, p.KeyPrefix), Comment: strings.TrimSpace(b.Comment)}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/store"
 )
@@ -39,7 +40,7 @@ func TestTenantIsolation(t *testing.T) {
 	preventive := mustJSON("admin", "POST", "/api/v1/preventive-schedules", `{"asset_id":"mill-1","title":"Oil","estimated_minutes":30,"kind":"calendar","interval_days":30}`, 201)["id"].(string)
 	mustJSON("admin", "PUT", "/api/v1/incident-policy", `{"collect_window":"5s","reject_below":0.1,"auto_approve_at":0.5,"approval_timeout":"2h","escalation_stages":1,"timeout_decision":"reject","clear_after":"30m","persistence_readings":2,"min_severity":"major"}`, 200)
 	closed := now.Add(-time.Minute)
-	if err := s.db.RecordIncident(ctx, store.Incident{TenantID: "acme", ID: "inc-1", AssetID: "mill-1", WorkflowID: "incident/acme/mill-1",
+	if err := s.db.RecordIncident(ctx, incident.Projection{TenantID: "acme", ID: "inc-1", AssetID: "mill-1", WorkflowID: "incident/acme/mill-1",
 		Status: "closed", Resolution: "rejected", Severity: "major", Seq: 1, OpenedAt: now.Add(-time.Hour), UpdatedAt: closed, ClosedAt: &closed},
 		[]store.LogEntry{{Seq: 1, At: now.Add(-time.Hour), Actor: "system", Event: "opened", Message: "opened"}}); err != nil {
 		t.Fatal(err)

@@ -4,15 +4,14 @@ import (
 	"context"
 	"testing"
 
-	"github.com/smartmaint/smartmaint/internal/store"
-	"github.com/smartmaint/smartmaint/workflows"
+	"github.com/smartmaint/smartmaint/internal/incident"
 )
 
 // recordIncident writes an incident projection as the incident workflow
 // does.
 func (s *server) recordIncident(t *testing.T, tenant, id, asset string) {
 	t.Helper()
-	inc := store.Incident{TenantID: tenant, ID: id, AssetID: asset, WorkflowID: workflows.IncidentWorkflowID(tenant, asset),
+	inc := incident.Projection{TenantID: tenant, ID: id, AssetID: asset, WorkflowID: incident.WorkflowID(tenant, asset),
 		Status: "awaiting_approval", Severity: "major", Summary: []byte(`{}`), Seq: 1, OpenedAt: maintenanceMonday, UpdatedAt: maintenanceMonday}
 	if err := s.db.RecordIncident(context.Background(), inc, nil); err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/smartmaint/smartmaint/internal/apikey"
+	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/workers"
 	"github.com/smartmaint/smartmaint/workflows"
@@ -69,8 +70,8 @@ func TestReportEndToEnd(t *testing.T) {
 		id, asset string
 		opened    time.Duration
 	}{{i1, "mill-1", -100 * time.Minute}, {i4, "pump-2", -50 * time.Minute}} {
-		if err := s.db.RecordIncident(ctx, store.Incident{TenantID: "acme", ID: inc.id, AssetID: inc.asset,
-			WorkflowID: workflows.IncidentWorkflowID("acme", inc.asset), Status: "awaiting_approval", Severity: "major",
+		if err := s.db.RecordIncident(ctx, incident.Projection{TenantID: "acme", ID: inc.id, AssetID: inc.asset,
+			WorkflowID: incident.WorkflowID("acme", inc.asset), Status: "awaiting_approval", Severity: "major",
 			OpenedAt: now.Add(inc.opened), UpdatedAt: now.Add(inc.opened)}, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -93,9 +94,9 @@ func TestReportEndToEnd(t *testing.T) {
 	}
 
 	// Incidents as the incident workflow records them.
-	record := func(id, asset, status, resolution string, opened time.Time, closed *time.Time, wo string, summary map[string]any, log []store.LogEntry) {
+	record := func(id, asset string, status incident.Status, resolution incident.Resolution, opened time.Time, closed *time.Time, wo string, summary map[string]any, log []store.LogEntry) {
 		raw, _ := json.Marshal(summary)
-		inc := store.Incident{TenantID: "acme", ID: id, AssetID: asset, WorkflowID: workflows.IncidentWorkflowID("acme", asset),
+		inc := incident.Projection{TenantID: "acme", ID: id, AssetID: asset, WorkflowID: incident.WorkflowID("acme", asset),
 			Status: status, Resolution: resolution, Severity: "major", Summary: raw, Seq: 1, OpenedAt: opened, UpdatedAt: opened, ClosedAt: closed}
 		if wo != "" {
 			inc.WorkOrderID = &wo

@@ -15,11 +15,11 @@ import (
 	"github.com/smartmaint/smartmaint/internal/app"
 	"github.com/smartmaint/smartmaint/internal/config"
 	"github.com/smartmaint/smartmaint/internal/devserver"
+	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/requestid"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
 	"github.com/smartmaint/smartmaint/internal/workorder"
-	"github.com/smartmaint/smartmaint/workflows"
 )
 
 // devConfig is a dev stack's configuration on a database of its own and
@@ -86,8 +86,9 @@ func startDev(t *testing.T, cfg config.Config) (*stack, func()) {
 // orphan is an open incident written to the projection as its workflow
 // last recorded it.
 type orphan struct {
-	asset, status string
-	workOrder     string // the work order's status, "" for none
+	asset     string
+	status    incident.Status
+	workOrder string // the work order's status, "" for none
 	id, woID      string
 }
 
@@ -109,7 +110,7 @@ func seedOrphans(t *testing.T, s *stack, os []*orphan) {
 			"escalation_stage": 0, "decision_due": now.Add(time.Hour), "snoozed_until": now.Add(3 * time.Second),
 		}
 		raw, _ := json.Marshal(sum)
-		inc := store.Incident{TenantID: tenant, ID: o.id, AssetID: o.asset, WorkflowID: workflows.IncidentWorkflowID(tenant, o.asset),
+		inc := incident.Projection{TenantID: tenant, ID: o.id, AssetID: o.asset, WorkflowID: incident.WorkflowID(tenant, o.asset),
 			Status: o.status, Severity: "major", Active: true, Confidence: 0.6, Anomalies: 3, Summary: raw, Seq: 4,
 			OpenedAt: now.Add(-time.Hour), UpdatedAt: now}
 		if o.workOrder != "" {
@@ -175,14 +176,14 @@ func TestDevRestart(t *testing.T) {
 
 	s, stop := startDev(t, cfg)
 	orphans := []*orphan{
-		{asset: "press-c", status: string(workflows.StatusCollecting)},
-		{asset: "press-v", status: string(workflows.StatusValidating)},
-		{asset: "press-a", status: string(workflows.StatusAwaiting)},
-		{asset: "press-b", status: string(workflows.StatusAwaiting)},
-		{asset: "press-z", status: string(workflows.StatusSnoozed)},
-		{asset: "press-p", status: string(workflows.StatusApproved)},
-		{asset: "press-s", status: string(workflows.StatusScheduled), workOrder: "scheduled"},
-		{asset: "press-i", status: string(workflows.StatusInProgress), workOrder: "in_progress"},
+		{asset: "press-c", status: incident.StatusCollecting},
+		{asset: "press-v", status: incident.StatusValidating},
+		{asset: "press-a", status: incident.StatusAwaiting},
+		{asset: "press-b", status: incident.StatusAwaiting},
+		{asset: "press-z", status: incident.StatusSnoozed},
+		{asset: "press-p", status: incident.StatusApproved},
+		{asset: "press-s", status: incident.StatusScheduled, workOrder: "scheduled"},
+		{asset: "press-i", status: incident.StatusInProgress, workOrder: "in_progress"},
 	}
 	seedOrphans(t, s, orphans)
 	stop()
@@ -191,7 +192,7 @@ func TestDevRestart(t *testing.T) {
 	s, stop = startDev(t, cfg)
 	for _, o := range orphans {
 		eventually(t, 60*time.Second, o.asset+" re-attached", func() bool {
-			return contains(s.logEvents(o.asset, o.id), workflows.EventReattached)
+			return contains(s.logEvents(o.asset, o.id), incident.EventReattached)
 		})
 	}
 	byAsset := map[string]*orphan{}
@@ -201,7 +202,7 @@ func TestDevRestart(t *testing.T) {
 	// Awaiting: a decision is taken by the re-attached run.
 	a := byAsset["press-a"]
 	s.must(200, "dev", "POST", "/api/v1/incidents/"+a.id+"/decision", map[string]any{"action": "approve", "user": "olga"})
-	eventually(t, 30*time.Second, "press-a scheduled", func() bool { return s.incident(a.id)["status"] == string(workflows.StatusScheduled) })
+	eventually(t, 30*time.Second, "press-a scheduled", func() bool { return s.incident(a.id)["status"] == incident.StatusScheduled })
 	// Work orders followed again: done resolves the incident.
 	for _, name := range []string{"press-s", "press-i"} {
 		o := byAsset[name]
@@ -209,17 +210,17 @@ func TestDevRestart(t *testing.T) {
 			s.must(200, "dev", "PUT", "/api/v1/work-orders/"+o.woID+"/status", map[string]any{"status": "in_progress"})
 		}
 		s.must(200, "dev", "PUT", "/api/v1/work-orders/"+o.woID+"/status", map[string]any{"status": "done"})
-		eventually(t, 30*time.Second, name+" resolved", func() bool { return s.incident(o.id)["status"] == string(workflows.StatusResolved) })
+		eventually(t, 30*time.Second, name+" resolved", func() bool { return s.incident(o.id)["status"] == incident.StatusResolved })
 	}
 	// Approved: planned again, once.
 	p := byAsset["press-p"]
-	eventually(t, 30*time.Second, "press-p scheduled", func() bool { return s.incident(p.id)["status"] == string(workflows.StatusScheduled) })
+	eventually(t, 30*time.Second, "press-p scheduled", func() bool { return s.incident(p.id)["status"] == incident.StatusScheduled })
 	// Collecting, validating and snoozed move on by themselves.
 	for _, name := range []string{"press-c", "press-v", "press-z"} {
 		o := byAsset[name]
 		eventually(t, 60*time.Second, name+" moving on", func() bool {
 			st := s.incident(o.id)["status"]
-			return st != o.status && st != string(workflows.StatusCollecting) && st != string(workflows.StatusValidating)
+			return st != o.status && st != incident.StatusCollecting && st != incident.StatusValidating
 		})
 	}
 	// A new anomaly joins the asset's re-attached incident.
@@ -242,8 +243,8 @@ func TestDevRestart(t *testing.T) {
 	// re-attached twice, and press-b still takes a decision.
 	s, stop = startDev(t, cfg)
 	s.must(200, "dev", "POST", "/api/v1/incidents/"+b.id+"/decision", map[string]any{"action": "acknowledge", "user": "olga"})
-	if got := s.logEvents("press-b", b.id); countOf(got, workflows.EventReattached) != 1 {
-		t.Errorf("press-b log %v: re-attached %d times after a restart on the same history", got, countOf(got, workflows.EventReattached))
+	if got := s.logEvents("press-b", b.id); countOf(got, incident.EventReattached) != 1 {
+		t.Errorf("press-b log %v: re-attached %d times after a restart on the same history", got, countOf(got, incident.EventReattached))
 	}
 	code, body := s.call("dev", "POST", "/api/v1/incidents/"+b.id+"/decision", map[string]any{"action": "acknowledge", "user": "piotr"})
 	if code != 409 || field(body, "error", "code") != "already_acknowledged" {
@@ -256,10 +257,10 @@ func TestDevRestart(t *testing.T) {
 	cfg.TemporalDBFile = "memory"
 	s, stop = startDev(t, cfg)
 	eventually(t, 60*time.Second, "press-b re-attached again", func() bool {
-		return countOf(s.logEvents("press-b", b.id), workflows.EventReattached) == 2
+		return countOf(s.logEvents("press-b", b.id), incident.EventReattached) == 2
 	})
 	s.must(200, "dev", "POST", "/api/v1/incidents/"+b.id+"/decision", map[string]any{"action": "reject", "user": "olga", "comment": "sensor swapped"})
-	eventually(t, 30*time.Second, "press-b rejected", func() bool { return s.incident(b.id)["resolution"] == workflows.ResolutionRejected })
+	eventually(t, 30*time.Second, "press-b rejected", func() bool { return s.incident(b.id)["resolution"] == incident.ResolutionRejected })
 	for _, o := range orphans {
 		inc := s.incident(o.id)
 		if inc["closed_at"] == nil {

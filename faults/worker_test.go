@@ -13,10 +13,10 @@ import (
 
 	"github.com/smartmaint/smartmaint/internal/apikey"
 	"github.com/smartmaint/smartmaint/internal/chaos"
+	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/notify"
 	"github.com/smartmaint/smartmaint/internal/smtptest"
 	"github.com/smartmaint/smartmaint/internal/temporaltest"
-	"github.com/smartmaint/smartmaint/workflows"
 )
 
 const webhookSecret = "faults-webhook-secret"
@@ -114,7 +114,7 @@ func (p *plant) dump(t *testing.T) {
 	t.Logf("incidents: %d %s", r.code, r.body)
 	c := temporaltest.Client(t)
 	for _, a := range p.assets {
-		d, err := c.DescribeWorkflowExecution(context.Background(), workflows.IncidentWorkflowID(p.tenant, a), "")
+		d, err := c.DescribeWorkflowExecution(context.Background(), incident.WorkflowID(p.tenant, a), "")
 		if err != nil {
 			t.Logf("%s: describe: %v", a, err)
 			continue
@@ -245,7 +245,7 @@ func TestChaosActivityFailures(t *testing.T) {
 	c := temporaltest.Client(t)
 	injected := 0
 	for _, a := range p.assets {
-		it := c.GetWorkflowHistory(context.Background(), workflows.IncidentWorkflowID(p.tenant, a), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		it := c.GetWorkflowHistory(context.Background(), incident.WorkflowID(p.tenant, a), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		for it.HasNext() {
 			e, err := it.Next()
 			if err != nil {

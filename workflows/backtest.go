@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/smartmaint/smartmaint/activities"
@@ -71,10 +70,7 @@ func Backtest(ctx workflow.Context, in BacktestInput) (*BacktestState, error) {
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 2 * time.Hour,
 		HeartbeatTimeout:    time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 5,
-			NonRetryableErrorTypes: []string{activities.ErrInvalidBacktest},
-		},
+		RetryPolicy:         retryAttempts(5, activities.ErrInvalidBacktest),
 	})
 	var a *activities.Backtests
 	var rep *backtest.StoredReport

@@ -50,9 +50,7 @@ type DriftCheckResult struct {
 func DriftCheck(ctx workflow.Context, in DriftCheckInput) (DriftCheckResult, error) {
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 5,
-		},
+		RetryPolicy:         retryAttempts(5),
 	})
 	var a *activities.Models
 	var models []mlops.ModelRef

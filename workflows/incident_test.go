@@ -15,7 +15,7 @@ import (
 
 	"github.com/smartmaint/smartmaint/activities"
 	"github.com/smartmaint/smartmaint/internal/anomaly"
-	"github.com/smartmaint/smartmaint/internal/store"
+	"github.com/smartmaint/smartmaint/internal/incident"
 )
 
 // incidentEnv wires the incident workflow to recorded fake activities: the
@@ -32,7 +32,7 @@ type incidentEnv struct {
 	scheduled   int
 	woStatus    string        // what WorkOrderStatus reports; "" = scheduled
 	recordTakes time.Duration // workflow time each Record activity takes
-	policy      store.IncidentPolicy
+	policy      incident.Policy
 	// recordErr, when set, may fail a Record call (nothing is recorded).
 	recordErr func(activities.RecordInput) error
 	// orphan is what FindOrphan answers.
@@ -48,7 +48,7 @@ func newTestEnv() *testsuite.TestWorkflowEnvironment {
 }
 
 func newIncidentEnv(t *testing.T, confidences ...float64) *incidentEnv {
-	e := &incidentEnv{TestWorkflowEnvironment: newTestEnv(), t: t, confidences: confidences, policy: store.DefaultIncidentPolicy()}
+	e := &incidentEnv{TestWorkflowEnvironment: newTestEnv(), t: t, confidences: confidences, policy: incident.DefaultPolicy()}
 	e.RegisterWorkflow(Incident)
 	var inc *activities.Incidents
 	var maint *activities.Maintenance
@@ -56,16 +56,16 @@ func newIncidentEnv(t *testing.T, confidences ...float64) *incidentEnv {
 	e.RegisterActivity(inc)
 	e.RegisterActivity(maint)
 	e.RegisterActivity(notif)
-	e.OnActivity(inc.LoadPolicy, mock.Anything, mock.Anything).Return(func(_ context.Context, _ string) (store.IncidentPolicy, error) { return e.policy, nil })
-	e.OnActivity(inc.Validate, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ValidateInput) (activities.Validation, error) {
+	e.OnActivity(inc.LoadPolicy, mock.Anything, mock.Anything).Return(func(_ context.Context, _ string) (incident.Policy, error) { return e.policy, nil })
+	e.OnActivity(inc.Validate, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ValidateInput) (incident.Validation, error) {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		c := e.confidences[min(e.validations, len(e.confidences)-1)]
 		e.validations++
-		return activities.Validation{Confidence: c}, nil
+		return incident.Validation{Confidence: c}, nil
 	})
-	e.OnActivity(inc.Forecast, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ForecastInput) (activities.Forecast, error) {
-		return activities.Forecast{SensorID: "torque", Priority: "high", Deadline: in.Now.Add(24 * time.Hour), Detail: "forecast"}, nil
+	e.OnActivity(inc.Forecast, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ForecastInput) (incident.Forecast, error) {
+		return incident.Forecast{SensorID: "torque", Priority: "high", Deadline: in.Now.Add(24 * time.Hour), Detail: "forecast"}, nil
 	})
 	e.OnActivity(maint.ScheduleWorkOrder, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ScheduleInput) (activities.WorkOrder, error) {
 		e.mu.Lock()
@@ -166,7 +166,7 @@ func TestIncidentAutoApprovedToResolved(t *testing.T) {
 	e.signalAt(4*time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "done", Actor: "tech-1"})
 	s := e.start()
 
-	if s.Status != StatusResolved || s.Resolution != ResolutionResolved || s.ClosedAt == nil || s.Active {
+	if s.Status != incident.StatusResolved || s.Resolution != incident.ResolutionResolved || s.ClosedAt == nil || s.Active {
 		t.Errorf("final state %s/%s closed=%v active=%v", s.Status, s.Resolution, s.ClosedAt, s.Active)
 	}
 	if s.Evidence.Anomalies != 2 || s.Severity != anomaly.Critical || len(s.Evidence.BySensor) != 2 {
@@ -212,7 +212,7 @@ func TestIncidentBelowPolicySeverityClosesAtOnce(t *testing.T) {
 	e := newIncidentEnv(t, 0.95)
 	e.policy.MinSeverity = "critical"
 	s := e.start()
-	if s.Status != StatusClosed || s.Resolution != ResolutionBelowPolicy || e.validations != 0 || e.scheduled != 0 {
+	if s.Status != incident.StatusClosed || s.Resolution != incident.ResolutionBelowPolicy || e.validations != 0 || e.scheduled != 0 {
 		t.Errorf("state %s/%s, validations %d, scheduled %d", s.Status, s.Resolution, e.validations, e.scheduled)
 	}
 	hasEvents(t, s, "opened", "collected", "closed-below-policy")
@@ -221,7 +221,7 @@ func TestIncidentBelowPolicySeverityClosesAtOnce(t *testing.T) {
 func TestIncidentBelowFloorIsFalsePositive(t *testing.T) {
 	e := newIncidentEnv(t, 0.1)
 	s := e.start()
-	if s.Status != StatusClosed || s.Resolution != ResolutionFalsePositive || e.scheduled != 0 || len(e.notified) != 0 {
+	if s.Status != incident.StatusClosed || s.Resolution != incident.ResolutionFalsePositive || e.scheduled != 0 || len(e.notified) != 0 {
 		t.Errorf("state %s/%s, scheduled %d, notified %v", s.Status, s.Resolution, e.scheduled, e.notified)
 	}
 	hasEvents(t, s, "opened", "collected", "closed-false-positive")
@@ -236,7 +236,7 @@ func TestIncidentHumanApprovesThroughUpdate(t *testing.T) {
 			OnReject:   func(err error) { updateErr = err },
 			OnAccept:   func() {},
 			OnComplete: func(any, error) {},
-		}, Decision{Action: ActionApprove, User: "olga", Comment: "bearing noise confirmed"})
+		}, incident.Decision{Action: incident.Approve, User: "olga", Comment: "bearing noise confirmed"})
 	}, 10*time.Minute)
 	// A second decision after the first is refused: the incident is no
 	// longer awaiting one.
@@ -245,7 +245,7 @@ func TestIncidentHumanApprovesThroughUpdate(t *testing.T) {
 			OnReject:   func(err error) { afterApprove = err },
 			OnAccept:   func() {},
 			OnComplete: func(any, error) {},
-		}, Decision{Action: ActionReject, User: "sam"})
+		}, incident.Decision{Action: incident.Reject, User: "sam"})
 	}, 20*time.Minute)
 	e.signalAt(time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "cancelled", Actor: "olga"})
 	s := e.start()
@@ -255,7 +255,7 @@ func TestIncidentHumanApprovesThroughUpdate(t *testing.T) {
 	if afterApprove == nil || !strings.Contains(afterApprove.Error(), "not awaiting a decision") {
 		t.Errorf("second decision: err = %v, want not awaiting", afterApprove)
 	}
-	if s.Decision.User != "olga" || s.Status != StatusClosed || s.Resolution != ResolutionCancelled {
+	if s.Decision.User != "olga" || s.Status != incident.StatusClosed || s.Resolution != incident.ResolutionCancelled {
 		t.Errorf("decision %+v, state %s/%s", s.Decision, s.Status, s.Resolution)
 	}
 	if len(e.notified) != 3 || !strings.HasSuffix(e.notified[0], "/approval-requested/1") || !strings.HasSuffix(e.notified[2], "/closed") {
@@ -266,10 +266,10 @@ func TestIncidentHumanApprovesThroughUpdate(t *testing.T) {
 
 func TestIncidentHumanRejectsThroughSignal(t *testing.T) {
 	e := newIncidentEnv(t, 0.6)
-	e.signalAt(time.Minute, SignalDecision, Decision{Action: "explode", User: "x"}) // invalid: ignored and logged
-	e.signalAt(2*time.Minute, SignalDecision, Decision{Action: ActionReject, User: "olga", Comment: "sensor was being calibrated"})
+	e.signalAt(time.Minute, SignalDecision, incident.Decision{Action: "explode", User: "x"}) // invalid: ignored and logged
+	e.signalAt(2*time.Minute, SignalDecision, incident.Decision{Action: incident.Reject, User: "olga", Comment: "sensor was being calibrated"})
 	s := e.start()
-	if s.Status != StatusClosed || s.Resolution != ResolutionRejected || e.scheduled != 0 {
+	if s.Status != incident.StatusClosed || s.Resolution != incident.ResolutionRejected || e.scheduled != 0 {
 		t.Errorf("state %s/%s scheduled %d", s.Status, s.Resolution, e.scheduled)
 	}
 	hasEvents(t, s, "approval-requested", "decision-ignored", "rejected")
@@ -277,9 +277,9 @@ func TestIncidentHumanRejectsThroughSignal(t *testing.T) {
 
 func TestIncidentEscalatesThenAppliesPolicy(t *testing.T) {
 	e := newIncidentEnv(t, 0.6)
-	e.policy.ApprovalTimeout = 30 * time.Minute
+	e.policy.ApprovalTimeout = incident.Duration(30 * time.Minute)
 	e.policy.EscalationStages = 2
-	e.policy.TimeoutDecision = ActionReject
+	e.policy.TimeoutDecision = incident.Reject
 	s := e.start()
 	want := []string{"/approval-requested/1", "/escalation/1/1", "/escalation/1/2", "/rejected"}
 	if len(e.notified) != len(want) {
@@ -290,7 +290,7 @@ func TestIncidentEscalatesThenAppliesPolicy(t *testing.T) {
 			t.Errorf("notification %d = %s, want …%s", i, e.notified[i], w)
 		}
 	}
-	if s.Decision.User != "policy:timeout" || s.Resolution != ResolutionRejected || s.EscalationStage != 2 {
+	if s.Decision.User != "policy:timeout" || s.Resolution != incident.ResolutionRejected || s.EscalationStage != 2 {
 		t.Errorf("decision %+v resolution %s stage %d", s.Decision, s.Resolution, s.EscalationStage)
 	}
 	// 30 s collecting + three stages of 30 min.
@@ -305,16 +305,16 @@ func TestIncidentEscalatesThenAppliesPolicy(t *testing.T) {
 // escalation, and a second acknowledgement is refused.
 func TestIncidentAcknowledgeStopsEscalation(t *testing.T) {
 	e := newIncidentEnv(t, 0.6)
-	e.policy.ApprovalTimeout = 30 * time.Minute
+	e.policy.ApprovalTimeout = incident.Duration(30 * time.Minute)
 	e.policy.EscalationStages = 2
-	e.signalAt(10*time.Minute, SignalDecision, Decision{Action: ActionAcknowledge, User: "olga"})
+	e.signalAt(10*time.Minute, SignalDecision, incident.Decision{Action: incident.Acknowledge, User: "olga"})
 	var second error
 	e.RegisterDelayedCallback(func() {
 		e.UpdateWorkflow(UpdateDecide, "ack-2", &testsuite.TestUpdateCallback{
 			OnReject:   func(err error) { second = err },
 			OnAccept:   func() {},
 			OnComplete: func(any, error) {},
-		}, Decision{Action: ActionAcknowledge, User: "piotr"})
+		}, incident.Decision{Action: incident.Acknowledge, User: "piotr"})
 	}, 20*time.Minute)
 	e.signalAt(3*time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "done"})
 	s := e.start()
@@ -333,7 +333,7 @@ func TestIncidentAcknowledgeStopsEscalation(t *testing.T) {
 	if second == nil || !strings.Contains(second.Error(), "already acknowledged by olga") {
 		t.Errorf("second acknowledgement: %v, want refused", second)
 	}
-	if !s.Acknowledged || s.Assignee != "olga" || s.Decision.User != "policy:timeout" || s.Status != StatusResolved {
+	if !s.Acknowledged || s.Assignee != "olga" || s.Decision.User != "policy:timeout" || s.Status != incident.StatusResolved {
 		t.Errorf("ack %v assignee %q decision %+v status %s", s.Acknowledged, s.Assignee, s.Decision, s.Status)
 	}
 	// 30 s collecting + three stages of 30 min, as without acknowledging.
@@ -345,14 +345,14 @@ func TestIncidentAcknowledgeStopsEscalation(t *testing.T) {
 
 func TestIncidentSnoozeRevalidates(t *testing.T) {
 	e := newIncidentEnv(t, 0.6, 0.95)
-	e.signalAt(5*time.Minute, SignalDecision, Decision{Action: ActionSnooze, User: "olga", SnoozeFor: time.Hour})
+	e.signalAt(5*time.Minute, SignalDecision, incident.Decision{Action: incident.Snooze, User: "olga", SnoozeFor: incident.Duration(time.Hour)})
 	e.signalAt(30*time.Minute, SignalAnomalies, []anomaly.Anomaly{anomalyAt("a9", "torque", anomaly.Critical, time.Unix(1800, 0))})
 	e.signalAt(3*time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "done"})
 	s := e.start()
 	if e.validations != 2 || s.Round != 2 || s.Evidence.Anomalies != 2 {
 		t.Errorf("validations %d round %d anomalies %d", e.validations, s.Round, s.Evidence.Anomalies)
 	}
-	if s.Decision.User != "policy:auto-approve" || s.Status != StatusResolved {
+	if s.Decision.User != "policy:auto-approve" || s.Status != incident.StatusResolved {
 		t.Errorf("decision %+v status %s", s.Decision, s.Status)
 	}
 	hasEvents(t, s, "approval-requested", "snoozed", "snooze-ended", "approved", "resolved")
@@ -360,7 +360,7 @@ func TestIncidentSnoozeRevalidates(t *testing.T) {
 
 func TestIncidentClearsAndReactivates(t *testing.T) {
 	e := newIncidentEnv(t, 0.95)
-	e.policy.ClearAfter = 15 * time.Minute
+	e.policy.ClearAfter = incident.Duration(15 * time.Minute)
 	e.signalAt(time.Hour, SignalAnomalies, []anomaly.Anomaly{anomalyAt("a5", "torque", anomaly.Minor, time.Unix(3600, 0))})
 	e.signalAt(3*time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "done"})
 	s := e.start()
@@ -373,7 +373,7 @@ func TestIncidentWorkOrderSignalsBackToBack(t *testing.T) {
 	e.signalAt(time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "in_progress"})
 	e.signalAt(time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "done"})
 	s := e.start()
-	if s.Status != StatusResolved {
+	if s.Status != incident.StatusResolved {
 		t.Fatalf("status %s after in_progress and done back to back", s.Status)
 	}
 	if got := s.ClosedAt.Sub(s.OpenedAt); got > 2*time.Hour {
@@ -390,7 +390,7 @@ func TestIncidentLogsEventsArrivingDuringRecord(t *testing.T) {
 	// Arrives while the in_progress record is being written.
 	e.signalAt(time.Hour+30*time.Second, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "done", Actor: "key:operator"})
 	s := e.start()
-	if s.Status != StatusResolved {
+	if s.Status != incident.StatusResolved {
 		t.Fatalf("status %s", s.Status)
 	}
 }
@@ -418,7 +418,7 @@ func (e *incidentEnv) loggedAll(s *IncidentState) {
 
 func TestIncidentPollsWorkOrderWhenSignalIsLost(t *testing.T) {
 	e := newIncidentEnv(t, 0.95)
-	e.policy.ClearAfter = 15 * time.Minute
+	e.policy.ClearAfter = incident.Duration(15 * time.Minute)
 	// No signal ever comes; the database says done after two hours.
 	e.RegisterDelayedCallback(func() {
 		e.mu.Lock()
@@ -426,36 +426,16 @@ func TestIncidentPollsWorkOrderWhenSignalIsLost(t *testing.T) {
 		e.mu.Unlock()
 	}, 2*time.Hour)
 	s := e.start()
-	if s.Status != StatusResolved {
+	if s.Status != incident.StatusResolved {
 		t.Fatalf("status %s", s.Status)
 	}
 	hasEvents(t, s, "work-order-scheduled", "cleared", "work-order-done", "resolved")
 }
 
-func TestDecisionValidation(t *testing.T) {
-	tests := []struct {
-		d    Decision
-		want string
-	}{
-		{Decision{Action: ActionApprove, User: "a"}, ""},
-		{Decision{Action: ActionApprove}, "user"},
-		{Decision{Action: "maybe", User: "a"}, "unknown action"},
-		{Decision{Action: ActionSnooze, User: "a"}, "duration"},
-		{Decision{Action: ActionSnooze, User: "a", SnoozeFor: 31 * 24 * time.Hour}, "duration"},
-		{Decision{Action: ActionSnooze, User: "a", SnoozeFor: time.Hour}, ""},
-	}
-	for _, tt := range tests {
-		err := tt.d.validate()
-		if (tt.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("%+v: err = %v, want %q", tt.d, err, tt.want)
-		}
-	}
-}
-
 func TestTrimHistory(t *testing.T) {
-	var h []Event
+	var h []incident.Event
 	for i := range 500 {
-		h = append(h, Event{Event: fmt.Sprint(i)})
+		h = append(h, incident.Event{Event: fmt.Sprint(i)})
 	}
 	got := trimHistory(h)
 	if len(got) != 201 || got[0].Event != "0" || got[1].Event != "300" || got[200].Event != "499" {

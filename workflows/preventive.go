@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/smartmaint/smartmaint/activities"
@@ -52,12 +51,7 @@ type PreventiveResult struct {
 func PreventiveMaintenance(ctx workflow.Context, in PreventiveInput) (PreventiveResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    30 * time.Second,
-			MaximumAttempts:    5,
-		},
+		RetryPolicy:         retryBriefly(),
 	})
 	var m *activities.Maintenance
 	var n *activities.Notifications

@@ -6,33 +6,9 @@ import (
 	"time"
 
 	"github.com/smartmaint/smartmaint/activities"
-	"github.com/smartmaint/smartmaint/internal/anomaly"
+	"github.com/smartmaint/smartmaint/internal/incident"
+	"github.com/smartmaint/smartmaint/internal/workorder"
 )
-
-// Events of a re-attached incident in its history and maintenance log.
-const (
-	// EventReattached: a new run carries on an open incident whose
-	// workflow was gone.
-	EventReattached = "reattached"
-	// EventClosedOrphaned: an open incident whose workflow was gone and
-	// could not be carried on was closed (ResolutionOrphaned).
-	EventClosedOrphaned = "closed-orphaned"
-)
-
-// ResolutionOrphaned closes an incident whose workflow was gone while
-// another incident already held its asset.
-const ResolutionOrphaned = "orphaned"
-
-// summary is the projection's summary as record writes it.
-type summary struct {
-	Evidence        activities.Evidence    `json:"evidence"`
-	Validation      *activities.Validation `json:"validation"`
-	Decision        *Decision              `json:"decision"`
-	Forecast        *activities.Forecast   `json:"forecast"`
-	EscalationStage int                    `json:"escalation_stage"`
-	DecisionDue     time.Time              `json:"decision_due"`
-	SnoozedUntil    *time.Time             `json:"snoozed_until,omitempty"`
-}
 
 // ReattachState rebuilds the carried state of an open incident from its
 // projection, so that a new run carries it on where it stood: an incident
@@ -43,51 +19,55 @@ type summary struct {
 // at once on a status it missed. The event saying so is in the returned
 // state's history, to be recorded by the new run.
 func ReattachState(o activities.Orphan, now time.Time, why string) (*IncidentState, error) {
-	var sum summary
+	var sum incident.Summary
 	if len(o.Summary) > 0 {
 		if err := json.Unmarshal(o.Summary, &sum); err != nil {
 			return nil, fmt.Errorf("incident %s: summary: %w", o.ID, err)
 		}
 	}
-	s := &IncidentState{
-		ID: o.ID, TenantID: o.TenantID, AssetID: o.AssetID, WorkflowID: o.WorkflowID, Status: Status(o.Status),
-		Severity: anomaly.Severity(o.Severity), Active: o.Active, Acknowledged: o.Acknowledged, Assignee: o.Assignee,
+	s := &IncidentState{IncidentView: IncidentView{
+		ID: o.ID, TenantID: o.TenantID, AssetID: o.AssetID, WorkflowID: o.WorkflowID, Status: o.Status,
+		Severity: o.Severity, Active: o.Active, Acknowledged: o.Acknowledged, Assignee: o.Assignee,
 		OpenedAt: o.OpenedAt, UpdatedAt: now, Policy: o.Policy, Evidence: sum.Evidence, Validation: sum.Validation,
 		Confidence: o.Confidence, Decision: sum.Decision, Forecast: sum.Forecast, WorkOrder: o.WorkOrder,
-		EscalationStage: sum.EscalationStage, DecisionDue: sum.DecisionDue, Seq: o.Seq, LogSeq: o.LogSeq, Round: 1,
-	}
+		EscalationStage: sum.EscalationStage, DecisionDue: sum.DecisionDue, Round: 1,
+	}, Seq: o.Seq, LogSeq: o.LogSeq}
 	if s.WorkflowID == "" {
-		s.WorkflowID = IncidentWorkflowID(o.TenantID, o.AssetID)
+		s.WorkflowID = incident.WorkflowID(o.TenantID, o.AssetID)
 	}
 	switch s.Status {
-	case StatusCollecting, StatusValidating, StatusApproved:
-	case StatusAwaiting:
+	case incident.StatusCollecting, incident.StatusValidating, incident.StatusApproved:
+	case incident.StatusAwaiting:
 		if !s.DecisionDue.After(now) {
-			s.DecisionDue = now.Add(s.Policy.ApprovalTimeout)
+			s.DecisionDue = now.Add(time.Duration(s.Policy.ApprovalTimeout))
 		}
-	case StatusSnoozed:
+	case incident.StatusSnoozed:
 		until := now
 		if sum.SnoozedUntil != nil && sum.SnoozedUntil.After(now) {
 			until = *sum.SnoozedUntil
 		}
 		s.SnoozedUntil = &until
-	case StatusScheduled, StatusInProgress:
+	case incident.StatusScheduled, incident.StatusInProgress:
 		if s.WorkOrder == nil {
-			s.Status = StatusApproved // its work order is gone: plan again
+			s.Status = incident.StatusApproved // its work order is gone: plan again
 			break
 		}
-		s.WorkOrderStatus, s.HandledWorkOrderStatus = o.WorkOrderStatus, string(s.Status)
+		// The step this status stands for has been acted upon.
+		s.WorkOrderStatus, s.HandledWorkOrderStatus = o.WorkOrderStatus, workorder.Scheduled
+		if s.Status == incident.StatusInProgress {
+			s.HandledWorkOrderStatus = workorder.InProgress
+		}
 	default:
 		return nil, fmt.Errorf("incident %s: status %q is not open", o.ID, o.Status)
 	}
-	if s.Decision != nil && s.Status == StatusAwaiting {
+	if s.Decision != nil && s.Status == incident.StatusAwaiting {
 		s.Decision = nil // a decision of an earlier round
 	}
-	if s.Decision == nil && s.Status != StatusAwaiting && s.Status != StatusCollecting && s.Status != StatusValidating && s.Status != StatusSnoozed {
-		s.Decision = &Decision{Action: ActionApprove, User: "unknown", At: o.OpenedAt, Comment: "approved before the workflow was lost; the decision was not recorded"}
+	if s.Decision == nil && s.Status.PastApproval() {
+		s.Decision = &incident.Decision{Action: incident.Approve, User: "unknown", At: o.OpenedAt, Comment: "approved before the workflow was lost; the decision was not recorded"}
 	}
-	e := Event{At: now, Actor: "system", Event: EventReattached, Detail: why}
-	s.History = []Event{e}
-	s.Unlogged = []Event{e}
+	e := incident.Event{At: now, Actor: "system", Event: incident.EventReattached, Detail: why}
+	s.History = []incident.Event{e}
+	s.Unlogged = []incident.Event{e}
 	return s, nil
 }

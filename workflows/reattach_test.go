@@ -11,22 +11,22 @@ import (
 
 	"github.com/smartmaint/smartmaint/activities"
 	"github.com/smartmaint/smartmaint/internal/anomaly"
-	"github.com/smartmaint/smartmaint/internal/store"
+	"github.com/smartmaint/smartmaint/internal/incident"
 )
 
 func orphanAwaiting(t *testing.T, due time.Time) activities.Orphan {
 	t.Helper()
-	var ev activities.Evidence
+	var ev incident.Evidence
 	ev.Add(anomalyAt("old-1", "torque", anomaly.Major, time.Unix(0, 0)))
 	sum, err := json.Marshal(map[string]any{"evidence": ev, "escalation_stage": 1, "decision_due": due})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return activities.Orphan{
-		TenantID: "acme", ID: "old-incident", AssetID: "mill-1", WorkflowID: IncidentWorkflowID("acme", "mill-1"),
-		Status: string(StatusAwaiting), Severity: string(anomaly.Major), Active: true, Confidence: 0.6,
-		Summary: sum, Seq: 7, OpenedAt: time.Unix(0, 0).UTC(), LogSeq: 5, Policy: store.DefaultIncidentPolicy(),
-	}
+	return activities.Orphan{Projection: incident.Projection{
+		TenantID: "acme", ID: "old-incident", AssetID: "mill-1", WorkflowID: incident.WorkflowID("acme", "mill-1"),
+		Status: incident.StatusAwaiting, Severity: anomaly.Major, Active: true, Confidence: 0.6,
+		Summary: sum, Seq: 7, OpenedAt: time.Unix(0, 0).UTC(),
+	}, LogSeq: 5, Policy: incident.DefaultPolicy()}
 }
 
 func TestReattachState(t *testing.T) {
@@ -34,43 +34,43 @@ func TestReattachState(t *testing.T) {
 	tests := []struct {
 		name       string
 		edit       func(*activities.Orphan)
-		wantStatus Status
+		wantStatus incident.Status
 		check      func(t *testing.T, s *IncidentState)
 	}{
-		{"awaiting with a deadline still ahead keeps it", func(o *activities.Orphan) {}, StatusAwaiting, func(t *testing.T, s *IncidentState) {
+		{"awaiting with a deadline still ahead keeps it", func(o *activities.Orphan) {}, incident.StatusAwaiting, func(t *testing.T, s *IncidentState) {
 			if !s.DecisionDue.Equal(now.Add(10*time.Minute)) || s.EscalationStage != 1 {
 				t.Errorf("due %s stage %d", s.DecisionDue, s.EscalationStage)
 			}
 		}},
 		{"awaiting past its deadline restarts the stage", func(o *activities.Orphan) {
 			*o = orphanAwaiting(t, now.Add(-time.Hour))
-		}, StatusAwaiting, func(t *testing.T, s *IncidentState) {
+		}, incident.StatusAwaiting, func(t *testing.T, s *IncidentState) {
 			if !s.DecisionDue.Equal(now.Add(30 * time.Minute)) {
 				t.Errorf("due %s, want now + approval timeout", s.DecisionDue)
 			}
 		}},
 		{"scheduled follows its work order and sees it done", func(o *activities.Orphan) {
-			o.Status = string(StatusScheduled)
+			o.Status = incident.StatusScheduled
 			o.WorkOrder = &activities.WorkOrder{ID: "wo-9"}
 			o.WorkOrderStatus = "done"
-		}, StatusScheduled, func(t *testing.T, s *IncidentState) {
+		}, incident.StatusScheduled, func(t *testing.T, s *IncidentState) {
 			if s.WorkOrderStatus != "done" || s.HandledWorkOrderStatus != "scheduled" {
 				t.Errorf("work order %q handled %q", s.WorkOrderStatus, s.HandledWorkOrderStatus)
 			}
 		}},
 		{"scheduled without its work order is planned again", func(o *activities.Orphan) {
-			o.Status = string(StatusScheduled)
-		}, StatusApproved, nil},
+			o.Status = incident.StatusScheduled
+		}, incident.StatusApproved, nil},
 		{"approved without its decision names an unknown approver", func(o *activities.Orphan) {
-			o.Status = string(StatusApproved)
-		}, StatusApproved, func(t *testing.T, s *IncidentState) {
-			if s.Decision == nil || s.Decision.Action != ActionApprove {
+			o.Status = incident.StatusApproved
+		}, incident.StatusApproved, func(t *testing.T, s *IncidentState) {
+			if s.Decision == nil || s.Decision.Action != incident.Approve {
 				t.Errorf("decision %+v", s.Decision)
 			}
 		}},
 		{"snoozed without an end wakes now", func(o *activities.Orphan) {
-			o.Status = string(StatusSnoozed)
-		}, StatusSnoozed, func(t *testing.T, s *IncidentState) {
+			o.Status = incident.StatusSnoozed
+		}, incident.StatusSnoozed, func(t *testing.T, s *IncidentState) {
 			if s.SnoozedUntil == nil || !s.SnoozedUntil.Equal(now) {
 				t.Errorf("snoozed until %v", s.SnoozedUntil)
 			}
@@ -87,7 +87,7 @@ func TestReattachState(t *testing.T) {
 			if s.Status != tt.wantStatus || s.ID != "old-incident" || s.Seq != 7 || s.LogSeq != 5 || s.Evidence.Anomalies != 1 {
 				t.Errorf("status %s id %s seq %d logseq %d anomalies %d", s.Status, s.ID, s.Seq, s.LogSeq, s.Evidence.Anomalies)
 			}
-			if len(s.Unlogged) != 1 || s.Unlogged[0].Event != EventReattached {
+			if len(s.Unlogged) != 1 || s.Unlogged[0].Event != incident.EventReattached {
 				t.Errorf("unlogged %v", s.Unlogged)
 			}
 			if tt.check != nil {
@@ -96,7 +96,7 @@ func TestReattachState(t *testing.T) {
 		})
 	}
 	closed := orphanAwaiting(t, now)
-	closed.Status = string(StatusResolved)
+	closed.Status = incident.StatusResolved
 	if _, err := ReattachState(closed, now, "test"); err == nil {
 		t.Error("a resolved incident was re-attached")
 	}
@@ -119,15 +119,15 @@ func TestIncidentAdoptsOrphan(t *testing.T) {
 	e.RegisterDelayedCallback(func() {
 		e.UpdateWorkflow(UpdateDecide, "u0", &testsuite.TestUpdateCallback{
 			OnReject: func(err error) { wrong = err }, OnAccept: func() {}, OnComplete: func(any, error) {},
-		}, Decision{IncidentID: "someone-else", Action: ActionApprove, User: "olga"})
+		}, incident.Decision{IncidentID: "someone-else", Action: incident.Approve, User: "olga"})
 	}, 5*time.Minute)
 	e.RegisterDelayedCallback(func() {
 		e.UpdateWorkflow(UpdateDecide, "u1", &testsuite.TestUpdateCallback{
 			OnReject: func(err error) { t.Errorf("decision for the adopted incident refused: %v", err) }, OnAccept: func() {}, OnComplete: func(any, error) {},
-		}, Decision{IncidentID: o.ID, Action: ActionReject, User: "olga"})
+		}, incident.Decision{IncidentID: o.ID, Action: incident.Reject, User: "olga"})
 	}, 10*time.Minute)
 	s := e.start()
-	if s.ID != o.ID || s.Status != StatusClosed || s.Resolution != ResolutionRejected {
+	if s.ID != o.ID || s.Status != incident.StatusClosed || s.Resolution != incident.ResolutionRejected {
 		t.Fatalf("incident %s %s/%s, want the adopted one rejected", s.ID, s.Status, s.Resolution)
 	}
 	if wrong == nil || !strings.Contains(wrong.Error(), "no longer running") {
@@ -136,8 +136,8 @@ func TestIncidentAdoptsOrphan(t *testing.T) {
 	if s.Evidence.Anomalies != 2 {
 		t.Errorf("anomalies %d, want the orphan's and the new run's", s.Evidence.Anomalies)
 	}
-	if first := e.records[0].Log[0]; first.Seq != o.LogSeq+1 || first.Event != EventReattached {
-		t.Errorf("first log entry %+v, want seq %d %s", first, o.LogSeq+1, EventReattached)
+	if first := e.records[0].Log[0]; first.Seq != o.LogSeq+1 || first.Event != incident.EventReattached {
+		t.Errorf("first log entry %+v, want seq %d %s", first, o.LogSeq+1, incident.EventReattached)
 	}
 	for _, r := range e.records {
 		if r.Incident.Seq <= o.Seq {
@@ -172,16 +172,16 @@ func TestIncidentReattachedRecordsAtOnce(t *testing.T) {
 	e.RegisterDelayedCallback(func() {
 		e.UpdateWorkflow(UpdateDecide, "u1", &testsuite.TestUpdateCallback{
 			OnReject: func(err error) { t.Errorf("decision refused: %v", err) }, OnAccept: func() {}, OnComplete: func(any, error) {},
-		}, Decision{IncidentID: o.ID, Action: ActionReject, User: "olga"})
+		}, incident.Decision{IncidentID: o.ID, Action: incident.Reject, User: "olga"})
 	}, time.Minute)
 	e.ExecuteWorkflow(Incident, IncidentInput{TenantID: "acme", AssetID: "mill-1", State: st, Reattach: true})
 	if err := e.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	if len(e.records) < 2 || e.records[0].Log[0].Event != EventReattached || e.records[0].Incident.Status != string(StatusAwaiting) {
+	if len(e.records) < 2 || e.records[0].Log[0].Event != incident.EventReattached || e.records[0].Incident.Status != incident.StatusAwaiting {
 		t.Fatalf("records %+v", e.records)
 	}
-	if last := e.records[len(e.records)-1]; last.Incident.Resolution != ResolutionRejected {
+	if last := e.records[len(e.records)-1]; last.Incident.Resolution != incident.ResolutionRejected {
 		t.Errorf("last record %+v", last.Incident)
 	}
 }

@@ -65,10 +65,7 @@ func Report(ctx workflow.Context, in ReportInput) (ReportResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Minute,
 		HeartbeatTimeout:    2 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 5,
-			NonRetryableErrorTypes: []string{activities.ErrInvalidReport},
-		},
+		RetryPolicy:         retryAttempts(5, activities.ErrInvalidReport),
 	})
 	res := ReportResult{ReportID: in.ReportID, Status: report.StatusRunning, Charts: []string{}}
 	stage, err := makeReport(ctx, in, &res)
@@ -187,7 +184,7 @@ func ScheduledReports(ctx workflow.Context, in ScheduledReportsInput) (Scheduled
 	res := ScheduledReportsResult{From: to.Add(-in.Interval), To: to, Reports: []ScheduledReport{}}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 5},
+		RetryPolicy:         retryAttempts(5),
 	})
 	var a *activities.Reports
 	var tenants []string

@@ -48,19 +48,10 @@ type RetrainApproval struct {
 	Comment string `json:"comment,omitempty"`
 }
 
-// Retrain stages, as the query reports them.
-const (
-	StageTraining   = "training"
-	StageEvaluating = "evaluating"
-	StageAwaiting   = "awaiting_approval"
-	StagePromoting  = "promoting"
-	StageDone       = "done"
-)
-
 // RetrainState is where a retraining stands and, at the end, its outcome.
 type RetrainState struct {
 	Input      RetrainInput               `json:"input"`
-	Stage      string                     `json:"stage"`
+	Stage      mlops.Stage                `json:"stage"`
 	StartedAt  time.Time                  `json:"started_at"`
 	Policy     mlops.Policy               `json:"policy"`
 	Champion   int                        `json:"champion_version,omitempty"`
@@ -83,32 +74,26 @@ type RetrainState struct {
 // champion). Every outcome, including failure, is recorded and notified.
 func Retrain(ctx workflow.Context, in RetrainInput) (*RetrainState, error) {
 	info := workflow.GetInfo(ctx)
-	s := &RetrainState{Input: in, Stage: StageTraining, StartedAt: workflow.Now(ctx)}
+	s := &RetrainState{Input: in, Stage: mlops.StageTraining, StartedAt: workflow.Now(ctx)}
 	if err := workflow.SetQueryHandler(ctx, QueryRetrainState, func() (*RetrainState, error) { return s, nil }); err != nil {
 		return nil, err
 	}
 	short := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 2 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 10,
-			NonRetryableErrorTypes: []string{activities.ErrNoChampion, activities.ErrNotEnoughData, activities.ErrNotEligible},
-		},
+		RetryPolicy:         retryAttempts(10, activities.ErrNoChampion, activities.ErrNotEnoughData, activities.ErrNotEligible),
 	})
 	// Training heartbeats; a lost worker is noticed within HeartbeatTimeout
 	// and the next attempt resumes from the last heartbeat's stage.
 	long := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Minute,
 		HeartbeatTimeout:    time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 5,
-			NonRetryableErrorTypes: []string{activities.ErrNoChampion, activities.ErrNotEnoughData},
-		},
+		RetryPolicy:         retryAttempts(5, activities.ErrNoChampion, activities.ErrNotEnoughData),
 	})
 	var a *activities.Models
 	ref := activities.ModelInput{TenantID: in.TenantID, Model: in.Model}
 
 	finish := func(outcome, reason string) (*RetrainState, error) {
-		s.Stage, s.Outcome, s.Reason, s.ApprovalDue = StageDone, outcome, reason, nil
+		s.Stage, s.Outcome, s.Reason, s.ApprovalDue = mlops.StageDone, outcome, reason, nil
 		metrics := map[string]float64{}
 		if e := s.Evaluation; e != nil {
 			metrics["champion_score"], metrics["challenger_score"] = e.Champion.Score, e.Challenger.Score
@@ -147,7 +132,7 @@ func Retrain(ctx workflow.Context, in RetrainInput) (*RetrainState, error) {
 	if err != nil {
 		return finish(mlops.OutcomeFailed, "training failed: "+errorText(err))
 	}
-	s.Champion, s.Challenger, s.Stage = trained.Champion, trained.Challenger, StageEvaluating
+	s.Champion, s.Challenger, s.Stage = trained.Champion, trained.Challenger, mlops.StageEvaluating
 
 	var eval activities.EvaluateOutput
 	err = workflow.ExecuteActivity(short, a.EvaluateChallenger, activities.EvaluateInput{
@@ -165,7 +150,7 @@ func Retrain(ctx workflow.Context, in RetrainInput) (*RetrainState, error) {
 	}
 
 	if s.Policy.RequireApproval {
-		s.Stage = StageAwaiting
+		s.Stage = mlops.StageAwaiting
 		due := workflow.Now(ctx).Add(s.Policy.ApprovalTimeout)
 		s.ApprovalDue = &due
 		notifyRetrain(ctx, s, "approval", "warning", fmt.Sprintf("Retrained %s v%d awaits approval", in.Model, trained.Challenger),
@@ -183,7 +168,7 @@ func Retrain(ctx workflow.Context, in RetrainInput) (*RetrainState, error) {
 		}
 	}
 
-	s.Stage = StagePromoting
+	s.Stage = mlops.StagePromoting
 	actor := RetrainActor
 	reason := verdict
 	if s.Approval != nil {
@@ -206,7 +191,7 @@ func notifyRetrain(ctx workflow.Context, s *RetrainState, event, severity, subje
 	info := workflow.GetInfo(ctx)
 	nctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 5},
+		RetryPolicy:         retryBriefly(),
 	})
 	var n *activities.Notifications
 	var res activities.NotifyResult

@@ -200,7 +200,7 @@ func TestRetrainApproval(t *testing.T) {
 					return
 				}
 				var s RetrainState
-				if err := v.Get(&s); err != nil || s.Stage != StageAwaiting || s.ApprovalDue == nil {
+				if err := v.Get(&s); err != nil || s.Stage != mlops.StageAwaiting || s.ApprovalDue == nil {
 					t.Errorf("state while awaiting: %+v %v", s, err)
 				}
 				if tc.signal != nil {

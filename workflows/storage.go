@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/smartmaint/smartmaint/activities"
@@ -24,12 +23,7 @@ const StorageMaintenanceScheduleID = "storage-maintenance"
 func StorageMaintenance(ctx workflow.Context) (activities.PartitionsResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 5 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute,
-			MaximumAttempts:    10,
-		},
+		RetryPolicy:         retryAttempts(10),
 	})
 	var a *activities.Storage
 	in := activities.PartitionsInput{Now: workflow.Now(ctx)}

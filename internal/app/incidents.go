@@ -15,6 +15,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/config"
 	"github.com/smartmaint/smartmaint/internal/detect"
 	"github.com/smartmaint/smartmaint/internal/dispatch"
+	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/ingest"
 	"github.com/smartmaint/smartmaint/internal/notify"
 	"github.com/smartmaint/smartmaint/internal/store"
@@ -94,8 +95,8 @@ func newWorkOrderHandlers(db *store.DB, c client.Client, log *slog.Logger) *api.
 		if p, ok := auth.FromContext(ctx); ok {
 			actor = "key:" + p.KeyName
 		}
-		err := c.SignalWorkflow(ctx, workflows.IncidentWorkflowID(tenant, wo.AssetID), "", workflows.SignalWorkOrder,
-			workflows.WorkOrderUpdate{WorkOrderID: wo.ID, Status: string(wo.Status), Actor: actor})
+		err := c.SignalWorkflow(ctx, incident.WorkflowID(tenant, wo.AssetID), "", workflows.SignalWorkOrder,
+			workflows.WorkOrderUpdate{WorkOrderID: wo.ID, Status: wo.Status, Actor: actor})
 		var notFound *serviceerror.NotFound
 		if err != nil && !errors.As(err, &notFound) {
 			log.WarnContext(ctx, "signal incident about its work order", "work_order", wo.ID, "error", err)

@@ -4,15 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/workflows"
 )
@@ -29,48 +27,28 @@ type DecisionRequest struct {
 	SnoozeFor string `json:"snooze_for"`
 }
 
-// Limits of a DecisionRequest, in characters: the user and comment are
-// kept in the incident's history, the maintenance log and messages.
-const (
-	MaxDecisionUser    = 128
-	MaxDecisionComment = 2000
-)
-
-// Snooze bounds of a decision.
-const (
-	MinSnooze = time.Minute
-	MaxSnooze = 30 * 24 * time.Hour
-)
-
-// Problem is one thing wrong with a decision's field.
-type Problem struct {
-	Field   string
-	Message string
-}
-
-// Problems checks a request's form, not whether the incident can take it
-// now; nil when it is well formed.
-func (b DecisionRequest) Problems() []Problem {
-	var p []Problem
-	switch b.Action {
-	case workflows.ActionApprove, workflows.ActionReject, workflows.ActionAcknowledge:
-		if b.SnoozeFor != "" {
-			p = append(p, Problem{"snooze_for", "only for action snooze"})
+// Decision is the incident.Decision the request asks for, taken by actor
+// when the request names no user, with the problems of its form (nil when
+// it is well formed: the same rules the workflow applies).
+func (b DecisionRequest) Decision(incidentID, actor string) (incident.Decision, []incident.Problem) {
+	d := incident.Decision{IncidentID: incidentID, Action: incident.Action(b.Action), Comment: b.Comment, User: b.User}
+	if d.User == "" {
+		d.User = actor
+	}
+	var bad []incident.Problem
+	if b.SnoozeFor != "" {
+		s, err := time.ParseDuration(b.SnoozeFor)
+		if err != nil {
+			bad = append(bad, incident.Problem{Field: "snooze_for", Message: "a duration from 1m to 720h, for example \"2h\""})
 		}
-	case workflows.ActionSnooze:
-		if d, err := time.ParseDuration(b.SnoozeFor); err != nil || d < MinSnooze || d > MaxSnooze {
-			p = append(p, Problem{"snooze_for", "a duration from 1m to 720h, for example \"2h\""})
+		d.SnoozeFor = incident.Duration(s)
+	}
+	for _, p := range d.Problems() {
+		if len(bad) == 0 || p.Field != bad[0].Field {
+			bad = append(bad, p)
 		}
-	default:
-		p = append(p, Problem{"action", "one of approve, reject, snooze, acknowledge"})
 	}
-	if utf8.RuneCountInString(b.User) > MaxDecisionUser || strings.ContainsFunc(b.User, unicode.IsControl) {
-		p = append(p, Problem{"user", fmt.Sprintf("at most %d characters on one line", MaxDecisionUser)})
-	}
-	if utf8.RuneCountInString(b.Comment) > MaxDecisionComment {
-		p = append(p, Problem{"comment", fmt.Sprintf("at most %d characters", MaxDecisionComment)})
-	}
-	return p
+	return d, bad
 }
 
 // Reasons a decision was not taken.
@@ -93,7 +71,7 @@ const (
 type DecisionError struct {
 	Reason   string
 	Message  string
-	Problems []Problem
+	Problems []incident.Problem
 	// Details name the incident's status or assignee.
 	Details map[string]string
 }
@@ -116,22 +94,16 @@ type Decider struct {
 // *DecisionError for a decision the incident did not take, a store error
 // (ErrNotFound) for an unknown incident, and ErrUndelivered when Temporal
 // could not be reached.
-func (d *Decider) Decide(ctx context.Context, tenant, actor, id string, b DecisionRequest) (*workflows.IncidentState, error) {
-	if ps := b.Problems(); len(ps) > 0 {
-		return nil, &DecisionError{Reason: RefusedInvalid, Message: "the decision is invalid", Problems: ps}
-	}
-	dec := workflows.Decision{IncidentID: id, Action: b.Action, Comment: b.Comment, User: b.User}
-	if dec.User == "" {
-		dec.User = actor
-	}
-	if b.Action == workflows.ActionSnooze {
-		dec.SnoozeFor, _ = time.ParseDuration(b.SnoozeFor)
+func (d *Decider) Decide(ctx context.Context, tenant, actor, id string, b DecisionRequest) (*workflows.IncidentView, error) {
+	dec, problems := b.Decision(id, actor)
+	if len(problems) > 0 {
+		return nil, &DecisionError{Reason: RefusedInvalid, Message: "the decision is invalid", Problems: problems}
 	}
 	inc, err := d.DB.GetIncident(ctx, tenant, id)
 	if err != nil {
 		return nil, err
 	}
-	status := map[string]string{"status": inc.Status}
+	status := map[string]string{"status": string(inc.Status)}
 	if inc.ClosedAt != nil {
 		return nil, &DecisionError{Reason: RefusedDecided, Message: fmt.Sprintf("incident is %s (%s)", inc.Status, inc.Resolution), Details: status}
 	}
@@ -143,7 +115,7 @@ func (d *Decider) Decide(ctx context.Context, tenant, actor, id string, b Decisi
 		Args:         []any{dec},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
-	var state workflows.IncidentState
+	var state workflows.IncidentView
 	if err == nil {
 		err = handle.Get(ctx, &state)
 	}
@@ -154,13 +126,13 @@ func (d *Decider) Decide(ctx context.Context, tenant, actor, id string, b Decisi
 		return &state, nil
 	case errors.As(err, &appErr):
 		switch appErr.Type() {
-		case workflows.ErrTypeNotAwaitingDecision:
+		case incident.ErrTypeNotAwaitingDecision:
 			return nil, &DecisionError{Reason: RefusedDecided, Message: appErr.Message(), Details: status}
-		case workflows.ErrTypeAlreadyAcknowledged:
+		case incident.ErrTypeAlreadyAcknowledged:
 			return nil, &DecisionError{Reason: RefusedAcknowledged, Message: appErr.Message(), Details: map[string]string{"assignee": inc.Assignee}}
-		case workflows.ErrTypeOtherIncident:
+		case incident.ErrTypeOtherIncident:
 			return nil, &DecisionError{Reason: RefusedNotRunning, Message: appErr.Message(), Details: status}
-		case workflows.ErrTypeInvalidDecision:
+		case incident.ErrTypeInvalidDecision:
 			return nil, &DecisionError{Reason: RefusedInvalid, Message: appErr.Message()}
 		}
 	case errors.As(err, &notFound):

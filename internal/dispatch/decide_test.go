@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/smartmaint/smartmaint/internal/dispatch"
+	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
 )
@@ -24,12 +25,12 @@ func TestDecisionRequestLimits(t *testing.T) {
 		req     dispatch.DecisionRequest
 		badOnes []string // the parameters refused; none: validation passes
 	}{
-		{"user at the limit, in multibyte letters", dispatch.DecisionRequest{Action: "approve", User: strings.Repeat("é", dispatch.MaxDecisionUser)}, nil},
-		{"user one over", dispatch.DecisionRequest{Action: "approve", User: strings.Repeat("u", dispatch.MaxDecisionUser+1)}, []string{"user"}},
+		{"user at the limit, in multibyte letters", dispatch.DecisionRequest{Action: "approve", User: strings.Repeat("é", incident.MaxUser)}, nil},
+		{"user one over", dispatch.DecisionRequest{Action: "approve", User: strings.Repeat("u", incident.MaxUser+1)}, []string{"user"}},
 		{"user of 10,000 characters", dispatch.DecisionRequest{Action: "acknowledge", User: strings.Repeat("olga", 2500)}, []string{"user"}},
 		{"user on two lines", dispatch.DecisionRequest{Action: "approve", User: "olga\nroot approved everything"}, []string{"user"}},
-		{"comment at the limit, in multibyte letters", dispatch.DecisionRequest{Action: "reject", Comment: strings.Repeat("ü", dispatch.MaxDecisionComment)}, nil},
-		{"comment one over", dispatch.DecisionRequest{Action: "reject", Comment: strings.Repeat("c", dispatch.MaxDecisionComment+1)}, []string{"comment"}},
+		{"comment at the limit, in multibyte letters", dispatch.DecisionRequest{Action: "reject", Comment: strings.Repeat("ü", incident.MaxComment)}, nil},
+		{"comment one over", dispatch.DecisionRequest{Action: "reject", Comment: strings.Repeat("c", incident.MaxComment+1)}, []string{"comment"}},
 		{"both over", dispatch.DecisionRequest{Action: "approve", User: strings.Repeat("u", 200), Comment: strings.Repeat("c", 3000)}, []string{"user", "comment"}},
 	}
 	for _, tt := range tests {

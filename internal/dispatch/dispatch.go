@@ -31,6 +31,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/smartmaint/smartmaint/internal/anomaly"
+	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/ingest"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/workflows"
@@ -301,7 +302,7 @@ func (d *Dispatcher) signal(ctx context.Context, k assetKey, batch []anomaly.Ano
 	}
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	run, err := d.client.SignalWithStartWorkflow(sctx, workflows.IncidentWorkflowID(k.tenant, k.asset), workflows.SignalAnomalies, batch,
+	run, err := d.client.SignalWithStartWorkflow(sctx, incident.WorkflowID(k.tenant, k.asset), workflows.SignalAnomalies, batch,
 		client.StartWorkflowOptions{
 			TaskQueue:                d.opts.TaskQueue,
 			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,

@@ -18,6 +18,7 @@ import (
 
 	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/dispatch"
+	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/temporaltest"
 	"github.com/smartmaint/smartmaint/internal/testenv"
@@ -81,7 +82,7 @@ func (f fixture) undispatched(t *testing.T) int {
 // incident workflow.
 func (f fixture) history(t *testing.T, asset string) (starts, signals, anomalies int) {
 	t.Helper()
-	it := f.c.GetWorkflowHistory(context.Background(), workflows.IncidentWorkflowID(f.tenant, asset), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	it := f.c.GetWorkflowHistory(context.Background(), incident.WorkflowID(f.tenant, asset), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		e, err := it.Next()
 		var notFound *serviceerror.NotFound

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/smartmaint/smartmaint/activities"
+	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/workflows"
 )
@@ -89,10 +90,10 @@ func Reconcile(ctx context.Context, c client.Client, db *store.DB, taskQueue str
 	return rep, nil
 }
 
-func reconcileOne(ctx context.Context, c client.Client, db *store.DB, taskQueue string, inc store.Incident) (outcome, detail string, err error) {
+func reconcileOne(ctx context.Context, c client.Client, db *store.DB, taskQueue string, inc incident.Projection) (outcome, detail string, err error) {
 	wid := inc.WorkflowID
 	if wid == "" {
-		wid = workflows.IncidentWorkflowID(inc.TenantID, inc.AssetID)
+		wid = incident.WorkflowID(inc.TenantID, inc.AssetID)
 	}
 	for attempt := 0; attempt < 3; attempt++ {
 		holder, err := runningIncident(ctx, c, wid, inc.ID)
@@ -105,8 +106,8 @@ func reconcileOne(ctx context.Context, c client.Client, db *store.DB, taskQueue 
 		case holder != "":
 			now := time.Now()
 			msg := fmt.Sprintf("closed at start-up: its workflow was gone and %s now carries incident %s of the asset", wid, holder)
-			err := db.CloseOpenIncident(ctx, inc.TenantID, inc.ID, string(workflows.StatusClosed), workflows.ResolutionOrphaned,
-				"system", workflows.EventClosedOrphaned, msg, now)
+			err := db.CloseOpenIncident(ctx, inc.TenantID, inc.ID, incident.StatusClosed, incident.ResolutionOrphaned,
+				"system", incident.EventClosedOrphaned, msg, now)
 			if errors.Is(err, store.ErrNotOpen) {
 				return ReconcileRunning, "closed meanwhile", nil
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/smartmaint/smartmaint/internal/detect"
+	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/store"
 )
 
@@ -122,7 +123,7 @@ func LoadSnapshots(ctx context.Context, db *store.DB, tenant, assetType string, 
 		WHERE n = $7 AND NOT EXISTS (
 			SELECT 1 FROM incidents i
 			WHERE i.tenant_id = $1 AND i.asset_id = x.asset_id
-			  AND (i.status IN ('approved', 'scheduled', 'in_progress') OR i.resolution = 'resolved')
+			  AND `+incident.RealFaultSQL("i.")+`
 			  AND x.t + $6 > i.opened_at - $6 AND x.t < coalesce(i.closed_at, $5))
 		ORDER BY t DESC, asset_id LIMIT $8`,
 		tenant, assetType, sensors, from, to, bucket, len(sensors), limit)

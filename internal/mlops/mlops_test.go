@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/mlops"
 	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/registry/artifact"
@@ -274,7 +275,7 @@ func TestSnapshotsAndRecentValues(t *testing.T) {
 	// opened until it closed (or the window's end while open); a rejected
 	// alarm is not.
 	closed := t0.Add(6 * time.Second)
-	for _, inc := range []store.Incident{
+	for _, inc := range []incident.Projection{
 		{ID: "m1-fault", AssetID: "m1", Status: "resolved", Resolution: "resolved", OpenedAt: t0.Add(3 * time.Second), ClosedAt: &closed},
 		{ID: "m2-alarm", AssetID: "m2", Status: "closed", Resolution: "rejected", OpenedAt: t0, ClosedAt: &closed},
 		{ID: "m2-fault", AssetID: "m2", Status: "scheduled", OpenedAt: t0.Add(8 * time.Second)},

@@ -61,7 +61,7 @@ func benchPlant(b *testing.B) *store.DB {
 			inc := uuid.NewString()
 			wo := f.workOrder(workOrder{asset: asset, incident: inc, status: "done", created: opened.Add(time.Hour),
 				started: ptr(opened.Add(2 * time.Hour)), completed: ptr(opened.Add(5 * time.Hour)), deadline: ptr(opened.Add(4 * time.Hour))})
-			in := incident{asset: asset, status: "resolved", resolution: "resolved", opened: opened, closed: ptr(opened.Add(6 * time.Hour)), workOrder: wo}
+			in := incidentRow{asset: asset, status: "resolved", resolution: "resolved", opened: opened, closed: ptr(opened.Add(6 * time.Hour)), workOrder: wo}
 			if i == 6 {
 				in.opened, in.closed = forecastAt.Add(-time.Hour), ptr(forecastAt.Add(6*time.Hour))
 				in.summary = map[string]any{"forecast": map[string]any{"sensor_id": "s0", "limit": 90, "method": "damped-holt"}}
@@ -69,8 +69,8 @@ func benchPlant(b *testing.B) *store.DB {
 			}
 			f.incidentWithID(inc, in)
 		}
-		f.incident(incident{asset: asset, status: "closed", resolution: "rejected", opened: t0.Add(25 * day), closed: ptr(t0.Add(25 * day))})
-		f.incident(incident{asset: asset, status: "closed", resolution: "false_positive", opened: t0.Add(26 * day), closed: ptr(t0.Add(26 * day))})
+		f.incident(incidentRow{asset: asset, status: "closed", resolution: "rejected", opened: t0.Add(25 * day), closed: ptr(t0.Add(25 * day))})
+		f.incident(incidentRow{asset: asset, status: "closed", resolution: "false_positive", opened: t0.Add(26 * day), closed: ptr(t0.Add(26 * day))})
 	}
 	for v := 1; v <= 6; v++ {
 		f.modelVersion("iforest-mill", v, t0.Add(time.Duration(v)*5*day), map[string]float64{"roc_auc_failures": 0.8 + 0.01*float64(v), "anomaly_rate": 0.03})

@@ -17,6 +17,8 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 
+	"github.com/smartmaint/smartmaint/internal/anomaly"
+	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/store"
 )
 
@@ -150,22 +152,22 @@ var (
 
 	// severityColors colour anomalies, least severe first.
 	severityColors = []struct {
-		name  string
+		name  anomaly.Severity
 		color color.Color
 	}{
-		{"warning", color.RGBA{R: 240, G: 200, B: 0, A: 255}},
-		{"minor", color.RGBA{R: 255, G: 127, B: 0, A: 255}},
-		{"major", color.RGBA{R: 228, G: 26, B: 28, A: 255}},
-		{"critical", color.RGBA{R: 110, G: 0, B: 40, A: 255}},
+		{anomaly.Warning, color.RGBA{R: 240, G: 200, B: 0, A: 255}},
+		{anomaly.Minor, color.RGBA{R: 255, G: 127, B: 0, A: 255}},
+		{anomaly.Major, color.RGBA{R: 228, G: 26, B: 28, A: 255}},
+		{anomaly.Critical, color.RGBA{R: 110, G: 0, B: 40, A: 255}},
 	}
 
 	stateColors = map[string]color.Color{
-		"resolved":       color.RGBA{R: 77, G: 175, B: 74, A: 255},
-		"cancelled":      color.RGBA{R: 153, G: 153, B: 153, A: 255},
-		"rejected":       color.RGBA{R: 228, G: 26, B: 28, A: 255},
-		"false_positive": color.RGBA{R: 251, G: 154, B: 153, A: 255},
-		"below_policy":   color.RGBA{R: 204, G: 204, B: 204, A: 255},
-		"open":           color.RGBA{R: 55, G: 126, B: 184, A: 255},
+		string(incident.ResolutionResolved):      color.RGBA{R: 77, G: 175, B: 74, A: 255},
+		string(incident.ResolutionCancelled):     color.RGBA{R: 153, G: 153, B: 153, A: 255},
+		string(incident.ResolutionRejected):      color.RGBA{R: 228, G: 26, B: 28, A: 255},
+		string(incident.ResolutionFalsePositive): color.RGBA{R: 251, G: 154, B: 153, A: 255},
+		string(incident.ResolutionBelowPolicy):   color.RGBA{R: 204, G: 204, B: 204, A: 255},
+		StateOpen:                                color.RGBA{R: 55, G: 126, B: 184, A: 255},
 	}
 
 	metricColors = []color.Color{
@@ -376,7 +378,7 @@ func sensorPanel(d AssetData, s SensorData, x0, x1 float64) *plot.Plot {
 	for _, sev := range severityColors {
 		var xys plotter.XYs
 		for _, a := range s.Anomalies {
-			if a.Severity == sev.name {
+			if anomaly.Severity(a.Severity) == sev.name {
 				xys = append(xys, plotter.XY{X: unix(a.TS), Y: a.Value})
 			}
 		}
@@ -386,7 +388,7 @@ func sensorPanel(d AssetData, s SensorData, x0, x1 float64) *plot.Plot {
 		sc, _ := plotter.NewScatter(xys)
 		sc.GlyphStyle = draw.GlyphStyle{Color: sev.color, Radius: vg.Points(2.5), Shape: draw.CircleGlyph{}}
 		p.Add(sc)
-		p.Legend.Add("anomaly: "+sev.name, sc)
+		p.Legend.Add("anomaly: "+string(sev.name), sc)
 	}
 	p.X.Min, p.X.Max = x0, x1
 	padTop(p)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/store"
 )
 
@@ -124,7 +125,9 @@ func (a *accumulator) queue(b *pgx.Batch, ids []string, w Window) {
 		FROM incidents
 		WHERE asset_id = ANY($1) AND opened_at >= $2 AND opened_at < $3
 		GROUP BY 1, 2, 3, 4, 5`, ids, w.From, w.To).Query(func(rows pgx.Rows) error {
-		var asset, status, resolution string
+		var asset string
+		var status incident.Status
+		var resolution incident.Resolution
 		var open, withWO bool
 		var n int
 		_, err := pgx.ForEachRow(rows, []any{&asset, &status, &resolution, &open, &withWO, &n}, func() error {
@@ -137,7 +140,7 @@ func (a *accumulator) queue(b *pgx.Batch, ids []string, w Window) {
 	})
 	// The same incidents by week and state.
 	b.Queue(`
-		SELECT date_bin('7 days', opened_at, $2), CASE WHEN closed_at IS NULL THEN 'open' ELSE resolution END, count(*)
+		SELECT date_bin('7 days', opened_at, $2), CASE WHEN closed_at IS NULL THEN '`+StateOpen+`' ELSE resolution END, count(*)
 		FROM incidents
 		WHERE asset_id = ANY($1) AND opened_at >= $2 AND opened_at < $3
 		GROUP BY 1, 2`, ids, w.From, w.To).Query(func(rows pgx.Rows) error {
@@ -295,24 +298,21 @@ func (a *accumulator) model(name string) *ModelHistory {
 }
 
 // countIncidents folds n incidents of one kind into k.
-func (k *KPIs) countIncidents(status, resolution string, open, withWorkOrder bool, n int) {
+func (k *KPIs) countIncidents(status incident.Status, resolution incident.Resolution, open, withWorkOrder bool, n int) {
 	c := &k.Incidents
 	c.Opened += n
-	c.ByStatus[status] += n
+	c.ByStatus[string(status)] += n
 	if open {
 		c.Open += n
-		if status == "approved" || status == "scheduled" || status == "in_progress" {
-			c.Approved += n
-		}
-		return
+	} else {
+		c.ByResolution[string(resolution)] += n
 	}
-	c.ByResolution[resolution] += n
-	switch resolution {
-	case "false_positive", "rejected":
+	switch {
+	case resolution.FalseAlarm():
 		c.FalsePositives += n
-	case "resolved", "cancelled":
+	case incident.Approved(status, resolution):
 		c.Approved += n
-		if resolution == "resolved" && withWorkOrder {
+		if resolution == incident.ResolutionResolved && withWorkOrder {
 			k.Failures += n
 		}
 	}

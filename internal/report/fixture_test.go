@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
 )
@@ -72,16 +73,18 @@ func (f *fixture) readings(s store.Sensor, start time.Time, step time.Duration, 
 }
 
 // incident is what the fixture needs of an incident.
-type incident struct {
-	asset, status, resolution string
-	opened                    time.Time
-	closed                    *time.Time
-	workOrder                 string
-	summary                   map[string]any
-	log                       []store.LogEntry
+type incidentRow struct {
+	asset      string
+	status     incident.Status
+	resolution incident.Resolution
+	opened     time.Time
+	closed     *time.Time
+	workOrder  string
+	summary    map[string]any
+	log        []store.LogEntry
 }
 
-func (f *fixture) incident(in incident) string {
+func (f *fixture) incident(in incidentRow) string {
 	f.t.Helper()
 	id := uuid.NewString()
 	f.incidentWithID(id, in)
@@ -89,10 +92,10 @@ func (f *fixture) incident(in incident) string {
 }
 
 // incidentWithID records in under a chosen id (for work orders made first).
-func (f *fixture) incidentWithID(id string, in incident) {
+func (f *fixture) incidentWithID(id string, in incidentRow) {
 	f.t.Helper()
 	summary, _ := json.Marshal(in.summary)
-	inc := store.Incident{
+	inc := incident.Projection{
 		TenantID: f.tenant, ID: id, AssetID: in.asset, WorkflowID: "incident/" + f.tenant + "/" + in.asset, Status: in.status,
 		Resolution: in.resolution, Severity: "major", Active: in.closed == nil, Summary: summary, Seq: 1,
 		OpenedAt: in.opened, UpdatedAt: in.opened, ClosedAt: in.closed,
@@ -213,18 +216,18 @@ func plant(t testing.TB, db *store.DB) {
 		started: ptr(t0.Add(10 * day)), completed: ptr(t0.Add(10*day + time.Hour)), deadline: ptr(t0.Add(11 * day))})
 	f.workOrder(workOrder{asset: "pump-2", preventive: lube.ID, status: "scheduled", created: t0.Add(11 * day), deadline: ptr(t0.Add(12 * day))})
 
-	i1 := f.incident(incident{asset: "mill-1", status: "resolved", resolution: "resolved", opened: t0.Add(day), closed: ptr(t0.Add(2 * day)), workOrder: wo1})
-	f.incident(incident{asset: "mill-1", status: "closed", resolution: "rejected", opened: t0.Add(2 * day), closed: ptr(t0.Add(2*day + time.Hour))})
-	f.incident(incident{asset: "mill-1", status: "closed", resolution: "false_positive", opened: t0.Add(3 * day), closed: ptr(t0.Add(3*day + time.Minute))})
-	i4 := f.incident(incident{asset: "mill-1", status: "resolved", resolution: "resolved", opened: t0.Add(8 * day), closed: ptr(t0.Add(8*day + 3*time.Hour)), workOrder: wo2,
+	i1 := f.incident(incidentRow{asset: "mill-1", status: "resolved", resolution: "resolved", opened: t0.Add(day), closed: ptr(t0.Add(2 * day)), workOrder: wo1})
+	f.incident(incidentRow{asset: "mill-1", status: "closed", resolution: "rejected", opened: t0.Add(2 * day), closed: ptr(t0.Add(2*day + time.Hour))})
+	f.incident(incidentRow{asset: "mill-1", status: "closed", resolution: "false_positive", opened: t0.Add(3 * day), closed: ptr(t0.Add(3*day + time.Minute))})
+	i4 := f.incident(incidentRow{asset: "mill-1", status: "resolved", resolution: "resolved", opened: t0.Add(8 * day), closed: ptr(t0.Add(8*day + 3*time.Hour)), workOrder: wo2,
 		summary: map[string]any{"forecast": map[string]any{"sensor_id": "speed", "limit": 57, "method": "damped-holt"}},
 		log:     []store.LogEntry{{Seq: 1, At: forecastAt, Actor: "system", Event: "forecast"}}})
-	f.incident(incident{asset: "mill-1", status: "closed", resolution: "below_policy", opened: t0.Add(9 * day), closed: ptr(t0.Add(9 * day))})
-	i7 := f.incident(incident{asset: "mill-1", status: "closed", resolution: "cancelled", opened: t0.Add(10 * day), closed: ptr(t0.Add(11 * day)), workOrder: wo7})
-	f.incident(incident{asset: "mill-1", status: "resolved", resolution: "resolved", opened: t0.Add(-day), closed: ptr(t0.Add(-day / 2))})
-	p1 := f.incident(incident{asset: "pump-2", status: "scheduled", opened: t0.Add(8 * day), workOrder: wo10})
-	f.incident(incident{asset: "pump-2", status: "closed", resolution: "rejected", opened: t0.Add(9 * day), closed: ptr(t0.Add(9*day + time.Hour))})
-	f.incident(incident{asset: "new-3", status: "closed", resolution: "rejected", opened: t0.Add(13 * day), closed: ptr(t0.Add(13 * day))})
+	f.incident(incidentRow{asset: "mill-1", status: "closed", resolution: "below_policy", opened: t0.Add(9 * day), closed: ptr(t0.Add(9 * day))})
+	i7 := f.incident(incidentRow{asset: "mill-1", status: "closed", resolution: "cancelled", opened: t0.Add(10 * day), closed: ptr(t0.Add(11 * day)), workOrder: wo7})
+	f.incident(incidentRow{asset: "mill-1", status: "resolved", resolution: "resolved", opened: t0.Add(-day), closed: ptr(t0.Add(-day / 2))})
+	p1 := f.incident(incidentRow{asset: "pump-2", status: "scheduled", opened: t0.Add(8 * day), workOrder: wo10})
+	f.incident(incidentRow{asset: "pump-2", status: "closed", resolution: "rejected", opened: t0.Add(9 * day), closed: ptr(t0.Add(9*day + time.Hour))})
+	f.incident(incidentRow{asset: "new-3", status: "closed", resolution: "rejected", opened: t0.Add(13 * day), closed: ptr(t0.Add(13 * day))})
 	for wo, inc := range map[string]string{wo1: i1, wo2: i4, wo7: i7, wo10: p1} {
 		f.exec(`UPDATE work_orders SET incident_id = $2 WHERE id = $1`, wo, inc)
 	}
@@ -243,6 +246,6 @@ func plant(t testing.TB, db *store.DB) {
 
 	rival := newFixture(t, db, "rival")
 	rival.asset("mill-1", t0.Add(-30*day))
-	rival.incident(incident{asset: "mill-1", status: "closed", resolution: "rejected", opened: t0.Add(day), closed: ptr(t0.Add(day))})
+	rival.incident(incidentRow{asset: "mill-1", status: "closed", resolution: "rejected", opened: t0.Add(day), closed: ptr(t0.Add(day))})
 	rival.workOrder(workOrder{asset: "mill-1", status: "scheduled", created: t0.Add(day), deadline: ptr(t0.Add(2 * day))})
 }

@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/smartmaint/smartmaint/internal/incident"
 )
 
 // MaxWindow bounds the window of one report.
@@ -168,14 +170,19 @@ type SensorStats struct {
 }
 
 // WeekIncidents counts the incidents opened in one week by state: their
-// resolution when closed, "open" otherwise.
+// resolution when closed, StateOpen otherwise.
 type WeekIncidents struct {
 	Start  time.Time      `json:"start"`
 	Counts map[string]int `json:"counts"`
 }
 
-// IncidentStates are the states of WeekIncidents, in chart order.
-var IncidentStates = []string{"resolved", "cancelled", "rejected", "false_positive", "below_policy", "open"}
+// StateOpen is the state of WeekIncidents' incidents still open.
+const StateOpen = "open"
+
+// IncidentStates are the states of WeekIncidents, in chart order: the
+// resolutions, then StateOpen.
+var IncidentStates = []string{string(incident.ResolutionResolved), string(incident.ResolutionCancelled),
+	string(incident.ResolutionRejected), string(incident.ResolutionFalsePositive), string(incident.ResolutionBelowPolicy), StateOpen}
 
 // ModelHistory is a model's versions and alias moves up to the window's
 // end (at most MaxVersions and MaxAliasEvents, the newest).

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/ml/forecast"
 	"github.com/smartmaint/smartmaint/internal/store"
 )
@@ -163,12 +164,12 @@ type storedForecast struct {
 func loadForecasts(ctx context.Context, tx pgx.Tx, assetID string, w Window, index map[string]int, into []SensorData) error {
 	rows, err := tx.Query(ctx, `
 		SELECT i.id, i.summary->'forecast',
-			coalesce((SELECT max(l.at) FROM maintenance_log l WHERE l.incident_id = i.id AND l.event = 'forecast'),
+			coalesce((SELECT max(l.at) FROM maintenance_log l WHERE l.incident_id = i.id AND l.event = $4),
 				(i.summary->'evidence'->>'last')::timestamptz)
 		FROM incidents i
 		WHERE i.asset_id = $1 AND i.opened_at >= $2 AND i.opened_at < $3
-		  AND i.summary->'forecast'->>'method' = 'damped-holt'
-		ORDER BY i.opened_at, i.id`, assetID, w.From, w.To)
+		  AND i.summary->'forecast'->>'method' = $5
+		ORDER BY i.opened_at, i.id`, assetID, w.From, w.To, incident.EventForecast, incident.ForecastDampedHolt)
 	if err != nil {
 		return err
 	}

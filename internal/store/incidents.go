@@ -9,51 +9,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/smartmaint/smartmaint/internal/incident"
 )
 
-// IncidentPolicy is a tenant's rules for handling incidents.
-type IncidentPolicy struct {
-	// CollectWindow is how long an incident gathers anomalies before it is
-	// validated.
-	CollectWindow time.Duration `json:"collect_window"`
-	// RejectBelow closes incidents whose confidence is lower as false
-	// positives; AutoApproveAt approves those at or above it without asking.
-	RejectBelow   float64 `json:"reject_below"`
-	AutoApproveAt float64 `json:"auto_approve_at"`
-	// ApprovalTimeout is how long each escalation stage waits for a human.
-	ApprovalTimeout time.Duration `json:"approval_timeout"`
-	// EscalationStages is how many escalation notices go out before
-	// TimeoutDecision ("approve" or "reject") is taken.
-	EscalationStages int    `json:"escalation_stages"`
-	TimeoutDecision  string `json:"timeout_decision"`
-	// ClearAfter marks an incident cleared when no anomaly came for this long.
-	ClearAfter time.Duration `json:"clear_after"`
-	// PersistenceReadings is how many anomalous readings of one sensor count
-	// as persistent.
-	PersistenceReadings int `json:"persistence_readings"`
-	// MinSeverity closes incidents whose evidence stays below it (warning,
-	// minor, major, critical) without asking anyone.
-	MinSeverity string `json:"min_severity"`
-}
-
-// DefaultIncidentPolicy is the policy of a tenant that has not set one.
-func DefaultIncidentPolicy() IncidentPolicy {
-	return IncidentPolicy{
-		CollectWindow:       30 * time.Second,
-		RejectBelow:         0.3,
-		AutoApproveAt:       0.9,
-		ApprovalTimeout:     30 * time.Minute,
-		EscalationStages:    2,
-		TimeoutDecision:     "approve",
-		ClearAfter:          15 * time.Minute,
-		PersistenceReadings: 3,
-		MinSeverity:         "minor",
-	}
-}
-
 // IncidentPolicy returns tenant's policy, or the default.
-func (db *DB) IncidentPolicy(ctx context.Context, tenant string) (IncidentPolicy, error) {
-	p := DefaultIncidentPolicy()
+func (db *DB) IncidentPolicy(ctx context.Context, tenant string) (incident.Policy, error) {
+	p := incident.DefaultPolicy()
 	var collect, approval, clearAfter int
 	err := db.Pool.QueryRow(ctx, `
 		SELECT collect_window_seconds, reject_below, auto_approve_at, approval_timeout_seconds,
@@ -61,19 +22,19 @@ func (db *DB) IncidentPolicy(ctx context.Context, tenant string) (IncidentPolicy
 		FROM incident_policies WHERE tenant_id = $1`, tenant).Scan(
 		&collect, &p.RejectBelow, &p.AutoApproveAt, &approval, &p.EscalationStages, &p.TimeoutDecision, &clearAfter, &p.PersistenceReadings, &p.MinSeverity)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return DefaultIncidentPolicy(), nil
+		return incident.DefaultPolicy(), nil
 	}
 	if err != nil {
 		return p, fmt.Errorf("store: incident policy: %w", err)
 	}
-	p.CollectWindow = time.Duration(collect) * time.Second
-	p.ApprovalTimeout = time.Duration(approval) * time.Second
-	p.ClearAfter = time.Duration(clearAfter) * time.Second
+	p.CollectWindow = incident.Duration(time.Duration(collect) * time.Second)
+	p.ApprovalTimeout = incident.Duration(time.Duration(approval) * time.Second)
+	p.ClearAfter = incident.Duration(time.Duration(clearAfter) * time.Second)
 	return p, nil
 }
 
 // PutIncidentPolicy stores tenant's policy.
-func (db *DB) PutIncidentPolicy(ctx context.Context, tenant string, p IncidentPolicy) error {
+func (db *DB) PutIncidentPolicy(ctx context.Context, tenant string, p incident.Policy) error {
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `
 			INSERT INTO incident_policies (tenant_id, collect_window_seconds, reject_below, auto_approve_at,
@@ -85,8 +46,8 @@ func (db *DB) PutIncidentPolicy(ctx context.Context, tenant string, p IncidentPo
 				escalation_stages = excluded.escalation_stages, timeout_decision = excluded.timeout_decision,
 				clear_after_seconds = excluded.clear_after_seconds, persistence_readings = excluded.persistence_readings,
 				min_severity = excluded.min_severity, updated_at = now()`,
-			tenant, int(p.CollectWindow/time.Second), p.RejectBelow, p.AutoApproveAt, int(p.ApprovalTimeout/time.Second),
-			p.EscalationStages, p.TimeoutDecision, int(p.ClearAfter/time.Second), p.PersistenceReadings, p.MinSeverity)
+			tenant, seconds(p.CollectWindow), p.RejectBelow, p.AutoApproveAt, seconds(p.ApprovalTimeout),
+			p.EscalationStages, p.TimeoutDecision, seconds(p.ClearAfter), p.PersistenceReadings, p.MinSeverity)
 		return err
 	})
 	if err != nil {
@@ -95,27 +56,8 @@ func (db *DB) PutIncidentPolicy(ctx context.Context, tenant string, p IncidentPo
 	return nil
 }
 
-// Incident is the stored projection of an incident workflow.
-type Incident struct {
-	TenantID     string          `json:"-"`
-	ID           string          `json:"id"`
-	AssetID      string          `json:"asset_id"`
-	WorkflowID   string          `json:"workflow_id"`
-	Status       string          `json:"status"`
-	Resolution   string          `json:"resolution,omitempty"`
-	Severity     string          `json:"severity"`
-	Active       bool            `json:"active"`
-	Acknowledged bool            `json:"acknowledged"`
-	Assignee     string          `json:"assignee,omitempty"`
-	Confidence   float64         `json:"confidence"`
-	Anomalies    int             `json:"anomalies"`
-	WorkOrderID  *string         `json:"work_order_id,omitempty"`
-	Summary      json.RawMessage `json:"summary,omitempty"`
-	Seq          int64           `json:"-"`
-	OpenedAt     time.Time       `json:"opened_at"`
-	UpdatedAt    time.Time       `json:"updated_at"`
-	ClosedAt     *time.Time      `json:"closed_at,omitempty"`
-}
+// seconds is d in whole seconds, as the policy's columns keep it.
+func seconds(d incident.Duration) int { return int(time.Duration(d) / time.Second) }
 
 // LogEntry is one line of the maintenance log.
 type LogEntry struct {
@@ -133,7 +75,7 @@ type LogEntry struct {
 // RecordIncident writes an incident's projection and new log entries in one
 // transaction. Retries are harmless: the projection only moves to a higher
 // Seq and a log entry is written once per (incident, seq).
-func (db *DB) RecordIncident(ctx context.Context, inc Incident, entries []LogEntry) error {
+func (db *DB) RecordIncident(ctx context.Context, inc incident.Projection, entries []LogEntry) error {
 	if inc.Summary == nil {
 		inc.Summary = json.RawMessage(`{}`)
 	}
@@ -171,8 +113,8 @@ func (db *DB) RecordIncident(ctx context.Context, inc Incident, entries []LogEnt
 const incidentColumns = `id, asset_id, workflow_id, status, resolution, severity, active, acknowledged, assignee,
 	confidence, anomalies, work_order_id::text, summary, seq, opened_at, updated_at, closed_at`
 
-func scanIncident(row pgx.Row) (Incident, error) {
-	var i Incident
+func scanIncident(row pgx.Row) (incident.Projection, error) {
+	var i incident.Projection
 	err := row.Scan(&i.ID, &i.AssetID, &i.WorkflowID, &i.Status, &i.Resolution, &i.Severity, &i.Active, &i.Acknowledged,
 		&i.Assignee, &i.Confidence, &i.Anomalies, &i.WorkOrderID, &i.Summary, &i.Seq, &i.OpenedAt, &i.UpdatedAt, &i.ClosedAt)
 	return i, err
@@ -189,7 +131,7 @@ type IncidentFilter struct {
 }
 
 // ListIncidents returns tenant's incidents, newest first.
-func (db *DB) ListIncidents(ctx context.Context, tenant string, f IncidentFilter) ([]Incident, error) {
+func (db *DB) ListIncidents(ctx context.Context, tenant string, f IncidentFilter) ([]incident.Projection, error) {
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 100
 	}
@@ -197,7 +139,7 @@ func (db *DB) ListIncidents(ctx context.Context, tenant string, f IncidentFilter
 	if before.IsZero() {
 		before = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
-	out := []Incident{}
+	out := []incident.Projection{}
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
 			SELECT `+incidentColumns+` FROM incidents
@@ -208,7 +150,7 @@ func (db *DB) ListIncidents(ctx context.Context, tenant string, f IncidentFilter
 		if err != nil {
 			return err
 		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Incident, error) { return scanIncident(r) })
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (incident.Projection, error) { return scanIncident(r) })
 		return err
 	})
 	if err != nil {
@@ -218,8 +160,8 @@ func (db *DB) ListIncidents(ctx context.Context, tenant string, f IncidentFilter
 }
 
 // GetIncident returns one incident of tenant.
-func (db *DB) GetIncident(ctx context.Context, tenant, id string) (Incident, error) {
-	var out Incident
+func (db *DB) GetIncident(ctx context.Context, tenant, id string) (incident.Projection, error) {
+	var out incident.Projection
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		var err error
 		out, err = scanIncident(tx.QueryRow(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = $1`, id))
@@ -264,9 +206,8 @@ func scanLogEntry(r pgx.CollectableRow) (LogEntry, error) {
 // and those approved, since a time: the learned false-positive feedback.
 func (db *DB) DecisionCounts(ctx context.Context, tenant, assetID string, since time.Time) (approved, rejected int, err error) {
 	err = db.Pool.QueryRow(ctx, `
-		SELECT count(*) FILTER (WHERE resolution IN ('resolved', 'cancelled') OR status IN ('approved', 'scheduled', 'in_progress')),
-		       count(*) FILTER (WHERE resolution = 'rejected')
-		FROM incidents WHERE tenant_id = $1 AND asset_id = $2 AND opened_at >= $3`, tenant, assetID, since).Scan(&approved, &rejected)
+		SELECT count(*) FILTER (WHERE `+incident.ApprovedSQL("")+`), count(*) FILTER (WHERE resolution = $4)
+		FROM incidents WHERE tenant_id = $1 AND asset_id = $2 AND opened_at >= $3`, tenant, assetID, since, incident.ResolutionRejected).Scan(&approved, &rejected)
 	if err != nil {
 		return 0, 0, fmt.Errorf("store: decision counts: %w", err)
 	}

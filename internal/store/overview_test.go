@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
 	"github.com/smartmaint/smartmaint/internal/workorder"
@@ -49,7 +50,7 @@ func TestOpenWorkGroupsAndCollector(t *testing.T) {
 	testenv.Tenant(t, db, "rival")
 	t0 := time.Date(2025, 6, 2, 8, 0, 0, 0, time.UTC)
 	closed := t0.Add(time.Hour)
-	for i, inc := range []store.Incident{
+	for i, inc := range []incident.Projection{
 		{TenantID: "acme", ID: "i1", AssetID: "a1", Status: "awaiting_approval", Severity: "critical", UpdatedAt: t0.Add(10 * time.Minute)},
 		{TenantID: "acme", ID: "i2", AssetID: "a2", Status: "awaiting_approval", Severity: "critical", UpdatedAt: t0.Add(5 * time.Minute)},
 		{TenantID: "acme", ID: "i3", AssetID: "a3", Status: "awaiting_approval", Severity: "minor", UpdatedAt: t0},

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/smartmaint/smartmaint/internal/incident"
 )
 
 // The queries behind reconciling the incident projection with Temporal:
@@ -15,20 +16,20 @@ import (
 // role, across tenants, for the worker.
 
 // OpenIncidents returns every open incident of every tenant, oldest first.
-func (db *DB) OpenIncidents(ctx context.Context) ([]Incident, error) {
+func (db *DB) OpenIncidents(ctx context.Context) ([]incident.Projection, error) {
 	rows, err := db.Pool.Query(ctx, `SELECT tenant_id, `+incidentColumns+` FROM incidents WHERE closed_at IS NULL ORDER BY opened_at`)
 	if err != nil {
 		return nil, fmt.Errorf("store: open incidents: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Incident, error) { return scanTenantIncident(r) })
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (incident.Projection, error) { return scanTenantIncident(r) })
 	if err != nil {
 		return nil, fmt.Errorf("store: open incidents: %w", err)
 	}
 	return out, nil
 }
 
-func scanTenantIncident(row pgx.Row) (Incident, error) {
-	var i Incident
+func scanTenantIncident(row pgx.Row) (incident.Projection, error) {
+	var i incident.Projection
 	err := row.Scan(&i.TenantID, &i.ID, &i.AssetID, &i.WorkflowID, &i.Status, &i.Resolution, &i.Severity, &i.Active, &i.Acknowledged,
 		&i.Assignee, &i.Confidence, &i.Anomalies, &i.WorkOrderID, &i.Summary, &i.Seq, &i.OpenedAt, &i.UpdatedAt, &i.ClosedAt)
 	return i, err
@@ -36,14 +37,14 @@ func scanTenantIncident(row pgx.Row) (Incident, error) {
 
 // OpenIncidentOf returns the asset's open incident; ErrNotFound when it has
 // none.
-func (db *DB) OpenIncidentOf(ctx context.Context, tenant, assetID string) (Incident, error) {
+func (db *DB) OpenIncidentOf(ctx context.Context, tenant, assetID string) (incident.Projection, error) {
 	i, err := scanTenantIncident(db.Pool.QueryRow(ctx, `SELECT tenant_id, `+incidentColumns+` FROM incidents
 		WHERE tenant_id = $1 AND asset_id = $2 AND closed_at IS NULL`, tenant, assetID))
 	return i, notFound(err, "open incident of asset", assetID)
 }
 
 // IncidentOf returns one incident of tenant (owner role).
-func (db *DB) IncidentOf(ctx context.Context, tenant, id string) (Incident, error) {
+func (db *DB) IncidentOf(ctx context.Context, tenant, id string) (incident.Projection, error) {
 	i, err := scanTenantIncident(db.Pool.QueryRow(ctx, `SELECT tenant_id, `+incidentColumns+` FROM incidents
 		WHERE tenant_id = $1 AND id = $2`, tenant, id))
 	return i, notFound(err, "incident", id)
@@ -69,7 +70,7 @@ var ErrNotOpen = errors.New("store: incident is not open")
 // more, with status, resolution and a log entry saying why, in one
 // transaction. It fails with ErrNotOpen when the incident is already
 // closed.
-func (db *DB) CloseOpenIncident(ctx context.Context, tenant, id, status, resolution, actor, event, message string, now time.Time) error {
+func (db *DB) CloseOpenIncident(ctx context.Context, tenant, id string, status incident.Status, resolution incident.Resolution, actor, event, message string, now time.Time) error {
 	tx, err := db.Pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("store: close incident %s: %w", id, err)

@@ -9,12 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/smartmaint/smartmaint/activities"
 	"github.com/smartmaint/smartmaint/internal/auth"
-	"github.com/smartmaint/smartmaint/internal/dispatch"
+	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/store"
-	"github.com/smartmaint/smartmaint/workflows"
 )
 
 // Page limits: the overview shows the first so many of each list.
@@ -50,34 +48,23 @@ type overviewPage struct {
 	// Problems name the parts that could not be loaded.
 	Problems []string
 	// MaxUser and MaxComment bound the decision form's fields as the API
-	// does (dispatch.MaxDecisionUser, dispatch.MaxDecisionComment).
+	// does (incident.MaxUser, incident.MaxComment).
 	MaxUser, MaxComment int
 }
 
 // incidentView is an open incident with its evidence chart.
 type incidentView struct {
-	store.Incident
+	incident.Projection
 	// Now is the page's clock, for relative times.
 	Now         time.Time
 	Sensor      string
 	Chart       template.HTML
 	ChartNote   string
 	Reasons     []string
-	Decision    *workflows.Decision
+	Decision    *incident.Decision
 	DecisionDue time.Time
 	Escalation  int
 	Forecast    string
-}
-
-// incidentSummary is the part of an incident projection's summary the page
-// shows (see workflows.IncidentState).
-type incidentSummary struct {
-	Evidence        activities.Evidence    `json:"evidence"`
-	Decision        *workflows.Decision    `json:"decision"`
-	Forecast        *activities.Forecast   `json:"forecast"`
-	Validation      *activities.Validation `json:"validation"`
-	EscalationStage int                    `json:"escalation_stage"`
-	DecisionDue     time.Time              `json:"decision_due"`
 }
 
 // assetView is an asset with its health.
@@ -85,7 +72,7 @@ type assetView struct {
 	store.Asset
 	// Health is the open incident's severity, or "ok".
 	Health      string
-	Incident    *store.Incident
+	Incident    *incident.Projection
 	LastReading time.Time
 	Stale       bool
 }
@@ -106,7 +93,7 @@ type modelView struct {
 // named in Problems; the rest of the page still shows.
 func (u *UI) load(ctx context.Context, p auth.Principal, now time.Time) *overviewPage {
 	tenant := p.TenantID
-	pg := &overviewPage{Tenant: tenant, KeyName: p.KeyName, Now: now, MaxUser: dispatch.MaxDecisionUser, MaxComment: dispatch.MaxDecisionComment}
+	pg := &overviewPage{Tenant: tenant, KeyName: p.KeyName, Now: now, MaxUser: incident.MaxUser, MaxComment: incident.MaxComment}
 	problem := func(part string, err error) {
 		u.log().WarnContext(ctx, "operator page: part unavailable", "part", part, "tenant", tenant, "error", err)
 		pg.Problems = append(pg.Problems, part)
@@ -116,16 +103,16 @@ func (u *UI) load(ctx context.Context, p auth.Principal, now time.Time) *overvie
 	if err != nil {
 		problem("incidents", err)
 	}
-	byAsset := map[string]*store.Incident{}
+	byAsset := map[string]*incident.Projection{}
 	views := make([]incidentView, len(incidents))
 	for i := range incidents {
 		inc := &incidents[i]
 		byAsset[inc.AssetID] = inc
-		views[i] = incidentView{Incident: *inc, Now: now}
+		views[i] = incidentView{Projection: *inc, Now: now}
 	}
 	u.addEvidence(ctx, tenant, views, now)
 	for _, v := range views {
-		if v.Status == string(workflows.StatusAwaiting) {
+		if v.Status == incident.StatusAwaiting {
 			pg.Approvals = append(pg.Approvals, v)
 		} else {
 			pg.Open = append(pg.Open, v)
@@ -147,7 +134,7 @@ func (u *UI) load(ctx context.Context, p auth.Principal, now time.Time) *overvie
 	for _, a := range assets {
 		v := assetView{Asset: a, Health: "ok", Incident: byAsset[a.ID], LastReading: last[a.ID]}
 		if v.Incident != nil {
-			v.Health = v.Incident.Severity
+			v.Health = string(v.Incident.Severity)
 		}
 		v.Stale = !v.LastReading.IsZero() && now.Sub(v.LastReading) > staleAfter
 		pg.Assets = append(pg.Assets, v)
@@ -171,7 +158,7 @@ func (u *UI) load(ctx context.Context, p auth.Principal, now time.Time) *overvie
 		pg.WorkOrders = append(pg.WorkOrders, workOrderView{WorkOrder: wo, Technician: names[wo.TechnicianID]})
 	}
 
-	reconciled, err := u.DB.RecentLogEvents(ctx, tenant, []string{workflows.EventReattached, workflows.EventClosedOrphaned}, now.Add(-24*time.Hour), 20)
+	reconciled, err := u.DB.RecentLogEvents(ctx, tenant, []string{incident.EventReattached, incident.EventClosedOrphaned}, now.Add(-24*time.Hour), 20)
 	if err != nil {
 		problem("reconciliation", err)
 	}
@@ -211,7 +198,7 @@ func (u *UI) addEvidence(ctx context.Context, tenant string, views []incidentVie
 	sem := make(chan struct{}, 4)
 	for i := range views {
 		v := &views[i]
-		var s incidentSummary
+		var s incident.Summary
 		if len(v.Summary) > 0 {
 			if err := json.Unmarshal(v.Summary, &s); err != nil {
 				u.log().WarnContext(ctx, "operator page: incident summary", "incident", v.ID, "error", err)
@@ -256,7 +243,7 @@ func (u *UI) addEvidence(ctx context.Context, tenant string, views []incidentVie
 // 15 minutes before its first anomaly to now, or to 15 minutes after its
 // last one when that was long ago; at most a day), its limits and its
 // anomalies.
-func (u *UI) evidenceChart(ctx context.Context, tenant, assetID, incidentID, sensorID string, ev activities.Evidence, now time.Time) (*chart, error) {
+func (u *UI) evidenceChart(ctx context.Context, tenant, assetID, incidentID, sensorID string, ev incident.Evidence, now time.Time) (*chart, error) {
 	to := now
 	if now.Sub(ev.Last) > 6*time.Hour {
 		to = ev.Last.Add(15 * time.Minute)

@@ -16,6 +16,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -29,9 +30,9 @@ import (
 	"github.com/smartmaint/smartmaint/internal/apikey"
 	"github.com/smartmaint/smartmaint/internal/auth"
 	"github.com/smartmaint/smartmaint/internal/dispatch"
+	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/store"
-	"github.com/smartmaint/smartmaint/workflows"
 )
 
 //go:embed templates/*.html
@@ -94,13 +95,16 @@ var pages = map[string]*template.Template{}
 
 func init() {
 	funcs := template.FuncMap{
-		"ago":      ago,
-		"utc":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"percent":  func(f float64) string { return itoa(int(f*100+0.5)) + " %" },
-		"humanize": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
-		"decided": func(action string) string {
-			if l, ok := decisionLabels[action]; ok {
+		"ago":     ago,
+		"utc":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+		"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"percent": func(f float64) string { return itoa(int(f*100+0.5)) + " %" },
+		// humanize and decided take the vocabulary's typed strings
+		// (incident.Status, incident.Action, ...) as well as plain ones.
+		"humanize": func(v any) string { return strings.ReplaceAll(fmt.Sprint(v), "_", " ") },
+		"decided": func(v any) string {
+			action := fmt.Sprint(v)
+			if l, ok := decisionLabels[incident.Action(action)]; ok {
 				return strings.ToUpper(l[:1]) + l[1:]
 			}
 			return action
@@ -303,9 +307,9 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 // decisionLabels are the past tenses the notices use.
-var decisionLabels = map[string]string{
-	workflows.ActionApprove: "approved", workflows.ActionReject: "rejected",
-	workflows.ActionSnooze: "snoozed", workflows.ActionAcknowledge: "acknowledged",
+var decisionLabels = map[incident.Action]string{
+	incident.Approve: "approved", incident.Reject: "rejected",
+	incident.Snooze: "snoozed", incident.Acknowledge: "acknowledged",
 }
 
 // decide takes a decision from the approval form through the API's
@@ -326,7 +330,7 @@ func (u *UI) decide(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.PostForm
 	req := dispatch.DecisionRequest{Action: f.Get("action"), Comment: strings.TrimSpace(f.Get("comment")), User: strings.TrimSpace(f.Get("user"))}
-	if req.Action == workflows.ActionSnooze {
+	if incident.Action(req.Action) == incident.Snooze {
 		req.SnoozeFor = f.Get("snooze_for")
 	}
 	_, err := u.Decider.Decide(r.Context(), s.p.TenantID, "key:"+s.p.KeyName, id, req)
@@ -334,7 +338,7 @@ func (u *UI) decide(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		u.log().InfoContext(r.Context(), "operator decision", "tenant", s.p.TenantID, "incident", id, "action", req.Action, "key", s.p.KeyName)
-		back(flash{Kind: "ok", Text: "Incident " + id + " " + decisionLabels[req.Action] + "."})
+		back(flash{Kind: "ok", Text: "Incident " + id + " " + decisionLabels[incident.Action(req.Action)] + "."})
 	case errors.As(err, &de):
 		back(flash{Kind: "error", Text: "Incident " + id + ": " + de.Message + problems(de.Problems)})
 	case errors.Is(err, store.ErrNotFound):
@@ -349,7 +353,7 @@ func (u *UI) decide(w http.ResponseWriter, r *http.Request) {
 }
 
 // problems lists a DecisionError's field problems for a notice.
-func problems(ps []dispatch.Problem) string {
+func problems(ps []incident.Problem) string {
 	if len(ps) == 0 {
 		return ""
 	}

@@ -15,19 +15,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smartmaint/smartmaint/activities"
 	"github.com/smartmaint/smartmaint/api"
 	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/apikey"
 	"github.com/smartmaint/smartmaint/internal/auth"
 	"github.com/smartmaint/smartmaint/internal/dispatch"
+	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/registry/artifact"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
 	"github.com/smartmaint/smartmaint/internal/ui"
 	"github.com/smartmaint/smartmaint/internal/workorder"
-	"github.com/smartmaint/smartmaint/workflows"
 )
 
 // rig is the operator page on the real router over a throwaway database:
@@ -106,26 +105,26 @@ func newRig(t testing.TB) *rig {
 	if err := db.WriteReadings(ctx, nil, rows); err != nil {
 		t.Fatal(err)
 	}
-	var ev activities.Evidence
+	var ev incident.Evidence
 	ev.Add(anomalies...)
-	decided := &workflows.Decision{Action: workflows.ActionApprove, User: "olga", Comment: "bearing noise confirmed", At: now.Add(-30 * time.Minute)}
+	decided := &incident.Decision{Action: incident.Approve, User: "olga", Comment: "bearing noise confirmed", At: now.Add(-30 * time.Minute)}
 	closedAt := now.Add(-24 * time.Hour)
 	for i, inc := range []struct {
-		store.Incident
+		incident.Projection
 		summary map[string]any
 	}{
-		{store.Incident{TenantID: "acme", ID: r.awaiting, AssetID: "mill-1", Status: "awaiting_approval", Severity: "critical", Confidence: 0.72, Anomalies: 4},
+		{incident.Projection{TenantID: "acme", ID: r.awaiting, AssetID: "mill-1", Status: "awaiting_approval", Severity: "critical", Confidence: 0.72, Anomalies: 4},
 			map[string]any{"evidence": ev, "decision_due": now.Add(50 * time.Minute), "escalation_stage": 1}},
-		{store.Incident{TenantID: "acme", ID: r.scheduled, AssetID: "pump-2", Status: "scheduled", Severity: "major", Confidence: 0.95, Anomalies: 2},
+		{incident.Projection{TenantID: "acme", ID: r.scheduled, AssetID: "pump-2", Status: "scheduled", Severity: "major", Confidence: 0.95, Anomalies: 2},
 			map[string]any{"decision": decided}},
-		{store.Incident{TenantID: "acme", ID: r.closed, AssetID: "fan-3", Status: "resolved", Severity: "minor", ClosedAt: &closedAt},
+		{incident.Projection{TenantID: "acme", ID: r.closed, AssetID: "fan-3", Status: "resolved", Severity: "minor", ClosedAt: &closedAt},
 			map[string]any{}},
-		{store.Incident{TenantID: "rival", ID: "inc-rival", AssetID: "rival-press", Status: "awaiting_approval", Severity: "critical"},
+		{incident.Projection{TenantID: "rival", ID: "inc-rival", AssetID: "rival-press", Status: "awaiting_approval", Severity: "critical"},
 			map[string]any{}},
 	} {
 		inc.Summary, _ = json.Marshal(inc.summary)
 		inc.WorkflowID, inc.Seq, inc.OpenedAt, inc.UpdatedAt = "incident/"+inc.TenantID+"/"+inc.AssetID, int64(i+1), now.Add(-time.Hour), now
-		if err := db.RecordIncident(ctx, inc.Incident, nil); err != nil {
+		if err := db.RecordIncident(ctx, inc.Projection, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -456,7 +455,7 @@ func TestDecisionForm(t *testing.T) {
 // bounds its fields as the API does.
 func TestOverviewShowsWhoAcknowledged(t *testing.T) {
 	r := newRig(t)
-	ack := store.Incident{TenantID: "acme", ID: "inc-fan-3", AssetID: "fan-3", WorkflowID: "incident/acme/fan-3", Status: "awaiting_approval",
+	ack := incident.Projection{TenantID: "acme", ID: "inc-fan-3", AssetID: "fan-3", WorkflowID: "incident/acme/fan-3", Status: "awaiting_approval",
 		Severity: "major", Acknowledged: true, Assignee: "kai <night shift>", Summary: []byte(`{}`), Seq: 1, OpenedAt: r.now.Add(-time.Hour), UpdatedAt: r.now}
 	if err := r.db.RecordIncident(context.Background(), ack, nil); err != nil {
 		t.Fatal(err)
@@ -490,11 +489,11 @@ func TestOverviewShowsWhoAcknowledged(t *testing.T) {
 func TestOverviewShowsReconciliation(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
-	inc := store.Incident{TenantID: "acme", ID: "inc-pump-9", AssetID: "pump-9", WorkflowID: "incident/acme/pump-9", Status: "awaiting_approval",
+	inc := incident.Projection{TenantID: "acme", ID: "inc-pump-9", AssetID: "pump-9", WorkflowID: "incident/acme/pump-9", Status: "awaiting_approval",
 		Severity: "major", Summary: []byte(`{}`), Seq: 1, OpenedAt: r.now.Add(-48 * time.Hour), UpdatedAt: r.now}
 	log := []store.LogEntry{
-		{Seq: 1, At: r.now.Add(-47 * time.Hour), Actor: "system", Event: workflows.EventReattached, Message: "the old one"},
-		{Seq: 2, At: r.now.Add(-time.Hour), Actor: "system", Event: workflows.EventReattached, Message: "re-attached at start-up: its workflow was gone"},
+		{Seq: 1, At: r.now.Add(-47 * time.Hour), Actor: "system", Event: incident.EventReattached, Message: "the old one"},
+		{Seq: 2, At: r.now.Add(-time.Hour), Actor: "system", Event: incident.EventReattached, Message: "re-attached at start-up: its workflow was gone"},
 	}
 	if err := r.db.RecordIncident(ctx, inc, log); err != nil {
 		t.Fatal(err)
