@@ -89,7 +89,7 @@ type orphan struct {
 	asset     string
 	status    incident.Status
 	workOrder string // the work order's status, "" for none
-	id, woID      string
+	id, woID  string
 }
 
 // seedOrphans writes open incidents in every open status, as a stopped dev
