@@ -184,7 +184,7 @@ func (d DuePreventive) WorkOrder() WorkOrder {
 // OpenWorkOrderForSchedule returns the preventive schedule's scheduled or
 // in-progress work order; ErrNotFound when it has none.
 func (db *DB) OpenWorkOrderForSchedule(ctx context.Context, tenant, scheduleID string) (WorkOrder, error) {
-	return getByID(ctx, db, tenant, "open work order of preventive schedule", scheduleID,
+	return GetByID(ctx, db, tenant, "open work order of preventive schedule", scheduleID,
 		`SELECT `+workOrderColumns+` FROM work_orders WHERE preventive_schedule_id = $1 AND `+openPreventive, scanWorkOrder)
 }
 

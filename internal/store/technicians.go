@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/smartmaint/smartmaint/internal/schedule"
 	"github.com/smartmaint/smartmaint/internal/workorder"
@@ -115,7 +114,7 @@ func (db *DB) UpdateTechnician(ctx context.Context, tenant string, t Technician)
 
 // GetTechnician returns the technician with id.
 func (db *DB) GetTechnician(ctx context.Context, tenant, id string) (Technician, error) {
-	return getByID(ctx, db, tenant, "technician", id, `SELECT `+technicianColumns+` FROM technicians WHERE id = $1`, scanTechnician)
+	return GetByID(ctx, db, tenant, "technician", id, `SELECT `+technicianColumns+` FROM technicians WHERE id = $1`, scanTechnician)
 }
 
 // ListTechnicians returns technicians ordered by name, then id; p.After is
@@ -131,7 +130,7 @@ func (db *DB) ListTechnicians(ctx context.Context, tenant string, f TechnicianFi
 			WHERE ($1 = '' OR skills @> ARRAY[$1])
 			  AND (NOT $2 OR active)
 			  AND ($3 = '' OR (name, id) > (SELECT name, id FROM technicians WHERE id = $3::uuid))
-			ORDER BY name, id LIMIT $4`, f.Skill, f.ActiveOnly, p.After, p.limit())
+			ORDER BY name, id LIMIT $4`, f.Skill, f.ActiveOnly, p.After, p.Size())
 		if err != nil {
 			return err
 		}
@@ -148,7 +147,7 @@ func (db *DB) ListTechnicians(ctx context.Context, tenant string, f TechnicianFi
 // cannot be deleted (ErrConflict): their history would lose its author, so
 // deactivate them instead.
 func (db *DB) DeleteTechnician(ctx context.Context, tenant, id string) error {
-	err := deleteByID(ctx, db, tenant, "technician", id, `DELETE FROM technicians WHERE id = $1`)
+	err := DeleteByID(ctx, db, tenant, "technician", id, `DELETE FROM technicians WHERE id = $1`)
 	if errors.Is(err, ErrConflict) {
 		return fmt.Errorf("store: technician %q has work orders; deactivate them instead: %w", id, ErrConflict)
 	}
@@ -214,41 +213,4 @@ func schedulingTechnicians(ctx context.Context, tx pgx.Tx, skills []string, from
 		})
 	}
 	return out, nil
-}
-
-// getByID runs query (one uuid parameter) in tenant and scans its row: the
-// lookup every repository of uuid-keyed rows shares. A malformed id is simply
-// not found.
-func getByID[T any](ctx context.Context, db *DB, tenant, kind, id, query string, scan func(pgx.Row) (T, error)) (T, error) {
-	var out T
-	if uuid.Validate(id) != nil {
-		return out, fmt.Errorf("store: %s %q: %w", kind, id, ErrNotFound)
-	}
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		var err error
-		out, err = scan(tx.QueryRow(ctx, query, id))
-		return err
-	})
-	return out, notFound(err, kind, id)
-}
-
-// deleteByID runs the DELETE statement (one uuid parameter) in tenant;
-// ErrNotFound when it removed nothing, ErrConflict when other rows still
-// refer to it.
-func deleteByID(ctx context.Context, db *DB, tenant, kind, id, statement string) error {
-	if uuid.Validate(id) != nil {
-		return fmt.Errorf("store: %s %q: %w", kind, id, ErrNotFound)
-	}
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, statement, id)
-		if err == nil && tag.RowsAffected() == 0 {
-			return pgx.ErrNoRows
-		}
-		return err
-	})
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23503" { // foreign_key_violation: still referenced
-		return fmt.Errorf("store: %s %q is still in use: %w", kind, id, ErrConflict)
-	}
-	return notFound(err, kind, id)
 }

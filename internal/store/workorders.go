@@ -529,7 +529,7 @@ func (db *DB) WorkOrderEvents(ctx context.Context, tenant, id string) ([]WorkOrd
 
 // GetWorkOrder returns the work order with id.
 func (db *DB) GetWorkOrder(ctx context.Context, tenant, id string) (WorkOrder, error) {
-	return getByID(ctx, db, tenant, "work order", id, `SELECT `+workOrderColumns+` FROM work_orders WHERE id = $1`, scanWorkOrder)
+	return GetByID(ctx, db, tenant, "work order", id, `SELECT `+workOrderColumns+` FROM work_orders WHERE id = $1`, scanWorkOrder)
 }
 
 // WorkOrderFilter narrows ListWorkOrders; empty fields match everything.
@@ -558,7 +558,7 @@ func (db *DB) ListWorkOrders(ctx context.Context, tenant string, f WorkOrderFilt
 			  AND ($4 = '' OR incident_id = $4)
 			  AND ($5 = '' OR (created_at, id) < (SELECT created_at, id FROM work_orders WHERE id = nullif($5, '')::uuid))
 			ORDER BY created_at DESC, id DESC LIMIT $6`,
-			string(f.Status), f.AssetID, f.TechnicianID, f.IncidentID, p.After, p.limit())
+			string(f.Status), f.AssetID, f.TechnicianID, f.IncidentID, p.After, p.Size())
 		if err != nil {
 			return err
 		}
@@ -942,7 +942,7 @@ func (db *DB) UpdatePreventiveSchedule(ctx context.Context, tenant string, p Pre
 
 // GetPreventiveSchedule returns the preventive schedule with id.
 func (db *DB) GetPreventiveSchedule(ctx context.Context, tenant, id string) (PreventiveSchedule, error) {
-	return getByID(ctx, db, tenant, "preventive schedule", id, `SELECT `+preventiveColumns+` FROM preventive_schedules WHERE id = $1`, scanPreventive)
+	return GetByID(ctx, db, tenant, "preventive schedule", id, `SELECT `+preventiveColumns+` FROM preventive_schedules WHERE id = $1`, scanPreventive)
 }
 
 // ListPreventiveSchedules returns the preventive schedules ordered by asset
@@ -969,7 +969,7 @@ func (db *DB) ListPreventiveSchedules(ctx context.Context, tenant, assetID strin
 // DeletePreventiveSchedule removes a preventive schedule; the work orders it
 // raised stay.
 func (db *DB) DeletePreventiveSchedule(ctx context.Context, tenant, id string) error {
-	return deleteByID(ctx, db, tenant, "preventive schedule", id, `DELETE FROM preventive_schedules WHERE id = $1`)
+	return DeleteByID(ctx, db, tenant, "preventive schedule", id, `DELETE FROM preventive_schedules WHERE id = $1`)
 }
 
 // ErrUnschedulable is returned when no technician can take a work order
