@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/schedule"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/workorder"
@@ -13,7 +14,10 @@ import (
 // Maintenance plans work orders for approved incidents and due preventive
 // schedules.
 type Maintenance struct {
+	// DB reads the assets and lists the tenants.
 	DB *store.DB
+	// Store plans and reads the work orders.
+	Store *maintenance.Store
 	// Schedule tunes the optimizer (horizon, load window).
 	Schedule schedule.Options
 }
@@ -44,7 +48,7 @@ type WorkOrder struct {
 	Unassigned string `json:"unassigned,omitempty"`
 	// Displaced lists the lower-priority work orders, not yet started, whose
 	// slot this one took to meet its deadline; they were booked again and
-	// their history says so (store.WorkOrderEvents).
+	// their history says so (maintenance.Store.WorkOrderEvents).
 	Displaced []string `json:"displaced,omitempty"`
 }
 
@@ -80,13 +84,12 @@ func repairMinutes(asset store.Asset) int {
 }
 
 // ScheduleWorkOrder creates the incident's work order on the technician who
-// can finish it first before the deadline (see store.PlanWorkOrder), ahead
-// of lower-priority work that has not started when that is what meets the
-// deadline. The
-// asset's metadata may name "required_skills" (a list) and
-// "repair_minutes". A deadline sooner than now plus the repair's duration is
-// moved to that instant. Idempotent: a retry returns the work order the first
-// attempt created.
+// can finish it first before the deadline (see
+// maintenance.Store.PlanWorkOrder), ahead of lower-priority work that has not
+// started when that is what meets the deadline. The asset's metadata may
+// name "required_skills" (a list) and "repair_minutes". A deadline sooner
+// than now plus the repair's duration is moved to that instant. Idempotent: a
+// retry returns the work order the first attempt created.
 func (a *Maintenance) ScheduleWorkOrder(ctx context.Context, in ScheduleInput) (WorkOrder, error) {
 	asset, err := a.DB.AssetOf(ctx, in.TenantID, in.AssetID)
 	if err != nil {
@@ -106,10 +109,10 @@ func (a *Maintenance) ScheduleWorkOrder(ctx context.Context, in ScheduleInput) (
 		// A deadline sooner than the repair takes cannot be met by anyone.
 		deadline = earliest
 	}
-	planned, err := a.DB.PlanWorkOrder(ctx, in.TenantID, store.WorkOrder{
+	planned, err := a.Store.PlanWorkOrder(ctx, in.TenantID, maintenance.WorkOrder{
 		AssetID: in.AssetID, IncidentID: in.IncidentID, Title: in.Title, Description: in.Description,
 		Priority: workorder.Priority(in.Priority), RequiredSkills: skills, EstimatedMinutes: minutes, Deadline: &deadline,
-		Checklist: []store.ChecklistItem{
+		Checklist: []maintenance.ChecklistItem{
 			{Text: "Isolate and lock out the machine"},
 			{Text: "Inspect the components behind the anomalous sensors"},
 			{Text: "Repair or replace what is worn"},
@@ -123,7 +126,7 @@ func (a *Maintenance) ScheduleWorkOrder(ctx context.Context, in ScheduleInput) (
 }
 
 // fromPlanned is the activity's account of a planned work order.
-func fromPlanned(planned store.PlannedWorkOrder) WorkOrder {
+func fromPlanned(planned maintenance.PlannedWorkOrder) WorkOrder {
 	wo := planned.WorkOrder
 	out := WorkOrder{ID: wo.ID, Created: planned.Created, TechnicianID: wo.TechnicianID, Start: wo.ScheduledStart, End: wo.ScheduledEnd,
 		Late: wo.Late, Priority: string(wo.Priority), Unassigned: planned.Unassigned, Displaced: planned.Displaced}
@@ -145,7 +148,7 @@ type WorkOrderStatusInput struct {
 // WorkOrderStatus returns a work order's status: the incident's fallback
 // when a status-change signal was lost. Read-only.
 func (a *Maintenance) WorkOrderStatus(ctx context.Context, in WorkOrderStatusInput) (string, error) {
-	wo, err := a.DB.GetWorkOrder(ctx, in.TenantID, in.WorkOrderID)
+	wo, err := a.Store.GetWorkOrder(ctx, in.TenantID, in.WorkOrderID)
 	if err != nil {
 		return "", permanent(err)
 	}

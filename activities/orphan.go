@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/store"
 )
 
@@ -54,7 +55,7 @@ func LoadOrphan(ctx context.Context, db *store.DB, inc store.Incident) (*Orphan,
 		return nil, err
 	}
 	if inc.WorkOrderID != nil {
-		wo, err := db.GetWorkOrder(ctx, inc.TenantID, *inc.WorkOrderID)
+		wo, err := (&maintenance.Store{DB: db}).GetWorkOrder(ctx, inc.TenantID, *inc.WorkOrderID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			// Deleted with its asset's history: plan again.

@@ -1,4 +1,4 @@
-package store_test
+package maintenance_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/schedule"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
@@ -34,18 +35,19 @@ func mntAsset(t testing.TB, db *store.DB, tenant, id string) {
 
 func TestWorkOrderLifecycle(t *testing.T) {
 	db, _ := testenv.DB(t)
+	st := &maintenance.Store{DB: db}
 	ctx := context.Background()
 	mntAsset(t, db, "acme", "pump-1")
-	tech := mntTechnician(t, db, "acme", "Ada", "mech")
+	tech := mntTechnician(t, st, "acme", "Ada", "mech")
 	start := mntMonday(t).Add(9 * time.Hour)
 	end := start.Add(2 * time.Hour)
 	deadline := start.Add(time.Hour)
-	wo, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{
+	wo, err := st.CreateWorkOrder(ctx, "acme", maintenance.WorkOrder{
 		AssetID: "pump-1", Title: "Replace bearing", Description: "DE bearing is noisy", Priority: workorder.High,
 		RequiredSkills: []string{"mech"}, EstimatedMinutes: 120, TechnicianID: tech.ID, ScheduledStart: &start, ScheduledEnd: &end,
 		Deadline: &deadline, Late: true,
-		Checklist: []store.ChecklistItem{{Text: "Lock out"}, {Text: "Swap bearing"}},
-		Parts:     []store.Part{{PartNumber: "6205-2RS", Quantity: 2}},
+		Checklist: []maintenance.ChecklistItem{{Text: "Lock out"}, {Text: "Swap bearing"}},
+		Parts:     []maintenance.Part{{PartNumber: "6205-2RS", Quantity: 2}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -57,112 +59,113 @@ func TestWorkOrderLifecycle(t *testing.T) {
 	now := mntMonday(t).Add(9 * time.Hour)
 
 	// Forbidden transitions are conflicts that name the allowed ones.
-	_, _, err = db.UpdateWorkOrderStatus(ctx, "acme", wo.ID, workorder.Done, now)
-	var te *store.TransitionError
+	_, _, err = st.UpdateWorkOrderStatus(ctx, "acme", wo.ID, workorder.Done, now)
+	var te *maintenance.TransitionError
 	if !errors.As(err, &te) || !errors.Is(err, store.ErrConflict) || te.From != workorder.Scheduled {
 		t.Fatalf("scheduled → done: err = %v, want a TransitionError", err)
 	}
-	if _, err := db.SignOffWorkOrder(ctx, "acme", wo.ID, store.SignOff{By: "Sue"}); !errors.Is(err, store.ErrConflict) {
+	if _, err := st.SignOffWorkOrder(ctx, "acme", wo.ID, maintenance.SignOff{By: "Sue"}); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("sign off before done: err = %v, want ErrConflict", err)
 	}
 
-	got, changed, err := db.UpdateWorkOrderStatus(ctx, "acme", wo.ID, workorder.InProgress, now)
+	got, changed, err := st.UpdateWorkOrderStatus(ctx, "acme", wo.ID, workorder.InProgress, now)
 	if err != nil || !changed || got.Status != workorder.InProgress || got.StartedAt == nil || !got.StartedAt.Equal(now) {
 		t.Fatalf("→ in_progress = %+v, %v, %v", got, changed, err)
 	}
-	if _, changed, err := db.UpdateWorkOrderStatus(ctx, "acme", wo.ID, workorder.InProgress, now.Add(time.Minute)); err != nil || changed {
+	if _, changed, err := st.UpdateWorkOrderStatus(ctx, "acme", wo.ID, workorder.InProgress, now.Add(time.Minute)); err != nil || changed {
 		t.Errorf("repeated → in_progress: changed %v, err %v; want a no-op", changed, err)
 	}
-	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", wo.ID, workorder.Done, now); !errors.As(err, &te) || te.Reason == "" {
+	if _, _, err := st.UpdateWorkOrderStatus(ctx, "acme", wo.ID, workorder.Done, now); !errors.As(err, &te) || te.Reason == "" {
 		t.Errorf("done with an open checklist: err = %v, want a TransitionError with a reason", err)
 	}
 
-	if _, err := db.UpdateChecklist(ctx, "acme", wo.ID, []store.ChecklistUpdate{{Index: 2, Done: true}}, "ada", now); !errors.Is(err, store.ErrInvalid) {
+	if _, err := st.UpdateChecklist(ctx, "acme", wo.ID, []maintenance.ChecklistUpdate{{Index: 2, Done: true}}, "ada", now); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("checklist index out of range: err = %v, want ErrInvalid", err)
 	}
-	got, err = db.UpdateChecklist(ctx, "acme", wo.ID, []store.ChecklistUpdate{{Index: 0, Done: true}, {Index: 1, Done: true}}, "ada", now)
+	got, err = st.UpdateChecklist(ctx, "acme", wo.ID, []maintenance.ChecklistUpdate{{Index: 0, Done: true}, {Index: 1, Done: true}}, "ada", now)
 	if err != nil || !got.Checklist[0].Done || got.Checklist[1].DoneBy != "ada" || got.Checklist[1].DoneAt == nil {
 		t.Fatalf("checklist = %+v, %v", got.Checklist, err)
 	}
-	got, err = db.UpdateChecklist(ctx, "acme", wo.ID, []store.ChecklistUpdate{{Index: 1, Done: false}}, "ada", now)
+	got, err = st.UpdateChecklist(ctx, "acme", wo.ID, []maintenance.ChecklistUpdate{{Index: 1, Done: false}}, "ada", now)
 	if err != nil || got.Checklist[1].Done || got.Checklist[1].DoneBy != "" || !got.Checklist[0].Done {
 		t.Fatalf("uncheck = %+v, %v", got.Checklist, err)
 	}
-	if _, err := db.UpdateChecklist(ctx, "acme", wo.ID, []store.ChecklistUpdate{{Index: 1, Done: true}}, "ada", now); err != nil {
+	if _, err := st.UpdateChecklist(ctx, "acme", wo.ID, []maintenance.ChecklistUpdate{{Index: 1, Done: true}}, "ada", now); err != nil {
 		t.Fatal(err)
 	}
 
-	got, changed, err = db.UpdateWorkOrderStatus(ctx, "acme", wo.ID, workorder.Done, now.Add(time.Hour))
+	got, changed, err = st.UpdateWorkOrderStatus(ctx, "acme", wo.ID, workorder.Done, now.Add(time.Hour))
 	if err != nil || !changed || got.CompletedAt == nil {
 		t.Fatalf("→ done = %+v, %v", got, err)
 	}
-	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", wo.ID, workorder.Cancelled, now); !errors.As(err, &te) || te.From != workorder.Done {
+	if _, _, err := st.UpdateWorkOrderStatus(ctx, "acme", wo.ID, workorder.Cancelled, now); !errors.As(err, &te) || te.From != workorder.Done {
 		t.Errorf("done → cancelled: err = %v, want a TransitionError", err)
 	}
-	if _, err := db.UpdateChecklist(ctx, "acme", wo.ID, []store.ChecklistUpdate{{Index: 0, Done: false}}, "ada", now); !errors.Is(err, store.ErrConflict) {
+	if _, err := st.UpdateChecklist(ctx, "acme", wo.ID, []maintenance.ChecklistUpdate{{Index: 0, Done: false}}, "ada", now); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("checklist after done: err = %v, want ErrConflict", err)
 	}
-	got, err = db.SignOffWorkOrder(ctx, "acme", wo.ID, store.SignOff{By: "Sue", Note: "Vibration back to normal"})
+	got, err = st.SignOffWorkOrder(ctx, "acme", wo.ID, maintenance.SignOff{By: "Sue", Note: "Vibration back to normal"})
 	if err != nil || got.SignOff == nil || got.SignOff.By != "Sue" || got.SignOff.Note == "" || got.SignOff.At.IsZero() {
 		t.Fatalf("sign off = %+v, %v", got.SignOff, err)
 	}
-	if _, err := db.SignOffWorkOrder(ctx, "acme", wo.ID, store.SignOff{By: "Tom"}); !errors.Is(err, store.ErrConflict) {
+	if _, err := st.SignOffWorkOrder(ctx, "acme", wo.ID, maintenance.SignOff{By: "Tom"}); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("second sign off: err = %v, want ErrConflict", err)
 	}
-	if again, err := db.GetWorkOrder(ctx, "acme", wo.ID); err != nil || again.SignOff.By != "Sue" || again.Status != workorder.Done {
+	if again, err := st.GetWorkOrder(ctx, "acme", wo.ID); err != nil || again.SignOff.By != "Sue" || again.Status != workorder.Done {
 		t.Errorf("stored = %+v, %v", again, err)
 	}
 
 	// Missing, malformed or foreign ids are not found.
-	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", "nope", workorder.Done, now); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := st.UpdateWorkOrderStatus(ctx, "acme", "nope", workorder.Done, now); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("malformed id: err = %v", err)
 	}
 	testenv.Tenant(t, db, "other")
-	if _, err := db.GetWorkOrder(ctx, "other", wo.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := st.GetWorkOrder(ctx, "other", wo.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("other tenant: err = %v, want ErrNotFound", err)
 	}
 }
 
 func TestWorkOrderCancelFreesTheSlot(t *testing.T) {
 	db, _ := testenv.DB(t)
+	st := &maintenance.Store{DB: db}
 	ctx := context.Background()
 	mntAsset(t, db, "acme", "pump-1")
-	tech := mntTechnician(t, db, "acme", "Ada", "mech")
+	tech := mntTechnician(t, st, "acme", "Ada", "mech")
 	start := mntMonday(t).Add(9 * time.Hour)
 	end := start.Add(2 * time.Hour)
-	first, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "pump-1", Title: "A", EstimatedMinutes: 120,
+	first, err := st.CreateWorkOrder(ctx, "acme", maintenance.WorkOrder{AssetID: "pump-1", Title: "A", EstimatedMinutes: 120,
 		TechnicianID: tech.ID, ScheduledStart: &start, ScheduledEnd: &end})
 	if err != nil {
 		t.Fatal(err)
 	}
 	overlapStart := start.Add(time.Hour)
 	overlapEnd := overlapStart.Add(time.Hour)
-	second := store.WorkOrder{AssetID: "pump-1", Title: "B", EstimatedMinutes: 60, TechnicianID: tech.ID, ScheduledStart: &overlapStart, ScheduledEnd: &overlapEnd}
-	if _, err := db.CreateWorkOrder(ctx, "acme", second); !errors.Is(err, store.ErrSlotTaken) || !errors.Is(err, store.ErrConflict) {
+	second := maintenance.WorkOrder{AssetID: "pump-1", Title: "B", EstimatedMinutes: 60, TechnicianID: tech.ID, ScheduledStart: &overlapStart, ScheduledEnd: &overlapEnd}
+	if _, err := st.CreateWorkOrder(ctx, "acme", second); !errors.Is(err, maintenance.ErrSlotTaken) || !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("double booking: err = %v, want ErrSlotTaken", err)
 	}
 	// Back to back is fine.
 	adjStart, adjEnd := end, end.Add(time.Hour)
-	if _, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "pump-1", Title: "C", EstimatedMinutes: 60,
+	if _, err := st.CreateWorkOrder(ctx, "acme", maintenance.WorkOrder{AssetID: "pump-1", Title: "C", EstimatedMinutes: 60,
 		TechnicianID: tech.ID, ScheduledStart: &adjStart, ScheduledEnd: &adjEnd}); err != nil {
 		t.Errorf("adjacent booking: %v", err)
 	}
-	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", first.ID, workorder.Cancelled, start); err != nil {
+	if _, _, err := st.UpdateWorkOrderStatus(ctx, "acme", first.ID, workorder.Cancelled, start); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.CreateWorkOrder(ctx, "acme", second); err != nil {
+	if _, err := st.CreateWorkOrder(ctx, "acme", second); err != nil {
 		t.Errorf("booking the cancelled slot: %v", err)
 	}
 	// Reassigning onto a taken slot is refused too.
-	other, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "pump-1", Title: "D", EstimatedMinutes: 60})
+	other, err := st.CreateWorkOrder(ctx, "acme", maintenance.WorkOrder{AssetID: "pump-1", Title: "D", EstimatedMinutes: 60})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.AssignWorkOrder(ctx, "acme", other.ID, tech.ID, overlapStart, overlapEnd); !errors.Is(err, store.ErrSlotTaken) {
+	if _, err := st.AssignWorkOrder(ctx, "acme", other.ID, tech.ID, overlapStart, overlapEnd); !errors.Is(err, maintenance.ErrSlotTaken) {
 		t.Errorf("assign onto a taken slot: err = %v, want ErrSlotTaken", err)
 	}
 	free := mntMonday(t).Add(13 * time.Hour)
-	got, err := db.AssignWorkOrder(ctx, "acme", other.ID, tech.ID, free, free.Add(time.Hour))
+	got, err := st.AssignWorkOrder(ctx, "acme", other.ID, tech.ID, free, free.Add(time.Hour))
 	if err != nil || got.TechnicianID != tech.ID || !got.ScheduledStart.Equal(free) {
 		t.Errorf("assign = %+v, %v", got, err)
 	}
@@ -170,9 +173,10 @@ func TestWorkOrderCancelFreesTheSlot(t *testing.T) {
 
 func TestCreateWorkOrderForIncidentIsIdempotent(t *testing.T) {
 	db, _ := testenv.DB(t)
+	st := &maintenance.Store{DB: db}
 	ctx := context.Background()
 	mntAsset(t, db, "acme", "pump-1")
-	wo := store.WorkOrder{AssetID: "pump-1", IncidentID: "incident/acme/pump-1/1", Title: "Investigate", EstimatedMinutes: 30}
+	wo := maintenance.WorkOrder{AssetID: "pump-1", IncidentID: "incident/acme/pump-1/1", Title: "Investigate", EstimatedMinutes: 30}
 
 	const callers = 8
 	var wg sync.WaitGroup
@@ -181,8 +185,8 @@ func TestCreateWorkOrderForIncidentIsIdempotent(t *testing.T) {
 	errs := make([]error, callers)
 	for i := range callers {
 		wg.Go(func() {
-			var w store.WorkOrder
-			w, created[i], errs[i] = db.CreateWorkOrderForIncident(ctx, "acme", wo)
+			var w maintenance.WorkOrder
+			w, created[i], errs[i] = st.CreateWorkOrderForIncident(ctx, "acme", wo)
 			ids[i] = w.ID
 		})
 	}
@@ -202,29 +206,30 @@ func TestCreateWorkOrderForIncidentIsIdempotent(t *testing.T) {
 	if n != 1 {
 		t.Errorf("%d callers created the work order, want exactly 1", n)
 	}
-	list, err := db.ListWorkOrders(ctx, "acme", store.WorkOrderFilter{IncidentID: wo.IncidentID}, store.Page{})
+	list, err := st.ListWorkOrders(ctx, "acme", maintenance.WorkOrderFilter{IncidentID: wo.IncidentID}, store.Page{})
 	if err != nil || len(list) != 1 {
 		t.Errorf("work orders of the incident = %d, %v", len(list), err)
 	}
-	if _, _, err := db.CreateWorkOrderForIncident(ctx, "acme", store.WorkOrder{AssetID: "pump-1", Title: "x", EstimatedMinutes: 1}); !errors.Is(err, store.ErrInvalid) {
+	if _, _, err := st.CreateWorkOrderForIncident(ctx, "acme", maintenance.WorkOrder{AssetID: "pump-1", Title: "x", EstimatedMinutes: 1}); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("no incident id: err = %v, want ErrInvalid", err)
 	}
-	if _, _, err := db.CreateWorkOrderForIncident(ctx, "acme", store.WorkOrder{AssetID: "missing", IncidentID: "i2", Title: "x", EstimatedMinutes: 1}); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := st.CreateWorkOrderForIncident(ctx, "acme", maintenance.WorkOrder{AssetID: "missing", IncidentID: "i2", Title: "x", EstimatedMinutes: 1}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown asset: err = %v, want ErrNotFound", err)
 	}
 }
 
 func TestPlanWorkOrder(t *testing.T) {
 	db, _ := testenv.DB(t)
+	st := &maintenance.Store{DB: db}
 	ctx := context.Background()
 	mntAsset(t, db, "acme", "pump-1")
-	ada := mntTechnician(t, db, "acme", "Ada", "mech")
+	ada := mntTechnician(t, st, "acme", "Ada", "mech")
 	now := mntMonday(t).Add(7 * time.Hour)
 	deadline := mntMonday(t).Add(12 * time.Hour)
-	job := store.WorkOrder{AssetID: "pump-1", Title: "Realign coupling", RequiredSkills: []string{"mech"}, EstimatedMinutes: 180,
+	job := maintenance.WorkOrder{AssetID: "pump-1", Title: "Realign coupling", RequiredSkills: []string{"mech"}, EstimatedMinutes: 180,
 		Priority: workorder.Critical, Deadline: &deadline}
 
-	first, err := db.PlanWorkOrder(ctx, "acme", job, now, schedule.Options{})
+	first, err := st.PlanWorkOrder(ctx, "acme", job, now, schedule.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +238,7 @@ func TestPlanWorkOrder(t *testing.T) {
 		t.Fatalf("first = %+v", first)
 	}
 	// The next one queues behind it and misses the noon deadline.
-	second, err := db.PlanWorkOrder(ctx, "acme", job, now, schedule.Options{})
+	second, err := st.PlanWorkOrder(ctx, "acme", job, now, schedule.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,18 +248,18 @@ func TestPlanWorkOrder(t *testing.T) {
 
 	// An incident's work order is planned once.
 	job.IncidentID = "inc-1"
-	inc, err := db.PlanWorkOrder(ctx, "acme", job, now, schedule.Options{})
+	inc, err := st.PlanWorkOrder(ctx, "acme", job, now, schedule.Options{})
 	if err != nil || !inc.Created {
 		t.Fatalf("incident = %+v, %v", inc, err)
 	}
-	again, err := db.PlanWorkOrder(ctx, "acme", job, now.Add(time.Hour), schedule.Options{})
+	again, err := st.PlanWorkOrder(ctx, "acme", job, now.Add(time.Hour), schedule.Options{})
 	if err != nil || again.Created || again.WorkOrder.ID != inc.WorkOrder.ID || !again.WorkOrder.ScheduledStart.Equal(*inc.WorkOrder.ScheduledStart) {
 		t.Errorf("retried incident = %+v, %v; want the first one back", again, err)
 	}
 
 	// Nobody with the skill: created, unassigned, with the reason.
 	job.IncidentID, job.RequiredSkills = "inc-2", []string{"hydraulics"}
-	none, err := db.PlanWorkOrder(ctx, "acme", job, now, schedule.Options{})
+	none, err := st.PlanWorkOrder(ctx, "acme", job, now, schedule.Options{})
 	if err != nil || !none.Created || none.WorkOrder.TechnicianID != "" || none.Unassigned == "" {
 		t.Errorf("unqualified = %+v, %v", none, err)
 	}
@@ -262,16 +267,17 @@ func TestPlanWorkOrder(t *testing.T) {
 
 func TestPlanWorkOrderConcurrently(t *testing.T) {
 	db, _ := testenv.DB(t)
+	st := &maintenance.Store{DB: db}
 	ctx := context.Background()
 	mntAsset(t, db, "acme", "pump-1")
-	mntTechnician(t, db, "acme", "Ada", "mech")
+	mntTechnician(t, st, "acme", "Ada", "mech")
 	now := mntMonday(t)
 	const planners = 4
 	var wg sync.WaitGroup
 	errs := make([]error, planners)
 	for i := range planners {
 		wg.Go(func() {
-			_, errs[i] = db.PlanWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "pump-1", Title: fmt.Sprint("job ", i),
+			_, errs[i] = st.PlanWorkOrder(ctx, "acme", maintenance.WorkOrder{AssetID: "pump-1", Title: fmt.Sprint("job ", i),
 				RequiredSkills: []string{"mech"}, EstimatedMinutes: 60}, now, schedule.Options{})
 		})
 	}
@@ -281,7 +287,7 @@ func TestPlanWorkOrderConcurrently(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	bookings, err := db.TechnicianBookings(ctx, "acme", now, now.Add(24*time.Hour))
+	bookings, err := st.TechnicianBookings(ctx, "acme", now, now.Add(24*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,16 +303,17 @@ func TestPlanWorkOrderConcurrently(t *testing.T) {
 
 func TestListWorkOrdersAndBookings(t *testing.T) {
 	db, _ := testenv.DB(t)
+	st := &maintenance.Store{DB: db}
 	ctx := context.Background()
 	mntAsset(t, db, "acme", "pump-1")
 	mntAsset(t, db, "acme", "fan-1")
-	ada := mntTechnician(t, db, "acme", "Ada", "mech")
+	ada := mntTechnician(t, st, "acme", "Ada", "mech")
 	mon := mntMonday(t)
 	var ids []string
 	for i, asset := range []string{"pump-1", "fan-1", "pump-1"} {
 		s := mon.Add(time.Duration(8+2*i) * time.Hour)
 		e := s.Add(time.Hour)
-		w, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: asset, Title: fmt.Sprint("job ", i), EstimatedMinutes: 60,
+		w, err := st.CreateWorkOrder(ctx, "acme", maintenance.WorkOrder{AssetID: asset, Title: fmt.Sprint("job ", i), EstimatedMinutes: 60,
 			TechnicianID: ada.ID, ScheduledStart: &s, ScheduledEnd: &e})
 		if err != nil {
 			t.Fatal(err)
@@ -314,36 +321,36 @@ func TestListWorkOrdersAndBookings(t *testing.T) {
 		ids = append(ids, w.ID)
 	}
 	// The first overruns: still in progress at 11:30, past its 09:00 end.
-	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", ids[0], workorder.InProgress, mon.Add(8*time.Hour)); err != nil {
+	if _, _, err := st.UpdateWorkOrderStatus(ctx, "acme", ids[0], workorder.InProgress, mon.Add(8*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", ids[1], workorder.Cancelled, mon); err != nil {
+	if _, _, err := st.UpdateWorkOrderStatus(ctx, "acme", ids[1], workorder.Cancelled, mon); err != nil {
 		t.Fatal(err)
 	}
 
-	pumps, err := db.ListWorkOrders(ctx, "acme", store.WorkOrderFilter{AssetID: "pump-1"}, store.Page{})
+	pumps, err := st.ListWorkOrders(ctx, "acme", maintenance.WorkOrderFilter{AssetID: "pump-1"}, store.Page{})
 	if err != nil || len(pumps) != 2 || pumps[0].ID != ids[2] {
 		t.Errorf("pump work orders = %d (first %v), %v; want 2, newest first", len(pumps), pumps, err)
 	}
-	cancelled, _ := db.ListWorkOrders(ctx, "acme", store.WorkOrderFilter{Status: workorder.Cancelled}, store.Page{})
+	cancelled, _ := st.ListWorkOrders(ctx, "acme", maintenance.WorkOrderFilter{Status: workorder.Cancelled}, store.Page{})
 	if len(cancelled) != 1 || cancelled[0].ID != ids[1] {
 		t.Errorf("cancelled = %+v", cancelled)
 	}
-	mine, _ := db.ListWorkOrders(ctx, "acme", store.WorkOrderFilter{TechnicianID: ada.ID}, store.Page{})
+	mine, _ := st.ListWorkOrders(ctx, "acme", maintenance.WorkOrderFilter{TechnicianID: ada.ID}, store.Page{})
 	if len(mine) != 3 {
 		t.Errorf("Ada's work orders = %d, want 3", len(mine))
 	}
-	page1, _ := db.ListWorkOrders(ctx, "acme", store.WorkOrderFilter{}, store.Page{Limit: 2})
-	page2, _ := db.ListWorkOrders(ctx, "acme", store.WorkOrderFilter{}, store.Page{Limit: 2, After: page1[1].ID})
+	page1, _ := st.ListWorkOrders(ctx, "acme", maintenance.WorkOrderFilter{}, store.Page{Limit: 2})
+	page2, _ := st.ListWorkOrders(ctx, "acme", maintenance.WorkOrderFilter{}, store.Page{Limit: 2, After: page1[1].ID})
 	if len(page1) != 2 || len(page2) != 1 || page2[0].ID != ids[0] {
 		t.Errorf("pages = %d + %d (last %v)", len(page1), len(page2), page2)
 	}
-	if _, err := db.ListWorkOrders(ctx, "acme", store.WorkOrderFilter{TechnicianID: "bob"}, store.Page{}); !errors.Is(err, store.ErrInvalid) {
+	if _, err := st.ListWorkOrders(ctx, "acme", maintenance.WorkOrderFilter{TechnicianID: "bob"}, store.Page{}); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("malformed technician filter: err = %v, want ErrInvalid", err)
 	}
 
 	at := mon.Add(11*time.Hour + 30*time.Minute)
-	bookings, err := db.TechnicianBookings(ctx, "acme", at, at.Add(24*time.Hour))
+	bookings, err := st.TechnicianBookings(ctx, "acme", at, at.Add(24*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,15 +361,16 @@ func TestListWorkOrdersAndBookings(t *testing.T) {
 
 func TestPreventiveSchedules(t *testing.T) {
 	db, _ := testenv.DB(t)
+	st := &maintenance.Store{DB: db}
 	ctx := context.Background()
 	mntAsset(t, db, "acme", "pump-1")
 	if _, err := db.CreateSensor(ctx, "acme", store.Sensor{AssetID: "pump-1", ID: "hours", Unit: "h"}); err != nil {
 		t.Fatal(err)
 	}
 	days := 90
-	cal, err := db.CreatePreventiveSchedule(ctx, "acme", store.PreventiveSchedule{
-		AssetID: "pump-1", Title: "Quarterly lubrication", EstimatedMinutes: 45, Kind: store.PreventiveCalendar, IntervalDays: &days,
-		Checklist: []string{"Grease DE bearing", "Grease NDE bearing"}, Parts: []store.Part{{PartNumber: "GREASE-EP2", Quantity: 0.2, Unit: "kg"}},
+	cal, err := st.CreatePreventiveSchedule(ctx, "acme", maintenance.PreventiveSchedule{
+		AssetID: "pump-1", Title: "Quarterly lubrication", EstimatedMinutes: 45, Kind: maintenance.PreventiveCalendar, IntervalDays: &days,
+		Checklist: []string{"Grease DE bearing", "Grease NDE bearing"}, Parts: []maintenance.Part{{PartNumber: "GREASE-EP2", Quantity: 0.2, Unit: "kg"}},
 		Active: true,
 	})
 	if err != nil {
@@ -372,8 +380,8 @@ func TestPreventiveSchedules(t *testing.T) {
 		t.Errorf("calendar schedule = %+v", cal)
 	}
 	every, last := 500.0, 1200.0
-	meter, err := db.CreatePreventiveSchedule(ctx, "acme", store.PreventiveSchedule{
-		AssetID: "pump-1", Title: "Seal inspection", EstimatedMinutes: 60, Kind: store.PreventiveMeter, SensorID: "hours",
+	meter, err := st.CreatePreventiveSchedule(ctx, "acme", maintenance.PreventiveSchedule{
+		AssetID: "pump-1", Title: "Seal inspection", EstimatedMinutes: 60, Kind: maintenance.PreventiveMeter, SensorID: "hours",
 		MeterInterval: &every, LastMeterReading: &last, Active: true,
 	})
 	if err != nil {
@@ -382,89 +390,91 @@ func TestPreventiveSchedules(t *testing.T) {
 	if meter.NextDueReading == nil || *meter.NextDueReading != 1700 || meter.NextDueAt != nil {
 		t.Errorf("meter schedule = %+v", meter)
 	}
-	for name, bad := range map[string]store.PreventiveSchedule{
-		"calendar without interval": {AssetID: "pump-1", Title: "x", EstimatedMinutes: 1, Kind: store.PreventiveCalendar},
-		"meter with interval days":  {AssetID: "pump-1", Title: "x", EstimatedMinutes: 1, Kind: store.PreventiveMeter, SensorID: "hours", MeterInterval: &every, IntervalDays: &days},
+	for name, bad := range map[string]maintenance.PreventiveSchedule{
+		"calendar without interval": {AssetID: "pump-1", Title: "x", EstimatedMinutes: 1, Kind: maintenance.PreventiveCalendar},
+		"meter with interval days":  {AssetID: "pump-1", Title: "x", EstimatedMinutes: 1, Kind: maintenance.PreventiveMeter, SensorID: "hours", MeterInterval: &every, IntervalDays: &days},
 		"unknown kind":              {AssetID: "pump-1", Title: "x", EstimatedMinutes: 1, Kind: "whenever"},
 	} {
-		if _, err := db.CreatePreventiveSchedule(ctx, "acme", bad); !errors.Is(err, store.ErrInvalid) {
+		if _, err := st.CreatePreventiveSchedule(ctx, "acme", bad); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
 		}
 	}
-	if _, err := db.CreatePreventiveSchedule(ctx, "acme", store.PreventiveSchedule{AssetID: "pump-1", Title: "x", EstimatedMinutes: 1,
-		Kind: store.PreventiveMeter, SensorID: "nope", MeterInterval: &every}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := st.CreatePreventiveSchedule(ctx, "acme", maintenance.PreventiveSchedule{AssetID: "pump-1", Title: "x", EstimatedMinutes: 1,
+		Kind: maintenance.PreventiveMeter, SensorID: "nope", MeterInterval: &every}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown sensor: err = %v, want ErrNotFound", err)
 	}
 
 	done := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	cal.LastDoneAt = &done
-	updated, err := db.UpdatePreventiveSchedule(ctx, "acme", cal)
+	updated, err := st.UpdatePreventiveSchedule(ctx, "acme", cal)
 	if err != nil || !updated.NextDueAt.Equal(time.Date(2030, 4, 1, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("after service = %+v, %v", updated.NextDueAt, err)
 	}
-	list, err := db.ListPreventiveSchedules(ctx, "acme", "pump-1")
+	list, err := st.ListPreventiveSchedules(ctx, "acme", "pump-1")
 	if err != nil || len(list) != 2 || list[0].Title != "Quarterly lubrication" {
 		t.Errorf("list = %+v, %v", list, err)
 	}
-	if err := db.DeletePreventiveSchedule(ctx, "acme", meter.ID); err != nil {
+	if err := st.DeletePreventiveSchedule(ctx, "acme", meter.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.GetPreventiveSchedule(ctx, "acme", meter.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := st.GetPreventiveSchedule(ctx, "acme", meter.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("deleted: err = %v", err)
 	}
 }
 
 func TestAutoAssignWorkOrder(t *testing.T) {
 	db, _ := testenv.DB(t)
+	st := &maintenance.Store{DB: db}
 	ctx := context.Background()
 	mntAsset(t, db, "acme", "pump-1")
-	ada := mntTechnician(t, db, "acme", "Ada", "mech")
+	ada := mntTechnician(t, st, "acme", "Ada", "mech")
 	mon := mntMonday(t)
 	tue10, tue11 := mon.Add(34*time.Hour), mon.Add(35*time.Hour)
-	w, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "pump-1", Title: "Fix", RequiredSkills: []string{"mech"},
+	w, err := st.CreateWorkOrder(ctx, "acme", maintenance.WorkOrder{AssetID: "pump-1", Title: "Fix", RequiredSkills: []string{"mech"},
 		EstimatedMinutes: 60, TechnicianID: ada.ID, ScheduledStart: &tue10, ScheduledEnd: &tue11})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := db.AutoAssignWorkOrder(ctx, "acme", w.ID, mon.Add(7*time.Hour), schedule.Options{})
+	got, err := st.AutoAssignWorkOrder(ctx, "acme", w.ID, mon.Add(7*time.Hour), schedule.Options{})
 	if err != nil || got.TechnicianID != ada.ID || !got.ScheduledStart.Equal(mon.Add(8*time.Hour)) {
 		t.Fatalf("auto-assign = %+v, %v; want Monday 08:00", got, err)
 	}
 	// Its own old slot does not block it: from Tuesday 10:00 it stays put.
-	got, err = db.AutoAssignWorkOrder(ctx, "acme", w.ID, mon.Add(8*time.Hour), schedule.Options{})
+	got, err = st.AutoAssignWorkOrder(ctx, "acme", w.ID, mon.Add(8*time.Hour), schedule.Options{})
 	if err != nil || !got.ScheduledStart.Equal(mon.Add(8*time.Hour)) {
 		t.Errorf("re-assign onto its own slot = %+v, %v", got.ScheduledStart, err)
 	}
-	hyd, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "pump-1", Title: "Hydraulics", RequiredSkills: []string{"hyd"}, EstimatedMinutes: 60})
+	hyd, err := st.CreateWorkOrder(ctx, "acme", maintenance.WorkOrder{AssetID: "pump-1", Title: "Hydraulics", RequiredSkills: []string{"hyd"}, EstimatedMinutes: 60})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.AutoAssignWorkOrder(ctx, "acme", hyd.ID, mon, schedule.Options{}); !errors.Is(err, store.ErrUnschedulable) || !errors.Is(err, store.ErrInvalid) {
+	if _, err := st.AutoAssignWorkOrder(ctx, "acme", hyd.ID, mon, schedule.Options{}); !errors.Is(err, maintenance.ErrUnschedulable) || !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("nobody qualified: err = %v, want ErrUnschedulable", err)
 	}
-	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", w.ID, workorder.InProgress, mon.Add(8*time.Hour)); err != nil {
+	if _, _, err := st.UpdateWorkOrderStatus(ctx, "acme", w.ID, workorder.InProgress, mon.Add(8*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.AutoAssignWorkOrder(ctx, "acme", w.ID, mon, schedule.Options{}); !errors.Is(err, store.ErrConflict) {
+	if _, err := st.AutoAssignWorkOrder(ctx, "acme", w.ID, mon, schedule.Options{}); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("started work order: err = %v, want ErrConflict", err)
 	}
 }
 
 func TestReplanWorkOrders(t *testing.T) {
 	db, _ := testenv.DB(t)
+	st := &maintenance.Store{DB: db}
 	ctx := context.Background()
 	mntAsset(t, db, "acme", "pump-1")
-	ada := mntTechnician(t, db, "acme", "Ada", "mech")
+	ada := mntTechnician(t, st, "acme", "Ada", "mech")
 	mon := mntMonday(t)
 	now := mon.Add(7 * time.Hour)
-	create := func(title string, p workorder.Priority, minutes int, deadline *time.Time, from, to time.Duration) store.WorkOrder {
+	create := func(title string, p workorder.Priority, minutes int, deadline *time.Time, from, to time.Duration) maintenance.WorkOrder {
 		t.Helper()
-		w := store.WorkOrder{AssetID: "pump-1", Title: title, Priority: p, RequiredSkills: []string{"mech"}, EstimatedMinutes: minutes, Deadline: deadline}
+		w := maintenance.WorkOrder{AssetID: "pump-1", Title: title, Priority: p, RequiredSkills: []string{"mech"}, EstimatedMinutes: minutes, Deadline: deadline}
 		if to > from {
 			s, e := mon.Add(from), mon.Add(to)
 			w.TechnicianID, w.ScheduledStart, w.ScheduledEnd = ada.ID, &s, &e
 		}
-		out, err := db.CreateWorkOrder(ctx, "acme", w)
+		out, err := st.CreateWorkOrder(ctx, "acme", w)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -476,7 +486,7 @@ func TestReplanWorkOrders(t *testing.T) {
 	crit := create("Replace seal", workorder.Critical, 240, &noon, 12*time.Hour, 16*time.Hour)
 	backlog := create("Tighten bolts", workorder.Medium, 60, nil, 0, 0)
 
-	dry, err := db.ReplanWorkOrders(ctx, "acme", now, schedule.Options{}, false)
+	dry, err := st.ReplanWorkOrders(ctx, "acme", now, schedule.Options{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -484,11 +494,11 @@ func TestReplanWorkOrders(t *testing.T) {
 		dry.UnassignedAfter != 0 || !dry.Better || dry.Applied || len(dry.Changes) != 3 {
 		t.Fatalf("dry run = %+v", dry)
 	}
-	if w, _ := db.GetWorkOrder(ctx, "acme", crit.ID); !w.ScheduledStart.Equal(mon.Add(12 * time.Hour)) {
+	if w, _ := st.GetWorkOrder(ctx, "acme", crit.ID); !w.ScheduledStart.Equal(mon.Add(12 * time.Hour)) {
 		t.Fatal("the dry run changed the work order")
 	}
 
-	applied, err := db.ReplanWorkOrders(ctx, "acme", now, schedule.Options{}, true)
+	applied, err := st.ReplanWorkOrders(ctx, "acme", now, schedule.Options{}, true)
 	if err != nil || !applied.Applied {
 		t.Fatalf("apply = %+v, %v", applied, err)
 	}
@@ -496,12 +506,12 @@ func TestReplanWorkOrders(t *testing.T) {
 	// medium job goes before the long low-priority one.
 	want := map[string]time.Time{crit.ID: mon.Add(8 * time.Hour), backlog.ID: mon.Add(12 * time.Hour), low.ID: mon.Add(32 * time.Hour)}
 	for id, start := range want {
-		w, err := db.GetWorkOrder(ctx, "acme", id)
+		w, err := st.GetWorkOrder(ctx, "acme", id)
 		if err != nil || w.ScheduledStart == nil || !w.ScheduledStart.Equal(start) || w.TechnicianID != ada.ID || w.Late {
 			t.Errorf("%s after the re-plan: %v %v late=%v, want %s", w.Title, w.ScheduledStart, w.TechnicianID, w.Late, start)
 		}
 	}
-	again, err := db.ReplanWorkOrders(ctx, "acme", now, schedule.Options{}, true)
+	again, err := st.ReplanWorkOrders(ctx, "acme", now, schedule.Options{}, true)
 	if err != nil || again.Better || again.Applied || len(again.Changes) != 0 {
 		t.Errorf("second re-plan = %+v, %v; want nothing to improve", again, err)
 	}
@@ -512,11 +522,12 @@ func TestReplanWorkOrders(t *testing.T) {
 // working day, 1,500 in all) — and places the job with schedule.Assign.
 func BenchmarkPlanWorkOrderInputs(b *testing.B) {
 	db, _ := testenv.DB(b)
+	st := &maintenance.Store{DB: db}
 	ctx := context.Background()
 	mntAsset(b, db, "acme", "pump-1")
 	mon := mntMonday(b)
 	for i := range 50 {
-		tech := mntTechnician(b, db, "acme", fmt.Sprintf("tech %02d", i), "mech")
+		tech := mntTechnician(b, st, "acme", fmt.Sprintf("tech %02d", i), "mech")
 		for day := range 14 {
 			if d := mon.AddDate(0, 0, day).Weekday(); d == time.Saturday || d == time.Sunday {
 				continue
@@ -524,7 +535,7 @@ func BenchmarkPlanWorkOrderInputs(b *testing.B) {
 			for slot := range 3 {
 				s := mon.AddDate(0, 0, day).Add(time.Duration(8+2*slot+i%2) * time.Hour)
 				e := s.Add(90 * time.Minute)
-				if _, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "pump-1", Title: "booked", EstimatedMinutes: 90,
+				if _, err := st.CreateWorkOrder(ctx, "acme", maintenance.WorkOrder{AssetID: "pump-1", Title: "booked", EstimatedMinutes: 90,
 					TechnicianID: tech.ID, ScheduledStart: &s, ScheduledEnd: &e}); err != nil {
 					b.Fatal(err)
 				}
@@ -532,10 +543,10 @@ func BenchmarkPlanWorkOrderInputs(b *testing.B) {
 		}
 	}
 	deadline := mon.Add(3 * 24 * time.Hour)
-	job := store.WorkOrder{ID: "new", RequiredSkills: []string{"mech"}, EstimatedMinutes: 180, Priority: workorder.High, Deadline: &deadline}.Job(mon)
+	job := maintenance.WorkOrder{ID: "new", RequiredSkills: []string{"mech"}, EstimatedMinutes: 180, Priority: workorder.High, Deadline: &deadline}.Job(mon)
 	b.ResetTimer()
 	for b.Loop() {
-		techs, err := db.SchedulingTechnicians(ctx, "acme", job.Skills, mon, deadline.Add(schedule.DefaultHorizon))
+		techs, err := st.SchedulingTechnicians(ctx, "acme", job.Skills, mon, deadline.Add(schedule.DefaultHorizon))
 		if err != nil {
 			b.Fatal(err)
 		}

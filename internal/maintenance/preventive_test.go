@@ -1,4 +1,4 @@
-package store_test
+package maintenance_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/schedule"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
@@ -19,23 +20,24 @@ import (
 // completed work order moves the schedule on.
 func TestPreventiveWorkOrders(t *testing.T) {
 	db, _ := testenv.DB(t)
+	st := &maintenance.Store{DB: db}
 	ctx := context.Background()
-	seed(t, db, "acme", "pump-1")
+	mntAsset(t, db, "acme", "pump-1")
 	hours, err := db.CreateSensor(ctx, "acme", store.Sensor{AssetID: "pump-1", ID: "hours", Unit: "h"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ada := mntTechnician(t, db, "acme", "Ada", "mech")
+	ada := mntTechnician(t, st, "acme", "Ada", "mech")
 	now := mntMonday(t).Add(7 * time.Hour)
-	create := func(tenant string, p store.PreventiveSchedule) store.PreventiveSchedule {
+	create := func(tenant string, p maintenance.PreventiveSchedule) maintenance.PreventiveSchedule {
 		t.Helper()
 		p.AssetID, p.EstimatedMinutes = "pump-1", 60
 		if p.MeterInterval == nil {
-			p.Kind = store.PreventiveCalendar
+			p.Kind = maintenance.PreventiveCalendar
 		} else {
-			p.Kind, p.SensorID = store.PreventiveMeter, "hours"
+			p.Kind, p.SensorID = maintenance.PreventiveMeter, "hours"
 		}
-		out, err := db.CreatePreventiveSchedule(ctx, tenant, p)
+		out, err := st.CreatePreventiveSchedule(ctx, tenant, p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,30 +47,32 @@ func TestPreventiveWorkOrders(t *testing.T) {
 	monthly, quarterly, rarely := 30, 90, 5000.0
 	every, last := 500.0, 1200.0
 
-	lube := create("acme", store.PreventiveSchedule{Title: "A lubrication", IntervalDays: &monthly, LastDoneAt: at(-29 * 24 * time.Hour),
+	lube := create("acme", maintenance.PreventiveSchedule{Title: "A lubrication", IntervalDays: &monthly, LastDoneAt: at(-29 * 24 * time.Hour),
 		RequiredSkills: []string{"mech"}, Checklist: []string{"Grease DE", "Grease NDE"}, Active: true, Priority: workorder.High})
-	create("acme", store.PreventiveSchedule{Title: "B inspection", IntervalDays: &quarterly, LastDoneAt: at(-10 * 24 * time.Hour), Active: true})
-	seal := create("acme", store.PreventiveSchedule{Title: "C seal", MeterInterval: &every, LastMeterReading: &last, Active: true,
+	create("acme", maintenance.PreventiveSchedule{Title: "B inspection", IntervalDays: &quarterly, LastDoneAt: at(-10 * 24 * time.Hour), Active: true})
+	seal := create("acme", maintenance.PreventiveSchedule{Title: "C seal", MeterInterval: &every, LastMeterReading: &last, Active: true,
 		RequiredSkills: []string{"mech"}})
-	create("acme", store.PreventiveSchedule{Title: "D overhaul", MeterInterval: &rarely, Active: true})
-	create("acme", store.PreventiveSchedule{Title: "E paused", IntervalDays: &monthly, LastDoneAt: at(-90 * 24 * time.Hour), Active: false})
-	seed(t, db, "rival", "pump-1")
-	create("rival", store.PreventiveSchedule{Title: "R overdue", IntervalDays: &monthly, LastDoneAt: at(-90 * 24 * time.Hour), Active: true})
+	create("acme", maintenance.PreventiveSchedule{Title: "D overhaul", MeterInterval: &rarely, Active: true})
+	create("acme", maintenance.PreventiveSchedule{Title: "E paused", IntervalDays: &monthly, LastDoneAt: at(-90 * 24 * time.Hour), Active: false})
+	mntAsset(t, db, "rival", "pump-1")
+	create("rival", maintenance.PreventiveSchedule{Title: "R overdue", IntervalDays: &monthly, LastDoneAt: at(-90 * 24 * time.Hour), Active: true})
 	// 48 running hours over the last 47 hours: 1700 h is reached in about
 	// 11.75 hours.
-	writeReadings(t, db, []store.Reading{
+	if err := db.WriteReadings(ctx, nil, []store.Reading{
 		{TenantID: "acme", SensorKey: hours.Key, TS: now.Add(-48 * time.Hour), Value: 1640},
 		{TenantID: "acme", SensorKey: hours.Key, TS: now.Add(-time.Hour), Value: 1688},
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 
-	titles := func(due []store.DuePreventive) string {
+	titles := func(due []maintenance.DuePreventive) string {
 		var out []string
 		for _, d := range due {
 			out = append(out, d.Schedule.Title)
 		}
 		return strings.Join(out, ", ")
 	}
-	due, err := db.DuePreventiveSchedules(ctx, "acme", now, 72*time.Hour)
+	due, err := st.DuePreventiveSchedules(ctx, "acme", now, 72*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,18 +87,18 @@ func TestPreventiveWorkOrders(t *testing.T) {
 	if m == nil || m.Value != 1688 || m.Unit != "h" || due[1].Deadline.Sub(eta).Abs() > time.Second || !strings.Contains(due[1].Reason, "due at 1700 h") {
 		t.Errorf("C due %s (%s, meter %+v), want about %s", due[1].Deadline, due[1].Reason, m, eta)
 	}
-	if due, _ := db.DuePreventiveSchedules(ctx, "acme", now, 0); len(due) != 0 {
+	if due, _ := st.DuePreventiveSchedules(ctx, "acme", now, 0); len(due) != 0 {
 		t.Errorf("without lead time %q are due", titles(due))
 	}
 
 	// Raised once, however often and however concurrently.
 	job := due[0].WorkOrder()
 	var wg sync.WaitGroup
-	results := make([]store.PlannedWorkOrder, 4)
+	results := make([]maintenance.PlannedWorkOrder, 4)
 	for i := range results {
 		wg.Go(func() {
 			var err error
-			if results[i], err = db.PlanWorkOrder(ctx, "acme", job, now, schedule.Options{}); err != nil {
+			if results[i], err = st.PlanWorkOrder(ctx, "acme", job, now, schedule.Options{}); err != nil {
 				t.Error(err)
 			}
 		})
@@ -115,54 +119,54 @@ func TestPreventiveWorkOrders(t *testing.T) {
 		!strings.Contains(wo.Description, "Preventive maintenance (calendar: every 30 days") {
 		t.Fatalf("%d created; work order %+v", created, wo)
 	}
-	if due, _ := db.DuePreventiveSchedules(ctx, "acme", now, 72*time.Hour); titles(due) != "C seal" {
+	if due, _ := st.DuePreventiveSchedules(ctx, "acme", now, 72*time.Hour); titles(due) != "C seal" {
 		t.Errorf("with A's work order open, due = %q", titles(due))
 	}
 
 	// Done: the schedule counts from the completion.
 	finish := func(id string, when time.Time) {
 		t.Helper()
-		if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", id, workorder.InProgress, when.Add(-time.Hour)); err != nil {
+		if _, _, err := st.UpdateWorkOrderStatus(ctx, "acme", id, workorder.InProgress, when.Add(-time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		w, _ := db.GetWorkOrder(ctx, "acme", id)
-		var all []store.ChecklistUpdate
+		w, _ := st.GetWorkOrder(ctx, "acme", id)
+		var all []maintenance.ChecklistUpdate
 		for i := range w.Checklist {
-			all = append(all, store.ChecklistUpdate{Index: i, Done: true})
+			all = append(all, maintenance.ChecklistUpdate{Index: i, Done: true})
 		}
-		if _, err := db.UpdateChecklist(ctx, "acme", id, all, "ada", when); err != nil {
+		if _, err := st.UpdateChecklist(ctx, "acme", id, all, "ada", when); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", id, workorder.Done, when); err != nil {
+		if _, _, err := st.UpdateWorkOrderStatus(ctx, "acme", id, workorder.Done, when); err != nil {
 			t.Fatal(err)
 		}
 	}
 	finish(wo.ID, now.Add(3*time.Hour))
-	lube, _ = db.GetPreventiveSchedule(ctx, "acme", lube.ID)
+	lube, _ = st.GetPreventiveSchedule(ctx, "acme", lube.ID)
 	if lube.LastDoneAt == nil || !lube.LastDoneAt.Equal(now.Add(3*time.Hour)) || !lube.NextDueAt.Equal(now.Add(3*time.Hour).AddDate(0, 0, 30)) {
 		t.Errorf("after the work order: last done %v, next due %v", lube.LastDoneAt, lube.NextDueAt)
 	}
-	sealWO, err := db.PlanWorkOrder(ctx, "acme", due[1].WorkOrder(), now, schedule.Options{})
+	sealWO, err := st.PlanWorkOrder(ctx, "acme", due[1].WorkOrder(), now, schedule.Options{})
 	if err != nil || !sealWO.Created {
 		t.Fatalf("seal work order %+v, %v", sealWO, err)
 	}
 	finish(sealWO.WorkOrder.ID, now)
-	seal, _ = db.GetPreventiveSchedule(ctx, "acme", seal.ID)
+	seal, _ = st.GetPreventiveSchedule(ctx, "acme", seal.ID)
 	if seal.LastMeterReading == nil || *seal.LastMeterReading != 1688 || *seal.NextDueReading != 2188 {
 		t.Errorf("after the seal work order: last reading %s, next due %g; want 1688 and 2188", orNil(seal.LastMeterReading), *seal.NextDueReading)
 	}
-	if due, _ := db.DuePreventiveSchedules(ctx, "acme", now.Add(4*time.Hour), 72*time.Hour); len(due) != 0 {
+	if due, _ := st.DuePreventiveSchedules(ctx, "acme", now.Add(4*time.Hour), 72*time.Hour); len(due) != 0 {
 		t.Errorf("after both were done, due = %q", titles(due))
 	}
 	// A cancelled work order leaves the schedule due; the next one is raised.
-	again, err := db.PlanWorkOrder(ctx, "acme", due[0].WorkOrder(), now, schedule.Options{})
+	again, err := st.PlanWorkOrder(ctx, "acme", due[0].WorkOrder(), now, schedule.Options{})
 	if err != nil || !again.Created || again.WorkOrder.ID == wo.ID {
 		t.Fatalf("after done, raise again = %+v, %v", again, err)
 	}
-	if _, _, err := db.UpdateWorkOrderStatus(ctx, "acme", again.WorkOrder.ID, workorder.Cancelled, now); err != nil {
+	if _, _, err := st.UpdateWorkOrderStatus(ctx, "acme", again.WorkOrder.ID, workorder.Cancelled, now); err != nil {
 		t.Fatal(err)
 	}
-	if l, _ := db.GetPreventiveSchedule(ctx, "acme", lube.ID); !l.LastDoneAt.Equal(*lube.LastDoneAt) {
+	if l, _ := st.GetPreventiveSchedule(ctx, "acme", lube.ID); !l.LastDoneAt.Equal(*lube.LastDoneAt) {
 		t.Errorf("a cancelled work order moved last_done_at to %v", l.LastDoneAt)
 	}
 }
@@ -180,6 +184,7 @@ func orNil(v *float64) string {
 // are due.
 func BenchmarkDuePreventiveSchedules(b *testing.B) {
 	db, _ := testenv.DB(b)
+	st := &maintenance.Store{DB: db}
 	ctx := context.Background()
 	testenv.Tenant(b, db, "acme")
 	now := time.Now().UTC().Truncate(time.Hour)
@@ -203,8 +208,8 @@ func BenchmarkDuePreventiveSchedules(b *testing.B) {
 		if a%4 == 0 {
 			due++
 		}
-		if _, err := db.CreatePreventiveSchedule(ctx, "acme", store.PreventiveSchedule{AssetID: asset, Title: "seal", EstimatedMinutes: 60,
-			Kind: store.PreventiveMeter, SensorID: "hours", MeterInterval: &every, LastMeterReading: &last, Active: true}); err != nil {
+		if _, err := st.CreatePreventiveSchedule(ctx, "acme", maintenance.PreventiveSchedule{AssetID: asset, Title: "seal", EstimatedMinutes: 60,
+			Kind: maintenance.PreventiveMeter, SensorID: "hours", MeterInterval: &every, LastMeterReading: &last, Active: true}); err != nil {
 			b.Fatal(err)
 		}
 		for c := range 5 {
@@ -213,18 +218,20 @@ func BenchmarkDuePreventiveSchedules(b *testing.B) {
 			if c >= 3 {
 				due++
 			}
-			if _, err := db.CreatePreventiveSchedule(ctx, "acme", store.PreventiveSchedule{AssetID: asset, Title: fmt.Sprintf("cal-%d", c), EstimatedMinutes: 30,
-				Kind: store.PreventiveCalendar, IntervalDays: &days, LastDoneAt: &done, Active: true}); err != nil {
+			if _, err := st.CreatePreventiveSchedule(ctx, "acme", maintenance.PreventiveSchedule{AssetID: asset, Title: fmt.Sprintf("cal-%d", c), EstimatedMinutes: 30,
+				Kind: maintenance.PreventiveCalendar, IntervalDays: &days, LastDoneAt: &done, Active: true}); err != nil {
 				b.Fatal(err)
 			}
 		}
 	}
-	writeReadings(b, db, rows)
+	if err := db.WriteReadings(ctx, nil, rows); err != nil {
+		b.Fatal(err)
+	}
 	if _, err := db.Pool.Exec(ctx, "ANALYZE"); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		got, err := db.DuePreventiveSchedules(ctx, "acme", now, 72*time.Hour)
+		got, err := st.DuePreventiveSchedules(ctx, "acme", now, 72*time.Hour)
 		if err != nil {
 			b.Fatal(err)
 		}
