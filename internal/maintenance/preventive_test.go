@@ -2,6 +2,7 @@ package maintenance_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -240,4 +241,67 @@ func BenchmarkDuePreventiveSchedules(b *testing.B) {
 		}
 	}
 	b.ReportMetric(1200*float64(b.N)/b.Elapsed().Seconds(), "schedules/s")
+}
+
+func TestPreventiveSchedules(t *testing.T) {
+	db, _ := testenv.DB(t)
+	st := &maintenance.Store{DB: db}
+	ctx := context.Background()
+	mntAsset(t, db, "acme", "pump-1")
+	if _, err := db.CreateSensor(ctx, "acme", store.Sensor{AssetID: "pump-1", ID: "hours", Unit: "h"}); err != nil {
+		t.Fatal(err)
+	}
+	days := 90
+	cal, err := st.CreatePreventiveSchedule(ctx, "acme", maintenance.PreventiveSchedule{
+		AssetID: "pump-1", Title: "Quarterly lubrication", EstimatedMinutes: 45, Kind: maintenance.PreventiveCalendar, IntervalDays: &days,
+		Checklist: []string{"Grease DE bearing", "Grease NDE bearing"}, Parts: []maintenance.Part{{PartNumber: "GREASE-EP2", Quantity: 0.2, Unit: "kg"}},
+		Active: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cal.NextDueAt == nil || !cal.NextDueAt.Equal(cal.CreatedAt.AddDate(0, 0, 90)) || len(cal.Checklist) != 2 || cal.Priority != workorder.Medium {
+		t.Errorf("calendar schedule = %+v", cal)
+	}
+	every, last := 500.0, 1200.0
+	meter, err := st.CreatePreventiveSchedule(ctx, "acme", maintenance.PreventiveSchedule{
+		AssetID: "pump-1", Title: "Seal inspection", EstimatedMinutes: 60, Kind: maintenance.PreventiveMeter, SensorID: "hours",
+		MeterInterval: &every, LastMeterReading: &last, Active: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meter.NextDueReading == nil || *meter.NextDueReading != 1700 || meter.NextDueAt != nil {
+		t.Errorf("meter schedule = %+v", meter)
+	}
+	for name, bad := range map[string]maintenance.PreventiveSchedule{
+		"calendar without interval": {AssetID: "pump-1", Title: "x", EstimatedMinutes: 1, Kind: maintenance.PreventiveCalendar},
+		"meter with interval days":  {AssetID: "pump-1", Title: "x", EstimatedMinutes: 1, Kind: maintenance.PreventiveMeter, SensorID: "hours", MeterInterval: &every, IntervalDays: &days},
+		"unknown kind":              {AssetID: "pump-1", Title: "x", EstimatedMinutes: 1, Kind: "whenever"},
+	} {
+		if _, err := st.CreatePreventiveSchedule(ctx, "acme", bad); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
+		}
+	}
+	if _, err := st.CreatePreventiveSchedule(ctx, "acme", maintenance.PreventiveSchedule{AssetID: "pump-1", Title: "x", EstimatedMinutes: 1,
+		Kind: maintenance.PreventiveMeter, SensorID: "nope", MeterInterval: &every}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown sensor: err = %v, want ErrNotFound", err)
+	}
+
+	done := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	cal.LastDoneAt = &done
+	updated, err := st.UpdatePreventiveSchedule(ctx, "acme", cal)
+	if err != nil || !updated.NextDueAt.Equal(time.Date(2030, 4, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("after service = %+v, %v", updated.NextDueAt, err)
+	}
+	list, err := st.ListPreventiveSchedules(ctx, "acme", "pump-1")
+	if err != nil || len(list) != 2 || list[0].Title != "Quarterly lubrication" {
+		t.Errorf("list = %+v, %v", list, err)
+	}
+	if err := st.DeletePreventiveSchedule(ctx, "acme", meter.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetPreventiveSchedule(ctx, "acme", meter.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("deleted: err = %v", err)
+	}
 }
