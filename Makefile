@@ -48,7 +48,7 @@ vet:
 ## bench: Go benchmarks, then the HTTP load generator against a spawned API
 ## (single-reading POSTs at 10k/s, batched POSTs, raw COPY in the same run);
 ## record the figures in docs/BENCHMARKS.md
-BENCH_PKGS ?= ./internal/store ./internal/detect ./internal/ingest ./internal/ml/... ./internal/registry/... ./internal/schedule ./internal/simulate
+BENCH_PKGS ?= ./internal/store ./internal/maintenance ./internal/detect ./internal/ingest ./internal/ml/... ./internal/registry/... ./internal/schedule ./internal/simulate
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 $(BENCH_PKGS)
 	./$(BIN) loadtest -duration 20s -copy-duration 10s

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/schedule"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/workorder"
@@ -13,7 +14,10 @@ import (
 // Maintenance plans work orders for approved incidents and due preventive
 // schedules.
 type Maintenance struct {
+	// DB reads the assets and lists the tenants.
 	DB *store.DB
+	// Store plans and reads the work orders.
+	Store *maintenance.Store
 	// Schedule tunes the optimizer (horizon, load window).
 	Schedule schedule.Options
 }
@@ -25,26 +29,26 @@ type ScheduleInput struct {
 	IncidentID  string
 	Title       string
 	Description string
-	Priority    string
+	Priority    workorder.Priority
 	Deadline    time.Time
 	Now         time.Time
 }
 
 // WorkOrder is the work order an incident got.
 type WorkOrder struct {
-	ID           string     `json:"id"`
-	Created      bool       `json:"created"`
-	TechnicianID string     `json:"technician_id,omitempty"`
-	Start        *time.Time `json:"start,omitempty"`
-	End          *time.Time `json:"end,omitempty"`
-	Deadline     time.Time  `json:"deadline"`
-	Late         bool       `json:"late"`
-	Priority     string     `json:"priority"`
+	ID           string             `json:"id"`
+	Created      bool               `json:"created"`
+	TechnicianID string             `json:"technician_id,omitempty"`
+	Start        *time.Time         `json:"start,omitempty"`
+	End          *time.Time         `json:"end,omitempty"`
+	Deadline     time.Time          `json:"deadline"`
+	Late         bool               `json:"late"`
+	Priority     workorder.Priority `json:"priority"`
 	// Unassigned says why no technician was booked; empty when one was.
 	Unassigned string `json:"unassigned,omitempty"`
 	// Displaced lists the lower-priority work orders, not yet started, whose
 	// slot this one took to meet its deadline; they were booked again and
-	// their history says so (store.WorkOrderEvents).
+	// their history says so (maintenance.Store.WorkOrderEvents).
 	Displaced []string `json:"displaced,omitempty"`
 }
 
@@ -80,13 +84,12 @@ func repairMinutes(asset store.Asset) int {
 }
 
 // ScheduleWorkOrder creates the incident's work order on the technician who
-// can finish it first before the deadline (see store.PlanWorkOrder), ahead
-// of lower-priority work that has not started when that is what meets the
-// deadline. The
-// asset's metadata may name "required_skills" (a list) and
-// "repair_minutes". A deadline sooner than now plus the repair's duration is
-// moved to that instant. Idempotent: a retry returns the work order the first
-// attempt created.
+// can finish it first before the deadline (see
+// maintenance.Store.PlanWorkOrder), ahead of lower-priority work that has not
+// started when that is what meets the deadline. The asset's metadata may
+// name "required_skills" (a list) and "repair_minutes". A deadline sooner
+// than now plus the repair's duration is moved to that instant. Idempotent: a
+// retry returns the work order the first attempt created.
 func (a *Maintenance) ScheduleWorkOrder(ctx context.Context, in ScheduleInput) (WorkOrder, error) {
 	asset, err := a.DB.AssetOf(ctx, in.TenantID, in.AssetID)
 	if err != nil {
@@ -106,10 +109,10 @@ func (a *Maintenance) ScheduleWorkOrder(ctx context.Context, in ScheduleInput) (
 		// A deadline sooner than the repair takes cannot be met by anyone.
 		deadline = earliest
 	}
-	planned, err := a.DB.PlanWorkOrder(ctx, in.TenantID, store.WorkOrder{
+	planned, err := a.Store.PlanWorkOrder(ctx, in.TenantID, maintenance.WorkOrder{
 		AssetID: in.AssetID, IncidentID: in.IncidentID, Title: in.Title, Description: in.Description,
-		Priority: workorder.Priority(in.Priority), RequiredSkills: skills, EstimatedMinutes: minutes, Deadline: &deadline,
-		Checklist: []store.ChecklistItem{
+		Priority: in.Priority, RequiredSkills: skills, EstimatedMinutes: minutes, Deadline: &deadline,
+		Checklist: []maintenance.ChecklistItem{
 			{Text: "Isolate and lock out the machine"},
 			{Text: "Inspect the components behind the anomalous sensors"},
 			{Text: "Repair or replace what is worn"},
@@ -123,10 +126,10 @@ func (a *Maintenance) ScheduleWorkOrder(ctx context.Context, in ScheduleInput) (
 }
 
 // fromPlanned is the activity's account of a planned work order.
-func fromPlanned(planned store.PlannedWorkOrder) WorkOrder {
+func fromPlanned(planned maintenance.PlannedWorkOrder) WorkOrder {
 	wo := planned.WorkOrder
 	out := WorkOrder{ID: wo.ID, Created: planned.Created, TechnicianID: wo.TechnicianID, Start: wo.ScheduledStart, End: wo.ScheduledEnd,
-		Late: wo.Late, Priority: string(wo.Priority), Unassigned: planned.Unassigned, Displaced: planned.Displaced}
+		Late: wo.Late, Priority: wo.Priority, Unassigned: planned.Unassigned, Displaced: planned.Displaced}
 	if wo.Deadline != nil {
 		out.Deadline = *wo.Deadline
 	}
@@ -144,10 +147,10 @@ type WorkOrderStatusInput struct {
 
 // WorkOrderStatus returns a work order's status: the incident's fallback
 // when a status-change signal was lost. Read-only.
-func (a *Maintenance) WorkOrderStatus(ctx context.Context, in WorkOrderStatusInput) (string, error) {
-	wo, err := a.DB.GetWorkOrder(ctx, in.TenantID, in.WorkOrderID)
+func (a *Maintenance) WorkOrderStatus(ctx context.Context, in WorkOrderStatusInput) (workorder.Status, error) {
+	wo, err := a.Store.GetWorkOrder(ctx, in.TenantID, in.WorkOrderID)
 	if err != nil {
 		return "", permanent(err)
 	}
-	return string(wo.Status), nil
+	return wo.Status, nil
 }

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/smartmaint/smartmaint/activities"
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/schedule"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
@@ -20,7 +21,7 @@ import (
 
 // maintenanceEnv is a tenant with one asset and one technician on office
 // hours (Monday to Friday, 08:00–16:00 UTC), and the Maintenance activities.
-func maintenanceEnv(t *testing.T) (*store.DB, *testsuite.TestActivityEnvironment, *activities.Maintenance, store.Technician) {
+func maintenanceEnv(t *testing.T) (*store.DB, *testsuite.TestActivityEnvironment, *activities.Maintenance, maintenance.Technician) {
 	t.Helper()
 	db, _ := testenv.DB(t)
 	ctx := context.Background()
@@ -32,14 +33,14 @@ func maintenanceEnv(t *testing.T) (*store.DB, *testsuite.TestActivityEnvironment
 	if err := json.Unmarshal([]byte(`{"mon":[["08:00","16:00"]],"tue":[["08:00","16:00"]],"wed":[["08:00","16:00"]],"thu":[["08:00","16:00"]],"fri":[["08:00","16:00"]]}`), &week); err != nil {
 		t.Fatal(err)
 	}
-	tech, err := db.CreateTechnician(ctx, "demo", store.Technician{Name: "Ada", TimeZone: "UTC", Shifts: week, Active: true})
+	tech, err := (&maintenance.Store{DB: db}).CreateTechnician(ctx, "demo", maintenance.Technician{Name: "Ada", TimeZone: "UTC", Shifts: week, Active: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := suite.NewTestActivityEnvironment()
-	a := &activities.Maintenance{DB: db}
+	a := &activities.Maintenance{DB: db, Store: &maintenance.Store{DB: db}}
 	env.RegisterActivity(a)
 	return db, env, a, tech
 }
@@ -65,7 +66,7 @@ func TestScheduleWorkOrderDeadlineLeavesTheRepair(t *testing.T) {
 	now := time.Date(2030, 6, 3, 8, 0, 0, 0, time.UTC) // a Monday
 	for _, p := range workorder.Priorities {
 		wo := scheduleWorkOrder(t, env, a, activities.ScheduleInput{TenantID: "demo", AssetID: "mill-01", IncidentID: "inc-" + string(p),
-			Title: "Repair", Priority: string(p), Deadline: now.Add(time.Hour), Now: now})
+			Title: "Repair", Priority: p, Deadline: now.Add(time.Hour), Now: now})
 		if wo.Deadline.Before(now.Add(120 * time.Minute)) {
 			t.Errorf("%s: deadline %s, want at least now + 120 min", p, wo.Deadline)
 		}
@@ -78,11 +79,11 @@ func TestScheduleWorkOrderDeadlineLeavesTheRepair(t *testing.T) {
 // preventive job is booked after it. A retried activity returns the same
 // work order and moves nothing.
 func TestScheduleWorkOrderPreempts(t *testing.T) {
-	db, env, a, tech := maintenanceEnv(t)
+	_, env, a, tech := maintenanceEnv(t)
 	ctx := context.Background()
 	now := time.Date(2030, 6, 3, 8, 0, 0, 0, time.UTC)
 	s, e, due := now, now.Add(2*time.Hour), now.Add(12*time.Hour)
-	lube, err := db.CreateWorkOrder(ctx, "demo", store.WorkOrder{AssetID: "mill-01", Title: "Lubricate", Priority: workorder.Medium,
+	lube, err := a.Store.CreateWorkOrder(ctx, "demo", maintenance.WorkOrder{AssetID: "mill-01", Title: "Lubricate", Priority: workorder.Medium,
 		EstimatedMinutes: 120, TechnicianID: tech.ID, ScheduledStart: &s, ScheduledEnd: &e, Deadline: &due})
 	if err != nil {
 		t.Fatal(err)
@@ -97,11 +98,11 @@ func TestScheduleWorkOrderPreempts(t *testing.T) {
 	if again.Created || again.ID != wo.ID || !again.Start.Equal(*wo.Start) {
 		t.Errorf("retry = %+v, want the first work order back", again)
 	}
-	l, err := db.GetWorkOrder(ctx, "demo", lube.ID)
+	l, err := a.Store.GetWorkOrder(ctx, "demo", lube.ID)
 	if err != nil || l.ScheduledStart == nil || !l.ScheduledStart.Equal(now.Add(2*time.Hour)) || l.Late {
 		t.Errorf("preventive job after the critical one: %v late=%v (%v)", l.ScheduledStart, l.Late, err)
 	}
-	if events, _ := db.WorkOrderEvents(ctx, "demo", lube.ID); len(events) != 1 {
+	if events, _ := a.Store.WorkOrderEvents(ctx, "demo", lube.ID); len(events) != 1 {
 		t.Errorf("%d events on the displaced job, want 1", len(events))
 	}
 }

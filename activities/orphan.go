@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/smartmaint/smartmaint/internal/incident"
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/workorder"
 )
@@ -39,7 +40,7 @@ func LoadOrphan(ctx context.Context, db *store.DB, inc incident.Projection) (*Or
 		return nil, err
 	}
 	if inc.WorkOrderID != nil {
-		wo, err := db.GetWorkOrder(ctx, inc.TenantID, *inc.WorkOrderID)
+		wo, err := (&maintenance.Store{DB: db}).GetWorkOrder(ctx, inc.TenantID, *inc.WorkOrderID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			// Deleted with its asset's history: plan again.
@@ -47,7 +48,7 @@ func LoadOrphan(ctx context.Context, db *store.DB, inc incident.Projection) (*Or
 			return nil, fmt.Errorf("orphan %s: %w", inc.ID, err)
 		default:
 			o.WorkOrder = &WorkOrder{ID: wo.ID, TechnicianID: wo.TechnicianID, Start: wo.ScheduledStart, End: wo.ScheduledEnd,
-				Late: wo.Late, Priority: string(wo.Priority)}
+				Late: wo.Late, Priority: wo.Priority}
 			if wo.Deadline != nil {
 				o.WorkOrder.Deadline = *wo.Deadline
 			}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/smartmaint/smartmaint/internal/store"
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 )
 
 // MaxPreventivePerRun bounds how many due preventive schedules one run of
@@ -22,15 +22,15 @@ type DuePreventiveInput struct {
 
 // DuePreventive lists, for every tenant, the active preventive schedules
 // without an open work order that fall due within the lead time (see
-// store.DB.DuePreventiveSchedules), at most MaxPreventivePerRun. Read-only.
-func (a *Maintenance) DuePreventive(ctx context.Context, in DuePreventiveInput) ([]store.DuePreventive, error) {
+// maintenance.Store.DuePreventiveSchedules), at most MaxPreventivePerRun. Read-only.
+func (a *Maintenance) DuePreventive(ctx context.Context, in DuePreventiveInput) ([]maintenance.DuePreventive, error) {
 	tenants, err := a.DB.ListTenants(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := []store.DuePreventive{}
+	out := []maintenance.DuePreventive{}
 	for _, t := range tenants {
-		due, err := a.DB.DuePreventiveSchedules(ctx, t.ID, in.Now, in.Lead)
+		due, err := a.Store.DuePreventiveSchedules(ctx, t.ID, in.Now, in.Lead)
 		if err != nil {
 			return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
 		}
@@ -44,16 +44,16 @@ func (a *Maintenance) DuePreventive(ctx context.Context, in DuePreventiveInput) 
 
 // RaisePreventiveInput is a due preventive schedule to raise.
 type RaisePreventiveInput struct {
-	Due store.DuePreventive
+	Due maintenance.DuePreventive
 	Now time.Time
 }
 
 // RaisePreventive creates the due schedule's work order from its template,
 // booked on the technician who can finish it first (see
-// store.PlanWorkOrder). Idempotent: while the schedule has an open work
-// order, that one is returned with Created false.
+// maintenance.Store.PlanWorkOrder). Idempotent: while the schedule has an
+// open work order, that one is returned with Created false.
 func (a *Maintenance) RaisePreventive(ctx context.Context, in RaisePreventiveInput) (WorkOrder, error) {
-	planned, err := a.DB.PlanWorkOrder(ctx, in.Due.TenantID, in.Due.WorkOrder(), in.Now, a.Schedule)
+	planned, err := a.Store.PlanWorkOrder(ctx, in.Due.TenantID, in.Due.WorkOrder(), in.Now, a.Schedule)
 	if err != nil {
 		return WorkOrder{}, fmt.Errorf("plan preventive work order: %w", err)
 	}

@@ -14,8 +14,8 @@ import (
 	"github.com/smartmaint/smartmaint/api"
 	"github.com/smartmaint/smartmaint/internal/apikey"
 	"github.com/smartmaint/smartmaint/internal/auth"
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/notify"
-	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
 )
 
@@ -25,7 +25,7 @@ type statusChanges struct {
 	calls []string // tenant/id/status
 }
 
-func (s *statusChanges) record(_ context.Context, tenant string, wo store.WorkOrder) {
+func (s *statusChanges) record(_ context.Context, tenant string, wo maintenance.WorkOrder) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = append(s.calls, tenant+"/"+wo.ID+"/"+string(wo.Status))
@@ -52,8 +52,8 @@ func newMaintenanceServer(t *testing.T) (*server, *statusChanges) {
 	hook := &statusChanges{}
 	routes := []api.Routes{
 		&api.Catalog{DB: db},
-		&api.Technicians{DB: db},
-		&api.WorkOrders{DB: db, OnStatusChange: hook.record, Now: func() time.Time { return maintenanceMonday }},
+		&api.Technicians{Store: &maintenance.Store{DB: db}},
+		&api.WorkOrders{DB: db, Store: &maintenance.Store{DB: db}, OnStatusChange: hook.record, Now: func() time.Time { return maintenanceMonday }},
 		&api.Channels{DB: db, Notifier: notify.New(db, notify.Config{}, log)},
 	}
 	h := api.NewRouter(log, auth.NewAuthenticator(db, log), &api.Health{}, routes, nil)

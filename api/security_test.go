@@ -26,6 +26,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/auth"
 	"github.com/smartmaint/smartmaint/internal/idempotency"
 	"github.com/smartmaint/smartmaint/internal/ingest"
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/notify"
 	"github.com/smartmaint/smartmaint/internal/ratelimit"
 	"github.com/smartmaint/smartmaint/internal/registry"
@@ -59,8 +60,8 @@ func newFullServer(t *testing.T, extra []api.Routes, opts ...api.Option) *fullSe
 		&api.Readings{DB: db, Batcher: b, MaxBodyBytes: 1 << 20, MaxReadings: 100,
 			Validator: &ingest.Validator{Catalog: ingest.NewCatalog(db, log), MaxSkew: 5 * time.Minute, Retention: 48 * time.Hour}},
 		&api.Incidents{DB: db},
-		&api.Technicians{DB: db},
-		&api.WorkOrders{DB: db},
+		&api.Technicians{Store: &maintenance.Store{DB: db}},
+		&api.WorkOrders{DB: db, Store: &maintenance.Store{DB: db}},
 		&api.Channels{DB: db, Notifier: notify.New(db, notify.Config{}, log)},
 		&api.Models{Registry: reg},
 	}, extra...)

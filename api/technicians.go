@@ -10,14 +10,14 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/smartmaint/smartmaint/internal/apikey"
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/schedule"
-	"github.com/smartmaint/smartmaint/internal/store"
 )
 
 // Technicians serves the technicians who carry out work orders: their
 // skills, shift calendars and bookings.
 type Technicians struct {
-	DB *store.DB
+	Store *maintenance.Store
 }
 
 // Register mounts the technician routes.
@@ -79,9 +79,9 @@ func skillProblems(param string, skills []string) []ParamError {
 	return nil
 }
 
-func (b technicianBody) technician(id string) store.Technician {
+func (b technicianBody) technician(id string) maintenance.Technician {
 	active := b.Active == nil || *b.Active
-	return store.Technician{ID: id, Name: strings.TrimSpace(b.Name), Email: b.Email, Skills: b.Skills, TimeZone: b.TimeZone,
+	return maintenance.Technician{ID: id, Name: strings.TrimSpace(b.Name), Email: b.Email, Skills: b.Skills, TimeZone: b.TimeZone,
 		Shifts: b.Shifts, Exceptions: b.Exceptions, Active: active}
 }
 
@@ -94,7 +94,7 @@ func (h *Technicians) create(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_technician", "the technician is invalid", p)
 		return
 	}
-	t, err := h.DB.CreateTechnician(r.Context(), Tenant(r), b.technician(""))
+	t, err := h.Store.CreateTechnician(r.Context(), Tenant(r), b.technician(""))
 	if err != nil {
 		WriteStoreError(w, r, err)
 		return
@@ -112,7 +112,7 @@ func (h *Technicians) update(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_technician", "the technician is invalid", p)
 		return
 	}
-	t, err := h.DB.UpdateTechnician(r.Context(), Tenant(r), b.technician(mux.Vars(r)["id"]))
+	t, err := h.Store.UpdateTechnician(r.Context(), Tenant(r), b.technician(mux.Vars(r)["id"]))
 	if err != nil {
 		WriteStoreError(w, r, err)
 		return
@@ -121,7 +121,7 @@ func (h *Technicians) update(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Technicians) get(w http.ResponseWriter, r *http.Request) {
-	t, err := h.DB.GetTechnician(r.Context(), Tenant(r), mux.Vars(r)["id"])
+	t, err := h.Store.GetTechnician(r.Context(), Tenant(r), mux.Vars(r)["id"])
 	if err != nil {
 		WriteStoreError(w, r, err)
 		return
@@ -135,7 +135,7 @@ func (h *Technicians) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	f := store.TechnicianFilter{Skill: q.Get("skill")}
+	f := maintenance.TechnicianFilter{Skill: q.Get("skill")}
 	switch q.Get("active") {
 	case "", "false":
 	case "true":
@@ -144,7 +144,7 @@ func (h *Technicians) list(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, http.StatusBadRequest, "invalid_query", "invalid query parameters", []ParamError{{"active", "must be true or false"}})
 		return
 	}
-	techs, err := h.DB.ListTechnicians(r.Context(), Tenant(r), f, page)
+	techs, err := h.Store.ListTechnicians(r.Context(), Tenant(r), f, page)
 	if err != nil {
 		WriteStoreError(w, r, err)
 		return
@@ -157,7 +157,7 @@ func (h *Technicians) list(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Technicians) delete(w http.ResponseWriter, r *http.Request) {
-	if err := h.DB.DeleteTechnician(r.Context(), Tenant(r), mux.Vars(r)["id"]); err != nil {
+	if err := h.Store.DeleteTechnician(r.Context(), Tenant(r), mux.Vars(r)["id"]); err != nil {
 		WriteStoreError(w, r, err)
 		return
 	}
@@ -175,16 +175,16 @@ func (h *Technicians) bookings(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if _, err := h.DB.GetTechnician(r.Context(), tenant, id); err != nil {
+	if _, err := h.Store.GetTechnician(r.Context(), tenant, id); err != nil {
 		WriteStoreError(w, r, err)
 		return
 	}
-	all, err := h.DB.TechnicianBookings(r.Context(), tenant, from, to)
+	all, err := h.Store.TechnicianBookings(r.Context(), tenant, from, to)
 	if err != nil {
 		WriteInternal(w, r, err)
 		return
 	}
-	mine := []store.Booking{}
+	mine := []maintenance.Booking{}
 	for _, b := range all {
 		if b.TechnicianID == id {
 			mine = append(mine, b)

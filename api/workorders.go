@@ -14,6 +14,7 @@ import (
 
 	"github.com/smartmaint/smartmaint/internal/apikey"
 	"github.com/smartmaint/smartmaint/internal/auth"
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/schedule"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/workorder"
@@ -22,11 +23,13 @@ import (
 // WorkOrders serves work orders (create, list, status, checklist, sign-off,
 // assignment, re-plan) and preventive schedules.
 type WorkOrders struct {
+	Store *maintenance.Store
+	// DB reads the incident a work order is raised for.
 	DB *store.DB
 	// OnStatusChange, when set, is called after a request changed a work
 	// order's status (not for a repeated request that changed nothing), with
 	// the updated work order. The incident workflow hooks in here.
-	OnStatusChange func(ctx context.Context, tenant string, wo store.WorkOrder)
+	OnStatusChange func(ctx context.Context, tenant string, wo maintenance.WorkOrder)
 	// Schedule tunes automatic assignment.
 	Schedule schedule.Options
 	// Now is the clock; nil means time.Now.
@@ -74,7 +77,7 @@ func actor(r *http.Request, given string) string {
 }
 
 // jobProblems checks the fields work orders and preventive schedules share.
-func jobProblems(title string, priority workorder.Priority, skills []string, minutes int, parts []store.Part) []ParamError {
+func jobProblems(title string, priority workorder.Priority, skills []string, minutes int, parts []maintenance.Part) []ParamError {
 	var p []ParamError
 	if strings.TrimSpace(title) == "" || len(title) > 200 {
 		p = append(p, ParamError{"title", "required, at most 200 characters"})
@@ -120,7 +123,7 @@ type workOrderBody struct {
 	EstimatedMinutes int                `json:"estimated_minutes"`
 	Deadline         *time.Time         `json:"deadline"`
 	Checklist        []string           `json:"checklist"`
-	Parts            []store.Part       `json:"parts"`
+	Parts            []maintenance.Part `json:"parts"`
 	TechnicianID     string             `json:"technician_id"`
 	ScheduledStart   *time.Time         `json:"scheduled_start"`
 	// AutoAssign defaults to true when no technician is given.
@@ -150,14 +153,14 @@ func (b workOrderBody) problems() []ParamError {
 	return p
 }
 
-func (b workOrderBody) workOrder() store.WorkOrder {
-	w := store.WorkOrder{
+func (b workOrderBody) workOrder() maintenance.WorkOrder {
+	w := maintenance.WorkOrder{
 		AssetID: b.AssetID, IncidentID: b.IncidentID, Title: strings.TrimSpace(b.Title), Description: b.Description,
 		Priority: b.Priority, RequiredSkills: b.RequiredSkills, EstimatedMinutes: b.EstimatedMinutes, Deadline: b.Deadline,
 		Parts: b.Parts,
 	}
 	for _, text := range b.Checklist {
-		w.Checklist = append(w.Checklist, store.ChecklistItem{Text: strings.TrimSpace(text)})
+		w.Checklist = append(w.Checklist, maintenance.ChecklistItem{Text: strings.TrimSpace(text)})
 	}
 	if b.TechnicianID != "" {
 		end := b.ScheduledStart.Add(time.Duration(b.EstimatedMinutes) * time.Minute)
@@ -181,7 +184,7 @@ func (h *WorkOrders) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wo := b.workOrder()
-	var out store.PlannedWorkOrder
+	var out maintenance.PlannedWorkOrder
 	var err error
 	switch {
 	case b.TechnicianID == "" && (b.AutoAssign == nil || *b.AutoAssign):
@@ -189,11 +192,11 @@ func (h *WorkOrders) create(w http.ResponseWriter, r *http.Request) {
 		if b.EarliestStart != nil && b.EarliestStart.After(earliest) {
 			earliest = *b.EarliestStart
 		}
-		out, err = h.DB.PlanWorkOrder(ctx, tenant, wo, earliest, h.Schedule)
+		out, err = h.Store.PlanWorkOrder(ctx, tenant, wo, earliest, h.Schedule)
 	case b.IncidentID != "":
-		out.WorkOrder, out.Created, err = h.DB.CreateWorkOrderForIncident(ctx, tenant, wo)
+		out.WorkOrder, out.Created, err = h.Store.CreateWorkOrderForIncident(ctx, tenant, wo)
 	default:
-		out.WorkOrder, err = h.DB.CreateWorkOrder(ctx, tenant, wo)
+		out.WorkOrder, err = h.Store.CreateWorkOrder(ctx, tenant, wo)
 		out.Created = err == nil
 	}
 	if err != nil {
@@ -233,7 +236,7 @@ func (h *WorkOrders) checkIncident(w http.ResponseWriter, r *http.Request, tenan
 }
 
 func (h *WorkOrders) get(w http.ResponseWriter, r *http.Request) {
-	wo, err := h.DB.GetWorkOrder(r.Context(), Tenant(r), mux.Vars(r)["id"])
+	wo, err := h.Store.GetWorkOrder(r.Context(), Tenant(r), mux.Vars(r)["id"])
 	if err != nil {
 		WriteStoreError(w, r, err)
 		return
@@ -247,7 +250,7 @@ func (h *WorkOrders) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	f := store.WorkOrderFilter{Status: workorder.Status(q.Get("status")), AssetID: q.Get("asset"),
+	f := maintenance.WorkOrderFilter{Status: workorder.Status(q.Get("status")), AssetID: q.Get("asset"),
 		TechnicianID: q.Get("technician"), IncidentID: q.Get("incident")}
 	var problems []ParamError
 	if f.Status != "" && !slices.Contains(workorder.Statuses, f.Status) {
@@ -263,7 +266,7 @@ func (h *WorkOrders) list(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, http.StatusBadRequest, "invalid_query", "invalid query parameters", problems)
 		return
 	}
-	items, err := h.DB.ListWorkOrders(r.Context(), Tenant(r), f, page)
+	items, err := h.Store.ListWorkOrders(r.Context(), Tenant(r), f, page)
 	if err != nil {
 		WriteStoreError(w, r, err)
 		return
@@ -291,8 +294,8 @@ func (h *WorkOrders) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx, tenant := r.Context(), Tenant(r)
-	wo, changed, err := h.DB.UpdateWorkOrderStatus(ctx, tenant, mux.Vars(r)["id"], b.Status, h.now())
-	var te *store.TransitionError
+	wo, changed, err := h.Store.UpdateWorkOrderStatus(ctx, tenant, mux.Vars(r)["id"], b.Status, h.now())
+	var te *maintenance.TransitionError
 	if errors.As(err, &te) {
 		WriteError(w, r, http.StatusConflict, "invalid_transition", te.Error(),
 			map[string]any{"from": te.From, "to": te.To, "allowed": te.From.Next()})
@@ -311,8 +314,8 @@ func (h *WorkOrders) status(w http.ResponseWriter, r *http.Request) {
 // checklistBody ticks or unticks checklist items.
 type checklistBody struct {
 	// By is who did the items (default: the API key's name).
-	By    string                  `json:"by"`
-	Items []store.ChecklistUpdate `json:"items"`
+	By    string                        `json:"by"`
+	Items []maintenance.ChecklistUpdate `json:"items"`
 }
 
 func (h *WorkOrders) checklist(w http.ResponseWriter, r *http.Request) {
@@ -325,7 +328,7 @@ func (h *WorkOrders) checklist(w http.ResponseWriter, r *http.Request) {
 			[]ParamError{{"items", "required: [{\"index\":0,\"done\":true}, ...]"}})
 		return
 	}
-	wo, err := h.DB.UpdateChecklist(r.Context(), Tenant(r), mux.Vars(r)["id"], b.Items, actor(r, b.By), h.now())
+	wo, err := h.Store.UpdateChecklist(r.Context(), Tenant(r), mux.Vars(r)["id"], b.Items, actor(r, b.By), h.now())
 	if err != nil {
 		WriteStoreError(w, r, err)
 		return
@@ -349,7 +352,7 @@ func (h *WorkOrders) signOff(w http.ResponseWriter, r *http.Request) {
 			[]ParamError{{"by", "required: the name of the person accepting the work (at most 200 characters; note at most 4000)"}})
 		return
 	}
-	wo, err := h.DB.SignOffWorkOrder(r.Context(), Tenant(r), mux.Vars(r)["id"], store.SignOff{By: strings.TrimSpace(b.By), Note: b.Note, At: h.now()})
+	wo, err := h.Store.SignOffWorkOrder(r.Context(), Tenant(r), mux.Vars(r)["id"], maintenance.SignOff{By: strings.TrimSpace(b.By), Note: b.Note, At: h.now()})
 	if err != nil {
 		WriteStoreError(w, r, err)
 		return
@@ -377,7 +380,7 @@ func (h *WorkOrders) assign(w http.ResponseWriter, r *http.Request) {
 			WriteError(w, r, http.StatusUnprocessableEntity, "invalid_assignment", "auto excludes technician_id, start and end", nil)
 			return
 		}
-		wo, err := h.DB.AutoAssignWorkOrder(ctx, tenant, id, h.now(), h.Schedule)
+		wo, err := h.Store.AutoAssignWorkOrder(ctx, tenant, id, h.now(), h.Schedule)
 		if err != nil {
 			WriteStoreError(w, r, err)
 			return
@@ -392,7 +395,7 @@ func (h *WorkOrders) assign(w http.ResponseWriter, r *http.Request) {
 	}
 	end := b.End
 	if end == nil {
-		current, err := h.DB.GetWorkOrder(ctx, tenant, id)
+		current, err := h.Store.GetWorkOrder(ctx, tenant, id)
 		if err != nil {
 			WriteStoreError(w, r, err)
 			return
@@ -400,7 +403,7 @@ func (h *WorkOrders) assign(w http.ResponseWriter, r *http.Request) {
 		e := b.Start.Add(time.Duration(current.EstimatedMinutes) * time.Minute)
 		end = &e
 	}
-	wo, err := h.DB.AssignWorkOrder(ctx, tenant, id, b.TechnicianID, *b.Start, *end)
+	wo, err := h.Store.AssignWorkOrder(ctx, tenant, id, b.TechnicianID, *b.Start, *end)
 	if err != nil {
 		WriteStoreError(w, r, err)
 		return
@@ -418,7 +421,7 @@ func (h *WorkOrders) replan(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 && !DecodeJSON(w, r, &b) {
 		return
 	}
-	res, err := h.DB.ReplanWorkOrders(r.Context(), Tenant(r), h.now(), h.Schedule, b.Apply)
+	res, err := h.Store.ReplanWorkOrders(r.Context(), Tenant(r), h.now(), h.Schedule, b.Apply)
 	if err != nil {
 		WriteStoreError(w, r, err)
 		return
@@ -428,20 +431,20 @@ func (h *WorkOrders) replan(w http.ResponseWriter, r *http.Request) {
 
 // preventiveBody is the writable part of a preventive schedule.
 type preventiveBody struct {
-	AssetID          string               `json:"asset_id"`
-	Title            string               `json:"title"`
-	Description      string               `json:"description"`
-	Priority         workorder.Priority   `json:"priority"`
-	RequiredSkills   []string             `json:"required_skills"`
-	EstimatedMinutes int                  `json:"estimated_minutes"`
-	Checklist        []string             `json:"checklist"`
-	Parts            []store.Part         `json:"parts"`
-	Kind             store.PreventiveKind `json:"kind"`
-	IntervalDays     *int                 `json:"interval_days"`
-	SensorID         string               `json:"sensor_id"`
-	MeterInterval    *float64             `json:"meter_interval"`
-	LastDoneAt       *time.Time           `json:"last_done_at"`
-	LastMeterReading *float64             `json:"last_meter_reading"`
+	AssetID          string                     `json:"asset_id"`
+	Title            string                     `json:"title"`
+	Description      string                     `json:"description"`
+	Priority         workorder.Priority         `json:"priority"`
+	RequiredSkills   []string                   `json:"required_skills"`
+	EstimatedMinutes int                        `json:"estimated_minutes"`
+	Checklist        []string                   `json:"checklist"`
+	Parts            []maintenance.Part         `json:"parts"`
+	Kind             maintenance.PreventiveKind `json:"kind"`
+	IntervalDays     *int                       `json:"interval_days"`
+	SensorID         string                     `json:"sensor_id"`
+	MeterInterval    *float64                   `json:"meter_interval"`
+	LastDoneAt       *time.Time                 `json:"last_done_at"`
+	LastMeterReading *float64                   `json:"last_meter_reading"`
 	// Active defaults to true.
 	Active *bool `json:"active"`
 }
@@ -454,14 +457,14 @@ func (b preventiveBody) problems() []ParamError {
 	p = append(p, jobProblems(b.Title, b.Priority, b.RequiredSkills, b.EstimatedMinutes, b.Parts)...)
 	p = append(p, checklistProblems(b.Checklist)...)
 	switch b.Kind {
-	case store.PreventiveCalendar:
+	case maintenance.PreventiveCalendar:
 		if b.IntervalDays == nil || *b.IntervalDays < 1 || *b.IntervalDays > 3660 {
 			p = append(p, ParamError{"interval_days", "required for kind calendar: 1 to 3660"})
 		}
 		if b.SensorID != "" || b.MeterInterval != nil || b.LastMeterReading != nil {
 			p = append(p, ParamError{"kind", "a calendar schedule has no sensor_id, meter_interval or last_meter_reading"})
 		}
-	case store.PreventiveMeter:
+	case maintenance.PreventiveMeter:
 		if !idPattern.MatchString(b.SensorID) {
 			p = append(p, ParamError{"sensor_id", "required for kind meter: a sensor of the asset with a cumulative reading"})
 		}
@@ -477,8 +480,8 @@ func (b preventiveBody) problems() []ParamError {
 	return p
 }
 
-func (b preventiveBody) preventive(id string) store.PreventiveSchedule {
-	return store.PreventiveSchedule{
+func (b preventiveBody) preventive(id string) maintenance.PreventiveSchedule {
+	return maintenance.PreventiveSchedule{
 		ID: id, AssetID: b.AssetID, Title: strings.TrimSpace(b.Title), Description: b.Description, Priority: b.Priority,
 		RequiredSkills: b.RequiredSkills, EstimatedMinutes: b.EstimatedMinutes, Checklist: b.Checklist, Parts: b.Parts,
 		Kind: b.Kind, IntervalDays: b.IntervalDays, SensorID: b.SensorID, MeterInterval: b.MeterInterval,
@@ -495,7 +498,7 @@ func (h *WorkOrders) createPreventive(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_preventive_schedule", "the preventive schedule is invalid", p)
 		return
 	}
-	s, err := h.DB.CreatePreventiveSchedule(r.Context(), Tenant(r), b.preventive(""))
+	s, err := h.Store.CreatePreventiveSchedule(r.Context(), Tenant(r), b.preventive(""))
 	if err != nil {
 		WriteStoreError(w, r, err)
 		return
@@ -514,7 +517,7 @@ func (h *WorkOrders) updatePreventive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx, tenant, id := r.Context(), Tenant(r), mux.Vars(r)["id"]
-	current, err := h.DB.GetPreventiveSchedule(ctx, tenant, id)
+	current, err := h.Store.GetPreventiveSchedule(ctx, tenant, id)
 	if err != nil {
 		WriteStoreError(w, r, err)
 		return
@@ -524,7 +527,7 @@ func (h *WorkOrders) updatePreventive(w http.ResponseWriter, r *http.Request) {
 			[]ParamError{{"asset_id", "must stay " + current.AssetID}})
 		return
 	}
-	s, err := h.DB.UpdatePreventiveSchedule(ctx, tenant, b.preventive(id))
+	s, err := h.Store.UpdatePreventiveSchedule(ctx, tenant, b.preventive(id))
 	if err != nil {
 		WriteStoreError(w, r, err)
 		return
@@ -533,7 +536,7 @@ func (h *WorkOrders) updatePreventive(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *WorkOrders) getPreventive(w http.ResponseWriter, r *http.Request) {
-	s, err := h.DB.GetPreventiveSchedule(r.Context(), Tenant(r), mux.Vars(r)["id"])
+	s, err := h.Store.GetPreventiveSchedule(r.Context(), Tenant(r), mux.Vars(r)["id"])
 	if err != nil {
 		WriteStoreError(w, r, err)
 		return
@@ -542,7 +545,7 @@ func (h *WorkOrders) getPreventive(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *WorkOrders) listPreventive(w http.ResponseWriter, r *http.Request) {
-	items, err := h.DB.ListPreventiveSchedules(r.Context(), Tenant(r), r.URL.Query().Get("asset"))
+	items, err := h.Store.ListPreventiveSchedules(r.Context(), Tenant(r), r.URL.Query().Get("asset"))
 	if err != nil {
 		WriteInternal(w, r, err)
 		return
@@ -551,7 +554,7 @@ func (h *WorkOrders) listPreventive(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *WorkOrders) deletePreventive(w http.ResponseWriter, r *http.Request) {
-	if err := h.DB.DeletePreventiveSchedule(r.Context(), Tenant(r), mux.Vars(r)["id"]); err != nil {
+	if err := h.Store.DeletePreventiveSchedule(r.Context(), Tenant(r), mux.Vars(r)["id"]); err != nil {
 		WriteStoreError(w, r, err)
 		return
 	}

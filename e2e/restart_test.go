@@ -16,6 +16,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/config"
 	"github.com/smartmaint/smartmaint/internal/devserver"
 	"github.com/smartmaint/smartmaint/internal/incident"
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/requestid"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
@@ -114,7 +115,7 @@ func seedOrphans(t *testing.T, s *stack, os []*orphan) {
 			Status: o.status, Severity: "major", Active: true, Confidence: 0.6, Anomalies: 3, Summary: raw, Seq: 4,
 			OpenedAt: now.Add(-time.Hour), UpdatedAt: now}
 		if o.workOrder != "" {
-			wo, _, err := s.db.CreateWorkOrderForIncident(ctx, tenant, store.WorkOrder{AssetID: o.asset, IncidentID: o.id,
+			wo, _, err := (&maintenance.Store{DB: s.db}).CreateWorkOrderForIncident(ctx, tenant, maintenance.WorkOrder{AssetID: o.asset, IncidentID: o.id,
 				Title: "Inspect " + o.asset, Priority: "high", EstimatedMinutes: 60})
 			if err != nil {
 				t.Fatal(err)
@@ -122,7 +123,7 @@ func seedOrphans(t *testing.T, s *stack, os []*orphan) {
 			o.woID = wo.ID
 			inc.WorkOrderID = &o.woID
 			if o.workOrder == "in_progress" {
-				if _, _, err := s.db.UpdateWorkOrderStatus(ctx, tenant, wo.ID, workorder.InProgress, now); err != nil {
+				if _, _, err := (&maintenance.Store{DB: s.db}).UpdateWorkOrderStatus(ctx, tenant, wo.ID, workorder.InProgress, now); err != nil {
 					t.Fatal(err)
 				}
 			}

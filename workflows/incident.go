@@ -309,7 +309,7 @@ func (w *incidentRun) plan(ctx workflow.Context) error {
 	sin := activities.ScheduleInput{
 		TenantID: w.s.TenantID, AssetID: w.s.AssetID, IncidentID: w.s.ID,
 		Title: workOrderTitle(w.s, f), Description: workOrderDescription(w.s, f),
-		Priority: string(f.Priority), Deadline: f.Deadline, Now: workflow.Now(ctx),
+		Priority: f.Priority, Deadline: f.Deadline, Now: workflow.Now(ctx),
 	}
 	if err := workflow.ExecuteActivity(ctx, w.maint.ScheduleWorkOrder, sin).Get(ctx, &wo); err != nil {
 		return fmt.Errorf("schedule work order: %w", err)

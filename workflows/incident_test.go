@@ -16,6 +16,7 @@ import (
 	"github.com/smartmaint/smartmaint/activities"
 	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/incident"
+	"github.com/smartmaint/smartmaint/internal/workorder"
 )
 
 // incidentEnv wires the incident workflow to recorded fake activities: the
@@ -30,8 +31,8 @@ type incidentEnv struct {
 	records     []activities.RecordInput
 	notified    []string
 	scheduled   int
-	woStatus    string        // what WorkOrderStatus reports; "" = scheduled
-	recordTakes time.Duration // workflow time each Record activity takes
+	woStatus    workorder.Status // what WorkOrderStatus reports; "" = scheduled
+	recordTakes time.Duration    // workflow time each Record activity takes
 	policy      incident.Policy
 	// recordErr, when set, may fail a Record call (nothing is recorded).
 	recordErr func(activities.RecordInput) error
@@ -75,11 +76,11 @@ func newIncidentEnv(t *testing.T, confidences ...float64) *incidentEnv {
 		end := start.Add(2 * time.Hour)
 		return activities.WorkOrder{ID: "wo-1", Created: true, TechnicianID: "tech-1", Start: &start, End: &end, Deadline: in.Deadline, Priority: in.Priority}, nil
 	})
-	e.OnActivity(maint.WorkOrderStatus, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.WorkOrderStatusInput) (string, error) {
+	e.OnActivity(maint.WorkOrderStatus, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.WorkOrderStatusInput) (workorder.Status, error) {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		if e.woStatus == "" {
-			return "scheduled", nil
+			return workorder.Scheduled, nil
 		}
 		return e.woStatus, nil
 	})

@@ -7,7 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/smartmaint/smartmaint/activities"
-	"github.com/smartmaint/smartmaint/internal/store"
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 )
 
 // PreventiveMaintenanceScheduleID is the Temporal Schedule that runs
@@ -58,7 +58,7 @@ func PreventiveMaintenance(ctx workflow.Context, in PreventiveInput) (Preventive
 	now := workflow.Now(ctx)
 	res := PreventiveResult{Raised: []RaisedWorkOrder{}}
 
-	var due []store.DuePreventive
+	var due []maintenance.DuePreventive
 	if err := workflow.ExecuteActivity(ctx, m.DuePreventive, activities.DuePreventiveInput{Now: now, Lead: in.Lead}).Get(ctx, &due); err != nil {
 		return res, fmt.Errorf("due preventive schedules: %w", err)
 	}

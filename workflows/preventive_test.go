@@ -11,7 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/smartmaint/smartmaint/activities"
-	"github.com/smartmaint/smartmaint/internal/store"
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 )
 
 // TestPreventiveMaintenance: each due schedule is raised and announced once;
@@ -25,17 +25,17 @@ func TestPreventiveMaintenance(t *testing.T) {
 	e.RegisterActivity(m)
 	e.RegisterActivity(n)
 
-	due := []store.DuePreventive{
-		{TenantID: "acme", Schedule: store.PreventiveSchedule{ID: "s1", AssetID: "pump-1", Title: "Lubrication"}, Reason: "calendar: every 30 days"},
-		{TenantID: "acme", Schedule: store.PreventiveSchedule{ID: "s2", AssetID: "pump-2", Title: "Seal"}, Reason: "meter hours at 1688 h"},
-		{TenantID: "rival", Schedule: store.PreventiveSchedule{ID: "s3", AssetID: "fan-1", Title: "Belts"}, Reason: "calendar"},
-		{TenantID: "rival", Schedule: store.PreventiveSchedule{ID: "s4", AssetID: "fan-2", Title: "Filters"}, Reason: "calendar"},
+	due := []maintenance.DuePreventive{
+		{TenantID: "acme", Schedule: maintenance.PreventiveSchedule{ID: "s1", AssetID: "pump-1", Title: "Lubrication"}, Reason: "calendar: every 30 days"},
+		{TenantID: "acme", Schedule: maintenance.PreventiveSchedule{ID: "s2", AssetID: "pump-2", Title: "Seal"}, Reason: "meter hours at 1688 h"},
+		{TenantID: "rival", Schedule: maintenance.PreventiveSchedule{ID: "s3", AssetID: "fan-1", Title: "Belts"}, Reason: "calendar"},
+		{TenantID: "rival", Schedule: maintenance.PreventiveSchedule{ID: "s4", AssetID: "fan-2", Title: "Filters"}, Reason: "calendar"},
 	}
 	var mu sync.Mutex
 	var asked activities.DuePreventiveInput
 	raises := map[string]int{}
 	var notices []activities.NotifyInput
-	e.OnActivity(m.DuePreventive, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.DuePreventiveInput) ([]store.DuePreventive, error) {
+	e.OnActivity(m.DuePreventive, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.DuePreventiveInput) ([]maintenance.DuePreventive, error) {
 		asked = in
 		return due, nil
 	})

@@ -17,6 +17,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/dispatch"
 	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/ingest"
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/notify"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/workers"
@@ -32,7 +33,7 @@ func incidentsAPI() fx.Option {
 			newDispatcher,
 			func(d *dispatch.Dispatcher) *ingest.Hooks { h := d.Hooks(); return &h },
 			asRoutes(func(db *store.DB, c client.Client) *api.Incidents { return &api.Incidents{DB: db, Temporal: c} }),
-			asRoutes(func(db *store.DB) *api.Technicians { return &api.Technicians{DB: db} }),
+			asRoutes(func(db *store.DB) *api.Technicians { return &api.Technicians{Store: &maintenance.Store{DB: db}} }),
 			asRoutes(func(db *store.DB, n *notify.Notifier) *api.Channels { return &api.Channels{DB: db, Notifier: n} }),
 			asRoutes(newWorkOrderHandlers),
 		),
@@ -54,7 +55,9 @@ func newDispatcher(lc fx.Lifecycle, cfg config.Config, c client.Client, db *stor
 func incidentsWorker() fx.Option {
 	return fx.Provide(
 		func(db *store.DB) *activities.Incidents { return &activities.Incidents{DB: db} },
-		func(db *store.DB) *activities.Maintenance { return &activities.Maintenance{DB: db} },
+		func(db *store.DB) *activities.Maintenance {
+			return &activities.Maintenance{DB: db, Store: &maintenance.Store{DB: db}}
+		},
 		func(n *notify.Notifier) *activities.Notifications { return &activities.Notifications{Notifier: n} },
 		asRegistration(workers.Incidents),
 		asRegistration(workers.Preventive),
@@ -87,7 +90,7 @@ func newNotifier(cfg config.Config, db *store.DB, log *slog.Logger) (*notify.Not
 // newWorkOrderHandlers tells an incident when its work order's status
 // changes. A lost signal is caught up by the workflow, which also polls.
 func newWorkOrderHandlers(db *store.DB, c client.Client, log *slog.Logger) *api.WorkOrders {
-	return &api.WorkOrders{DB: db, OnStatusChange: func(ctx context.Context, tenant string, wo store.WorkOrder) {
+	return &api.WorkOrders{DB: db, Store: &maintenance.Store{DB: db}, OnStatusChange: func(ctx context.Context, tenant string, wo maintenance.WorkOrder) {
 		if wo.IncidentID == "" {
 			return
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/smartmaint/smartmaint/api"
 	"github.com/smartmaint/smartmaint/internal/auth"
 	"github.com/smartmaint/smartmaint/internal/dispatch"
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/ui"
@@ -48,7 +49,7 @@ type operatorPageParams struct {
 // decision route uses.
 func newOperatorPage(p operatorPageParams) *ui.UI {
 	return &ui.UI{
-		DB: p.DB, Auth: p.Auth, Registry: p.Registry, Log: p.Log.With("component", "operator-page"),
+		DB: p.DB, Maintenance: &maintenance.Store{DB: p.DB}, Auth: p.Auth, Registry: p.Registry, Log: p.Log.With("component", "operator-page"),
 		Decider: &dispatch.Decider{DB: p.DB, Temporal: p.Temporal},
 	}
 }
@@ -58,7 +59,7 @@ func newOperatorPage(p operatorPageParams) *ui.UI {
 // stop, so an application built again in the same process (tests) reports
 // from its own database rather than a closed one.
 func registerOpenWorkMetrics(lc fx.Lifecycle, db *store.DB, log *slog.Logger) {
-	c := &store.OpenWorkCollector{DB: db, Log: log.With("component", "open-work-metrics")}
+	c := &maintenance.OpenWorkCollector{Store: &maintenance.Store{DB: db}, Log: log.With("component", "open-work-metrics")}
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
 			if err := prometheus.Register(c); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/smartmaint/smartmaint/internal/incident"
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
 )
@@ -207,8 +208,8 @@ func plant(t testing.TB, db *store.DB) {
 	// Preventive work on pump-2: one done on time (an hour of downtime, not
 	// a repair), one overdue.
 	days := 7
-	lube, err := f.db.CreatePreventiveSchedule(f.ctx, f.tenant, store.PreventiveSchedule{AssetID: "pump-2", Title: "Lubrication",
-		EstimatedMinutes: 60, Kind: store.PreventiveCalendar, IntervalDays: &days, Active: true})
+	lube, err := (&maintenance.Store{DB: f.db}).CreatePreventiveSchedule(f.ctx, f.tenant, maintenance.PreventiveSchedule{AssetID: "pump-2", Title: "Lubrication",
+		EstimatedMinutes: 60, Kind: maintenance.PreventiveCalendar, IntervalDays: &days, Active: true})
 	if err != nil {
 		t.Fatal(err)
 	}

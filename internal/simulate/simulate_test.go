@@ -14,6 +14,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/apikey"
 	"github.com/smartmaint/smartmaint/internal/auth"
 	"github.com/smartmaint/smartmaint/internal/ingest"
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/simulate"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
@@ -48,7 +49,7 @@ func startAPI(t *testing.T, maxReadings int) *server {
 	batcher := ingest.NewBatcher(db, ingest.Options{Logger: log})
 	t.Cleanup(batcher.Close)
 	routes := []api.Routes{
-		&api.Catalog{DB: db}, &api.Technicians{DB: db}, &api.WorkOrders{DB: db},
+		&api.Catalog{DB: db}, &api.Technicians{Store: &maintenance.Store{DB: db}}, &api.WorkOrders{DB: db, Store: &maintenance.Store{DB: db}},
 		&api.Readings{DB: db, Batcher: batcher, MaxBodyBytes: 8 << 20, MaxReadings: maxReadings,
 			Validator: &ingest.Validator{Catalog: catalog, MaxSkew: 5 * time.Minute, Retention: 720 * time.Hour}},
 	}
@@ -239,11 +240,11 @@ func TestSimulatorCrew(t *testing.T) {
 	if st := run(); st.TechniciansCreated != 2 || st.SchedulesCreated != 3 || st.Accepted == 0 {
 		t.Fatalf("first run: %+v", st)
 	}
-	techs, err := srv.db.ListTechnicians(ctx, srv.tenant, store.TechnicianFilter{}, store.Page{})
+	techs, err := (&maintenance.Store{DB: srv.db}).ListTechnicians(ctx, srv.tenant, maintenance.TechnicianFilter{}, store.Page{})
 	if err != nil || len(techs) != 2 {
 		t.Fatalf("technicians %v, %v", techs, err)
 	}
-	due, err := srv.db.DuePreventiveSchedules(ctx, srv.tenant, time.Now(), 72*time.Hour)
+	due, err := (&maintenance.Store{DB: srv.db}).DuePreventiveSchedules(ctx, srv.tenant, time.Now(), 72*time.Hour)
 	if err != nil || len(due) != 1 || due[0].Schedule.AssetID != "mill-01" || len(due[0].Schedule.Checklist) != 3 {
 		t.Errorf("due after setup: %+v, %v; want mill-01's lubrication", due, err)
 	}

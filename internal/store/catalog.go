@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Tenant is an organisation whose data is kept apart from every other's.
@@ -52,7 +54,9 @@ type Page struct {
 	After string
 }
 
-func (p Page) limit() int {
+// Size is the number of rows to read: Limit, or 100 when Limit is not
+// within 1 to 1000.
+func (p Page) Size() int {
 	if p.Limit <= 0 || p.Limit > 1000 {
 		return 100
 	}
@@ -146,7 +150,7 @@ func (db *DB) ListAssets(ctx context.Context, tenant, assetType string, p Page) 
 		rows, err := tx.Query(ctx, `
 			SELECT `+assetColumns+` FROM assets
 			WHERE id > $1 AND ($2 = '' OR type = $2)
-			ORDER BY id LIMIT $3`, p.After, assetType, p.limit())
+			ORDER BY id LIMIT $3`, p.After, assetType, p.Size())
 		if err != nil {
 			return err
 		}
@@ -355,4 +359,46 @@ func notFound(err error, kind, id string) error {
 		return fmt.Errorf("store: %s %q: %w", kind, id, ErrNotFound)
 	}
 	return fmt.Errorf("store: %s %q: %w", kind, id, mapError(err))
+}
+
+// NotFound is notFound for the repositories outside this package: err
+// wrapped as "store: kind "id": ...", no rows becoming ErrNotFound and
+// constraint errors mapped by MapError.
+func NotFound(err error, kind, id string) error { return notFound(err, kind, id) }
+
+// GetByID runs query (one uuid parameter) in tenant and scans its row: the
+// lookup every repository of uuid-keyed rows shares. A malformed id is simply
+// not found.
+func GetByID[T any](ctx context.Context, db *DB, tenant, kind, id, query string, scan func(pgx.Row) (T, error)) (T, error) {
+	var out T
+	if uuid.Validate(id) != nil {
+		return out, fmt.Errorf("store: %s %q: %w", kind, id, ErrNotFound)
+	}
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var err error
+		out, err = scan(tx.QueryRow(ctx, query, id))
+		return err
+	})
+	return out, notFound(err, kind, id)
+}
+
+// DeleteByID runs the DELETE statement (one uuid parameter) in tenant;
+// ErrNotFound when it removed nothing, ErrConflict when other rows still
+// refer to it.
+func DeleteByID(ctx context.Context, db *DB, tenant, kind, id, statement string) error {
+	if uuid.Validate(id) != nil {
+		return fmt.Errorf("store: %s %q: %w", kind, id, ErrNotFound)
+	}
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, statement, id)
+		if err == nil && tag.RowsAffected() == 0 {
+			return pgx.ErrNoRows
+		}
+		return err
+	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" { // foreign_key_violation: still referenced
+		return fmt.Errorf("store: %s %q is still in use: %w", kind, id, ErrConflict)
+	}
+	return notFound(err, kind, id)
 }

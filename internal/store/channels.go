@@ -83,7 +83,7 @@ func (db *DB) UpdateChannel(ctx context.Context, tenant string, c Channel, secre
 
 // GetChannel returns the channel with id.
 func (db *DB) GetChannel(ctx context.Context, tenant, id string) (Channel, error) {
-	return getByID(ctx, db, tenant, "channel", id, `SELECT `+channelColumns+` FROM notification_channels WHERE id = $1`, scanChannel)
+	return GetByID(ctx, db, tenant, "channel", id, `SELECT `+channelColumns+` FROM notification_channels WHERE id = $1`, scanChannel)
 }
 
 // ListChannels returns the tenant's channels ordered by name; enabledOnly
@@ -106,7 +106,7 @@ func (db *DB) ListChannels(ctx context.Context, tenant string, enabledOnly bool)
 
 // DeleteChannel removes a channel and its delivery log.
 func (db *DB) DeleteChannel(ctx context.Context, tenant, id string) error {
-	return deleteByID(ctx, db, tenant, "channel", id, `DELETE FROM notification_channels WHERE id = $1`)
+	return DeleteByID(ctx, db, tenant, "channel", id, `DELETE FROM notification_channels WHERE id = $1`)
 }
 
 // DeliveryStatus is the state of one message on one channel.

@@ -140,6 +140,11 @@ func (db *DB) InTenant(ctx context.Context, tenant string, fn func(pgx.Tx) error
 	})
 }
 
+// MapError turns PostgreSQL constraint errors into the package's errors
+// (ErrConflict, ErrNotFound, ErrInvalid) and returns other errors as they
+// are; for the repositories built on DB outside this package.
+func MapError(err error) error { return mapError(err) }
+
 // mapError turns PostgreSQL constraint errors into the package's errors.
 func mapError(err error) error {
 	var pgErr *pgconn.PgError

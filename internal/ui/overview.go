@@ -11,6 +11,7 @@ import (
 
 	"github.com/smartmaint/smartmaint/internal/auth"
 	"github.com/smartmaint/smartmaint/internal/incident"
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/store"
 )
@@ -79,7 +80,7 @@ type assetView struct {
 
 // workOrderView is a work order with its technician's name.
 type workOrderView struct {
-	store.WorkOrder
+	maintenance.WorkOrder
 	Technician string
 }
 
@@ -142,11 +143,11 @@ func (u *UI) load(ctx context.Context, p auth.Principal, now time.Time) *overvie
 	// Assets in trouble first, the most severe on top; then by id.
 	slices.SortStableFunc(pg.Assets, func(a, b assetView) int { return cmp.Compare(healthRank(b.Health), healthRank(a.Health)) })
 
-	orders, err := u.DB.ListWorkOrders(ctx, tenant, store.WorkOrderFilter{}, store.Page{Limit: maxWorkOrders})
+	orders, err := u.Maintenance.ListWorkOrders(ctx, tenant, maintenance.WorkOrderFilter{}, store.Page{Limit: maxWorkOrders})
 	if err != nil {
 		problem("work orders", err)
 	}
-	techs, err := u.DB.ListTechnicians(ctx, tenant, store.TechnicianFilter{}, store.Page{Limit: 1000})
+	techs, err := u.Maintenance.ListTechnicians(ctx, tenant, maintenance.TechnicianFilter{}, store.Page{Limit: 1000})
 	if err != nil {
 		problem("technicians", err)
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/auth"
 	"github.com/smartmaint/smartmaint/internal/dispatch"
 	"github.com/smartmaint/smartmaint/internal/incident"
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/store"
 )
@@ -45,8 +46,10 @@ var staticFS embed.FS
 // outside the API's key header authentication and check the session cookie
 // themselves.
 type UI struct {
-	DB   *store.DB
-	Auth *auth.Authenticator
+	DB *store.DB
+	// Maintenance lists the work orders and technicians.
+	Maintenance *maintenance.Store
+	Auth        *auth.Authenticator
 	// Decider takes decisions the way POST /api/v1/incidents/{id}/decision
 	// does.
 	Decider *dispatch.Decider

@@ -21,6 +21,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/auth"
 	"github.com/smartmaint/smartmaint/internal/dispatch"
 	"github.com/smartmaint/smartmaint/internal/incident"
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/registry/artifact"
 	"github.com/smartmaint/smartmaint/internal/store"
@@ -58,7 +59,7 @@ func newRig(t testing.TB) *rig {
 	reg := registry.New(db, folder, registry.Options{Logger: log})
 	now := time.Now().UTC().Truncate(time.Second)
 	authn := auth.NewAuthenticator(db, log)
-	page := &ui.UI{DB: db, Auth: authn, Decider: &dispatch.Decider{DB: db}, Registry: reg, Log: log, Now: func() time.Time { return now }}
+	page := &ui.UI{DB: db, Maintenance: &maintenance.Store{DB: db}, Auth: authn, Decider: &dispatch.Decider{DB: db}, Registry: reg, Log: log, Now: func() time.Time { return now }}
 	h := api.NewRouter(log, authn, &api.Health{}, nil, []api.PublicRoutes{page})
 	r := &rig{t: t, db: db, srv: httptest.NewServer(h), keys: map[string]string{}, now: now,
 		awaiting: "inc-mill-1", scheduled: "inc-pump-2", closed: "inc-old"}
@@ -128,23 +129,24 @@ func newRig(t testing.TB) *rig {
 			t.Fatal(err)
 		}
 	}
-	tech, err := db.CreateTechnician(ctx, "acme", store.Technician{Name: "Olga Ivanova", Skills: []string{"mechanical"}, Active: true})
+	st := &maintenance.Store{DB: db}
+	tech, err := st.CreateTechnician(ctx, "acme", maintenance.Technician{Name: "Olga Ivanova", Skills: []string{"mechanical"}, Active: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	slot := now.Add(time.Hour)
 	end := slot.Add(90 * time.Minute)
-	if _, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "pump-2", IncidentID: r.scheduled, Title: "Replace pump-2 seal",
+	if _, err := st.CreateWorkOrder(ctx, "acme", maintenance.WorkOrder{AssetID: "pump-2", IncidentID: r.scheduled, Title: "Replace pump-2 seal",
 		Priority: workorder.High, EstimatedMinutes: 90, TechnicianID: tech.ID, ScheduledStart: &slot, ScheduledEnd: &end}); err != nil {
 		t.Fatal(err)
 	}
 	days := 30
-	lube, err := db.CreatePreventiveSchedule(ctx, "acme", store.PreventiveSchedule{AssetID: "pump-2", Title: "Monthly lubrication",
-		EstimatedMinutes: 30, Kind: store.PreventiveCalendar, IntervalDays: &days, Active: true})
+	lube, err := st.CreatePreventiveSchedule(ctx, "acme", maintenance.PreventiveSchedule{AssetID: "pump-2", Title: "Monthly lubrication",
+		EstimatedMinutes: 30, Kind: maintenance.PreventiveCalendar, IntervalDays: &days, Active: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "pump-2", PreventiveScheduleID: lube.ID, Title: "Monthly lubrication",
+	if _, err := st.CreateWorkOrder(ctx, "acme", maintenance.WorkOrder{AssetID: "pump-2", PreventiveScheduleID: lube.ID, Title: "Monthly lubrication",
 		EstimatedMinutes: 30}); err != nil {
 		t.Fatal(err)
 	}

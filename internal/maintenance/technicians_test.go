@@ -1,4 +1,4 @@
-package store_test
+package maintenance_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/schedule"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
@@ -25,9 +26,9 @@ func mntWeek(t testing.TB, js string) schedule.Week {
 const mntOfficeHours = `{"mon":[["08:00","16:00"]],"tue":[["08:00","16:00"]],"wed":[["08:00","16:00"]],"thu":[["08:00","16:00"]],"fri":[["08:00","16:00"]]}`
 
 // mntTechnician creates an active technician with office hours in UTC.
-func mntTechnician(t testing.TB, db *store.DB, tenant, name string, skills ...string) store.Technician {
+func mntTechnician(t testing.TB, st *maintenance.Store, tenant, name string, skills ...string) maintenance.Technician {
 	t.Helper()
-	tech, err := db.CreateTechnician(context.Background(), tenant, store.Technician{
+	tech, err := st.CreateTechnician(context.Background(), tenant, maintenance.Technician{
 		Name: name, Skills: skills, TimeZone: "UTC", Shifts: mntWeek(t, mntOfficeHours), Active: true,
 	})
 	if err != nil {
@@ -38,17 +39,18 @@ func mntTechnician(t testing.TB, db *store.DB, tenant, name string, skills ...st
 
 func TestTechnicianCRUD(t *testing.T) {
 	db, _ := testenv.DB(t)
+	st := &maintenance.Store{DB: db}
 	ctx := context.Background()
 	testenv.Tenant(t, db, "acme")
 	testenv.Tenant(t, db, "other")
 
-	in := store.Technician{
+	in := maintenance.Technician{
 		Name: "Ada", Email: "ada@example.com", Skills: []string{"mech", "elec"}, TimeZone: "Europe/Berlin",
 		Shifts:     mntWeek(t, `{"mon":[["06:00","14:00"]],"sat":[["22:00","06:00"]]}`),
 		Exceptions: []schedule.Absence{{From: schedule.Date{Year: 2025, Month: 8, Day: 1}, To: schedule.Date{Year: 2025, Month: 8, Day: 14}, Reason: "leave"}},
 		Active:     true,
 	}
-	ada, err := db.CreateTechnician(ctx, "acme", in)
+	ada, err := st.CreateTechnician(ctx, "acme", in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,86 +58,88 @@ func TestTechnicianCRUD(t *testing.T) {
 		len(ada.Exceptions) != 1 || ada.Exceptions[0].Reason != "leave" {
 		t.Fatalf("created %+v", ada)
 	}
-	bob := mntTechnician(t, db, "acme", "Bob", "mech")
-	mntTechnician(t, db, "other", "Eve", "mech")
+	bob := mntTechnician(t, st, "acme", "Bob", "mech")
+	mntTechnician(t, st, "other", "Eve", "mech")
 
-	got, err := db.GetTechnician(ctx, "acme", ada.ID)
+	got, err := st.GetTechnician(ctx, "acme", ada.ID)
 	if err != nil || got.Shifts[time.Monday][0] != ada.Shifts[time.Monday][0] || got.Exceptions[0].To != ada.Exceptions[0].To {
 		t.Errorf("get = %+v, %v", got, err)
 	}
 	for _, id := range []string{"not-a-uuid", "3f1c0d52-0000-4000-8000-000000000000"} {
-		if _, err := db.GetTechnician(ctx, "acme", id); !errors.Is(err, store.ErrNotFound) {
+		if _, err := st.GetTechnician(ctx, "acme", id); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("get %q: err = %v, want ErrNotFound", id, err)
 		}
 	}
-	if _, err := db.GetTechnician(ctx, "other", ada.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := st.GetTechnician(ctx, "other", ada.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("other tenant sees Ada: err = %v", err)
 	}
 
-	elec, err := db.ListTechnicians(ctx, "acme", store.TechnicianFilter{Skill: "elec"}, store.Page{})
+	elec, err := st.ListTechnicians(ctx, "acme", maintenance.TechnicianFilter{Skill: "elec"}, store.Page{})
 	if err != nil || len(elec) != 1 || elec[0].ID != ada.ID {
 		t.Errorf("list elec = %+v, %v", elec, err)
 	}
-	page1, err := db.ListTechnicians(ctx, "acme", store.TechnicianFilter{}, store.Page{Limit: 1})
+	page1, err := st.ListTechnicians(ctx, "acme", maintenance.TechnicianFilter{}, store.Page{Limit: 1})
 	if err != nil || len(page1) != 1 || page1[0].Name != "Ada" {
 		t.Fatalf("page 1 = %+v, %v", page1, err)
 	}
-	page2, err := db.ListTechnicians(ctx, "acme", store.TechnicianFilter{}, store.Page{Limit: 1, After: page1[0].ID})
+	page2, err := st.ListTechnicians(ctx, "acme", maintenance.TechnicianFilter{}, store.Page{Limit: 1, After: page1[0].ID})
 	if err != nil || len(page2) != 1 || page2[0].Name != "Bob" {
 		t.Errorf("page 2 = %+v, %v", page2, err)
 	}
 
 	bob.Active, bob.Skills = false, []string{"mech", "hyd"}
-	if got, err := db.UpdateTechnician(ctx, "acme", bob); err != nil || got.Active || len(got.Skills) != 2 || !got.UpdatedAt.After(bob.UpdatedAt) {
+	if got, err := st.UpdateTechnician(ctx, "acme", bob); err != nil || got.Active || len(got.Skills) != 2 || !got.UpdatedAt.After(bob.UpdatedAt) {
 		t.Errorf("update = %+v, %v", got, err)
 	}
-	active, _ := db.ListTechnicians(ctx, "acme", store.TechnicianFilter{ActiveOnly: true}, store.Page{})
+	active, _ := st.ListTechnicians(ctx, "acme", maintenance.TechnicianFilter{ActiveOnly: true}, store.Page{})
 	if len(active) != 1 || active[0].ID != ada.ID {
 		t.Errorf("active technicians = %+v", active)
 	}
-	if _, err := db.CreateTechnician(ctx, "acme", store.Technician{Name: ""}); !errors.Is(err, store.ErrInvalid) {
+	if _, err := st.CreateTechnician(ctx, "acme", maintenance.Technician{Name: ""}); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("nameless technician: err = %v, want ErrInvalid", err)
 	}
 
-	if err := db.DeleteTechnician(ctx, "acme", bob.ID); err != nil {
+	if err := st.DeleteTechnician(ctx, "acme", bob.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.DeleteTechnician(ctx, "acme", bob.ID); !errors.Is(err, store.ErrNotFound) {
+	if err := st.DeleteTechnician(ctx, "acme", bob.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second delete: err = %v, want ErrNotFound", err)
 	}
 }
 
 func TestDeleteTechnicianWithWorkOrders(t *testing.T) {
 	db, _ := testenv.DB(t)
+	st := &maintenance.Store{DB: db}
 	ctx := context.Background()
 	mntAsset(t, db, "acme", "pump-1")
-	tech := mntTechnician(t, db, "acme", "Ada", "mech")
+	tech := mntTechnician(t, st, "acme", "Ada", "mech")
 	start := mntMonday(t).Add(8 * time.Hour)
 	end := start.Add(time.Hour)
-	if _, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "pump-1", Title: "Fix", EstimatedMinutes: 60,
+	if _, err := st.CreateWorkOrder(ctx, "acme", maintenance.WorkOrder{AssetID: "pump-1", Title: "Fix", EstimatedMinutes: 60,
 		TechnicianID: tech.ID, ScheduledStart: &start, ScheduledEnd: &end}); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.DeleteTechnician(ctx, "acme", tech.ID); !errors.Is(err, store.ErrConflict) {
+	if err := st.DeleteTechnician(ctx, "acme", tech.ID); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("delete technician with work orders: err = %v, want ErrConflict", err)
 	}
 }
 
 func TestSchedulingTechnicians(t *testing.T) {
 	db, _ := testenv.DB(t)
+	st := &maintenance.Store{DB: db}
 	ctx := context.Background()
 	mntAsset(t, db, "acme", "pump-1")
-	ada := mntTechnician(t, db, "acme", "Ada", "mech", "elec")
-	bob := mntTechnician(t, db, "acme", "Bob", "mech")
-	idle := mntTechnician(t, db, "acme", "Idle", "mech", "elec")
+	ada := mntTechnician(t, st, "acme", "Ada", "mech", "elec")
+	bob := mntTechnician(t, st, "acme", "Bob", "mech")
+	idle := mntTechnician(t, st, "acme", "Idle", "mech", "elec")
 	idle.Active = false
-	if _, err := db.UpdateTechnician(ctx, "acme", idle); err != nil {
+	if _, err := st.UpdateTechnician(ctx, "acme", idle); err != nil {
 		t.Fatal(err)
 	}
 	mon := mntMonday(t)
-	book := func(tech store.Technician, from, to time.Duration) {
+	book := func(tech maintenance.Technician, from, to time.Duration) {
 		s, e := mon.Add(from), mon.Add(to)
-		if _, err := db.CreateWorkOrder(ctx, "acme", store.WorkOrder{AssetID: "pump-1", Title: "Job", EstimatedMinutes: int(to-from) / int(time.Minute),
+		if _, err := st.CreateWorkOrder(ctx, "acme", maintenance.WorkOrder{AssetID: "pump-1", Title: "Job", EstimatedMinutes: int(to-from) / int(time.Minute),
 			TechnicianID: tech.ID, ScheduledStart: &s, ScheduledEnd: &e}); err != nil {
 			t.Fatal(err)
 		}
@@ -144,7 +148,7 @@ func TestSchedulingTechnicians(t *testing.T) {
 	book(ada, 30*24*time.Hour, 31*24*time.Hour) // outside the window
 	book(bob, 9*time.Hour, 12*time.Hour)
 
-	techs, err := db.SchedulingTechnicians(ctx, "acme", []string{"elec"}, mon, mon.Add(14*24*time.Hour))
+	techs, err := st.SchedulingTechnicians(ctx, "acme", []string{"elec"}, mon, mon.Add(14*24*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +156,7 @@ func TestSchedulingTechnicians(t *testing.T) {
 		len(techs[0].Week[time.Monday]) != 1 {
 		t.Fatalf("elec technicians = %+v", techs)
 	}
-	all, err := db.SchedulingTechnicians(ctx, "acme", nil, mon, mon.Add(14*24*time.Hour))
+	all, err := st.SchedulingTechnicians(ctx, "acme", nil, mon, mon.Add(14*24*time.Hour))
 	if err != nil || len(all) != 2 {
 		t.Fatalf("all = %+v, %v", all, err)
 	}

@@ -1,4 +1,4 @@
-package store
+package maintenance
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/smartmaint/smartmaint/internal/workorder"
 )
 
 // MeterReading is the latest reading of a preventive schedule's meter and
@@ -40,16 +42,16 @@ const meterRateWindow = 7 * 24 * time.Hour
 // have no open work order and fall due before now+lead: a calendar schedule
 // by its next due date, a meter schedule when its meter has reached the due
 // reading or, at its recent rate, will reach it within lead.
-func (db *DB) DuePreventiveSchedules(ctx context.Context, tenant string, now time.Time, lead time.Duration) ([]DuePreventive, error) {
+func (s *Store) DuePreventiveSchedules(ctx context.Context, tenant string, now time.Time, lead time.Duration) ([]DuePreventive, error) {
 	out := []DuePreventive{}
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+	err := s.DB.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
 			WITH candidates AS (
 				SELECT p.*, s.key AS meter_key, coalesce(s.unit, '') AS meter_unit
 				FROM preventive_schedules p
 				LEFT JOIN sensors s ON p.kind = 'meter' AND s.asset_id = p.asset_id AND s.id = p.sensor_id
 				WHERE p.active AND NOT EXISTS (
-					SELECT 1 FROM work_orders w WHERE w.preventive_schedule_id = p.id AND w.status IN ('scheduled', 'in_progress'))
+					SELECT 1 FROM work_orders w WHERE w.preventive_schedule_id = p.id AND w.status IN `+workorder.OpenSQL+`)
 			)
 			SELECT `+preventiveColumns+`, meter_unit, latest.value, latest.ts, earliest.value, earliest.ts
 			FROM candidates
@@ -179,28 +181,4 @@ func (d DuePreventive) WorkOrder() WorkOrder {
 		RequiredSkills: p.RequiredSkills, EstimatedMinutes: p.EstimatedMinutes, Deadline: &deadline,
 		Checklist: items, Parts: p.Parts,
 	}
-}
-
-// OpenWorkOrderForSchedule returns the preventive schedule's scheduled or
-// in-progress work order; ErrNotFound when it has none.
-func (db *DB) OpenWorkOrderForSchedule(ctx context.Context, tenant, scheduleID string) (WorkOrder, error) {
-	return getByID(ctx, db, tenant, "open work order of preventive schedule", scheduleID,
-		`SELECT `+workOrderColumns+` FROM work_orders WHERE preventive_schedule_id = $1 AND `+openPreventive, scanWorkOrder)
-}
-
-// markPreventiveDone records in w's preventive schedule that the service
-// was done when w was completed, with the meter's reading at that time, so
-// the schedule's next due date or reading moves on.
-func markPreventiveDone(ctx context.Context, tx pgx.Tx, w WorkOrder) error {
-	_, err := tx.Exec(ctx, `
-		UPDATE preventive_schedules p SET last_done_at = $2, updated_at = now(),
-			last_meter_reading = CASE WHEN p.kind = 'meter' THEN coalesce((
-				SELECT r.value FROM readings r JOIN sensors s ON s.key = r.sensor_key
-				WHERE s.asset_id = p.asset_id AND s.id = p.sensor_id AND r.ts <= $2
-				ORDER BY r.ts DESC LIMIT 1), p.last_meter_reading) ELSE p.last_meter_reading END
-		WHERE p.id = $1`, w.PreventiveScheduleID, w.CompletedAt)
-	if err != nil {
-		return fmt.Errorf("mark preventive schedule %s done: %w", w.PreventiveScheduleID, err)
-	}
-	return nil
 }

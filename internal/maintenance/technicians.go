@@ -1,4 +1,4 @@
-package store
+package maintenance
 
 import (
 	"context"
@@ -8,9 +8,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/smartmaint/smartmaint/internal/schedule"
+	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/workorder"
 )
 
@@ -77,10 +77,10 @@ func (t *Technician) normalize() {
 }
 
 // CreateTechnician inserts t and returns it with its new id.
-func (db *DB) CreateTechnician(ctx context.Context, tenant string, t Technician) (Technician, error) {
+func (s *Store) CreateTechnician(ctx context.Context, tenant string, t Technician) (Technician, error) {
 	t.normalize()
 	var out Technician
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+	err := s.DB.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		var err error
 		out, err = scanTechnician(tx.QueryRow(ctx, `
 			INSERT INTO technicians (tenant_id, name, email, skills, time_zone, shifts, exceptions, active)
@@ -89,19 +89,19 @@ func (db *DB) CreateTechnician(ctx context.Context, tenant string, t Technician)
 		return err
 	})
 	if err != nil {
-		return Technician{}, fmt.Errorf("store: create technician: %w", mapError(err))
+		return Technician{}, fmt.Errorf("store: create technician: %w", store.MapError(err))
 	}
 	return out, nil
 }
 
 // UpdateTechnician replaces the mutable fields of technician t.ID.
-func (db *DB) UpdateTechnician(ctx context.Context, tenant string, t Technician) (Technician, error) {
+func (s *Store) UpdateTechnician(ctx context.Context, tenant string, t Technician) (Technician, error) {
 	if uuid.Validate(t.ID) != nil {
-		return Technician{}, fmt.Errorf("store: technician %q: %w", t.ID, ErrNotFound)
+		return Technician{}, fmt.Errorf("store: technician %q: %w", t.ID, store.ErrNotFound)
 	}
 	t.normalize()
 	var out Technician
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+	err := s.DB.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		var err error
 		out, err = scanTechnician(tx.QueryRow(ctx, `
 			UPDATE technicians SET name = $2, email = $3, skills = $4, time_zone = $5, shifts = $6, exceptions = $7,
@@ -110,28 +110,28 @@ func (db *DB) UpdateTechnician(ctx context.Context, tenant string, t Technician)
 			RETURNING `+technicianColumns, t.ID, t.Name, t.Email, t.Skills, t.TimeZone, t.Shifts, t.Exceptions, t.Active))
 		return err
 	})
-	return out, notFound(err, "technician", t.ID)
+	return out, store.NotFound(err, "technician", t.ID)
 }
 
 // GetTechnician returns the technician with id.
-func (db *DB) GetTechnician(ctx context.Context, tenant, id string) (Technician, error) {
-	return getByID(ctx, db, tenant, "technician", id, `SELECT `+technicianColumns+` FROM technicians WHERE id = $1`, scanTechnician)
+func (s *Store) GetTechnician(ctx context.Context, tenant, id string) (Technician, error) {
+	return store.GetByID(ctx, s.DB, tenant, "technician", id, `SELECT `+technicianColumns+` FROM technicians WHERE id = $1`, scanTechnician)
 }
 
 // ListTechnicians returns technicians ordered by name, then id; p.After is
 // the id of the last technician of the previous page.
-func (db *DB) ListTechnicians(ctx context.Context, tenant string, f TechnicianFilter, p Page) ([]Technician, error) {
+func (s *Store) ListTechnicians(ctx context.Context, tenant string, f TechnicianFilter, p store.Page) ([]Technician, error) {
 	if p.After != "" && uuid.Validate(p.After) != nil {
-		return nil, fmt.Errorf("store: list technicians: %w: after must be a technician id", ErrInvalid)
+		return nil, fmt.Errorf("store: list technicians: %w: after must be a technician id", store.ErrInvalid)
 	}
 	out := []Technician{}
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+	err := s.DB.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
 			SELECT `+technicianColumns+` FROM technicians
 			WHERE ($1 = '' OR skills @> ARRAY[$1])
 			  AND (NOT $2 OR active)
 			  AND ($3 = '' OR (name, id) > (SELECT name, id FROM technicians WHERE id = $3::uuid))
-			ORDER BY name, id LIMIT $4`, f.Skill, f.ActiveOnly, p.After, p.limit())
+			ORDER BY name, id LIMIT $4`, f.Skill, f.ActiveOnly, p.After, p.Size())
 		if err != nil {
 			return err
 		}
@@ -145,12 +145,12 @@ func (db *DB) ListTechnicians(ctx context.Context, tenant string, f TechnicianFi
 }
 
 // DeleteTechnician removes a technician. A technician who has work orders
-// cannot be deleted (ErrConflict): their history would lose its author, so
+// cannot be deleted (store.ErrConflict): their history would lose its author, so
 // deactivate them instead.
-func (db *DB) DeleteTechnician(ctx context.Context, tenant, id string) error {
-	err := deleteByID(ctx, db, tenant, "technician", id, `DELETE FROM technicians WHERE id = $1`)
-	if errors.Is(err, ErrConflict) {
-		return fmt.Errorf("store: technician %q has work orders; deactivate them instead: %w", id, ErrConflict)
+func (s *Store) DeleteTechnician(ctx context.Context, tenant, id string) error {
+	err := store.DeleteByID(ctx, s.DB, tenant, "technician", id, `DELETE FROM technicians WHERE id = $1`)
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("store: technician %q has work orders; deactivate them instead: %w", id, store.ErrConflict)
 	}
 	return err
 }
@@ -158,9 +158,9 @@ func (db *DB) DeleteTechnician(ctx context.Context, tenant, id string) error {
 // SchedulingTechnicians returns the active technicians holding every skill,
 // ready for the schedule package: their calendars and their bookings that
 // overlap [from, to), the scheduled (not started) ones also as Movable.
-func (db *DB) SchedulingTechnicians(ctx context.Context, tenant string, skills []string, from, to time.Time) ([]schedule.Technician, error) {
+func (s *Store) SchedulingTechnicians(ctx context.Context, tenant string, skills []string, from, to time.Time) ([]schedule.Technician, error) {
 	var out []schedule.Technician
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+	err := s.DB.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		var err error
 		out, err = schedulingTechnicians(ctx, tx, skills, from, to, nil)
 		return err
@@ -214,41 +214,4 @@ func schedulingTechnicians(ctx context.Context, tx pgx.Tx, skills []string, from
 		})
 	}
 	return out, nil
-}
-
-// getByID runs query (one uuid parameter) in tenant and scans its row: the
-// lookup every repository of uuid-keyed rows shares. A malformed id is simply
-// not found.
-func getByID[T any](ctx context.Context, db *DB, tenant, kind, id, query string, scan func(pgx.Row) (T, error)) (T, error) {
-	var out T
-	if uuid.Validate(id) != nil {
-		return out, fmt.Errorf("store: %s %q: %w", kind, id, ErrNotFound)
-	}
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		var err error
-		out, err = scan(tx.QueryRow(ctx, query, id))
-		return err
-	})
-	return out, notFound(err, kind, id)
-}
-
-// deleteByID runs the DELETE statement (one uuid parameter) in tenant;
-// ErrNotFound when it removed nothing, ErrConflict when other rows still
-// refer to it.
-func deleteByID(ctx context.Context, db *DB, tenant, kind, id, statement string) error {
-	if uuid.Validate(id) != nil {
-		return fmt.Errorf("store: %s %q: %w", kind, id, ErrNotFound)
-	}
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, statement, id)
-		if err == nil && tag.RowsAffected() == 0 {
-			return pgx.ErrNoRows
-		}
-		return err
-	})
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23503" { // foreign_key_violation: still referenced
-		return fmt.Errorf("store: %s %q is still in use: %w", kind, id, ErrConflict)
-	}
-	return notFound(err, kind, id)
 }
