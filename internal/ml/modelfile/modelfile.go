@@ -79,7 +79,9 @@ func (e unknownKindError) Error() string {
 
 // Is matches ErrUnknownKind and, as before the kind had its own error,
 // ErrCorrupt.
-func (e unknownKindError) Is(target error) bool { return target == ErrUnknownKind || target == ErrCorrupt }
+func (e unknownKindError) Is(target error) bool {
+	return target == ErrUnknownKind || target == ErrCorrupt
+}
 
 // maxMetadata bounds the metadata line.
 const maxMetadata = 1 << 20
