@@ -513,3 +513,33 @@ func TestRollbackRoute(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkUploadModel measures the upload path end to end: a 100-tree
+// Isolation Forest file through the router, authentication, Content-Digest
+// check, parsing and validation, the artifact write (folder) and the
+// version insert in PostgreSQL. Each iteration registers a new version.
+func BenchmarkUploadModel(b *testing.B) {
+	folder, err := artifact.NewFolder(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, _ := newModelsServerOn(b, folder, func(_ *store.DB, reg *registry.Registry) *api.Models { return &api.Models{Registry: reg} })
+	X := make([][]float64, 4000)
+	for i := range X {
+		X[i] = []float64{float64(i % 97), float64(i*i%101) / 3, float64(i % 13), float64(i % 7), float64(i % 5)}
+	}
+	f, err := iforest.Train(X, iforest.Params{Trees: 100, Subsample: 256, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	file := marshal(b, modelfile.Model{Meta: modelfile.Metadata{FeatureNames: []string{"air_temp", "process_temp", "speed", "torque", "tool_wear"}}, Scorer: f})
+	header := http.Header{"Content-Digest": {contentDigest(file)}}
+	b.SetBytes(int64(len(file)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if code, body, _ := s.upload(b, "ml-ops", "/api/v1/models/iforest-mill/versions", bytes.NewReader(file), header); code != 201 {
+			b.Fatalf("upload: %d %v", code, body)
+		}
+	}
+}

@@ -38,7 +38,7 @@ func newModelsServer(t *testing.T, routes func(*store.DB, *registry.Registry) *a
 
 // newModelsServerOn is newModelsServer keeping artifacts in artifacts, the
 // router built with opts.
-func newModelsServerOn(t *testing.T, artifacts artifact.Store, routes func(*store.DB, *registry.Registry) *api.Models, opts ...api.Option) (*server, *registry.Registry) {
+func newModelsServerOn(t testing.TB, artifacts artifact.Store, routes func(*store.DB, *registry.Registry) *api.Models, opts ...api.Option) (*server, *registry.Registry) {
 	t.Helper()
 	db, _ := testenv.DB(t)
 	log := slog.New(slog.DiscardHandler)
