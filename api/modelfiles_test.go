@@ -98,30 +98,11 @@ func contentDigest(b []byte) string {
 // upload POSTs body as a model file to path as key, with extra headers.
 func (s *server) upload(t testing.TB, key, path string, body io.Reader, header http.Header) (int, map[string]any, http.Header) {
 	t.Helper()
-	req, err := http.NewRequest("POST", s.URL+path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/octet-stream")
+	h := http.Header{"Content-Type": {"application/octet-stream"}}
 	for k, v := range header {
-		req.Header[k] = v
+		h[k] = v
 	}
-	if key != "" {
-		req.Header.Set("X-API-Key", s.keys[key])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &out); err != nil {
-			t.Fatalf("POST %s: body is not JSON: %q", path, raw)
-		}
-	}
-	return resp.StatusCode, out, resp.Header
+	return s.doWith(t, key, "POST", path, body, h)
 }
 
 // newUploadServer is the models routes with uploads limited to maxUpload

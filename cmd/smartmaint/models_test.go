@@ -20,7 +20,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/ml/iforest"
 	"github.com/smartmaint/smartmaint/internal/ml/modelfile"
 	"github.com/smartmaint/smartmaint/internal/registry"
-	"github.com/smartmaint/smartmaint/internal/registry/artifact"
+	"github.com/smartmaint/smartmaint/internal/registry/registrytest"
 	"github.com/smartmaint/smartmaint/internal/testenv"
 )
 
@@ -31,11 +31,7 @@ func modelsServer(t *testing.T) (modelsDefaults, *registry.Registry) {
 	t.Helper()
 	db, _ := testenv.DB(t)
 	log := slog.New(slog.DiscardHandler)
-	folder, err := artifact.NewFolder(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := registry.New(db, folder, registry.Options{Logger: log})
+	reg, _ := registrytest.New(t, db)
 	srv := httptest.NewServer(api.NewRouter(log, auth.NewAuthenticator(db, log), &api.Health{}, []api.Routes{&api.Models{Registry: reg}}, nil))
 	t.Cleanup(srv.Close)
 	testenv.Tenant(t, db, "acme")
