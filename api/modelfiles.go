@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -78,7 +80,7 @@ func (h *Models) upload(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	alias, note := q.Get("alias"), strings.TrimSpace(q.Get("note"))
 	var problems []ParamError
-	for k := range q {
+	for _, k := range slices.Sorted(maps.Keys(q)) {
 		if k != "alias" && k != "note" {
 			problems = append(problems, ParamError{k, "unknown parameter; the upload takes alias and note"})
 		}
