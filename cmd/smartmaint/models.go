@@ -335,6 +335,7 @@ type apiError struct {
 	Details json.RawMessage `json:"details"`
 }
 
+// Error is the API's status, code and message, then the details as JSON.
 func (e *apiError) Error() string {
 	msg := fmt.Sprintf("the API answered %d %s: %s", e.Status, e.Code, e.Message)
 	if len(e.Details) > 0 && string(e.Details) != "null" {
