@@ -183,12 +183,23 @@ func Tenant(r *http.Request) string {
 	return p.TenantID
 }
 
-// withBodyLimit caps every request body at n bytes: a declared length over
-// it is refused at once, a longer stream fails when read (DecodeJSON and
-// the ingest decoder answer 413).
-func withBodyLimit(n int64) mux.MiddlewareFunc {
+// withBodyLimit caps every request body at n bytes, or at the limit that
+// limits gives the matched route ("METHOD /template"): a declared length
+// over it is refused at once, a longer stream fails when read (DecodeJSON,
+// the ingest decoder and the model upload answer 413).
+func withBodyLimit(def int64, limits map[string]int64) mux.MiddlewareFunc {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n := def
+			if len(limits) > 0 {
+				if cr := mux.CurrentRoute(r); cr != nil {
+					if tpl, err := cr.GetPathTemplate(); err == nil {
+						if l, ok := limits[r.Method+" "+tpl]; ok {
+							n = l
+						}
+					}
+				}
+			}
 			if r.ContentLength > n {
 				WriteError(w, r, http.StatusRequestEntityTooLarge, "body_too_large",
 					fmt.Sprintf("request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, n), map[string]int64{"limit_bytes": n})
@@ -205,15 +216,17 @@ func withBodyLimit(n int64) mux.MiddlewareFunc {
 // expensiveRoutes are the routes (method and template) in the expensive
 // rate-limit class: each starts work that costs far more than a request.
 var expensiveRoutes = map[string]bool{
-	"POST /api/v1/models/{name}/retrain": true,
-	"POST /api/v1/models/{name}/promote": true,
-	"POST /api/v1/work-orders/replan":    true,
-	"POST /api/v1/reports":               true,
+	"POST /api/v1/models/{name}/retrain":                  true,
+	"POST /api/v1/models/{name}/promote":                  true,
+	"POST /api/v1/models/{name}/versions":                 true,
+	"POST /api/v1/models/{name}/aliases/{alias}/rollback": true,
+	"POST /api/v1/work-orders/replan":                     true,
+	"POST /api/v1/reports":                                true,
 }
 
 // RouteClass is the rate-limit class of the request's matched route:
-// ingest for POST /api/v1/readings, expensive for model retrain and
-// promote, work-order re-planning and report generation, read for GET and
+// ingest for POST /api/v1/readings, expensive for model retrain, promote,
+// upload and rollback, work-order re-planning and report generation, read for GET and
 // HEAD, write for the rest.
 func RouteClass(r *http.Request) ratelimit.Class {
 	template := ""

@@ -35,13 +35,21 @@ type Models struct {
 	// Temporal starts retraining workflows on TaskQueue.
 	Temporal  client.Client
 	TaskQueue string
+	// MaxUploadBytes limits an uploaded model file; DefaultMaxUploadBytes
+	// when 0.
+	MaxUploadBytes int64
 }
 
 // Register mounts the registry routes. Reading needs readings:read;
-// promoting, retraining and setting the policy need models:write.
+// uploading, promoting, rolling back, retraining and setting the policy
+// need models:write.
 func (h *Models) Register(v1 *mux.Router) {
 	v1.Handle("/models", Require(apikey.ReadingsRead, h.list)).Methods(http.MethodGet)
 	v1.Handle("/models/{name}/versions", Require(apikey.ReadingsRead, h.versions)).Methods(http.MethodGet)
+	v1.Handle("/models/{name}/versions", Require(apikey.ModelsWrite, h.upload)).Methods(http.MethodPost)
+	v1.Handle("/models/{name}/versions/{version}", Require(apikey.ReadingsRead, h.version)).Methods(http.MethodGet)
+	v1.Handle("/models/{name}/aliases/{alias}/history", Require(apikey.ReadingsRead, h.aliasHistory)).Methods(http.MethodGet)
+	v1.Handle("/models/{name}/aliases/{alias}/rollback", Require(apikey.ModelsWrite, h.rollback)).Methods(http.MethodPost)
 	v1.Handle("/models/{name}/promote", Require(apikey.ModelsWrite, h.promote)).Methods(http.MethodPost)
 	if h.MLOps != nil {
 		v1.Handle("/models/{name}/drift", Require(apikey.ReadingsRead, h.drift)).Methods(http.MethodGet)
@@ -68,19 +76,8 @@ func (h *Models) list(w http.ResponseWriter, r *http.Request) {
 // moves), with next_before for the following page when there is one.
 func (h *Models) versions(w http.ResponseWriter, r *http.Request) {
 	var problems []ParamError
-	intParam := func(name string, lo, hi, def int) int {
-		s := r.URL.Query().Get(name)
-		if s == "" {
-			return def
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil || n < lo || n > hi {
-			problems = append(problems, ParamError{name, fmt.Sprintf("must be an integer from %d to %d", lo, hi)})
-		}
-		return n
-	}
-	limit := intParam("limit", 1, 1000, 100)
-	before := intParam("before", 1, 1<<31-1, 0)
+	limit := queryInt(r, &problems, "limit", 1, 1000, 100)
+	before := queryInt(r, &problems, "before", 1, 1<<31-1, 0)
 	if len(problems) > 0 {
 		WriteError(w, r, http.StatusBadRequest, "invalid_query", "invalid query parameters", problems)
 		return
@@ -146,12 +143,11 @@ func (h *Models) promote(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_promotion", "the promotion is invalid", p)
 		return
 	}
-	p, _ := auth.FromContext(r.Context())
-	ev, err := h.Registry.Promote(r.Context(), p.TenantID, registry.Promotion{
+	ev, err := h.Registry.Promote(r.Context(), Tenant(r), registry.Promotion{
 		Name:    mux.Vars(r)["name"],
 		Alias:   b.Alias,
 		Version: b.Version,
-		Actor:   fmt.Sprintf("api key %s (%s)", p.KeyName, p.KeyPrefix),
+		Actor:   keyActor(r),
 		Reason:  strings.TrimSpace(b.Reason),
 	})
 	if err != nil {
@@ -238,7 +234,7 @@ func (h *Models) retrain(w http.ResponseWriter, r *http.Request) {
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 	}, workflows.Retrain, workflows.RetrainInput{
 		TenantID: p.TenantID, Model: name, Trigger: workflows.TriggerAPI,
-		RequestedBy: fmt.Sprintf("api key %s (%s)", p.KeyName, p.KeyPrefix), Reason: b.Reason,
+		RequestedBy: keyActor(r), Reason: b.Reason,
 	})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
@@ -292,7 +288,7 @@ func (h *Models) approve(w http.ResponseWriter, r *http.Request) {
 			map[string]string{"stage": string(state.Stage)})
 		return
 	}
-	ap := workflows.RetrainApproval{Approve: *b.Approve, User: fmt.Sprintf("api key %s (%s)", p.KeyName, p.KeyPrefix), Comment: strings.TrimSpace(b.Comment)}
+	ap := workflows.RetrainApproval{Approve: *b.Approve, User: keyActor(r), Comment: strings.TrimSpace(b.Comment)}
 	if err := h.Temporal.SignalWorkflow(ctx, id, "", workflows.SignalRetrainApproval, ap); err != nil {
 		WriteUnavailable(w, r, 5, "the approval could not be delivered right now; retry")
 		return
@@ -400,7 +396,7 @@ func (h *Models) setPolicy(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, name := r.Context(), mux.Vars(r)["name"]
 	p, _ := auth.FromContext(ctx)
-	if err := h.MLOps.SetPolicy(ctx, p.TenantID, name, o, fmt.Sprintf("api key %s (%s)", p.KeyName, p.KeyPrefix)); err != nil {
+	if err := h.MLOps.SetPolicy(ctx, p.TenantID, name, o, keyActor(r)); err != nil {
 		writeRegistryError(w, r, err)
 		return
 	}

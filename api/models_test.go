@@ -29,14 +29,21 @@ import (
 // acme and rival of rival.
 func newModelsServer(t *testing.T, routes func(*store.DB, *registry.Registry) *api.Models) (*server, *registry.Registry) {
 	t.Helper()
-	db, _ := testenv.DB(t)
-	log := slog.New(slog.DiscardHandler)
 	folder, err := artifact.NewFolder(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := registry.New(db, folder, registry.Options{Logger: log})
-	h := api.NewRouter(log, auth.NewAuthenticator(db, log), &api.Health{}, []api.Routes{routes(db, reg)}, nil)
+	return newModelsServerOn(t, folder, routes)
+}
+
+// newModelsServerOn is newModelsServer keeping artifacts in artifacts, the
+// router built with opts.
+func newModelsServerOn(t testing.TB, artifacts artifact.Store, routes func(*store.DB, *registry.Registry) *api.Models, opts ...api.Option) (*server, *registry.Registry) {
+	t.Helper()
+	db, _ := testenv.DB(t)
+	log := slog.New(slog.DiscardHandler)
+	reg := registry.New(db, artifacts, registry.Options{Logger: log})
+	h := api.NewRouter(log, auth.NewAuthenticator(db, log), &api.Health{}, []api.Routes{routes(db, reg)}, nil, opts...)
 	s := &server{Server: httptest.NewServer(h), db: db, keys: map[string]string{}}
 	t.Cleanup(s.Close)
 	testenv.Tenant(t, db, "acme")

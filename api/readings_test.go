@@ -66,15 +66,25 @@ func (s *server) key(t testing.TB, name, tenant string, scopes ...apikey.Scope) 
 // answer into a map (nil for an empty body).
 func (s *server) do(t testing.TB, key, method, path, contentType, body string) (int, map[string]any, http.Header) {
 	t.Helper()
-	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
+	header := http.Header{}
+	if contentType != "" {
+		header.Set("Content-Type", contentType)
+	}
+	return s.doWith(t, key, method, path, strings.NewReader(body), header)
+}
+
+// doWith is do with any body and request headers.
+func (s *server) doWith(t testing.TB, key, method, path string, body io.Reader, header http.Header) (int, map[string]any, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
 	if key != "" {
 		req.Header.Set("X-API-Key", s.keys[key])
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -201,6 +201,8 @@ func TestRouteClass(t *testing.T) {
 	v1.Handle("/assets", h).Methods("POST")
 	v1.Handle("/models/{name}/promote", h).Methods("POST")
 	v1.Handle("/models/{name}/retrain", h).Methods("POST")
+	v1.Handle("/models/{name}/versions", h).Methods("POST", "GET")
+	v1.Handle("/models/{name}/aliases/{alias}/rollback", h).Methods("POST")
 	v1.Handle("/work-orders/replan", h).Methods("POST")
 	v1.Handle("/assets/{id}", h).Methods("DELETE")
 	v1.Handle("/reports", h).Methods("POST", "GET")
@@ -214,6 +216,9 @@ func TestRouteClass(t *testing.T) {
 		{"DELETE", "/api/v1/assets/a", ratelimit.Write},
 		{"POST", "/api/v1/models/m/promote", ratelimit.Expensive},
 		{"POST", "/api/v1/models/m/retrain", ratelimit.Expensive},
+		{"POST", "/api/v1/models/m/versions", ratelimit.Expensive},
+		{"GET", "/api/v1/models/m/versions", ratelimit.Read},
+		{"POST", "/api/v1/models/m/aliases/champion/rollback", ratelimit.Expensive},
 		{"POST", "/api/v1/work-orders/replan", ratelimit.Expensive},
 		{"POST", "/api/v1/reports", ratelimit.Expensive},
 		{"GET", "/api/v1/reports", ratelimit.Read},

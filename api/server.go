@@ -9,6 +9,7 @@ package api
 
 import (
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 
@@ -30,6 +31,14 @@ type Routes interface {
 // the operator page's static assets). Use sparingly.
 type PublicRoutes interface {
 	RegisterPublic(root *mux.Router)
+}
+
+// BodyLimiter is implemented by Routes some of whose routes take larger
+// bodies than the router's limit (model uploads). BodyLimits maps
+// "METHOD /template", with the full template such as
+// "POST /api/v1/models/{name}/versions", to that route's limit in bytes.
+type BodyLimiter interface {
+	BodyLimits() map[string]int64
 }
 
 // DefaultMaxBodyBytes limits request bodies unless WithMaxBodyBytes says
@@ -75,7 +84,13 @@ func NewRouter(log *slog.Logger, authn *auth.Authenticator, health *Health, rout
 		WriteError(w, r, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
 	}))
 	root.MethodNotAllowedHandler = root.NotFoundHandler
-	root.Use(withRequestID, withObservability(log), withBodyLimit(o.maxBody))
+	limits := map[string]int64{}
+	for _, rt := range routes {
+		if bl, ok := rt.(BodyLimiter); ok {
+			maps.Copy(limits, bl.BodyLimits())
+		}
+	}
+	root.Use(withRequestID, withObservability(log), withBodyLimit(o.maxBody, limits))
 
 	root.HandleFunc("/health", health.Live).Methods(http.MethodGet)
 	root.HandleFunc("/health/ready", health.Ready).Methods(http.MethodGet)

@@ -73,6 +73,9 @@ func TestTenantIsolation(t *testing.T) {
 		{"GET", "/api/v1/preventive-schedules/" + preventive, ""},
 		{"GET", "/api/v1/notification-channels/" + channel, ""},
 		{"GET", "/api/v1/models/mill-iforest/versions", ""},
+		{"GET", "/api/v1/models/mill-iforest/versions/1", ""},
+		{"GET", "/api/v1/models/mill-iforest/aliases/champion/history", ""},
+		{"GET", "/api/v1/models/mill-iforest/aliases/champion/history?at=2100-01-01T00:00:00Z", ""},
 		// …and changes nothing of it.
 		{"PUT", "/api/v1/assets/mill-1", `{"type":"lathe","name":"taken over"}`},
 		{"DELETE", "/api/v1/assets/mill-1/sensors/torque", ""},
@@ -87,6 +90,7 @@ func TestTenantIsolation(t *testing.T) {
 		{"POST", "/api/v1/notification-channels/" + channel + "/test", `{}`},
 		{"DELETE", "/api/v1/preventive-schedules/" + preventive, ""},
 		{"POST", "/api/v1/models/mill-iforest/promote", `{"version":1,"alias":"champion","reason":"mine now"}`},
+		{"POST", "/api/v1/models/mill-iforest/aliases/champion/rollback", ""},
 		{"DELETE", "/api/v1/technicians/" + tech, ""},
 		{"DELETE", "/api/v1/assets/mill-1", ""},
 	}

@@ -7,6 +7,7 @@
 //	smartmaint migrate    create the database if missing and apply migrations
 //	smartmaint loadtest   drive the ingest API and report throughput and latency
 //	smartmaint backtest   replay a dataset through the detectors and models
+//	smartmaint models     upload, list, promote and roll back registry models (import|list|promote|rollback)
 //
 // Settings come from environment variables; see docs/CONFIG.md.
 package main
@@ -42,6 +43,7 @@ func init() {
 		{"soak", "hold a mixed load on a local API for minutes; report drift, errors and durability", runSoak},
 		{"simulate", "replay the AI4I dataset as sensors with injected faults against the API", runSimulate},
 		{"train", "train a model on a dataset with cross-validation and write the model file", runTrain},
+		{"models", "upload, list, promote and roll back registry models through the API (import|list|promote|rollback)", runModels},
 		{"backtest", "replay a dataset through the detectors and models; alarms, lead times, RUL error", runBacktest},
 		{"histories", "export workflow histories as JSON for the replay tests", runHistories},
 	}

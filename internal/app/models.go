@@ -108,7 +108,8 @@ func newModelDetector(cfg config.Config, db *store.DB, l *ModelLoader) *detect.M
 }
 
 func newModelsHandlers(cfg config.Config, reg *registry.Registry, st *mlops.Store, c client.Client) *api.Models {
-	return &api.Models{Registry: reg, MLOps: st, Defaults: defaultPolicy(cfg), Temporal: c, TaskQueue: cfg.TemporalTaskQueue}
+	return &api.Models{Registry: reg, MLOps: st, Defaults: defaultPolicy(cfg), Temporal: c, TaskQueue: cfg.TemporalTaskQueue,
+		MaxUploadBytes: cfg.ModelMaxUploadBytes}
 }
 
 // registerDriftMetrics exposes the stored drift results on /metrics while

@@ -112,6 +112,10 @@ type Config struct {
 	// ModelReloadInterval is how often workers and the API poll the model
 	// aliases, the fallback when a Redis notification is missed.
 	ModelReloadInterval time.Duration `env:"MODEL_RELOAD_INTERVAL" envDefault:"10s"`
+	// ModelMaxUploadBytes limits a model file uploaded through
+	// POST /api/v1/models/{name}/versions (64 MiB); other bodies keep
+	// MaxBodyBytes.
+	ModelMaxUploadBytes int64 `env:"MODEL_MAX_UPLOAD_BYTES" envDefault:"67108864"`
 
 	// DetectSnapshotWindow is how far apart the readings of one asset's
 	// feature vector may be for the anomaly model to score it.
@@ -263,6 +267,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: MODEL_STORE=s3 needs S3_BUCKET")
 	case c.IdempotencyTTL < time.Minute:
 		return fmt.Errorf("config: IDEMPOTENCY_TTL must be at least 1m, got %s", c.IdempotencyTTL)
+	case c.ModelMaxUploadBytes < 1:
+		return fmt.Errorf("config: MODEL_MAX_UPLOAD_BYTES must be at least 1, got %d", c.ModelMaxUploadBytes)
 	case c.ModelReloadInterval < time.Second:
 		return fmt.Errorf("config: MODEL_RELOAD_INTERVAL must be at least 1s, got %s", c.ModelReloadInterval)
 	case c.DetectSnapshotWindow <= 0:

@@ -89,10 +89,12 @@ type Version struct {
 	TrainingData       string `json:"training_data"`
 	TrainingDataSHA256 string `json:"training_data_sha256,omitempty"`
 	// Parent is the version this one was retrained from; 0 for none.
-	Parent    int          `json:"parent_version,omitempty"`
-	Artifact  artifact.Ref `json:"artifact"`
-	CreatedBy string       `json:"created_by"`
-	CreatedAt time.Time    `json:"created_at"`
+	Parent   int          `json:"parent_version,omitempty"`
+	Artifact artifact.Ref `json:"artifact"`
+	// Note is what the uploader said about the version; often empty.
+	Note      string    `json:"note,omitempty"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // NewVersion describes a version to register.
@@ -108,7 +110,13 @@ type NewVersion struct {
 	Parent int
 	// CreatedBy names who or what trained it, e.g. "retrain-workflow".
 	CreatedBy string
+	// Note is a free-text remark kept with the version, at most MaxNote
+	// bytes.
+	Note string
 }
+
+// MaxNote is the longest note a version may carry, in bytes.
+const MaxNote = 2000
 
 func (n NewVersion) validate() error {
 	switch {
@@ -120,6 +128,8 @@ func (n NewVersion) validate() error {
 		return invalid("model %q: created_by is required", n.Name)
 	case n.Parent < 0:
 		return invalid("model %q: parent version %d is negative", n.Name, n.Parent)
+	case len(n.Note) > MaxNote:
+		return invalid("model %q: the note has %d bytes, at most %d are kept", n.Name, len(n.Note), MaxNote)
 	}
 	for k, v := range n.Metrics {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -242,11 +252,11 @@ func (r *Registry) Create(ctx context.Context, tenant string, spec NewVersion, d
 		var err error
 		v, err = scanVersion(tx.QueryRow(ctx, `
 			INSERT INTO model_versions (tenant_id, name, version, kind, params, metrics, features, training_data, training_data_sha256,
-				parent_version, artifact_key, artifact_uri, artifact_size, artifact_sha256, created_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, nullif($10, 0), $11, $12, $13, $14, $15)
+				parent_version, artifact_key, artifact_uri, artifact_size, artifact_sha256, created_by, note)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, nullif($10, 0), $11, $12, $13, $14, $15, $16)
 			RETURNING `+versionColumns,
 			tenant, spec.Name, next, spec.Kind, params, metrics, features, spec.TrainingData, spec.TrainingDataSHA256,
-			spec.Parent, ref.Key, ref.URI, ref.Size, ref.SHA256, spec.CreatedBy))
+			spec.Parent, ref.Key, ref.URI, ref.Size, ref.SHA256, spec.CreatedBy, spec.Note))
 		return err
 	})
 	if err != nil {
@@ -256,12 +266,12 @@ func (r *Registry) Create(ctx context.Context, tenant string, spec NewVersion, d
 }
 
 const versionColumns = `tenant_id, name, version, kind, params, metrics, features, training_data, training_data_sha256,
-	coalesce(parent_version, 0), artifact_key, artifact_uri, artifact_size, artifact_sha256, created_by, created_at`
+	coalesce(parent_version, 0), artifact_key, artifact_uri, artifact_size, artifact_sha256, note, created_by, created_at`
 
 func scanVersion(row pgx.Row) (Version, error) {
 	var v Version
 	err := row.Scan(&v.TenantID, &v.Name, &v.Version, &v.Kind, &v.Params, &v.Metrics, &v.Features, &v.TrainingData, &v.TrainingDataSHA256,
-		&v.Parent, &v.Artifact.Key, &v.Artifact.URI, &v.Artifact.Size, &v.Artifact.SHA256, &v.CreatedBy, &v.CreatedAt)
+		&v.Parent, &v.Artifact.Key, &v.Artifact.URI, &v.Artifact.Size, &v.Artifact.SHA256, &v.Note, &v.CreatedBy, &v.CreatedAt)
 	return v, err
 }
 
@@ -436,13 +446,22 @@ func (r *Registry) Promote(ctx context.Context, tenant string, p Promotion) (Ali
 		return AliasEvent{}, err
 	}
 	// Outside the transaction: a download must not hold the model's lock.
+	if err := r.verifyEligible(ctx, v); err != nil {
+		return AliasEvent{}, err
+	}
+	return r.moveAlias(ctx, tenant, p.Name, p.Alias, p.Version, p.Actor, p.Reason, nil)
+}
+
+// verifyEligible loads and verifies v's artifact: ErrNotEligible when it is
+// missing or corrupt.
+func (r *Registry) verifyEligible(ctx context.Context, v Version) error {
 	if _, err := artifact.Load(ctx, r.artifacts, v.Artifact); err != nil {
 		if errors.Is(err, artifact.ErrChecksum) || errors.Is(err, artifact.ErrNotFound) {
-			return AliasEvent{}, fmt.Errorf("%w: %w", ErrNotEligible, err)
+			return fmt.Errorf("%w: %w", ErrNotEligible, err)
 		}
-		return AliasEvent{}, fmt.Errorf("registry: verify artifact of %q version %d: %w", p.Name, p.Version, err)
+		return fmt.Errorf("registry: verify artifact of %q version %d: %w", v.Name, v.Version, err)
 	}
-	return r.moveAlias(ctx, tenant, p.Name, p.Alias, p.Version, p.Actor, p.Reason)
+	return nil
 }
 
 // RemoveAlias unsets alias on name, recording who and why.
@@ -453,7 +472,7 @@ func (r *Registry) RemoveAlias(ctx context.Context, tenant, name, alias, actor, 
 	case actor == "" || reason == "":
 		return AliasEvent{}, invalid("removing an alias needs an actor and a reason")
 	}
-	return r.moveAlias(ctx, tenant, name, alias, 0, actor, reason)
+	return r.moveAlias(ctx, tenant, name, alias, 0, actor, reason, nil)
 }
 
 // aliasTarget returns the version alias names (0 when unset); it fails with
@@ -474,8 +493,9 @@ func aliasTarget(ctx context.Context, tx pgx.Tx, name, alias string, to int) (in
 }
 
 // moveAlias points alias at version to (0 removes it) and appends the event,
-// under the model's row lock so concurrent moves serialise.
-func (r *Registry) moveAlias(ctx context.Context, tenant, name, alias string, to int, actor, reason string) (AliasEvent, error) {
+// under the model's row lock so concurrent moves serialise. check, when not
+// nil, runs under that lock before the move and can refuse it.
+func (r *Registry) moveAlias(ctx context.Context, tenant, name, alias string, to int, actor, reason string, check func(pgx.Tx) error) (AliasEvent, error) {
 	var ev AliasEvent
 	err := r.db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		var latest int
@@ -485,6 +505,11 @@ func (r *Registry) moveAlias(ctx context.Context, tenant, name, alias string, to
 		}
 		if err != nil {
 			return err
+		}
+		if check != nil {
+			if err := check(tx); err != nil {
+				return err
+			}
 		}
 		from, err := aliasTarget(ctx, tx, name, alias, to)
 		if err != nil {

@@ -64,7 +64,24 @@ var (
 	// ErrCorrupt means the metadata or body is damaged: malformed, cut
 	// short, or failing its checksum.
 	ErrCorrupt = errors.New("modelfile: corrupt model file")
+	// ErrUnknownKind means the file's kind is neither built in nor
+	// registered in this program (see Register, KnownKinds). An error that
+	// matches it also matches ErrCorrupt.
+	ErrUnknownKind = errors.New("modelfile: unknown model kind")
 )
+
+// unknownKindError is the error of a file of an unknown kind.
+type unknownKindError string
+
+func (e unknownKindError) Error() string {
+	return fmt.Sprintf("%v: unknown model kind %q", ErrCorrupt, string(e))
+}
+
+// Is matches ErrUnknownKind and, as before the kind had its own error,
+// ErrCorrupt.
+func (e unknownKindError) Is(target error) bool {
+	return target == ErrUnknownKind || target == ErrCorrupt
+}
 
 // maxMetadata bounds the metadata line.
 const maxMetadata = 1 << 20
@@ -261,7 +278,7 @@ func Read(r io.Reader) (Model, error) {
 	default:
 		decode, ok := registered(meta.Kind)
 		if !ok {
-			return Model{}, fmt.Errorf("%w: unknown model kind %q", ErrCorrupt, meta.Kind)
+			return Model{}, unknownKindError(meta.Kind)
 		}
 		s, err = decodeRegistered(decode, body)
 	}

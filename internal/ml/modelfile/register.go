@@ -67,6 +67,14 @@ func Kinds() []string {
 	return out
 }
 
+// KnownKinds returns every kind Read decodes in this program, sorted: the
+// built-in ones and the registered ones.
+func KnownKinds() []string {
+	out := append(Kinds(), KindGBDT, KindIsolationForest)
+	sort.Strings(out)
+	return out
+}
+
 // registered returns the decoder of a registered kind.
 func registered(kind string) (func(body []byte) (Scorer, error), bool) {
 	kindsMu.RLock()

@@ -72,6 +72,9 @@ func TestRegisteredKind(t *testing.T) {
 	if !slices.Contains(Kinds(), "test_constant") {
 		t.Errorf("Kinds() = %v", Kinds())
 	}
+	if k := KnownKinds(); !slices.Contains(k, "test_constant") || !slices.Contains(k, KindGBDT) || !slices.Contains(k, KindIsolationForest) || !slices.IsSorted(k) {
+		t.Errorf("KnownKinds() = %v", k)
+	}
 }
 
 func TestRegisteredKindRejects(t *testing.T) {
@@ -90,8 +93,15 @@ func TestRegisteredKindRejects(t *testing.T) {
 				kind = "test_nobody"
 			}
 			file := fileWith(t, kind, 2, body)
-			if _, err := Unmarshal(file); !errors.Is(err, ErrCorrupt) {
+			_, err := Unmarshal(file)
+			if !errors.Is(err, ErrCorrupt) {
 				t.Errorf("error %v, want ErrCorrupt", err)
+			}
+			if unknown := errors.Is(err, ErrUnknownKind); unknown != (name == "unknown") {
+				t.Errorf("error %v matches ErrUnknownKind: %v", err, unknown)
+			}
+			if name == "unknown" && err.Error() != `modelfile: corrupt model file: unknown model kind "test_nobody"` {
+				t.Errorf("message %q", err)
 			}
 		})
 	}
