@@ -156,8 +156,12 @@ func TestCache(t *testing.T) {
 	c := NewCache(s, 100*time.Millisecond, nil)
 	go c.Run(ctx)
 	<-c.Ready()
-	if b, ok := c.Binding("plant-7", "engine", modelkind.Anomaly); !ok || !b.Default || b.Model != "iforest-engine" {
-		t.Errorf("default anomaly binding: %+v %v", b, ok)
+	def, ok := c.Binding("plant-7", "engine", modelkind.Anomaly)
+	if !ok || !def.Default || def.Model != "iforest-engine" {
+		t.Errorf("default anomaly binding: %+v %v", def, ok)
+	}
+	if again, _ := c.Binding("plant-7", "engine", modelkind.Anomaly); again != def {
+		t.Error("the default binding changed pointer")
 	}
 	if _, ok := c.Binding("plant-7", "engine", modelkind.RUL); ok {
 		t.Error("a rul binding before any was stored")

@@ -35,6 +35,9 @@ type Cache struct {
 	m  atomic.Pointer[map[key]*Binding]
 	mu sync.Mutex // serialises Refresh
 
+	dmu      sync.Mutex
+	defaults map[key]*Binding // one pointer per default binding
+
 	ready     chan struct{}
 	readyOnce sync.Once
 }
@@ -49,19 +52,28 @@ func NewCache(s *Store, interval time.Duration, log *slog.Logger) *Cache {
 	if log == nil {
 		log = slog.Default()
 	}
-	c := &Cache{store: s, every: interval, log: log, ready: make(chan struct{})}
+	c := &Cache{store: s, every: interval, log: log, ready: make(chan struct{}), defaults: map[key]*Binding{}}
 	empty := map[key]*Binding{}
 	c.m.Store(&empty)
 	return c
 }
 
 // Binding returns the binding serving assetType as kind for tenant: the
-// stored one, or Default.
+// stored one, or Default. It returns the same pointer until the binding
+// changes, so the detector can tell a change by identity.
 func (c *Cache) Binding(tenant, assetType string, kind modelkind.Kind) (*Binding, bool) {
-	if b, ok := (*c.m.Load())[key{tenant, assetType, kind}]; ok {
+	k := key{tenant, assetType, kind}
+	if b, ok := (*c.m.Load())[k]; ok {
 		return b, true
 	}
-	return Default(tenant, assetType, kind)
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	if b, ok := c.defaults[k]; ok {
+		return b, b != nil
+	}
+	b, _ := Default(tenant, assetType, kind)
+	c.defaults[k] = b
+	return b, b != nil
 }
 
 // Generation counts the reloads that changed a binding.
