@@ -1,8 +1,6 @@
 package detect
 
 import (
-	"context"
-	"fmt"
 	"slices"
 	"strconv"
 	"sync"
@@ -12,15 +10,10 @@ import (
 
 	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/binding"
-	"github.com/smartmaint/smartmaint/internal/dataset"
-	"github.com/smartmaint/smartmaint/internal/ml/bearing"
-	"github.com/smartmaint/smartmaint/internal/ml/gbdt"
-	"github.com/smartmaint/smartmaint/internal/ml/iforest"
-	"github.com/smartmaint/smartmaint/internal/ml/modelfile"
 	"github.com/smartmaint/smartmaint/internal/ml/risk"
 	"github.com/smartmaint/smartmaint/internal/ml/rul"
-	"github.com/smartmaint/smartmaint/internal/ml/rul/rultest"
 	"github.com/smartmaint/smartmaint/internal/modelkind"
+	"github.com/smartmaint/smartmaint/internal/modelkind/kindtest"
 	"github.com/smartmaint/smartmaint/internal/store"
 )
 
@@ -64,211 +57,10 @@ func (b *bindings) set(x binding.Binding) {
 	b.gen.Add(1)
 }
 
-// millFixture is an Isolation Forest trained on the first half of AI4I and
-// the second half's records, to score.
-type millFixture struct {
-	model modelfile.Model
-	rows  [][]float64
-}
-
-func loadMill(tb testing.TB) *millFixture {
-	tb.Helper()
-	_, rows := ai4iModel(tb)
-	millOnce.Do(func() {
-		half := len(rows) / 2
-		f, err := iforest.Train(rows[:half], iforest.Params{Contamination: 0.01, Seed: 2})
-		if err != nil {
-			millErr = err
-			return
-		}
-		millFix = millFixture{model: modelfile.Model{Meta: modelfile.Metadata{Kind: modelfile.KindIsolationForest, FeatureNames: millFeatures, Threshold: f.Threshold()}, Scorer: f}, rows: rows[half:]}
-	})
-	if millErr != nil {
-		tb.Fatal(millErr)
-	}
-	return &millFix
-}
-
-// riskFixture is a failure classifier trained on January–February 2015 of
-// the Azure subset, and the March machine-hours it is evaluated on.
-type riskFixture struct {
-	model    modelfile.Model
-	machines map[int]dataset.AzureMachine
-	march    *risk.Table
-}
-
-// rulFixture is rultest's model (the first 20 FD001 training engines) and
-// the feature vectors of engine 21, held out, run to failure.
-type rulFixture struct {
-	model  modelfile.Model
-	cycles [][]float64
-}
-
-// bearingFixture is a health model learned from the first day of IMS
-// 2nd_test and the snapshots after that day.
-type bearingFixture struct {
-	model     modelfile.Model
-	snapshots [][]float64 // b1_rms, b1_kurtosis, b1_crest_factor, b2_rms, …
-	times     []time.Time
-}
-
-var (
-	millOnce    sync.Once
-	millFix     millFixture
-	millErr     error
-	riskOnce    sync.Once
-	riskFix     riskFixture
-	riskErr     error
-	rulOnce     sync.Once
-	rulFix      rulFixture
-	bearingOnce sync.Once
-	bearingFix  bearingFixture
-	bearingErr  error
-)
-
-func loadRisk(tb testing.TB) *riskFixture {
-	tb.Helper()
-	riskOnce.Do(func() {
-		dir, err := dataset.AzurePdMDir()
-		if err != nil {
-			riskErr = err
-			return
-		}
-		d, err := dataset.LoadAzurePdM(dir)
-		if err != nil {
-			riskErr = err
-			return
-		}
-		tab, err := risk.BuildTable(context.Background(), d)
-		if err != nil {
-			riskErr = err
-			return
-		}
-		march := time.Date(2015, 3, 1, 0, 0, 0, 0, time.UTC)
-		train := tab.Between(time.Time{}, march, march)
-		p := gbdt.DefaultParams()
-		p.MaxIter, p.LearningRate, p.MaxLeafNodes, p.Seed = 40, 0.2, 15, 1
-		g, err := gbdt.Train(train.X, train.Y, p)
-		if err != nil {
-			riskErr = err
-			return
-		}
-		scores := make([]float64, len(train.X))
-		for i, x := range train.X {
-			scores[i] = g.Score(x)
-		}
-		riskFix = riskFixture{
-			model: modelfile.Model{Meta: modelfile.Metadata{Kind: modelfile.KindGBDT, FeatureNames: risk.FeatureNames,
-				Threshold: risk.TopRateThreshold(scores, 0.02)}, Scorer: g},
-			machines: map[int]dataset.AzureMachine{},
-			march:    tab.Between(march, march.AddDate(0, 1, 0), time.Time{}),
-		}
-		for _, m := range d.Machines {
-			riskFix.machines[m.ID] = m
-		}
-	})
-	if riskErr != nil {
-		tb.Skip(riskErr)
-	}
-	return &riskFix
-}
-
-func loadRUL(tb testing.TB) *rulFixture {
-	tb.Helper()
-	rulOnce.Do(func() {
-		_, m := rultest.SmallModel(tb, tb.TempDir())
-		f, err := rul.FD001()
-		if err != nil {
-			tb.Fatal(err)
-		}
-		engines, err := dataset.LoadCMAPSSEngines(f.Train)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		b, err := rul.NewBuilder(m.Config)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		rulFix.model = modelfile.Model{Meta: modelfile.Metadata{Kind: modelfile.KindRUL, FeatureNames: rul.FeatureNames()}, Scorer: m}
-		for _, c := range engines[20].Cycles { // not among the 20 trained on
-			rulFix.cycles = append(rulFix.cycles, slices.Clone(b.Update(&c.Sensors)))
-		}
-	})
-	if rulFix.model.Scorer == nil {
-		tb.Fatal("no rul model")
-	}
-	return &rulFix
-}
-
-func loadBearing(tb testing.TB) *bearingFixture {
-	tb.Helper()
-	bearingOnce.Do(func() {
-		path, err := dataset.IMSFeaturesPath()
-		if err != nil {
-			bearingErr = err
-			return
-		}
-		rows, err := dataset.LoadIMSFeatures(path)
-		if err != nil {
-			bearingErr = err
-			return
-		}
-		const n = 4
-		var times []time.Time
-		var snaps [][]bearing.Indicators
-		for _, r := range rows {
-			if r.Test != "2nd_test" || r.Bearing < 1 || r.Bearing > n {
-				continue
-			}
-			if len(times) == 0 || !times[len(times)-1].Equal(r.Time) {
-				times = append(times, r.Time)
-				snaps = append(snaps, make([]bearing.Indicators, n))
-			}
-			snaps[len(snaps)-1][r.Bearing-1] = bearing.Indicators{RMS: r.RMS, Kurtosis: r.Kurtosis, CrestFactor: r.CrestFactor}
-		}
-		mon, err := bearing.NewMonitor(n, bearing.HealthConfig{})
-		if err != nil {
-			bearingErr = err
-			return
-		}
-		out := make([]bearing.Status, n)
-		i := 0
-		for ; i < len(snaps) && mon.Model() == nil; i++ {
-			if err := mon.Update(times[i], snaps[i], out); err != nil {
-				bearingErr = err
-				return
-			}
-		}
-		h := mon.Model()
-		if h == nil {
-			bearingErr = fmt.Errorf("no baseline learned from %d snapshots", len(snaps))
-			return
-		}
-		bearingFix.model = modelfile.Model{Meta: modelfile.Metadata{Kind: bearing.KindHealth, FeatureNames: h.FeatureNames()}, Scorer: h}
-		for ; i < len(snaps); i++ { // after the baseline
-			var x []float64
-			for _, s := range snaps[i] {
-				x = append(x, s.RMS, s.Kurtosis, s.CrestFactor)
-			}
-			bearingFix.snapshots = append(bearingFix.snapshots, x)
-			bearingFix.times = append(bearingFix.times, times[i])
-		}
-	})
-	if bearingErr != nil {
-		tb.Skip(bearingErr)
-	}
-	return &bearingFix
-}
-
-// riskBinding maps the classifier's machine-model and age features to the
-// asset's metadata; the telemetry, error and maintenance features are
-// sensors of the same names (computed at the edge).
+// riskBinding binds model as the failure classifier of the Azure
+// machines, their model and age read from metadata.
 func riskBinding(model string) binding.Binding {
-	f := map[string]string{"age_years": "asset.age"}
-	for _, m := range risk.MachineModels {
-		f["model_"+m] = "asset.model=" + m
-	}
-	return binding.Binding{TenantID: tenantKinds, AssetType: typeAzure, Kind: modelkind.FailureRisk, Model: model, Features: f}
+	return binding.Binding{TenantID: tenantKinds, AssetType: typeAzure, Kind: modelkind.FailureRisk, Model: model, Features: kindtest.RiskMetadata()}
 }
 
 // kindRig is an Engine with the detector of every kind over in-memory
@@ -335,8 +127,8 @@ func isMetadata(name string) bool {
 }
 
 // kindAssets are one asset per kind; the Azure machine is machine 1.
-func kindAssets(rf *riskFixture, machine int) []store.Asset {
-	am := rf.machines[machine]
+func kindAssets(rf *kindtest.RiskData, machine int) []store.Asset {
+	am := rf.Machines[machine]
 	return []store.Asset{
 		{ID: "mill-01", Type: typeMill},
 		{ID: "azure-" + strconv.Itoa(machine), Type: typeAzure, Metadata: map[string]any{"model": am.Model, "age": float64(am.Age)}},
@@ -346,28 +138,28 @@ func kindAssets(rf *riskFixture, machine int) []store.Asset {
 }
 
 // bindAll registers a champion of every kind and binds it.
-func bindAll(tb testing.TB, r *kindRig, rf *riskFixture, uf *rulFixture, bf *bearingFixture) {
+func bindAll(tb testing.TB, r *kindRig, rf *kindtest.RiskData, uf *kindtest.RULData, bf *kindtest.BearingData) {
 	tb.Helper()
-	r.models.set(tenantKinds, ModelName(typeMill), 1, loadMill(tb).model) // default binding
-	r.models.set(tenantKinds, "risk-azure", 1, rf.model)
+	r.models.set(tenantKinds, ModelName(typeMill), 1, kindtest.Mill(tb).Model) // default binding
+	r.models.set(tenantKinds, "risk-azure", 1, rf.Model)
 	r.bindings.set(riskBinding("risk-azure"))
-	r.models.set(tenantKinds, "rul-turbofan", 1, uf.model)
+	r.models.set(tenantKinds, "rul-turbofan", 1, uf.Model)
 	thirty := 30.0
 	r.bindings.set(binding.Binding{TenantID: tenantKinds, AssetType: typeEngine, Kind: modelkind.RUL, Model: "rul-turbofan", Threshold: &thirty})
-	r.models.set(tenantKinds, "health-rig", 1, bf.model)
+	r.models.set(tenantKinds, "health-rig", 1, bf.Model)
 	r.bindings.set(binding.Binding{TenantID: tenantKinds, AssetType: typeBearing, Kind: modelkind.BearingHealth, Model: "health-rig"})
 }
 
 // TestBoundKindsFindings feeds every kind's held-out data through the
 // Engine and checks each raises findings of its kind where it should.
 func TestBoundKindsFindings(t *testing.T) {
-	rf, uf, bf := loadRisk(t), loadRUL(t), loadBearing(t)
-	rows := loadMill(t).rows
+	rf, uf, bf := kindtest.Risk(t), kindtest.RUL(t), kindtest.Bearing(t)
+	rows := kindtest.Mill(t).Rows
 	// The Azure machine with the most failures in March.
 	fails := map[int]int{}
-	for i, y := range rf.march.Y {
+	for i, y := range rf.March.Y {
 		if y {
-			fails[rf.march.Machine[i]]++
+			fails[rf.March.Machine[i]]++
 		}
 	}
 	machine := 0
@@ -397,22 +189,22 @@ func TestBoundKindsFindings(t *testing.T) {
 	// Failure risk: the machine's March hours, as edge-computed features.
 	var riskHits, riskPos, riskHours, positives int
 	azure := "azure-" + strconv.Itoa(machine)
-	for i, m := range rf.march.Machine {
+	for i, m := range rf.March.Machine {
 		if m != machine {
 			continue
 		}
 		riskHours++
-		if rf.march.Y[i] {
+		if rf.March.Y[i] {
 			positives++
 		}
 		var b batch
-		b.add(r, azure, rf.march.Time[i], risk.FeatureNames, rf.march.X[i], isMetadata)
+		b.add(r, azure, rf.March.Time[i], risk.FeatureNames, rf.March.X[i], isMetadata)
 		for _, a := range r.score(&b) {
 			if a.Detector != string(modelkind.FailureRisk) {
 				continue
 			}
 			riskHits++
-			if rf.march.Y[i] {
+			if rf.March.Y[i] {
 				riskPos++
 			}
 			collect([]anomaly.Anomaly{a})
@@ -426,7 +218,7 @@ func TestBoundKindsFindings(t *testing.T) {
 
 	// RUL: engine 21's cycles, one snapshot of 85 features each.
 	var firstRUL = -1
-	for c, x := range uf.cycles {
+	for c, x := range uf.Cycles {
 		var b batch
 		b.add(r, "engine-21", t0.Add(time.Duration(c)*time.Minute), rul.FeatureNames(), x, nil)
 		for _, a := range r.score(&b) {
@@ -436,17 +228,17 @@ func TestBoundKindsFindings(t *testing.T) {
 			collect([]anomaly.Anomaly{a})
 		}
 	}
-	left := len(uf.cycles) - firstRUL
-	t.Logf("rul: engine 21 ran %d cycles; the first finding came %d cycles before its failure", len(uf.cycles), left)
+	left := len(uf.Cycles) - firstRUL
+	t.Logf("rul: engine 21 ran %d cycles; the first finding came %d cycles before its failure", len(uf.Cycles), left)
 	if firstRUL < 0 || left > 90 || left < 5 {
-		t.Errorf("rul: first finding at cycle %d of %d", firstRUL, len(uf.cycles))
+		t.Errorf("rul: first finding at cycle %d of %d", firstRUL, len(uf.Cycles))
 	}
 
 	// Bearing health: the snapshots after the baseline day.
 	var firstBearing = -1
-	for i, x := range bf.snapshots {
+	for i, x := range bf.Snapshots {
 		var b batch
-		b.add(r, "rig-2", bf.times[i], bf.model.Meta.FeatureNames, x, nil)
+		b.add(r, "rig-2", bf.Times[i], bf.Model.Meta.FeatureNames, x, nil)
 		for _, a := range r.score(&b) {
 			if a.Detector == string(modelkind.BearingHealth) && firstBearing < 0 {
 				firstBearing = i
@@ -457,7 +249,7 @@ func TestBoundKindsFindings(t *testing.T) {
 	if firstBearing < 0 {
 		t.Fatal("bearing health: no finding in a run to failure")
 	}
-	t.Logf("bearing health: first finding %v before the end of the run", bf.times[len(bf.times)-1].Sub(bf.times[firstBearing]).Round(time.Hour))
+	t.Logf("bearing health: first finding %v before the end of the run", bf.Times[len(bf.Times)-1].Sub(bf.Times[firstBearing]).Round(time.Hour))
 
 	for _, name := range []string{"model", "failure_risk", "rul", "bearing_health"} {
 		as := byKind[name]
@@ -499,18 +291,18 @@ func keys[V any](m map[string]V) []string {
 // TestBindingRefusesOtherKinds: a binding naming a model of a kind it does
 // not accept is silent, and rebinding takes effect on the next reading.
 func TestBindingRefusesOtherKinds(t *testing.T) {
-	uf := loadRUL(t)
+	uf := kindtest.RUL(t)
 	list := []store.Asset{{ID: "engine-21", Type: typeEngine}}
 	r := newKindRig(list...)
 	mill, _ := ai4iModel(t)
 	r.models.set(tenantKinds, "iforest-x", 1, mill)
-	r.models.set(tenantKinds, "rul-turbofan", 1, uf.model)
+	r.models.set(tenantKinds, "rul-turbofan", 1, uf.Model)
 	huge := 1e9 // every estimate is below: every snapshot a finding
 	r.bindings.set(binding.Binding{TenantID: tenantKinds, AssetType: typeEngine, Kind: modelkind.RUL, Model: "iforest-x", Threshold: &huge})
 	t0 := time.Unix(0, 0)
 	send := func(c int) []anomaly.Anomaly {
 		var b batch
-		b.add(r, "engine-21", t0.Add(time.Duration(c)*time.Minute), rul.FeatureNames(), uf.cycles[c], nil)
+		b.add(r, "engine-21", t0.Add(time.Duration(c)*time.Minute), rul.FeatureNames(), uf.Cycles[c], nil)
 		return r.score(&b)
 	}
 	if as := send(0); len(as) != 0 {
@@ -528,7 +320,7 @@ func TestBindingRefusesOtherKinds(t *testing.T) {
 		t.Fatalf("scored without the mapped sensor: %v", as)
 	}
 	var extra batch
-	extra.add(r, "engine-21", t0.Add(2*time.Minute), []string{"cycles_run"}, []float64{uf.cycles[2][0]}, nil)
+	extra.add(r, "engine-21", t0.Add(2*time.Minute), []string{"cycles_run"}, []float64{uf.Cycles[2][0]}, nil)
 	if as := r.score(&extra); len(as) != 1 {
 		t.Fatalf("the mapped sensor completed no snapshot: %v", as)
 	}
@@ -552,14 +344,14 @@ type allKinds struct {
 }
 
 func newAllKinds(tb testing.TB, rounds int) *allKinds {
-	rf, uf, bf := loadRisk(tb), loadRUL(tb), loadBearing(tb)
-	rows := loadMill(tb).rows
+	rf, uf, bf := kindtest.Risk(tb), kindtest.RUL(tb), kindtest.Bearing(tb)
+	rows := kindtest.Mill(tb).Rows
 	// A healthy Azure machine-hour set: machine 1's March hours without a
 	// failure ahead.
 	var riskX [][]float64
-	for i, m := range rf.march.Machine {
-		if m == 1 && !rf.march.Y[i] && rf.model.Scorer.Score(rf.march.X[i]) < rf.model.Meta.Threshold {
-			riskX = append(riskX, rf.march.X[i])
+	for i, m := range rf.March.Machine {
+		if m == 1 && !rf.March.Y[i] && rf.Model.Scorer.Score(rf.March.X[i]) < rf.Model.Meta.Threshold {
+			riskX = append(riskX, rf.March.X[i])
 		}
 	}
 	r := newKindRig(kindAssets(rf, 1)...)
@@ -570,8 +362,8 @@ func newAllKinds(tb testing.TB, rounds int) *allKinds {
 		ts := time.Unix(int64(1000+k*60), 0)
 		b.add(r, "mill-01", ts, millFeatures, rows[k%100], nil)
 		b.add(r, "azure-1", ts, risk.FeatureNames, riskX[k%len(riskX)], isMetadata)
-		b.add(r, "engine-21", ts, rul.FeatureNames(), uf.cycles[k%40], nil) // early, healthy cycles
-		b.add(r, "rig-2", ts, bf.model.Meta.FeatureNames, bf.snapshots[k%100], nil)
+		b.add(r, "engine-21", ts, rul.FeatureNames(), uf.Cycles[k%40], nil) // early, healthy cycles
+		b.add(r, "rig-2", ts, bf.Model.Meta.FeatureNames, bf.Snapshots[k%100], nil)
 		a.batches = append(a.batches, b)
 	}
 	return a
