@@ -274,7 +274,7 @@ func TestBoundKindsFindings(t *testing.T) {
 	est, _ := strconv.ParseFloat(v["rul"], 64)
 	lo, _ := strconv.ParseFloat(v["lower"], 64)
 	hi, _ := strconv.ParseFloat(v["upper"], 64)
-	if !(lo <= est && est <= hi && lo < 30) || byKind["rul"][0].Direction != -1 {
+	if !(lo <= est && est <= hi && lo < 30) || byKind["rul"][0].Direction != 0 {
 		t.Errorf("rul reason %q: %v ≤ %v ≤ %v", byKind["rul"][0].Reason, lo, est, hi)
 	}
 }

@@ -114,7 +114,9 @@ const maxModelFeatures = 1024
 //     (the binding's, else Meta.Threshold, else the model's own) for the
 //     model's sustain count of snapshots in a row. Name "bearing_health".
 //
-// The Reason of a finding names the model and version that raised it; for
+// A finding has no Direction: it judges the asset, not whether the
+// reading that completed the snapshot is high or low. The Reason of a
+// finding names the model and version that raised it; for
 // every kind but anomaly it is machine-readable: "<kind> key=value …" (see
 // ReasonValues), e.g. "rul model=rul-engine version=3 rul=41.2 lower=22.0
 // upper=63.5 threshold=30".
@@ -349,7 +351,6 @@ func failureRisk(m *registry.Loaded[modelfile.Model], threshold float64, x []flo
 		Anomalous: true,
 		Score:     p,
 		Severity:  thirds(over),
-		Direction: 1,
 		Reason: fmt.Sprintf("%s model=%s version=%d probability=%.4f threshold=%.4g",
 			modelkind.FailureRisk, m.Version.Name, m.Version.Version, p, threshold),
 	}
@@ -389,7 +390,6 @@ func remainingLife(m *registry.Loaded[modelfile.Model], threshold float64, x []f
 		Anomalous: true,
 		Score:     0.5 + 0.5*(1-frac),
 		Severity:  sev,
-		Direction: -1,
 		Reason: fmt.Sprintf("%s model=%s version=%d rul=%.4g lower=%.4g upper=%.4g threshold=%.4g",
 			modelkind.RUL, m.Version.Name, m.Version.Version, est, lower, upper, threshold),
 	}
@@ -439,7 +439,6 @@ func bearingHealth(m *registry.Loaded[modelfile.Model], b *binding.Binding, a *a
 		Anomalous: true,
 		Score:     1 - 0.5*math.Exp(-(h-threshold)/threshold),
 		Severity:  sev,
-		Direction: 1,
 		Reason: fmt.Sprintf("%s model=%s version=%d health=%.4g threshold=%.4g streak=%d",
 			modelkind.BearingHealth, m.Version.Name, m.Version.Version, h, threshold, a.streak),
 	}
