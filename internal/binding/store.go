@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/smartmaint/smartmaint/internal/modelkind"
 	"github.com/smartmaint/smartmaint/internal/store"
@@ -41,7 +40,8 @@ func scan(row pgx.Row) (Binding, error) {
 
 // Put stores b (replacing the binding of its asset type and kind) and
 // returns it as stored. The model must be registered:
-// store.ErrNotFound otherwise.
+// store.ErrNotFound otherwise; a threshold that is not positive is
+// store.ErrInvalid.
 func (s *Store) Put(ctx context.Context, b Binding) (Binding, error) {
 	if !b.Kind.Valid() {
 		return Binding{}, fmt.Errorf("binding: put: %w: kind %q", store.ErrInvalid, b.Kind)
@@ -67,7 +67,7 @@ func (s *Store) Put(ctx context.Context, b Binding) (Binding, error) {
 		return err
 	})
 	if err != nil {
-		return Binding{}, fmt.Errorf("binding: put %s/%s: %w", b.AssetType, b.Kind, mapError(err))
+		return Binding{}, fmt.Errorf("binding: put %s/%s: %w", b.AssetType, b.Kind, store.MapError(err))
 	}
 	return out, nil
 }
@@ -136,21 +136,4 @@ func (s *Store) All(ctx context.Context) ([]Binding, error) {
 		return nil, fmt.Errorf("binding: all: %w", err)
 	}
 	return out, nil
-}
-
-// mapError turns the table's constraint violations into store errors: an
-// unregistered model (the foreign key) is store.ErrNotFound, a failed check
-// store.ErrInvalid.
-func mapError(err error) error {
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) {
-		return err
-	}
-	switch pgErr.Code {
-	case "23503": // foreign_key_violation
-		return fmt.Errorf("%w: the model is not registered", store.ErrNotFound)
-	case "23514", "23502", "22P02": // check, not null, bad text
-		return fmt.Errorf("%w: %s", store.ErrInvalid, pgErr.Message)
-	}
-	return err
 }

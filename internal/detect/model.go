@@ -309,13 +309,10 @@ func (d *Model) judge(m *registry.Loaded[modelfile.Model], b *binding.Binding, a
 // anomalyScore judges an Isolation Forest's score.
 func anomalyScore(m *registry.Loaded[modelfile.Model], threshold float64, a *assetState) Finding {
 	score := m.Model.Scorer.Score(a.values)
-	if threshold <= 0 || threshold >= 1 {
-		threshold = 0.5
-	}
-	if !(score >= threshold) {
+	threshold, over, ok := pastThreshold(score, threshold)
+	if !ok {
 		return Finding{}
 	}
-	over := (score - threshold) / (1 - threshold)
 	return Finding{
 		Anomalous: true,
 		Score:     0.5 + 0.5*math.Min(1, over),
@@ -323,6 +320,19 @@ func anomalyScore(m *registry.Loaded[modelfile.Model], threshold float64, a *ass
 		Reason: fmt.Sprintf("%s v%d scores the asset's snapshot %.3f, at or above its threshold %.3f (%s)",
 			m.Version.Name, m.Version.Version, score, threshold, describe(m.Model.Meta.FeatureNames, a.values, a.constant)),
 	}
+}
+
+// pastThreshold compares a score in [0, 1] with threshold (0.5 when not
+// inside (0, 1)): ok when the score reaches it, with how far past it the
+// score is as a share of the way to 1.
+func pastThreshold(score, threshold float64) (t, over float64, ok bool) {
+	if !(threshold > 0 && threshold < 1) {
+		threshold = 0.5
+	}
+	if !(score >= threshold) {
+		return threshold, 0, false
+	}
+	return threshold, (score - threshold) / (1 - threshold), true
 }
 
 // thirds is the severity of a finding over of the way from its threshold
@@ -340,13 +350,10 @@ func thirds(over float64) anomaly.Severity {
 // failureRisk judges a classifier's failure probability.
 func failureRisk(m *registry.Loaded[modelfile.Model], threshold float64, x []float64) Finding {
 	p := m.Model.Scorer.Score(x)
-	if !(threshold > 0 && threshold < 1) {
-		threshold = 0.5
-	}
-	if !(p >= threshold) {
+	threshold, over, ok := pastThreshold(p, threshold)
+	if !ok {
 		return Finding{}
 	}
-	over := (p - threshold) / (1 - threshold)
 	return Finding{
 		Anomalous: true,
 		Score:     p,

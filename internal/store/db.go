@@ -140,6 +140,11 @@ func (db *DB) InTenant(ctx context.Context, tenant string, fn func(pgx.Tx) error
 	})
 }
 
+// MapError turns PostgreSQL constraint errors into ErrConflict, ErrNotFound
+// and ErrInvalid, for repositories in other packages that hold a *DB; other
+// errors are returned as they are.
+func MapError(err error) error { return mapError(err) }
+
 // mapError turns PostgreSQL constraint errors into the package's errors.
 func mapError(err error) error {
 	var pgErr *pgconn.PgError
