@@ -432,3 +432,36 @@ func BenchmarkScoreAllKinds(b *testing.B) {
 		})
 	}
 }
+
+// TestBindingChangesConcurrent: rebinding and promoting while readings of
+// every kind are scored from several goroutines (run with -race).
+func TestBindingChangesConcurrent(t *testing.T) {
+	a := newAllKinds(t, 200)
+	uf := kindtest.RUL(t)
+	var done atomic.Bool
+	var changes sync.WaitGroup
+	changes.Go(func() {
+		for i := 0; !done.Load(); i++ {
+			th := float64(10 + i%40)
+			a.r.bindings.set(binding.Binding{TenantID: tenantKinds, AssetType: typeEngine, Kind: modelkind.RUL, Model: "rul-turbofan", Threshold: &th})
+			a.r.models.set(tenantKinds, "rul-turbofan", 2+i, uf.Model)
+			time.Sleep(time.Millisecond)
+		}
+	})
+	var readers sync.WaitGroup
+	for g := range 4 {
+		readers.Go(func() {
+			for i := range 300 {
+				b := &a.batches[(g*50+i)%len(a.batches)]
+				for j := range b.rows {
+					for _, d := range a.r.dets {
+						d.Observe(Reading{Tenant: tenantKinds, Sensor: b.sensors[j], TS: b.rows[j].TS.Add(time.Duration(g) * time.Hour), Value: b.rows[j].Value})
+					}
+				}
+			}
+		})
+	}
+	readers.Wait()
+	done.Store(true)
+	changes.Wait()
+}
