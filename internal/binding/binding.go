@@ -154,8 +154,8 @@ func Check(b *Binding, meta modelfile.Metadata) []Problem {
 		switch {
 		case math.IsNaN(t) || math.IsInf(t, 0) || t <= 0:
 			add("threshold", "threshold %v: want a positive finite number", t)
-		case b.Kind == modelkind.FailureRisk && t >= 1:
-			add("threshold", "threshold %v: a failure probability is below 1", t)
+		case (b.Kind == modelkind.FailureRisk || b.Kind == modelkind.Anomaly) && t >= 1:
+			add("threshold", "threshold %v: a %s score is below 1", t, b.Kind)
 		}
 	}
 	if b.Kind == modelkind.RUL && b.Threshold == nil && !(meta.Threshold > 0) {

@@ -33,6 +33,7 @@ func TestCheck(t *testing.T) {
 		{"sensor feeds two features", Binding{Kind: modelkind.FailureRisk, Model: "risk", Features: map[string]string{"model=model3": "asset.model=model3", "age": "volt_mean_3h"}}, gbdt, []string{"features.age"}},
 		{"probability threshold", Binding{Kind: modelkind.FailureRisk, Model: "risk", Features: map[string]string{"model=model3": "asset.m", "age": "asset.age"}, Threshold: ptr(1.5)}, gbdt, []string{"threshold"}},
 		{"nan threshold", Binding{Kind: modelkind.FailureRisk, Model: "risk", Features: map[string]string{"model=model3": "asset.m", "age": "asset.age"}, Threshold: ptr(math.NaN())}, gbdt, []string{"threshold"}},
+		{"anomaly score threshold", Binding{Kind: modelkind.Anomaly, Model: "f", Threshold: ptr(1)}, modelfile.Metadata{Kind: modelfile.KindIsolationForest, FeatureNames: []string{"torque"}}, []string{"threshold"}},
 		{"rul needs a threshold", Binding{Kind: modelkind.RUL, Model: "rul"}, modelfile.Metadata{Kind: modelfile.KindRUL, FeatureNames: []string{"cycle"}}, []string{"threshold"}},
 		{"rul with threshold", Binding{Kind: modelkind.RUL, Model: "rul", Threshold: ptr(30)}, modelfile.Metadata{Kind: modelfile.KindRUL, FeatureNames: []string{"cycle"}}, nil},
 	} {
