@@ -15,7 +15,6 @@ import (
 	"github.com/smartmaint/smartmaint/activities"
 	"github.com/smartmaint/smartmaint/api"
 	"github.com/smartmaint/smartmaint/internal/config"
-	"github.com/smartmaint/smartmaint/internal/detect"
 	"github.com/smartmaint/smartmaint/internal/ml/modelfile"
 	"github.com/smartmaint/smartmaint/internal/mlops"
 	"github.com/smartmaint/smartmaint/internal/registry"
@@ -23,24 +22,22 @@ import (
 	"github.com/smartmaint/smartmaint/workers"
 )
 
-// ModelLoader serves the champion anomaly models to the ingest path.
+// ModelLoader serves the champion models of every kind to the ingest
+// path's model detectors. (The rul and bearing model file kinds decode
+// because package api, which validates bindings, imports their packages.)
 type ModelLoader = registry.Loader[modelfile.Model]
 
-// modelsAPI serves the model registry, drift and retraining routes, keeps
-// the champion anomaly models loaded and adds the model detector to the
-// ingest path's detection engine.
+// modelsAPI serves the model registry, drift, retraining and binding
+// routes, keeps the champion models loaded and adds a model detector per
+// model kind (bindingsAPI) to the ingest path's detection engine.
 func modelsAPI() fx.Option {
 	return fx.Options(
 		fx.Provide(fx.Private, newRegistry, newMLOpsStore),
 		fx.Provide(
 			newModelLoader,
-			newModelDetector,
 			asRoutes(newModelsHandlers),
 		),
-		fx.Decorate(func(e *detect.Engine, d *detect.Model) *detect.Engine {
-			e.Detectors = append(e.Detectors, d)
-			return e
-		}),
+		bindingsAPI(),
 		fx.Invoke(registerDriftMetrics),
 	)
 }
@@ -80,11 +77,12 @@ func defaultPolicy(cfg config.Config) mlops.Policy {
 	return mlops.Policy{Drift: d, MinImprovement: cfg.RetrainMinImprovement, ApprovalTimeout: cfg.RetrainApprovalTimeout}
 }
 
-// newModelLoader keeps the champion anomaly models in memory from start
-// (waiting for the first load) to stop.
+// newModelLoader keeps the champion models of every kind in memory from
+// start (waiting for the first load) to stop: the model detectors serve
+// whichever a binding names.
 func newModelLoader(lc fx.Lifecycle, cfg config.Config, reg *registry.Registry, log *slog.Logger) *ModelLoader {
 	l := registry.NewLoader(reg, modelfile.Unmarshal, registry.LoaderOptions{
-		Kind: mlops.Kind, Interval: cfg.ModelReloadInterval, Logger: log.With("component", "model-loader"),
+		Interval: cfg.ModelReloadInterval, Logger: log.With("component", "model-loader"),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -101,10 +99,6 @@ func newModelLoader(lc fx.Lifecycle, cfg config.Config, reg *registry.Registry, 
 		OnStop: func(context.Context) error { cancel(); <-done; return nil },
 	})
 	return l
-}
-
-func newModelDetector(cfg config.Config, db *store.DB, l *ModelLoader) *detect.Model {
-	return detect.NewModel(l, detect.NewAssetCache(db, 0), cfg.DetectSnapshotWindow)
 }
 
 func newModelsHandlers(cfg config.Config, reg *registry.Registry, st *mlops.Store, c client.Client) *api.Models {

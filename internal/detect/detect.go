@@ -5,8 +5,10 @@
 // An Engine runs a list of Detectors over each reading. The built-in ones
 // are Threshold (the sensor's warn/alarm limits) and RobustZ (a streaming
 // median/MAD z-score per sensor, for sensors without limits and for drift
-// inside the limits). Model-based detectors (Isolation Forest on an asset's
-// feature vector) implement the same interface.
+// inside the limits). Model detectors (Model, one per modelkind.Kind: the
+// Isolation Forest, failure classifier, remaining-useful-life and bearing
+// health models bound to an asset's type, scoring its feature vector)
+// implement the same interface.
 package detect
 
 import (

@@ -15,6 +15,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/dataset"
 	"github.com/smartmaint/smartmaint/internal/ml/iforest"
 	"github.com/smartmaint/smartmaint/internal/ml/modelfile"
+	"github.com/smartmaint/smartmaint/internal/modelkind"
 	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
@@ -450,7 +451,7 @@ func BenchmarkModelObserve(b *testing.B) {
 
 // BenchmarkEngineScore is the whole scoring step of one ingest request of
 // 30 readings (6 machines × 5 sensors), with and without the model
-// detector, per reading.
+// detector (and the other kinds' detectors, unbound), per reading.
 func BenchmarkEngineScore(b *testing.B) {
 	m, rows := ai4iModel(b)
 	var list []store.Asset
@@ -480,6 +481,11 @@ func BenchmarkEngineScore(b *testing.B) {
 	}{
 		{"threshold+robust-z", []Detector{Threshold{}, NewRobustZ(6, 0.05)}},
 		{"threshold+robust-z+model", []Detector{Threshold{}, NewRobustZ(6, 0.05), r.d}},
+		// The other kinds' detectors, with nothing bound: their cost for
+		// asset types that use only the anomaly model.
+		{"threshold+robust-z+model+3 unbound kinds", []Detector{Threshold{}, NewRobustZ(6, 0.05), r.d,
+			NewBound(modelkind.FailureRisk, r.models, r.d.assets, nil, 0), NewBound(modelkind.RUL, r.models, r.d.assets, nil, 0),
+			NewBound(modelkind.BearingHealth, r.models, r.d.assets, nil, 0)}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			e := &Engine{Detectors: tc.dets}

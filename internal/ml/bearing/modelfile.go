@@ -9,7 +9,7 @@ import (
 )
 
 // KindHealth is the model file kind of a HealthModel.
-const KindHealth = "bearing_health"
+const KindHealth = modelfile.KindBearingHealth
 
 func init() {
 	modelfile.Register(KindHealth, func(body []byte) (modelfile.Scorer, error) {
@@ -23,6 +23,15 @@ func init() {
 
 // ModelKind is KindHealth.
 func (h *HealthModel) ModelKind() string { return KindHealth }
+
+// AlarmThreshold is the health index above which a snapshot is abnormal
+// (Config.Threshold with its default): what a detector serving the model
+// compares Score with when nothing else sets a threshold.
+func (h *HealthModel) AlarmThreshold() float64 { return h.Config.withDefaults().Threshold }
+
+// AlarmSustain is how many abnormal snapshots in a row raise the alarm
+// (Config.Sustain with its default).
+func (h *HealthModel) AlarmSustain() int { return h.Config.withDefaults().Sustain }
 
 // ModelParams are the monitor settings, recorded as the model file's
 // parameters.

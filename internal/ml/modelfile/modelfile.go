@@ -52,6 +52,9 @@ const (
 	// KindRUL is package rul's remaining-useful-life model; that package
 	// registers it (see Register), so only programs importing it read it.
 	KindRUL = "rul"
+	// KindBearingHealth is package bearing's health model; that package
+	// registers it.
+	KindBearingHealth = "bearing_health"
 )
 
 // Errors Read and Unmarshal wrap.
