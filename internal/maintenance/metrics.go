@@ -30,7 +30,7 @@ type OpenWorkOrderGroup struct {
 // and source (owner role; for metrics), through the partial index on open
 // work orders, so its cost does not grow with the work-order history.
 func (s *Store) OpenWorkOrderGroups(ctx context.Context) ([]OpenWorkOrderGroup, error) {
-	rows, err := s.DB.Pool.Query(ctx, `
+	out, err := collect(ctx, s.DB.Pool, scanOpenWorkOrderGroup, `
 		SELECT tenant_id, status,
 			CASE WHEN incident_id IS NOT NULL THEN 'incident' WHEN preventive_schedule_id IS NOT NULL THEN 'preventive' ELSE 'manual' END AS source,
 			count(*)::int, (count(*) FILTER (WHERE deadline < now()))::int
@@ -41,14 +41,13 @@ func (s *Store) OpenWorkOrderGroups(ctx context.Context) ([]OpenWorkOrderGroup, 
 	if err != nil {
 		return nil, fmt.Errorf("store: open work orders: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OpenWorkOrderGroup, error) {
-		var g OpenWorkOrderGroup
-		return g, r.Scan(&g.TenantID, &g.Status, &g.Source, &g.Count, &g.Overdue)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: open work orders: %w", err)
-	}
 	return out, nil
+}
+
+func scanOpenWorkOrderGroup(row pgx.Row) (OpenWorkOrderGroup, error) {
+	var g OpenWorkOrderGroup
+	err := row.Scan(&g.TenantID, &g.Status, &g.Source, &g.Count, &g.Overdue)
+	return g, err
 }
 
 // OpenWorkCollector exposes the open incidents and work orders as

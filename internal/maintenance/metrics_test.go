@@ -1,7 +1,6 @@
 package maintenance_test
 
 import (
-	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,16 +11,13 @@ import (
 	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/store"
-	"github.com/smartmaint/smartmaint/internal/testenv"
 	"github.com/smartmaint/smartmaint/internal/workorder"
 )
 
 func TestOpenWorkGroupsAndCollector(t *testing.T) {
-	db, _ := testenv.DB(t)
-	st := &maintenance.Store{DB: db}
-	ctx := context.Background()
-	testenv.Tenant(t, db, "acme")
-	testenv.Tenant(t, db, "rival")
+	f := newFixture(t)
+	st, ctx, db := f.st, f.ctx, f.db
+	f.tenant("rival")
 	t0 := time.Date(2025, 6, 2, 8, 0, 0, 0, time.UTC)
 	closed := t0.Add(time.Hour)
 	for i, inc := range []incident.Projection{
@@ -61,12 +57,8 @@ func TestOpenWorkGroupsAndCollector(t *testing.T) {
 	// Work orders of acme: an overdue incident one, a preventive one in
 	// progress and due tomorrow, a manual one without a deadline, and a done
 	// (not open) one; one overdue of rival.
-	if _, err := db.CreateAsset(ctx, "acme", store.Asset{ID: "a1", Type: "pump"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.CreateAsset(ctx, "rival", store.Asset{ID: "a1", Type: "pump"}); err != nil {
-		t.Fatal(err)
-	}
+	f.addAsset("acme", "a1")
+	f.addAsset("rival", "a1")
 	days := 30
 	lube, err := st.CreatePreventiveSchedule(ctx, "acme", maintenance.PreventiveSchedule{AssetID: "a1", Title: "Lubrication", EstimatedMinutes: 30,
 		Kind: maintenance.PreventiveCalendar, IntervalDays: &days, Active: true})
@@ -142,10 +134,9 @@ func ftoa(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 // BenchmarkOpenWorkOrderGroups is the work-order half of one scrape: 2,000
 // open work orders of 100 tenants among 52,000.
 func BenchmarkOpenWorkOrderGroups(b *testing.B) {
-	db, _ := testenv.DB(b)
-	st := &maintenance.Store{DB: db}
-	ctx := context.Background()
-	_, err := db.Pool.Exec(ctx, `
+	f := newFixture(b)
+	st, ctx := f.st, f.ctx
+	_, err := f.db.Pool.Exec(ctx, `
 		INSERT INTO tenants (id, name) SELECT 't' || i, 't' || i FROM generate_series(0, 99) i;
 		INSERT INTO assets (tenant_id, id, type) SELECT 't' || i, 'a', 'pump' FROM generate_series(0, 99) i;
 		INSERT INTO work_orders (tenant_id, asset_id, title, status, estimated_minutes, deadline, incident_id)

@@ -1,18 +1,14 @@
 package maintenance_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/smartmaint/smartmaint/internal/maintenance"
-	"github.com/smartmaint/smartmaint/internal/schedule"
 	"github.com/smartmaint/smartmaint/internal/store"
-	"github.com/smartmaint/smartmaint/internal/testenv"
 	"github.com/smartmaint/smartmaint/internal/workorder"
 )
 
@@ -20,16 +16,14 @@ import (
 // raise one work order each however often they are asked, and the
 // completed work order moves the schedule on.
 func TestPreventiveWorkOrders(t *testing.T) {
-	db, _ := testenv.DB(t)
-	st := &maintenance.Store{DB: db}
-	ctx := context.Background()
-	mntAsset(t, db, "acme", "pump-1")
+	f := newFixture(t, "pump-1")
+	st, ctx, db := f.st, f.ctx, f.db
 	hours, err := db.CreateSensor(ctx, "acme", store.Sensor{AssetID: "pump-1", ID: "hours", Unit: "h"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ada := mntTechnician(t, st, "acme", "Ada", "mech")
-	now := mntMonday(t).Add(7 * time.Hour)
+	ada := f.technician("Ada", "mech")
+	now := f.mon.Add(7 * time.Hour)
 	create := func(tenant string, p maintenance.PreventiveSchedule) maintenance.PreventiveSchedule {
 		t.Helper()
 		p.AssetID, p.EstimatedMinutes = "pump-1", 60
@@ -55,7 +49,7 @@ func TestPreventiveWorkOrders(t *testing.T) {
 		RequiredSkills: []string{"mech"}})
 	create("acme", maintenance.PreventiveSchedule{Title: "D overhaul", MeterInterval: &rarely, Active: true})
 	create("acme", maintenance.PreventiveSchedule{Title: "E paused", IntervalDays: &monthly, LastDoneAt: at(-90 * 24 * time.Hour), Active: false})
-	mntAsset(t, db, "rival", "pump-1")
+	f.addAsset("rival", "pump-1")
 	create("rival", maintenance.PreventiveSchedule{Title: "R overdue", IntervalDays: &monthly, LastDoneAt: at(-90 * 24 * time.Hour), Active: true})
 	// 48 running hours over the last 47 hours: 1700 h is reached in about
 	// 11.75 hours.
@@ -94,17 +88,11 @@ func TestPreventiveWorkOrders(t *testing.T) {
 
 	// Raised once, however often and however concurrently.
 	job := due[0].WorkOrder()
-	var wg sync.WaitGroup
 	results := make([]maintenance.PlannedWorkOrder, 4)
-	for i := range results {
-		wg.Go(func() {
-			var err error
-			if results[i], err = st.PlanWorkOrder(ctx, "acme", job, now, schedule.Options{}); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
+	f.concurrently(len(results), func(i int) (err error) {
+		results[i], err = f.plan(job, now)
+		return err
+	})
 	created := 0
 	for _, r := range results {
 		if r.Created {
@@ -147,7 +135,7 @@ func TestPreventiveWorkOrders(t *testing.T) {
 	if lube.LastDoneAt == nil || !lube.LastDoneAt.Equal(now.Add(3*time.Hour)) || !lube.NextDueAt.Equal(now.Add(3*time.Hour).AddDate(0, 0, 30)) {
 		t.Errorf("after the work order: last done %v, next due %v", lube.LastDoneAt, lube.NextDueAt)
 	}
-	sealWO, err := st.PlanWorkOrder(ctx, "acme", due[1].WorkOrder(), now, schedule.Options{})
+	sealWO, err := f.plan(due[1].WorkOrder(), now)
 	if err != nil || !sealWO.Created {
 		t.Fatalf("seal work order %+v, %v", sealWO, err)
 	}
@@ -160,7 +148,7 @@ func TestPreventiveWorkOrders(t *testing.T) {
 		t.Errorf("after both were done, due = %q", titles(due))
 	}
 	// A cancelled work order leaves the schedule due; the next one is raised.
-	again, err := st.PlanWorkOrder(ctx, "acme", due[0].WorkOrder(), now, schedule.Options{})
+	again, err := f.plan(due[0].WorkOrder(), now)
 	if err != nil || !again.Created || again.WorkOrder.ID == wo.ID {
 		t.Fatalf("after done, raise again = %+v, %v", again, err)
 	}
@@ -184,18 +172,14 @@ func orNil(v *float64) string {
 // schedule and five calendar schedules (1,200 schedules); about a quarter
 // are due.
 func BenchmarkDuePreventiveSchedules(b *testing.B) {
-	db, _ := testenv.DB(b)
-	st := &maintenance.Store{DB: db}
-	ctx := context.Background()
-	testenv.Tenant(b, db, "acme")
+	f := newFixture(b)
+	st, ctx, db := f.st, f.ctx, f.db
 	now := time.Now().UTC().Truncate(time.Hour)
 	var rows []store.Reading
 	due := 0
 	for a := range 200 {
 		asset := fmt.Sprintf("pump-%03d", a)
-		if _, err := db.CreateAsset(ctx, "acme", store.Asset{ID: asset, Type: "pump"}); err != nil {
-			b.Fatal(err)
-		}
+		f.addAsset("acme", asset)
 		meter, err := db.CreateSensor(ctx, "acme", store.Sensor{AssetID: asset, ID: "hours", Unit: "h"})
 		if err != nil {
 			b.Fatal(err)
@@ -244,11 +228,9 @@ func BenchmarkDuePreventiveSchedules(b *testing.B) {
 }
 
 func TestPreventiveSchedules(t *testing.T) {
-	db, _ := testenv.DB(t)
-	st := &maintenance.Store{DB: db}
-	ctx := context.Background()
-	mntAsset(t, db, "acme", "pump-1")
-	if _, err := db.CreateSensor(ctx, "acme", store.Sensor{AssetID: "pump-1", ID: "hours", Unit: "h"}); err != nil {
+	f := newFixture(t, "pump-1")
+	st, ctx := f.st, f.ctx
+	if _, err := f.db.CreateSensor(ctx, "acme", store.Sensor{AssetID: "pump-1", ID: "hours", Unit: "h"}); err != nil {
 		t.Fatal(err)
 	}
 	days := 90

@@ -11,9 +11,11 @@
 package maintenance
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -77,4 +79,68 @@ func notFoundOr(err error) error {
 		return err
 	}
 	return mapBookingError(err)
+}
+
+// checkID is store.ErrNotFound, worded as store.GetByID words it ("store:
+// kind "id": not found"), for an id that is not a uuid, which no row can
+// have; nil for one that is.
+func checkID(kind, id string) error {
+	if uuid.Validate(id) != nil {
+		return fmt.Errorf("store: %s %q: %w", kind, id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// optionalID reports whether id is empty or a uuid: a filter or page cursor
+// that rows can match (an empty one matches every row).
+func optionalID(id string) bool { return id == "" || uuid.Validate(id) == nil }
+
+// nonNil is s, or an empty slice for nil: what the columns and the JSON
+// expect of a list that has no items.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// inTenant runs fn in tenant's row-level security (store.DB.InTenant) and
+// returns what fn made.
+func inTenant[T any](ctx context.Context, db *store.DB, tenant string, fn func(pgx.Tx) (T, error)) (T, error) {
+	var out T
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var err error
+		out, err = fn(tx)
+		return err
+	})
+	return out, err
+}
+
+// queryRow runs query in tenant and scans the one row it returns.
+func queryRow[T any](ctx context.Context, db *store.DB, tenant string, scan func(pgx.Row) (T, error), query string, args ...any) (T, error) {
+	return inTenant(ctx, db, tenant, func(tx pgx.Tx) (T, error) { return scan(tx.QueryRow(ctx, query, args...)) })
+}
+
+// querier is what collect reads from: a transaction or the owner pool.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// collect runs query on q and scans every row it returns; no rows is an
+// empty, not a nil, slice.
+func collect[T any](ctx context.Context, q querier, scan func(pgx.Row) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+}
+
+// list is collect in tenant, its error wrapped as "store: what: ...".
+func list[T any](ctx context.Context, db *store.DB, tenant, what string, scan func(pgx.Row) (T, error), query string, args ...any) ([]T, error) {
+	out, err := inTenant(ctx, db, tenant, func(tx pgx.Tx) ([]T, error) { return collect(ctx, tx, scan, query, args...) })
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return out, nil
 }

@@ -1,12 +1,12 @@
 package maintenance
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/smartmaint/smartmaint/internal/schedule"
@@ -54,40 +54,23 @@ const technicianColumns = `id::text, name, email, skills, time_zone, shifts, exc
 func scanTechnician(row pgx.Row) (Technician, error) {
 	var t Technician
 	err := row.Scan(&t.ID, &t.Name, &t.Email, &t.Skills, &t.TimeZone, &t.Shifts, &t.Exceptions, &t.Active, &t.CreatedAt, &t.UpdatedAt)
-	if t.Skills == nil {
-		t.Skills = []string{}
-	}
-	if t.Exceptions == nil {
-		t.Exceptions = []schedule.Absence{}
-	}
+	t.Skills, t.Exceptions = nonNil(t.Skills), nonNil(t.Exceptions)
 	return t, err
 }
 
 // normalize fills the defaults that keep the columns' checks satisfied.
 func (t *Technician) normalize() {
-	if t.Skills == nil {
-		t.Skills = []string{}
-	}
-	if t.Exceptions == nil {
-		t.Exceptions = []schedule.Absence{}
-	}
-	if t.TimeZone == "" {
-		t.TimeZone = "UTC"
-	}
+	t.Skills, t.Exceptions = nonNil(t.Skills), nonNil(t.Exceptions)
+	t.TimeZone = cmp.Or(t.TimeZone, "UTC")
 }
 
 // CreateTechnician inserts t and returns it with its new id.
 func (s *Store) CreateTechnician(ctx context.Context, tenant string, t Technician) (Technician, error) {
 	t.normalize()
-	var out Technician
-	err := s.DB.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		var err error
-		out, err = scanTechnician(tx.QueryRow(ctx, `
-			INSERT INTO technicians (tenant_id, name, email, skills, time_zone, shifts, exceptions, active)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-			RETURNING `+technicianColumns, tenant, t.Name, t.Email, t.Skills, t.TimeZone, t.Shifts, t.Exceptions, t.Active))
-		return err
-	})
+	out, err := queryRow(ctx, s.DB, tenant, scanTechnician, `
+		INSERT INTO technicians (tenant_id, name, email, skills, time_zone, shifts, exceptions, active)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		RETURNING `+technicianColumns, tenant, t.Name, t.Email, t.Skills, t.TimeZone, t.Shifts, t.Exceptions, t.Active)
 	if err != nil {
 		return Technician{}, fmt.Errorf("store: create technician: %w", store.MapError(err))
 	}
@@ -96,20 +79,15 @@ func (s *Store) CreateTechnician(ctx context.Context, tenant string, t Technicia
 
 // UpdateTechnician replaces the mutable fields of technician t.ID.
 func (s *Store) UpdateTechnician(ctx context.Context, tenant string, t Technician) (Technician, error) {
-	if uuid.Validate(t.ID) != nil {
-		return Technician{}, fmt.Errorf("store: technician %q: %w", t.ID, store.ErrNotFound)
+	if err := checkID("technician", t.ID); err != nil {
+		return Technician{}, err
 	}
 	t.normalize()
-	var out Technician
-	err := s.DB.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		var err error
-		out, err = scanTechnician(tx.QueryRow(ctx, `
-			UPDATE technicians SET name = $2, email = $3, skills = $4, time_zone = $5, shifts = $6, exceptions = $7,
-				active = $8, updated_at = now()
-			WHERE id = $1
-			RETURNING `+technicianColumns, t.ID, t.Name, t.Email, t.Skills, t.TimeZone, t.Shifts, t.Exceptions, t.Active))
-		return err
-	})
+	out, err := queryRow(ctx, s.DB, tenant, scanTechnician, `
+		UPDATE technicians SET name = $2, email = $3, skills = $4, time_zone = $5, shifts = $6, exceptions = $7,
+			active = $8, updated_at = now()
+		WHERE id = $1
+		RETURNING `+technicianColumns, t.ID, t.Name, t.Email, t.Skills, t.TimeZone, t.Shifts, t.Exceptions, t.Active)
 	return out, store.NotFound(err, "technician", t.ID)
 }
 
@@ -121,27 +99,15 @@ func (s *Store) GetTechnician(ctx context.Context, tenant, id string) (Technicia
 // ListTechnicians returns technicians ordered by name, then id; p.After is
 // the id of the last technician of the previous page.
 func (s *Store) ListTechnicians(ctx context.Context, tenant string, f TechnicianFilter, p store.Page) ([]Technician, error) {
-	if p.After != "" && uuid.Validate(p.After) != nil {
+	if !optionalID(p.After) {
 		return nil, fmt.Errorf("store: list technicians: %w: after must be a technician id", store.ErrInvalid)
 	}
-	out := []Technician{}
-	err := s.DB.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
-			SELECT `+technicianColumns+` FROM technicians
-			WHERE ($1 = '' OR skills @> ARRAY[$1])
-			  AND (NOT $2 OR active)
-			  AND ($3 = '' OR (name, id) > (SELECT name, id FROM technicians WHERE id = $3::uuid))
-			ORDER BY name, id LIMIT $4`, f.Skill, f.ActiveOnly, p.After, p.Size())
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Technician, error) { return scanTechnician(r) })
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: list technicians: %w", err)
-	}
-	return out, nil
+	return list(ctx, s.DB, tenant, "list technicians", scanTechnician, `
+		SELECT `+technicianColumns+` FROM technicians
+		WHERE ($1 = '' OR skills @> ARRAY[$1])
+		  AND (NOT $2 OR active)
+		  AND ($3 = '' OR (name, id) > (SELECT name, id FROM technicians WHERE id = $3::uuid))
+		ORDER BY name, id LIMIT $4`, f.Skill, f.ActiveOnly, p.After, p.Size())
 }
 
 // DeleteTechnician removes a technician. A technician who has work orders
@@ -159,11 +125,8 @@ func (s *Store) DeleteTechnician(ctx context.Context, tenant, id string) error {
 // ready for the schedule package: their calendars and their bookings that
 // overlap [from, to), the scheduled (not started) ones also as Movable.
 func (s *Store) SchedulingTechnicians(ctx context.Context, tenant string, skills []string, from, to time.Time) ([]schedule.Technician, error) {
-	var out []schedule.Technician
-	err := s.DB.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		var err error
-		out, err = schedulingTechnicians(ctx, tx, skills, from, to, nil)
-		return err
+	out, err := inTenant(ctx, s.DB, tenant, func(tx pgx.Tx) ([]schedule.Technician, error) {
+		return schedulingTechnicians(ctx, tx, skills, from, to, nil)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: scheduling technicians: %w", err)
@@ -174,14 +137,8 @@ func (s *Store) SchedulingTechnicians(ctx context.Context, tenant string, skills
 // schedulingTechnicians is SchedulingTechnicians inside tx, leaving out the
 // bookings of the work orders in exclude (those being planned again).
 func schedulingTechnicians(ctx context.Context, tx pgx.Tx, skills []string, from, to time.Time, exclude []string) ([]schedule.Technician, error) {
-	if skills == nil {
-		skills = []string{}
-	}
-	rows, err := tx.Query(ctx, `SELECT `+technicianColumns+` FROM technicians WHERE active AND skills @> $1 ORDER BY id`, skills)
-	if err != nil {
-		return nil, err
-	}
-	techs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Technician, error) { return scanTechnician(r) })
+	skills = nonNil(skills)
+	techs, err := collect(ctx, tx, scanTechnician, `SELECT `+technicianColumns+` FROM technicians WHERE active AND skills @> $1 ORDER BY id`, skills)
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,6 @@
 package maintenance_test
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -10,43 +8,16 @@ import (
 	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/schedule"
 	"github.com/smartmaint/smartmaint/internal/store"
-	"github.com/smartmaint/smartmaint/internal/testenv"
 )
 
-// mntWeek parses a weekly calendar written as JSON.
-func mntWeek(t testing.TB, js string) schedule.Week {
-	t.Helper()
-	var w schedule.Week
-	if err := json.Unmarshal([]byte(js), &w); err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
-
-const mntOfficeHours = `{"mon":[["08:00","16:00"]],"tue":[["08:00","16:00"]],"wed":[["08:00","16:00"]],"thu":[["08:00","16:00"]],"fri":[["08:00","16:00"]]}`
-
-// mntTechnician creates an active technician with office hours in UTC.
-func mntTechnician(t testing.TB, st *maintenance.Store, tenant, name string, skills ...string) maintenance.Technician {
-	t.Helper()
-	tech, err := st.CreateTechnician(context.Background(), tenant, maintenance.Technician{
-		Name: name, Skills: skills, TimeZone: "UTC", Shifts: mntWeek(t, mntOfficeHours), Active: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tech
-}
-
 func TestTechnicianCRUD(t *testing.T) {
-	db, _ := testenv.DB(t)
-	st := &maintenance.Store{DB: db}
-	ctx := context.Background()
-	testenv.Tenant(t, db, "acme")
-	testenv.Tenant(t, db, "other")
+	f := newFixture(t)
+	st, ctx := f.st, f.ctx
+	f.tenant("other")
 
 	in := maintenance.Technician{
 		Name: "Ada", Email: "ada@example.com", Skills: []string{"mech", "elec"}, TimeZone: "Europe/Berlin",
-		Shifts:     mntWeek(t, `{"mon":[["06:00","14:00"]],"sat":[["22:00","06:00"]]}`),
+		Shifts:     f.week(`{"mon":[["06:00","14:00"]],"sat":[["22:00","06:00"]]}`),
 		Exceptions: []schedule.Absence{{From: schedule.Date{Year: 2025, Month: 8, Day: 1}, To: schedule.Date{Year: 2025, Month: 8, Day: 14}, Reason: "leave"}},
 		Active:     true,
 	}
@@ -58,8 +29,8 @@ func TestTechnicianCRUD(t *testing.T) {
 		len(ada.Exceptions) != 1 || ada.Exceptions[0].Reason != "leave" {
 		t.Fatalf("created %+v", ada)
 	}
-	bob := mntTechnician(t, st, "acme", "Bob", "mech")
-	mntTechnician(t, st, "other", "Eve", "mech")
+	bob := f.technician("Bob", "mech")
+	f.technicianOf("other", "Eve", "mech")
 
 	got, err := st.GetTechnician(ctx, "acme", ada.ID)
 	if err != nil || got.Shifts[time.Monday][0] != ada.Shifts[time.Monday][0] || got.Exceptions[0].To != ada.Exceptions[0].To {
@@ -108,45 +79,28 @@ func TestTechnicianCRUD(t *testing.T) {
 }
 
 func TestDeleteTechnicianWithWorkOrders(t *testing.T) {
-	db, _ := testenv.DB(t)
-	st := &maintenance.Store{DB: db}
-	ctx := context.Background()
-	mntAsset(t, db, "acme", "pump-1")
-	tech := mntTechnician(t, st, "acme", "Ada", "mech")
-	start := mntMonday(t).Add(8 * time.Hour)
-	end := start.Add(time.Hour)
-	if _, err := st.CreateWorkOrder(ctx, "acme", maintenance.WorkOrder{AssetID: "pump-1", Title: "Fix", EstimatedMinutes: 60,
-		TechnicianID: tech.ID, ScheduledStart: &start, ScheduledEnd: &end}); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.DeleteTechnician(ctx, "acme", tech.ID); !errors.Is(err, store.ErrConflict) {
+	f := newFixture(t, "pump-1")
+	tech := f.technician("Ada", "mech")
+	f.book(maintenance.WorkOrder{Title: "Fix"}, tech, 8*time.Hour, 9*time.Hour)
+	if err := f.st.DeleteTechnician(f.ctx, "acme", tech.ID); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("delete technician with work orders: err = %v, want ErrConflict", err)
 	}
 }
 
 func TestSchedulingTechnicians(t *testing.T) {
-	db, _ := testenv.DB(t)
-	st := &maintenance.Store{DB: db}
-	ctx := context.Background()
-	mntAsset(t, db, "acme", "pump-1")
-	ada := mntTechnician(t, st, "acme", "Ada", "mech", "elec")
-	bob := mntTechnician(t, st, "acme", "Bob", "mech")
-	idle := mntTechnician(t, st, "acme", "Idle", "mech", "elec")
+	f := newFixture(t, "pump-1")
+	st, ctx, mon := f.st, f.ctx, f.mon
+	ada := f.technician("Ada", "mech", "elec")
+	bob := f.technician("Bob", "mech")
+	idle := f.technician("Idle", "mech", "elec")
 	idle.Active = false
 	if _, err := st.UpdateTechnician(ctx, "acme", idle); err != nil {
 		t.Fatal(err)
 	}
-	mon := mntMonday(t)
-	book := func(tech maintenance.Technician, from, to time.Duration) {
-		s, e := mon.Add(from), mon.Add(to)
-		if _, err := st.CreateWorkOrder(ctx, "acme", maintenance.WorkOrder{AssetID: "pump-1", Title: "Job", EstimatedMinutes: int(to-from) / int(time.Minute),
-			TechnicianID: tech.ID, ScheduledStart: &s, ScheduledEnd: &e}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	book(ada, 8*time.Hour, 10*time.Hour)
-	book(ada, 30*24*time.Hour, 31*24*time.Hour) // outside the window
-	book(bob, 9*time.Hour, 12*time.Hour)
+	job := maintenance.WorkOrder{Title: "Job"}
+	f.book(job, ada, 8*time.Hour, 10*time.Hour)
+	f.book(job, ada, 30*24*time.Hour, 31*24*time.Hour) // outside the window
+	f.book(job, bob, 9*time.Hour, 12*time.Hour)
 
 	techs, err := st.SchedulingTechnicians(ctx, "acme", []string{"elec"}, mon, mon.Add(14*24*time.Hour))
 	if err != nil {

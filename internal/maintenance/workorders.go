@@ -1,12 +1,13 @@
 package maintenance
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/smartmaint/smartmaint/internal/schedule"
@@ -129,18 +130,8 @@ func scanWorkOrder(row pgx.Row) (WorkOrder, error) {
 }
 
 func (w *WorkOrder) normalize() {
-	if w.RequiredSkills == nil {
-		w.RequiredSkills = []string{}
-	}
-	if w.Checklist == nil {
-		w.Checklist = []ChecklistItem{}
-	}
-	if w.Parts == nil {
-		w.Parts = []Part{}
-	}
-	if w.Priority == "" {
-		w.Priority = workorder.Medium
-	}
+	w.RequiredSkills, w.Checklist, w.Parts = nonNil(w.RequiredSkills), nonNil(w.Checklist), nonNil(w.Parts)
+	w.Priority = cmp.Or(w.Priority, workorder.Medium)
 }
 
 func insertWorkOrder(ctx context.Context, tx pgx.Tx, tenant string, w WorkOrder, onConflict string) (WorkOrder, error) {
@@ -161,12 +152,7 @@ func insertWorkOrder(ctx context.Context, tx pgx.Tx, tenant string, w WorkOrder,
 // technician does not exist.
 func (s *Store) CreateWorkOrder(ctx context.Context, tenant string, w WorkOrder) (WorkOrder, error) {
 	w.normalize()
-	var out WorkOrder
-	err := s.DB.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		var err error
-		out, err = insertWorkOrder(ctx, tx, tenant, w, "")
-		return err
-	})
+	out, err := inTenant(ctx, s.DB, tenant, func(tx pgx.Tx) (WorkOrder, error) { return insertWorkOrder(ctx, tx, tenant, w, "") })
 	if err != nil {
 		return WorkOrder{}, fmt.Errorf("store: create work order: %w", mapBookingError(err))
 	}
@@ -192,8 +178,8 @@ func (s *Store) CreateWorkOrderForIncident(ctx context.Context, tenant string, w
 // w.PreventiveScheduleID already has an open (scheduled or in progress)
 // work order, in which case that one is returned and created is false.
 func (s *Store) CreateWorkOrderForSchedule(ctx context.Context, tenant string, w WorkOrder) (out WorkOrder, created bool, err error) {
-	if uuid.Validate(w.PreventiveScheduleID) != nil {
-		return WorkOrder{}, false, fmt.Errorf("store: create work order for preventive schedule %q: %w", w.PreventiveScheduleID, store.ErrNotFound)
+	if err = checkID("create work order for preventive schedule", w.PreventiveScheduleID); err != nil {
+		return WorkOrder{}, false, err
 	}
 	out, created, err = s.createWorkOrderOnce(ctx, tenant, w,
 		`ON CONFLICT (tenant_id, preventive_schedule_id) WHERE `+openPreventive+` DO NOTHING`,
@@ -233,12 +219,7 @@ func (s *Store) createWorkOrderOnce(ctx context.Context, tenant string, w WorkOr
 
 // WorkOrderForIncident returns the work order of an incident.
 func (s *Store) WorkOrderForIncident(ctx context.Context, tenant, incidentID string) (WorkOrder, error) {
-	var out WorkOrder
-	err := s.DB.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		var err error
-		out, err = scanWorkOrder(tx.QueryRow(ctx, `SELECT `+workOrderColumns+` FROM work_orders WHERE incident_id = $1`, incidentID))
-		return err
-	})
+	out, err := queryRow(ctx, s.DB, tenant, scanWorkOrder, `SELECT `+workOrderColumns+` FROM work_orders WHERE incident_id = $1`, incidentID)
 	return out, store.NotFound(err, "work order for incident", incidentID)
 }
 
@@ -259,29 +240,211 @@ type WorkOrderFilter struct {
 // last work order of the previous page.
 func (s *Store) ListWorkOrders(ctx context.Context, tenant string, f WorkOrderFilter, p store.Page) ([]WorkOrder, error) {
 	for _, id := range []string{p.After, f.TechnicianID} {
-		if id != "" && uuid.Validate(id) != nil {
+		if !optionalID(id) {
 			return nil, fmt.Errorf("store: list work orders: %w: %q is not an id", store.ErrInvalid, id)
 		}
 	}
-	out := []WorkOrder{}
+	return list(ctx, s.DB, tenant, "list work orders", scanWorkOrder, `
+		SELECT `+workOrderColumns+` FROM work_orders
+		WHERE ($1 = '' OR status = $1)
+		  AND ($2 = '' OR asset_id = $2)
+		  AND ($3 = '' OR technician_id = nullif($3, '')::uuid)
+		  AND ($4 = '' OR incident_id = $4)
+		  AND ($5 = '' OR (created_at, id) < (SELECT created_at, id FROM work_orders WHERE id = nullif($5, '')::uuid))
+		ORDER BY created_at DESC, id DESC LIMIT $6`,
+		string(f.Status), f.AssetID, f.TechnicianID, f.IncidentID, p.After, p.Size())
+}
+
+// modifyWorkOrder locks work order id, lets change edit it (returning
+// errNoChange to leave it as is) and writes the edited fields back.
+func (s *Store) modifyWorkOrder(ctx context.Context, tenant, id string, change func(*WorkOrder) error) (WorkOrder, error) {
+	if err := checkID("work order", id); err != nil {
+		return WorkOrder{}, err
+	}
+	var out WorkOrder
 	err := s.DB.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
-			SELECT `+workOrderColumns+` FROM work_orders
-			WHERE ($1 = '' OR status = $1)
-			  AND ($2 = '' OR asset_id = $2)
-			  AND ($3 = '' OR technician_id = nullif($3, '')::uuid)
-			  AND ($4 = '' OR incident_id = $4)
-			  AND ($5 = '' OR (created_at, id) < (SELECT created_at, id FROM work_orders WHERE id = nullif($5, '')::uuid))
-			ORDER BY created_at DESC, id DESC LIMIT $6`,
-			string(f.Status), f.AssetID, f.TechnicianID, f.IncidentID, p.After, p.Size())
+		w, err := scanWorkOrder(tx.QueryRow(ctx, `SELECT `+workOrderColumns+` FROM work_orders WHERE id = $1 FOR UPDATE`, id))
 		if err != nil {
 			return err
 		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (WorkOrder, error) { return scanWorkOrder(r) })
+		before := w.Status
+		if err := change(&w); err != nil {
+			out = w
+			return err
+		}
+		var by, note *string
+		var at *time.Time
+		if w.SignOff != nil {
+			by, at, note = &w.SignOff.By, &w.SignOff.At, nullIfEmpty(w.SignOff.Note)
+		}
+		out, err = scanWorkOrder(tx.QueryRow(ctx, `
+			UPDATE work_orders SET status = $2, technician_id = $3, scheduled_start = $4, scheduled_end = $5, late = $6,
+				checklist = $7, signed_off_by = $8, signed_off_at = $9, sign_off_note = $10,
+				started_at = $11, completed_at = $12, cancelled_at = $13, updated_at = now()
+			WHERE id = $1
+			RETURNING `+workOrderColumns,
+			id, w.Status, nullIfEmpty(w.TechnicianID), w.ScheduledStart, w.ScheduledEnd, w.Late,
+			w.Checklist, by, at, note, w.StartedAt, w.CompletedAt, w.CancelledAt))
+		if err == nil && before != workorder.Done && out.Status == workorder.Done && out.PreventiveScheduleID != "" {
+			err = markPreventiveDone(ctx, tx, out)
+		}
 		return err
 	})
+	if errors.Is(err, errNoChange) {
+		return out, nil
+	}
 	if err != nil {
-		return nil, fmt.Errorf("store: list work orders: %w", err)
+		return WorkOrder{}, fmt.Errorf("store: work order %q: %w", id, notFoundOr(err))
 	}
 	return out, nil
+}
+
+// errNoChange rolls a modification back without failing it.
+var errNoChange = errors.New("no change")
+
+// UpdateWorkOrderStatus moves work order id to status to at now. Asking for
+// the status it already has changes nothing and reports changed false (so a
+// retried request is harmless). A change the lifecycle forbids, or finishing
+// with unchecked checklist items, is a *TransitionError (store.ErrConflict).
+func (s *Store) UpdateWorkOrderStatus(ctx context.Context, tenant, id string, to workorder.Status, now time.Time) (w WorkOrder, changed bool, err error) {
+	w, err = s.modifyWorkOrder(ctx, tenant, id, func(w *WorkOrder) error {
+		if w.Status == to {
+			return errNoChange
+		}
+		if !slices.Contains(w.Status.Next(), to) {
+			return &TransitionError{From: w.Status, To: to}
+		}
+		if to == workorder.Done {
+			for i, item := range w.Checklist {
+				if !item.Done {
+					return &TransitionError{From: w.Status, To: to, Reason: fmt.Sprintf("checklist item %d (%q) is not done", i, item.Text)}
+				}
+			}
+		}
+		w.Status, changed = to, true
+		switch to {
+		case workorder.InProgress:
+			w.StartedAt = &now
+		case workorder.Done:
+			w.CompletedAt = &now
+		case workorder.Cancelled:
+			w.CancelledAt = &now
+		}
+		return nil
+	})
+	return w, changed, err
+}
+
+// ChecklistUpdate sets the done flag of the checklist item at Index.
+type ChecklistUpdate struct {
+	Index int  `json:"index"`
+	Done  bool `json:"done"`
+}
+
+// UpdateChecklist applies updates to the checklist of an open work order,
+// recording by and now on items that become done. store.ErrInvalid for an index
+// out of range; store.ErrConflict once the work order is done or cancelled.
+func (s *Store) UpdateChecklist(ctx context.Context, tenant, id string, updates []ChecklistUpdate, by string, now time.Time) (WorkOrder, error) {
+	return s.modifyWorkOrder(ctx, tenant, id, func(w *WorkOrder) error {
+		if !w.Status.Open() {
+			return fmt.Errorf("%w: the checklist of a %s work order cannot change", store.ErrConflict, w.Status)
+		}
+		for _, u := range updates {
+			if u.Index < 0 || u.Index >= len(w.Checklist) {
+				return fmt.Errorf("%w: checklist item %d does not exist (the work order has %d)", store.ErrInvalid, u.Index, len(w.Checklist))
+			}
+			item := &w.Checklist[u.Index]
+			switch {
+			case u.Done && !item.Done:
+				item.Done, item.DoneBy, item.DoneAt = true, by, &now
+			case !u.Done:
+				item.Done, item.DoneBy, item.DoneAt = false, "", nil
+			}
+		}
+		return nil
+	})
+}
+
+// SignOffWorkOrder records the acceptance of a done work order (so.At zero
+// means now). store.ErrConflict when it is not done or already signed off.
+func (s *Store) SignOffWorkOrder(ctx context.Context, tenant, id string, so SignOff) (WorkOrder, error) {
+	if so.By == "" {
+		return WorkOrder{}, fmt.Errorf("store: sign off: %w: who signs off is required", store.ErrInvalid)
+	}
+	if so.At.IsZero() {
+		so.At = time.Now()
+	}
+	return s.modifyWorkOrder(ctx, tenant, id, func(w *WorkOrder) error {
+		switch {
+		case w.Status != workorder.Done:
+			return fmt.Errorf("%w: only a done work order can be signed off; this one is %s", store.ErrConflict, w.Status)
+		case w.SignOff != nil:
+			return fmt.Errorf("%w: already signed off by %s at %s", store.ErrConflict, w.SignOff.By, w.SignOff.At.UTC().Format(time.RFC3339))
+		}
+		w.SignOff = &so
+		return nil
+	})
+}
+
+// AssignWorkOrder books a scheduled work order on technician techID for
+// [start, end); late is recomputed from the deadline. ErrSlotTaken when it
+// overlaps another open work order of the technician; store.ErrConflict once work
+// has started.
+func (s *Store) AssignWorkOrder(ctx context.Context, tenant, id, techID string, start, end time.Time) (WorkOrder, error) {
+	if err := checkID("assign work order: technician", techID); err != nil {
+		return WorkOrder{}, err
+	}
+	if !end.After(start) {
+		return WorkOrder{}, fmt.Errorf("store: assign work order: %w: the slot must end after it starts", store.ErrInvalid)
+	}
+	return s.modifyWorkOrder(ctx, tenant, id, func(w *WorkOrder) error {
+		if w.Status != workorder.Scheduled {
+			return fmt.Errorf("%w: only a scheduled work order can be reassigned; this one is %s", store.ErrConflict, w.Status)
+		}
+		w.TechnicianID, w.ScheduledStart, w.ScheduledEnd = techID, &start, &end
+		w.Late = w.Deadline != nil && end.After(*w.Deadline)
+		return nil
+	})
+}
+
+// WorkOrderEvent is one entry of a work order's history that a planner,
+// not a person, wrote: such as being displaced by more urgent work.
+type WorkOrderEvent struct {
+	WorkOrderID string         `json:"work_order_id"`
+	At          time.Time      `json:"at"`
+	Event       string         `json:"event"`
+	Message     string         `json:"message"`
+	Details     map[string]any `json:"details"`
+}
+
+// The work order events.
+const (
+	// EventDisplaced: more urgent work took the work order's slot; it was
+	// booked again (details "after") or left unassigned ("unassigned").
+	EventDisplaced = "displaced"
+	// EventReplanned: a re-plan moved the work order.
+	EventReplanned = "replanned"
+)
+
+func addWorkOrderEvent(ctx context.Context, tx pgx.Tx, tenant, id string, at time.Time, event, message string, details map[string]any) error {
+	_, err := tx.Exec(ctx, `
+		INSERT INTO work_order_events (tenant_id, work_order_id, at, event, message, details) VALUES ($1, $2, $3, $4, $5, $6)`,
+		tenant, id, at, event, message, details)
+	return err
+}
+
+// WorkOrderEvents returns work order id's events, oldest first.
+func (s *Store) WorkOrderEvents(ctx context.Context, tenant, id string) ([]WorkOrderEvent, error) {
+	if err := checkID("work order", id); err != nil {
+		return nil, err
+	}
+	return list(ctx, s.DB, tenant, "work order events", scanWorkOrderEvent, `
+		SELECT work_order_id::text, at, event, message, details FROM work_order_events
+		WHERE work_order_id = $1 ORDER BY at, id`, id)
+}
+
+func scanWorkOrderEvent(row pgx.Row) (WorkOrderEvent, error) {
+	var e WorkOrderEvent
+	err := row.Scan(&e.WorkOrderID, &e.At, &e.Event, &e.Message, &e.Details)
+	return e, err
 }

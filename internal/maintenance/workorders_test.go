@@ -1,64 +1,36 @@
 package maintenance_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/store"
-	"github.com/smartmaint/smartmaint/internal/testenv"
 	"github.com/smartmaint/smartmaint/internal/workorder"
 )
 
-// mntMonday is a Monday, 00:00 UTC, far enough ahead to be in the future.
-func mntMonday(t testing.TB) time.Time {
-	d := time.Date(2030, 6, 3, 0, 0, 0, 0, time.UTC)
-	if d.Weekday() != time.Monday {
-		t.Fatalf("%s is a %s", d, d.Weekday())
-	}
-	return d
-}
-
-// mntAsset makes sure tenant exists and creates an asset.
-func mntAsset(t testing.TB, db *store.DB, tenant, id string) {
-	t.Helper()
-	testenv.Tenant(t, db, tenant)
-	if _, err := db.CreateAsset(context.Background(), tenant, store.Asset{ID: id, Type: "pump"}); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestWorkOrderLifecycle(t *testing.T) {
-	db, _ := testenv.DB(t)
-	st := &maintenance.Store{DB: db}
-	ctx := context.Background()
-	mntAsset(t, db, "acme", "pump-1")
-	tech := mntTechnician(t, st, "acme", "Ada", "mech")
-	start := mntMonday(t).Add(9 * time.Hour)
-	end := start.Add(2 * time.Hour)
+	f := newFixture(t, "pump-1")
+	st, ctx := f.st, f.ctx
+	tech := f.technician("Ada", "mech")
+	start := f.mon.Add(9 * time.Hour)
 	deadline := start.Add(time.Hour)
-	wo, err := st.CreateWorkOrder(ctx, "acme", maintenance.WorkOrder{
-		AssetID: "pump-1", Title: "Replace bearing", Description: "DE bearing is noisy", Priority: workorder.High,
-		RequiredSkills: []string{"mech"}, EstimatedMinutes: 120, TechnicianID: tech.ID, ScheduledStart: &start, ScheduledEnd: &end,
-		Deadline: &deadline, Late: true,
+	wo := f.book(maintenance.WorkOrder{
+		Title: "Replace bearing", Description: "DE bearing is noisy", Priority: workorder.High,
+		RequiredSkills: []string{"mech"}, EstimatedMinutes: 120, Deadline: &deadline, Late: true,
 		Checklist: []maintenance.ChecklistItem{{Text: "Lock out"}, {Text: "Swap bearing"}},
 		Parts:     []maintenance.Part{{PartNumber: "6205-2RS", Quantity: 2}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	}, tech, 9*time.Hour, 11*time.Hour)
 	if wo.Status != workorder.Scheduled || wo.TechnicianID != tech.ID || !wo.ScheduledStart.Equal(start) || !wo.Late ||
 		len(wo.Checklist) != 2 || wo.Parts[0].PartNumber != "6205-2RS" || wo.IncidentID != "" || wo.SignOff != nil {
 		t.Fatalf("created %+v", wo)
 	}
-	now := mntMonday(t).Add(9 * time.Hour)
+	now := start
 
 	// Forbidden transitions are conflicts that name the allowed ones.
-	_, _, err = st.UpdateWorkOrderStatus(ctx, "acme", wo.ID, workorder.Done, now)
+	_, _, err := st.UpdateWorkOrderStatus(ctx, "acme", wo.ID, workorder.Done, now)
 	var te *maintenance.TransitionError
 	if !errors.As(err, &te) || !errors.Is(err, store.ErrConflict) || te.From != workorder.Scheduled {
 		t.Fatalf("scheduled → done: err = %v, want a TransitionError", err)
@@ -118,52 +90,37 @@ func TestWorkOrderLifecycle(t *testing.T) {
 	if _, _, err := st.UpdateWorkOrderStatus(ctx, "acme", "nope", workorder.Done, now); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("malformed id: err = %v", err)
 	}
-	testenv.Tenant(t, db, "other")
+	f.tenant("other")
 	if _, err := st.GetWorkOrder(ctx, "other", wo.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("other tenant: err = %v, want ErrNotFound", err)
 	}
 }
 
 func TestWorkOrderCancelFreesTheSlot(t *testing.T) {
-	db, _ := testenv.DB(t)
-	st := &maintenance.Store{DB: db}
-	ctx := context.Background()
-	mntAsset(t, db, "acme", "pump-1")
-	tech := mntTechnician(t, st, "acme", "Ada", "mech")
-	start := mntMonday(t).Add(9 * time.Hour)
-	end := start.Add(2 * time.Hour)
-	first, err := st.CreateWorkOrder(ctx, "acme", maintenance.WorkOrder{AssetID: "pump-1", Title: "A", EstimatedMinutes: 120,
-		TechnicianID: tech.ID, ScheduledStart: &start, ScheduledEnd: &end})
-	if err != nil {
-		t.Fatal(err)
-	}
-	overlapStart := start.Add(time.Hour)
+	f := newFixture(t, "pump-1")
+	st, ctx := f.st, f.ctx
+	tech := f.technician("Ada", "mech")
+	first := f.book(maintenance.WorkOrder{Title: "A"}, tech, 9*time.Hour, 11*time.Hour)
+	overlapStart := f.mon.Add(10 * time.Hour)
 	overlapEnd := overlapStart.Add(time.Hour)
 	second := maintenance.WorkOrder{AssetID: "pump-1", Title: "B", EstimatedMinutes: 60, TechnicianID: tech.ID, ScheduledStart: &overlapStart, ScheduledEnd: &overlapEnd}
 	if _, err := st.CreateWorkOrder(ctx, "acme", second); !errors.Is(err, maintenance.ErrSlotTaken) || !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("double booking: err = %v, want ErrSlotTaken", err)
 	}
 	// Back to back is fine.
-	adjStart, adjEnd := end, end.Add(time.Hour)
-	if _, err := st.CreateWorkOrder(ctx, "acme", maintenance.WorkOrder{AssetID: "pump-1", Title: "C", EstimatedMinutes: 60,
-		TechnicianID: tech.ID, ScheduledStart: &adjStart, ScheduledEnd: &adjEnd}); err != nil {
-		t.Errorf("adjacent booking: %v", err)
-	}
-	if _, _, err := st.UpdateWorkOrderStatus(ctx, "acme", first.ID, workorder.Cancelled, start); err != nil {
+	f.book(maintenance.WorkOrder{Title: "C"}, tech, 11*time.Hour, 12*time.Hour)
+	if _, _, err := st.UpdateWorkOrderStatus(ctx, "acme", first.ID, workorder.Cancelled, *first.ScheduledStart); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.CreateWorkOrder(ctx, "acme", second); err != nil {
 		t.Errorf("booking the cancelled slot: %v", err)
 	}
 	// Reassigning onto a taken slot is refused too.
-	other, err := st.CreateWorkOrder(ctx, "acme", maintenance.WorkOrder{AssetID: "pump-1", Title: "D", EstimatedMinutes: 60})
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := f.create(maintenance.WorkOrder{Title: "D", EstimatedMinutes: 60})
 	if _, err := st.AssignWorkOrder(ctx, "acme", other.ID, tech.ID, overlapStart, overlapEnd); !errors.Is(err, maintenance.ErrSlotTaken) {
 		t.Errorf("assign onto a taken slot: err = %v, want ErrSlotTaken", err)
 	}
-	free := mntMonday(t).Add(13 * time.Hour)
+	free := f.mon.Add(13 * time.Hour)
 	got, err := st.AssignWorkOrder(ctx, "acme", other.ID, tech.ID, free, free.Add(time.Hour))
 	if err != nil || got.TechnicianID != tech.ID || !got.ScheduledStart.Equal(free) {
 		t.Errorf("assign = %+v, %v", got, err)
@@ -171,30 +128,21 @@ func TestWorkOrderCancelFreesTheSlot(t *testing.T) {
 }
 
 func TestCreateWorkOrderForIncidentIsIdempotent(t *testing.T) {
-	db, _ := testenv.DB(t)
-	st := &maintenance.Store{DB: db}
-	ctx := context.Background()
-	mntAsset(t, db, "acme", "pump-1")
+	f := newFixture(t, "pump-1")
+	st, ctx := f.st, f.ctx
 	wo := maintenance.WorkOrder{AssetID: "pump-1", IncidentID: "incident/acme/pump-1/1", Title: "Investigate", EstimatedMinutes: 30}
 
 	const callers = 8
-	var wg sync.WaitGroup
 	ids := make([]string, callers)
 	created := make([]bool, callers)
-	errs := make([]error, callers)
-	for i := range callers {
-		wg.Go(func() {
-			var w maintenance.WorkOrder
-			w, created[i], errs[i] = st.CreateWorkOrderForIncident(ctx, "acme", wo)
-			ids[i] = w.ID
-		})
-	}
-	wg.Wait()
+	f.concurrently(callers, func(i int) (err error) {
+		var w maintenance.WorkOrder
+		w, created[i], err = st.CreateWorkOrderForIncident(ctx, "acme", wo)
+		ids[i] = w.ID
+		return err
+	})
 	n := 0
 	for i := range callers {
-		if errs[i] != nil {
-			t.Fatal(errs[i])
-		}
 		if ids[i] != ids[0] {
 			t.Errorf("caller %d got work order %s, caller 0 got %s", i, ids[i], ids[0])
 		}
@@ -218,23 +166,13 @@ func TestCreateWorkOrderForIncidentIsIdempotent(t *testing.T) {
 }
 
 func TestListWorkOrdersAndBookings(t *testing.T) {
-	db, _ := testenv.DB(t)
-	st := &maintenance.Store{DB: db}
-	ctx := context.Background()
-	mntAsset(t, db, "acme", "pump-1")
-	mntAsset(t, db, "acme", "fan-1")
-	ada := mntTechnician(t, st, "acme", "Ada", "mech")
-	mon := mntMonday(t)
+	f := newFixture(t, "pump-1", "fan-1")
+	st, ctx, mon := f.st, f.ctx, f.mon
+	ada := f.technician("Ada", "mech")
 	var ids []string
 	for i, asset := range []string{"pump-1", "fan-1", "pump-1"} {
-		s := mon.Add(time.Duration(8+2*i) * time.Hour)
-		e := s.Add(time.Hour)
-		w, err := st.CreateWorkOrder(ctx, "acme", maintenance.WorkOrder{AssetID: asset, Title: fmt.Sprint("job ", i), EstimatedMinutes: 60,
-			TechnicianID: ada.ID, ScheduledStart: &s, ScheduledEnd: &e})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, w.ID)
+		from := time.Duration(8+2*i) * time.Hour
+		ids = append(ids, f.book(maintenance.WorkOrder{AssetID: asset, Title: fmt.Sprint("job ", i)}, ada, from, from+time.Hour).ID)
 	}
 	// The first overruns: still in progress at 11:30, past its 09:00 end.
 	if _, _, err := st.UpdateWorkOrderStatus(ctx, "acme", ids[0], workorder.InProgress, mon.Add(8*time.Hour)); err != nil {
