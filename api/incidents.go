@@ -41,31 +41,14 @@ func (h *Incidents) Register(v1 *mux.Router) {
 
 // incidentBody is an incident's projection as the API shows it.
 type incidentBody struct {
-	ID           string              `json:"id"`
-	AssetID      string              `json:"asset_id"`
-	WorkflowID   string              `json:"workflow_id"`
-	Status       incident.Status     `json:"status"`
-	Resolution   incident.Resolution `json:"resolution,omitempty"`
-	Severity     anomaly.Severity    `json:"severity"`
-	Active       bool                `json:"active"`
-	Acknowledged bool                `json:"acknowledged"`
-	Assignee     string              `json:"assignee,omitempty"`
-	Confidence   float64             `json:"confidence"`
-	Anomalies    int                 `json:"anomalies"`
-	WorkOrderID  *string             `json:"work_order_id,omitempty"`
-	Summary      json.RawMessage     `json:"summary,omitempty"`
-	OpenedAt     time.Time           `json:"opened_at"`
-	UpdatedAt    time.Time           `json:"updated_at"`
-	ClosedAt     *time.Time          `json:"closed_at,omitempty"`
+	incident.Header
+	Anomalies   int             `json:"anomalies"`
+	WorkOrderID *string         `json:"work_order_id,omitempty"`
+	Summary     json.RawMessage `json:"summary,omitempty"`
 }
 
 func toIncidentBody(p incident.Projection) incidentBody {
-	return incidentBody{
-		ID: p.ID, AssetID: p.AssetID, WorkflowID: p.WorkflowID, Status: p.Status, Resolution: p.Resolution,
-		Severity: p.Severity, Active: p.Active, Acknowledged: p.Acknowledged, Assignee: p.Assignee,
-		Confidence: p.Confidence, Anomalies: p.Anomalies, WorkOrderID: p.WorkOrderID, Summary: p.Summary,
-		OpenedAt: p.OpenedAt, UpdatedAt: p.UpdatedAt, ClosedAt: p.ClosedAt,
-	}
+	return incidentBody{Header: p.Header(), Anomalies: p.Anomalies, WorkOrderID: p.WorkOrderID, Summary: p.Summary}
 }
 
 func (h *Incidents) list(w http.ResponseWriter, r *http.Request) {

@@ -42,10 +42,10 @@ func Incident(ctx workflow.Context, in IncidentInput) (*IncidentState, error) {
 	if w.s == nil {
 		info := workflow.GetInfo(ctx)
 		now := workflow.Now(ctx)
-		w.s = &IncidentState{IncidentView: IncidentView{
-			ID: info.FirstRunID, TenantID: in.TenantID, AssetID: in.AssetID, WorkflowID: info.WorkflowExecution.ID,
+		w.s = &IncidentState{IncidentView: IncidentView{TenantID: in.TenantID, Header: incident.Header{
+			ID: info.FirstRunID, AssetID: in.AssetID, WorkflowID: info.WorkflowExecution.ID,
 			Status: incident.StatusCollecting, Active: true, OpenedAt: now, UpdatedAt: now,
-		}}
+		}}}
 	}
 	if err := w.listen(ctx); err != nil {
 		return nil, err

@@ -9,7 +9,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/smartmaint/smartmaint/activities"
-	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/workorder"
@@ -19,19 +18,8 @@ import (
 // what the API shows of a running incident: where it stands and how it got
 // there.
 type IncidentView struct {
-	ID           string              `json:"id"`
-	TenantID     string              `json:"tenant_id"`
-	AssetID      string              `json:"asset_id"`
-	WorkflowID   string              `json:"workflow_id"`
-	Status       incident.Status     `json:"status"`
-	Resolution   incident.Resolution `json:"resolution,omitempty"`
-	Severity     anomaly.Severity    `json:"severity"`
-	Active       bool                `json:"active"`
-	Acknowledged bool                `json:"acknowledged"`
-	Assignee     string              `json:"assignee,omitempty"`
-	OpenedAt     time.Time           `json:"opened_at"`
-	UpdatedAt    time.Time           `json:"updated_at"`
-	ClosedAt     *time.Time          `json:"closed_at,omitempty"`
+	incident.Header
+	TenantID string `json:"tenant_id"`
 
 	Policy     incident.Policy       `json:"policy"`
 	Evidence   incident.Evidence     `json:"evidence"`
@@ -103,12 +91,7 @@ func (s *IncidentState) projection() incident.Projection {
 		Evidence: s.Evidence, Validation: s.Validation, Decision: s.Decision, Forecast: s.Forecast,
 		EscalationStage: s.EscalationStage, DecisionDue: s.DecisionDue, SnoozedUntil: s.SnoozedUntil,
 	})
-	p := incident.Projection{
-		TenantID: s.TenantID, ID: s.ID, AssetID: s.AssetID, WorkflowID: s.WorkflowID, Status: s.Status,
-		Resolution: s.Resolution, Severity: s.Severity, Active: s.Active, Acknowledged: s.Acknowledged,
-		Assignee: s.Assignee, Confidence: s.Confidence, Anomalies: s.Evidence.Anomalies, Summary: summary,
-		Seq: s.Seq, OpenedAt: s.OpenedAt, UpdatedAt: s.UpdatedAt, ClosedAt: s.ClosedAt,
-	}
+	p := incident.ProjectionOf(s.TenantID, s.Header, s.Evidence.Anomalies, nil, summary, s.Seq)
 	if s.WorkOrder != nil {
 		p.WorkOrderID = &s.WorkOrder.ID
 	}

@@ -26,12 +26,11 @@ func ReattachState(o activities.Orphan, now time.Time, why string) (*IncidentSta
 		}
 	}
 	s := &IncidentState{IncidentView: IncidentView{
-		ID: o.ID, TenantID: o.TenantID, AssetID: o.AssetID, WorkflowID: o.WorkflowID, Status: o.Status,
-		Severity: o.Severity, Active: o.Active, Acknowledged: o.Acknowledged, Assignee: o.Assignee,
-		OpenedAt: o.OpenedAt, UpdatedAt: now, Policy: o.Policy, Evidence: sum.Evidence, Validation: sum.Validation,
-		Confidence: o.Confidence, Decision: sum.Decision, Forecast: sum.Forecast, WorkOrder: o.WorkOrder,
+		Header: o.Header(), TenantID: o.TenantID, Policy: o.Policy, Evidence: sum.Evidence, Validation: sum.Validation,
+		Decision: sum.Decision, Forecast: sum.Forecast, WorkOrder: o.WorkOrder,
 		EscalationStage: sum.EscalationStage, DecisionDue: sum.DecisionDue, Round: 1,
 	}, Seq: o.Seq, LogSeq: o.LogSeq}
+	s.UpdatedAt = now
 	if s.WorkflowID == "" {
 		s.WorkflowID = incident.WorkflowID(o.TenantID, o.AssetID)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -162,5 +163,28 @@ func TestDurationJSON(t *testing.T) {
 func TestWorkflowID(t *testing.T) {
 	if got := incident.WorkflowID("acme", "mill-1"); got != "incident/acme/mill-1" {
 		t.Errorf("WorkflowID = %q", got)
+	}
+}
+
+// TestHeaderRoundTrip: a projection's header and the rest of it make the
+// same projection again, so neither conversion drops a field.
+func TestHeaderRoundTrip(t *testing.T) {
+	closed := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+	wo := "wo-1"
+	p := incident.Projection{
+		TenantID: "acme", ID: "inc-1", AssetID: "mill-1", WorkflowID: "incident/acme/mill-1",
+		Status: incident.StatusClosed, Resolution: incident.ResolutionCancelled, Severity: "major",
+		Active: true, Acknowledged: true, Assignee: "olga", Confidence: 0.7, Anomalies: 4, WorkOrderID: &wo,
+		Summary: json.RawMessage(`{"x":1}`), Seq: 9, OpenedAt: closed.Add(-time.Hour), UpdatedAt: closed.Add(-time.Minute), ClosedAt: &closed,
+	}
+	v := reflect.ValueOf(p)
+	for i := range v.NumField() {
+		if v.Field(i).IsZero() {
+			t.Fatalf("the fixture leaves %s zero: set it so the round trip checks it", v.Type().Field(i).Name)
+		}
+	}
+	got := incident.ProjectionOf(p.TenantID, p.Header(), p.Anomalies, p.WorkOrderID, p.Summary, p.Seq)
+	if !reflect.DeepEqual(got, p) {
+		t.Errorf("round trip\n got %+v\nwant %+v", got, p)
 	}
 }

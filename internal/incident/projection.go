@@ -36,6 +36,43 @@ type Projection struct {
 	ClosedAt  *time.Time
 }
 
+// Header is what every view of an incident leads with: which incident of
+// which asset, where it stands and since when. The workflow's IncidentView
+// and the API's incident body embed it; Projection carries the same facts
+// under its own (payload) names, and Header and HeaderOf convert between
+// the two.
+type Header struct {
+	ID           string           `json:"id"`
+	AssetID      string           `json:"asset_id"`
+	WorkflowID   string           `json:"workflow_id"`
+	Status       Status           `json:"status"`
+	Resolution   Resolution       `json:"resolution,omitempty"`
+	Severity     anomaly.Severity `json:"severity"`
+	Active       bool             `json:"active"`
+	Acknowledged bool             `json:"acknowledged"`
+	Assignee     string           `json:"assignee,omitempty"`
+	Confidence   float64          `json:"confidence"`
+	OpenedAt     time.Time        `json:"opened_at"`
+	UpdatedAt    time.Time        `json:"updated_at"`
+	ClosedAt     *time.Time       `json:"closed_at,omitempty"`
+}
+
+// Header is the projection's header.
+func (p Projection) Header() Header {
+	return Header{ID: p.ID, AssetID: p.AssetID, WorkflowID: p.WorkflowID, Status: p.Status, Resolution: p.Resolution,
+		Severity: p.Severity, Active: p.Active, Acknowledged: p.Acknowledged, Assignee: p.Assignee,
+		Confidence: p.Confidence, OpenedAt: p.OpenedAt, UpdatedAt: p.UpdatedAt, ClosedAt: p.ClosedAt}
+}
+
+// ProjectionOf is the projection of tenant's incident h with the rest of
+// what PostgreSQL keeps of it.
+func ProjectionOf(tenant string, h Header, anomalies int, workOrderID *string, summary json.RawMessage, seq int64) Projection {
+	return Projection{TenantID: tenant, ID: h.ID, AssetID: h.AssetID, WorkflowID: h.WorkflowID, Status: h.Status,
+		Resolution: h.Resolution, Severity: h.Severity, Active: h.Active, Acknowledged: h.Acknowledged,
+		Assignee: h.Assignee, Confidence: h.Confidence, Anomalies: anomalies, WorkOrderID: workOrderID,
+		Summary: summary, Seq: seq, OpenedAt: h.OpenedAt, UpdatedAt: h.UpdatedAt, ClosedAt: h.ClosedAt}
+}
+
 // Summary is the part of an incident's state its projection keeps as one
 // document: enough to show the incident and to carry it on after its
 // workflow was lost.
