@@ -123,6 +123,15 @@ type rig struct {
 	sensors map[string]*store.Sensor // asset/sensor
 }
 
+// millRig is a rig over mill with the AI4I model as version v of the
+// champion of its type, and the model's training rows.
+func millRig(t testing.TB, v int) (*rig, [][]float64) {
+	m, rows := ai4iModel(t)
+	r := newRig(t, 0, mill)
+	r.models.set("acme", ModelName(mill.Type), v, m)
+	return r, rows
+}
+
 func newRig(t testing.TB, window time.Duration, list ...store.Asset) *rig {
 	r := &rig{models: &models{}, sensors: map[string]*store.Sensor{}}
 	r.d = NewModel(r.models, newAssets(list...), window)
@@ -208,9 +217,7 @@ func TestModelScoresOncePerSnapshot(t *testing.T) {
 }
 
 func TestModelFlagsAbnormalSnapshots(t *testing.T) {
-	m, rows := ai4iModel(t)
-	r := newRig(t, 0, mill)
-	r.models.set("acme", ModelName(mill.Type), 3, m)
+	r, rows := millRig(t, 3)
 	t0 := time.Unix(1000, 0)
 
 	// The training rows: about the contamination share is flagged.
@@ -340,9 +347,7 @@ func TestModelMetadataFeatures(t *testing.T) {
 }
 
 func TestModelUnknownAsset(t *testing.T) {
-	m, _ := ai4iModel(t)
-	r := newRig(t, 0, mill)
-	r.models.set("acme", ModelName(mill.Type), 1, m)
+	r, _ := millRig(t, 1)
 	s := &store.Sensor{Key: 999, AssetID: "ghost", ID: "torque"}
 	if f := r.d.Observe(Reading{Tenant: "acme", Sensor: s, TS: time.Unix(1, 0), Value: 1e9}); f.Anomalous {
 		t.Fatalf("unknown asset flagged: %+v", f)
@@ -350,9 +355,7 @@ func TestModelUnknownAsset(t *testing.T) {
 }
 
 func TestModelNoAllocations(t *testing.T) {
-	m, rows := ai4iModel(t)
-	r := newRig(t, 0, mill)
-	r.models.set("acme", ModelName(mill.Type), 1, m)
+	r, rows := millRig(t, 1)
 	t0 := time.Unix(1000, 0)
 	normal := rows[:50]
 	i := 0
