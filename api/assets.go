@@ -21,6 +21,14 @@ type Catalog struct {
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
 
+// idProblems checks the id of an asset or sensor against idPattern.
+func idProblems(id string) []ParamError {
+	if idPattern.MatchString(id) {
+		return nil
+	}
+	return []ParamError{{"id", "1 to 128 characters: letters, digits and . _ : - (starting with a letter or digit)"}}
+}
+
 // Register mounts the asset and sensor routes.
 func (h *Catalog) Register(v1 *mux.Router) {
 	v1.Handle("/assets", Require(apikey.ReadingsRead, h.listAssets)).Methods(http.MethodGet)
@@ -45,10 +53,7 @@ type assetBody struct {
 }
 
 func (b assetBody) problems() []ParamError {
-	var p []ParamError
-	if !idPattern.MatchString(b.ID) {
-		p = append(p, ParamError{"id", "1 to 128 characters: letters, digits and . _ : - (starting with a letter or digit)"})
-	}
+	p := idProblems(b.ID)
 	if b.Type == "" {
 		p = append(p, ParamError{"type", "required, for example \"milling-machine\""})
 	}
@@ -121,10 +126,7 @@ type sensorBody struct {
 }
 
 func (b sensorBody) problems() []ParamError {
-	var p []ParamError
-	if !idPattern.MatchString(b.ID) {
-		p = append(p, ParamError{"id", "1 to 128 characters: letters, digits and . _ : - (starting with a letter or digit)"})
-	}
+	p := idProblems(b.ID)
 	if b.Unit == "" {
 		p = append(p, ParamError{"unit", "required, for example \"K\", \"rpm\" or \"Nm\""})
 	}
