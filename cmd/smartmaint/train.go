@@ -63,13 +63,8 @@ func runTrain(args []string) error {
 	fs.Float64Var(&detect.HealthyFraction, "healthy", 0.3, "bearing: leading share of a run trained on as healthy")
 	fs.IntVar(&detect.Sustain, "sustain", 5, "bearing: consecutive snapshots above the threshold that raise the alarm")
 	cmapss := cmapssFlags(fs)
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-		return nil
-	} else if err != nil {
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -217,4 +212,19 @@ func writeModel(path string, m modelfile.Model) error {
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s model to %s\n", modelfile.KindOf(m.Scorer), path)
 	return nil
+}
+
+// parseFlags parses args into fs, a command's flags that take no positional
+// arguments. help reports that -h or -help printed the usage: the command
+// has nothing more to do.
+func parseFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return true, nil
+	} else if err != nil {
+		return false, err
+	}
+	if fs.NArg() > 0 {
+		return false, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return false, nil
 }
