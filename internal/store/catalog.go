@@ -353,14 +353,22 @@ func queryOne[T any](ctx context.Context, db *DB, tenant string, scan func(pgx.R
 func queryAll[T any](ctx context.Context, db *DB, tenant string, scan func(pgx.Row) (T, error), query string, args ...any) ([]T, error) {
 	out := []T{}
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+		var err error
+		out, err = Collect(ctx, tx, scan, query, args...)
 		return err
 	})
 	return out, err
+}
+
+// Collect runs query with args in tx and scans all its rows with scan, an
+// empty slice rather than nil when there are none: the listing every
+// repository's tenant transaction shares.
+func Collect[T any](ctx context.Context, tx pgx.Tx, scan func(pgx.Row) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := tx.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
 }
 
 // DeleteByID runs the DELETE statement (one uuid parameter) in tenant;
