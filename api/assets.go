@@ -210,11 +210,7 @@ func (h *Catalog) listSensors(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sensors, err := h.DB.ListSensors(r.Context(), tenant, assetID)
-	if err != nil {
-		WriteInternal(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, map[string]any{"items": sensors})
+	writeItems(w, r, sensors, err)
 }
 
 func (h *Catalog) deleteSensor(w http.ResponseWriter, r *http.Request) {
@@ -259,6 +255,15 @@ func writeStored(w http.ResponseWriter, r *http.Request, v any, err error) {
 		return
 	}
 	WriteJSON(w, http.StatusOK, v)
+}
+
+// writeItems answers {"items": items} with 200 OK, or err as a 500.
+func writeItems(w http.ResponseWriter, r *http.Request, items any, err error) {
+	if err != nil {
+		WriteInternal(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"items": items})
 }
 
 // writeCreated answers v with 201 Created at location, or err as

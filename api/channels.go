@@ -131,11 +131,7 @@ func (h *Channels) get(w http.ResponseWriter, r *http.Request) {
 
 func (h *Channels) list(w http.ResponseWriter, r *http.Request) {
 	items, err := h.DB.ListChannels(r.Context(), Tenant(r), false)
-	if err != nil {
-		WriteInternal(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+	writeItems(w, r, items, err)
 }
 
 func (h *Channels) delete(w http.ResponseWriter, r *http.Request) {

@@ -493,11 +493,7 @@ func (h *WorkOrders) getPreventive(w http.ResponseWriter, r *http.Request) {
 
 func (h *WorkOrders) listPreventive(w http.ResponseWriter, r *http.Request) {
 	items, err := h.Store.ListPreventiveSchedules(r.Context(), Tenant(r), r.URL.Query().Get("asset"))
-	if err != nil {
-		WriteInternal(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+	writeItems(w, r, items, err)
 }
 
 func (h *WorkOrders) deletePreventive(w http.ResponseWriter, r *http.Request) {
