@@ -21,6 +21,14 @@ type Catalog struct {
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
 
+// idProblems checks the id of an asset or sensor against idPattern.
+func idProblems(id string) []ParamError {
+	if idPattern.MatchString(id) {
+		return nil
+	}
+	return []ParamError{{"id", "1 to 128 characters: letters, digits and . _ : - (starting with a letter or digit)"}}
+}
+
 // Register mounts the asset and sensor routes.
 func (h *Catalog) Register(v1 *mux.Router) {
 	v1.Handle("/assets", Require(apikey.ReadingsRead, h.listAssets)).Methods(http.MethodGet)
@@ -45,10 +53,7 @@ type assetBody struct {
 }
 
 func (b assetBody) problems() []ParamError {
-	var p []ParamError
-	if !idPattern.MatchString(b.ID) {
-		p = append(p, ParamError{"id", "1 to 128 characters: letters, digits and . _ : - (starting with a letter or digit)"})
-	}
+	p := idProblems(b.ID)
 	if b.Type == "" {
 		p = append(p, ParamError{"type", "required, for example \"milling-machine\""})
 	}
@@ -57,20 +62,11 @@ func (b assetBody) problems() []ParamError {
 
 func (h *Catalog) createAsset(w http.ResponseWriter, r *http.Request) {
 	var b assetBody
-	if !DecodeJSON(w, r, &b) {
-		return
-	}
-	if p := b.problems(); len(p) > 0 {
-		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_asset", "the asset is invalid", p)
+	if !decodeValid(w, r, &b, "invalid_asset", "the asset is invalid") {
 		return
 	}
 	a, err := h.DB.CreateAsset(r.Context(), Tenant(r), store.Asset{ID: b.ID, Type: b.Type, Name: b.Name, Location: b.Location, Metadata: b.Metadata})
-	if err != nil {
-		WriteStoreError(w, r, err)
-		return
-	}
-	w.Header().Set("Location", "/api/v1/assets/"+a.ID)
-	WriteJSON(w, http.StatusCreated, a)
+	writeCreated(w, r, "/api/v1/assets/"+a.ID, a, err)
 }
 
 func (h *Catalog) updateAsset(w http.ResponseWriter, r *http.Request) {
@@ -91,20 +87,12 @@ func (h *Catalog) updateAsset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a, err := h.DB.UpdateAsset(r.Context(), Tenant(r), store.Asset{ID: id, Type: b.Type, Name: b.Name, Location: b.Location, Metadata: b.Metadata})
-	if err != nil {
-		WriteStoreError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, a)
+	writeStored(w, r, a, err)
 }
 
 func (h *Catalog) getAsset(w http.ResponseWriter, r *http.Request) {
 	a, err := h.DB.GetAsset(r.Context(), Tenant(r), mux.Vars(r)["id"])
-	if err != nil {
-		WriteStoreError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, a)
+	writeStored(w, r, a, err)
 }
 
 func (h *Catalog) listAssets(w http.ResponseWriter, r *http.Request) {
@@ -117,19 +105,11 @@ func (h *Catalog) listAssets(w http.ResponseWriter, r *http.Request) {
 		WriteInternal(w, r, err)
 		return
 	}
-	next := ""
-	if len(assets) == page.Limit {
-		next = assets[len(assets)-1].ID
-	}
-	WriteJSON(w, http.StatusOK, map[string]any{"items": assets, "next_after": next})
+	WriteJSON(w, http.StatusOK, pageBody(assets, page, func(v store.Asset) string { return v.ID }))
 }
 
 func (h *Catalog) deleteAsset(w http.ResponseWriter, r *http.Request) {
-	if err := h.DB.DeleteAsset(r.Context(), Tenant(r), mux.Vars(r)["id"]); err != nil {
-		WriteStoreError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	writeDeleted(w, r, h.DB.DeleteAsset(r.Context(), Tenant(r), mux.Vars(r)["id"]))
 }
 
 // sensorBody is the writable part of a sensor.
@@ -146,10 +126,7 @@ type sensorBody struct {
 }
 
 func (b sensorBody) problems() []ParamError {
-	var p []ParamError
-	if !idPattern.MatchString(b.ID) {
-		p = append(p, ParamError{"id", "1 to 128 characters: letters, digits and . _ : - (starting with a letter or digit)"})
-	}
+	p := idProblems(b.ID)
 	if b.Unit == "" {
 		p = append(p, ParamError{"unit", "required, for example \"K\", \"rpm\" or \"Nm\""})
 	}
@@ -180,21 +157,12 @@ func (b sensorBody) sensor(assetID string) store.Sensor {
 
 func (h *Catalog) createSensor(w http.ResponseWriter, r *http.Request) {
 	var b sensorBody
-	if !DecodeJSON(w, r, &b) {
-		return
-	}
-	if p := b.problems(); len(p) > 0 {
-		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_sensor", "the sensor is invalid", p)
+	if !decodeValid(w, r, &b, "invalid_sensor", "the sensor is invalid") {
 		return
 	}
 	assetID := mux.Vars(r)["id"]
 	s, err := h.DB.CreateSensor(r.Context(), Tenant(r), b.sensor(assetID))
-	if err != nil {
-		WriteStoreError(w, r, err)
-		return
-	}
-	w.Header().Set("Location", "/api/v1/assets/"+assetID+"/sensors/"+s.ID)
-	WriteJSON(w, http.StatusCreated, s)
+	writeCreated(w, r, "/api/v1/assets/"+assetID+"/sensors/"+s.ID, s, err)
 }
 
 func (h *Catalog) updateSensor(w http.ResponseWriter, r *http.Request) {
@@ -232,11 +200,7 @@ func (h *Catalog) updateSensor(w http.ResponseWriter, r *http.Request) {
 func (h *Catalog) getSensor(w http.ResponseWriter, r *http.Request) {
 	vars := mux.Vars(r)
 	s, err := h.DB.GetSensor(r.Context(), Tenant(r), vars["id"], vars["sensor"])
-	if err != nil {
-		WriteStoreError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, s)
+	writeStored(w, r, s, err)
 }
 
 func (h *Catalog) listSensors(w http.ResponseWriter, r *http.Request) {
@@ -246,20 +210,12 @@ func (h *Catalog) listSensors(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sensors, err := h.DB.ListSensors(r.Context(), tenant, assetID)
-	if err != nil {
-		WriteInternal(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, map[string]any{"items": sensors})
+	writeItems(w, r, sensors, err)
 }
 
 func (h *Catalog) deleteSensor(w http.ResponseWriter, r *http.Request) {
 	vars := mux.Vars(r)
-	if err := h.DB.DeleteSensor(r.Context(), Tenant(r), vars["id"], vars["sensor"]); err != nil {
-		WriteStoreError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	writeDeleted(w, r, h.DB.DeleteSensor(r.Context(), Tenant(r), vars["id"], vars["sensor"]))
 }
 
 // parsePage reads ?limit&after, answering 400 itself when they are bad.
@@ -274,4 +230,68 @@ func parsePage(w http.ResponseWriter, r *http.Request) (store.Page, bool) {
 		p.Limit = n
 	}
 	return p, true
+}
+
+// validator is a request body that checks itself.
+type validator interface{ problems() []ParamError }
+
+// decodeValid decodes the request body into b and answers 422 with code and
+// message itself when b has problems. It reports whether b is fit to use.
+func decodeValid(w http.ResponseWriter, r *http.Request, b validator, code, message string) bool {
+	if !DecodeJSON(w, r, b) {
+		return false
+	}
+	if p := b.problems(); len(p) > 0 {
+		WriteError(w, r, http.StatusUnprocessableEntity, code, message, p)
+		return false
+	}
+	return true
+}
+
+// writeStored answers v with 200 OK, or err as WriteStoreError does.
+func writeStored(w http.ResponseWriter, r *http.Request, v any, err error) {
+	if err != nil {
+		WriteStoreError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, v)
+}
+
+// writeItems answers {"items": items} with 200 OK, or err as a 500.
+func writeItems(w http.ResponseWriter, r *http.Request, items any, err error) {
+	if err != nil {
+		WriteInternal(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+// writeCreated answers v with 201 Created at location, or err as
+// WriteStoreError does.
+func writeCreated(w http.ResponseWriter, r *http.Request, location string, v any, err error) {
+	if err != nil {
+		WriteStoreError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", location)
+	WriteJSON(w, http.StatusCreated, v)
+}
+
+// writeDeleted answers 204 No Content, or err as WriteStoreError does.
+func writeDeleted(w http.ResponseWriter, r *http.Request, err error) {
+	if err != nil {
+		WriteStoreError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// pageBody is the JSON of one page of a listing: its items and, when the
+// page is full, the id of its last item to pass as ?after for the next.
+func pageBody[T any](items []T, page store.Page, id func(T) string) map[string]any {
+	next := ""
+	if len(items) == page.Limit {
+		next = id(items[len(items)-1])
+	}
+	return map[string]any{"items": items, "next_after": next}
 }

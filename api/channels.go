@@ -102,12 +102,7 @@ func (h *Channels) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, err := h.DB.CreateChannel(r.Context(), Tenant(r), b.channel(""))
-	if err != nil {
-		WriteStoreError(w, r, err)
-		return
-	}
-	w.Header().Set("Location", "/api/v1/notification-channels/"+c.ID)
-	WriteJSON(w, http.StatusCreated, c)
+	writeCreated(w, r, "/api/v1/notification-channels/"+c.ID, c, err)
 }
 
 func (h *Channels) update(w http.ResponseWriter, r *http.Request) {
@@ -126,37 +121,21 @@ func (h *Channels) update(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, err := h.DB.UpdateChannel(ctx, tenant, b.channel(id), b.Secret)
-	if err != nil {
-		WriteStoreError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, c)
+	writeStored(w, r, c, err)
 }
 
 func (h *Channels) get(w http.ResponseWriter, r *http.Request) {
 	c, err := h.DB.GetChannel(r.Context(), Tenant(r), mux.Vars(r)["id"])
-	if err != nil {
-		WriteStoreError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, c)
+	writeStored(w, r, c, err)
 }
 
 func (h *Channels) list(w http.ResponseWriter, r *http.Request) {
 	items, err := h.DB.ListChannels(r.Context(), Tenant(r), false)
-	if err != nil {
-		WriteInternal(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+	writeItems(w, r, items, err)
 }
 
 func (h *Channels) delete(w http.ResponseWriter, r *http.Request) {
-	if err := h.DB.DeleteChannel(r.Context(), Tenant(r), mux.Vars(r)["id"]); err != nil {
-		WriteStoreError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	writeDeleted(w, r, h.DB.DeleteChannel(r.Context(), Tenant(r), mux.Vars(r)["id"]))
 }
 
 // test sends a test message on the channel: 200 with the result when it

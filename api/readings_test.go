@@ -31,17 +31,29 @@ type server struct {
 
 func newServer(t testing.TB) *server {
 	t.Helper()
+	s, _ := startServer(t, nil)
+	return s
+}
+
+// startServer serves the catalog and readings routes, and those more
+// returns, over a throwaway database with tenants acme and rival and the
+// keys admin, writer and reader (acme) and rival (admin of rival). It
+// returns the server and its router.
+func startServer(t testing.TB, more func(db *store.DB, log *slog.Logger) []api.Routes, opts ...api.Option) (*server, http.Handler) {
+	t.Helper()
 	db, _ := testenv.DB(t)
 	log := slog.New(slog.DiscardHandler)
-	cat := ingest.NewCatalog(db, log)
 	b := ingest.NewBatcher(db, ingest.Options{})
 	t.Cleanup(b.Close)
 	routes := []api.Routes{
 		&api.Catalog{DB: db},
 		&api.Readings{DB: db, Batcher: b, MaxBodyBytes: 1 << 20, MaxReadings: 100,
-			Validator: &ingest.Validator{Catalog: cat, MaxSkew: 5 * time.Minute, Retention: 48 * time.Hour}},
+			Validator: &ingest.Validator{Catalog: ingest.NewCatalog(db, log), MaxSkew: 5 * time.Minute, Retention: 48 * time.Hour}},
 	}
-	h := api.NewRouter(log, auth.NewAuthenticator(db, log), &api.Health{Checks: map[string]api.Check{"postgres": db.Ping}}, routes, nil)
+	if more != nil {
+		routes = append(routes, more(db, log)...)
+	}
+	h := api.NewRouter(log, auth.NewAuthenticator(db, log), &api.Health{Checks: map[string]api.Check{"postgres": db.Ping}}, routes, nil, opts...)
 	s := &server{Server: httptest.NewServer(h), db: db, keys: map[string]string{}}
 	t.Cleanup(s.Close)
 	testenv.Tenant(t, db, "acme")
@@ -50,7 +62,7 @@ func newServer(t testing.TB) *server {
 	s.key(t, "writer", "acme", apikey.ReadingsWrite)
 	s.key(t, "reader", "acme", apikey.ReadingsRead)
 	s.key(t, "rival", "rival", apikey.Admin)
-	return s
+	return s, h
 }
 
 func (s *server) key(t testing.TB, name, tenant string, scopes ...apikey.Scope) {
@@ -76,6 +88,20 @@ func (s *server) do(t testing.TB, key, method, path, contentType, body string) (
 // doWith is do with any body and request headers.
 func (s *server) doWith(t testing.TB, key, method, path string, body io.Reader, header http.Header) (int, map[string]any, http.Header) {
 	t.Helper()
+	code, raw, respHeader := s.exchange(t, key, method, path, body, header)
+	var out map[string]any
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatalf("%s %s: body is not JSON: %q", method, path, raw)
+		}
+	}
+	return code, out, respHeader
+}
+
+// exchange sends a request with header as the named key ("" for none) and
+// returns the status, the raw body and the response headers.
+func (s *server) exchange(t testing.TB, key, method, path string, body io.Reader, header http.Header) (int, []byte, http.Header) {
+	t.Helper()
 	req, err := http.NewRequest(method, s.URL+path, body)
 	if err != nil {
 		t.Fatal(err)
@@ -92,13 +118,7 @@ func (s *server) doWith(t testing.TB, key, method, path string, body io.Reader, 
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &out); err != nil {
-			t.Fatalf("%s %s: body is not JSON: %q", method, path, raw)
-		}
-	}
-	return resp.StatusCode, out, resp.Header
+	return resp.StatusCode, raw, resp.Header
 }
 
 func errCode(body map[string]any) string {

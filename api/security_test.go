@@ -25,12 +25,12 @@ import (
 	"github.com/smartmaint/smartmaint/internal/apikey"
 	"github.com/smartmaint/smartmaint/internal/auth"
 	"github.com/smartmaint/smartmaint/internal/idempotency"
-	"github.com/smartmaint/smartmaint/internal/ingest"
 	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/notify"
 	"github.com/smartmaint/smartmaint/internal/ratelimit"
 	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/registry/artifact"
+	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
 )
 
@@ -46,62 +46,38 @@ type fullServer struct {
 
 func newFullServer(t *testing.T, extra []api.Routes, opts ...api.Option) *fullServer {
 	t.Helper()
-	db, _ := testenv.DB(t)
-	log := slog.New(slog.DiscardHandler)
-	folder, err := artifact.NewFolder(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := registry.New(db, folder, registry.Options{Logger: log})
-	b := ingest.NewBatcher(db, ingest.Options{})
-	t.Cleanup(b.Close)
-	routes := append([]api.Routes{
-		&api.Catalog{DB: db},
-		&api.Readings{DB: db, Batcher: b, MaxBodyBytes: 1 << 20, MaxReadings: 100,
-			Validator: &ingest.Validator{Catalog: ingest.NewCatalog(db, log), MaxSkew: 5 * time.Minute, Retention: 48 * time.Hour}},
-		&api.Incidents{DB: db},
-		&api.Technicians{Store: &maintenance.Store{DB: db}},
-		&api.WorkOrders{DB: db, Store: &maintenance.Store{DB: db}},
-		&api.Channels{DB: db, Notifier: notify.New(db, notify.Config{}, log)},
-		&api.Models{Registry: reg},
-	}, extra...)
-	h := api.NewRouter(log, auth.NewAuthenticator(db, log), &api.Health{Checks: map[string]api.Check{"postgres": db.Ping}}, routes, nil, opts...)
-	s := &fullServer{server: &server{Server: httptest.NewServer(h), db: db, keys: map[string]string{}}, registry: reg, router: h}
-	t.Cleanup(s.Close)
-	testenv.Tenant(t, db, "acme")
-	testenv.Tenant(t, db, "rival")
-	s.key(t, "admin", "acme", apikey.Admin)
-	s.key(t, "writer", "acme", apikey.ReadingsWrite)
-	s.key(t, "reader", "acme", apikey.ReadingsRead)
+	var reg *registry.Registry
+	srv, h := startServer(t, func(db *store.DB, log *slog.Logger) []api.Routes {
+		folder, err := artifact.NewFolder(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg = registry.New(db, folder, registry.Options{Logger: log})
+		return append([]api.Routes{
+			&api.Incidents{DB: db},
+			&api.Technicians{Store: &maintenance.Store{DB: db}},
+			&api.WorkOrders{DB: db, Store: &maintenance.Store{DB: db}},
+			&api.Channels{DB: db, Notifier: notify.New(db, notify.Config{}, log)},
+			&api.Models{Registry: reg},
+		}, extra...)
+	}, opts...)
+	s := &fullServer{server: srv, registry: reg, router: h}
 	s.key(t, "decider", "acme", apikey.IncidentsDecide)
 	s.key(t, "none", "acme")
-	s.key(t, "rival", "rival", apikey.Admin)
 	return s
 }
 
 // send is server.do with extra request headers; it returns the raw body.
 func (s *server) send(t *testing.T, key, method, path, body string, header map[string]string) (int, []byte, http.Header) {
 	t.Helper()
-	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if key != "" {
-		req.Header.Set("X-API-Key", s.keys[key])
-	}
+	h := http.Header{}
 	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+		h.Set("Content-Type", "application/json")
 	}
 	for k, v := range header {
-		req.Header.Set(k, v)
+		h.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, raw, resp.Header
+	return s.exchange(t, key, method, path, strings.NewReader(body), h)
 }
 
 func jsonErrCode(raw []byte) string {

@@ -87,46 +87,25 @@ func (b technicianBody) technician(id string) maintenance.Technician {
 
 func (h *Technicians) create(w http.ResponseWriter, r *http.Request) {
 	var b technicianBody
-	if !DecodeJSON(w, r, &b) {
-		return
-	}
-	if p := b.problems(); len(p) > 0 {
-		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_technician", "the technician is invalid", p)
+	if !decodeValid(w, r, &b, "invalid_technician", "the technician is invalid") {
 		return
 	}
 	t, err := h.Store.CreateTechnician(r.Context(), Tenant(r), b.technician(""))
-	if err != nil {
-		WriteStoreError(w, r, err)
-		return
-	}
-	w.Header().Set("Location", "/api/v1/technicians/"+t.ID)
-	WriteJSON(w, http.StatusCreated, t)
+	writeCreated(w, r, "/api/v1/technicians/"+t.ID, t, err)
 }
 
 func (h *Technicians) update(w http.ResponseWriter, r *http.Request) {
 	var b technicianBody
-	if !DecodeJSON(w, r, &b) {
-		return
-	}
-	if p := b.problems(); len(p) > 0 {
-		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_technician", "the technician is invalid", p)
+	if !decodeValid(w, r, &b, "invalid_technician", "the technician is invalid") {
 		return
 	}
 	t, err := h.Store.UpdateTechnician(r.Context(), Tenant(r), b.technician(mux.Vars(r)["id"]))
-	if err != nil {
-		WriteStoreError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, t)
+	writeStored(w, r, t, err)
 }
 
 func (h *Technicians) get(w http.ResponseWriter, r *http.Request) {
 	t, err := h.Store.GetTechnician(r.Context(), Tenant(r), mux.Vars(r)["id"])
-	if err != nil {
-		WriteStoreError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, t)
+	writeStored(w, r, t, err)
 }
 
 func (h *Technicians) list(w http.ResponseWriter, r *http.Request) {
@@ -149,19 +128,11 @@ func (h *Technicians) list(w http.ResponseWriter, r *http.Request) {
 		WriteStoreError(w, r, err)
 		return
 	}
-	next := ""
-	if len(techs) == page.Limit {
-		next = techs[len(techs)-1].ID
-	}
-	WriteJSON(w, http.StatusOK, map[string]any{"items": techs, "next_after": next})
+	WriteJSON(w, http.StatusOK, pageBody(techs, page, func(v maintenance.Technician) string { return v.ID }))
 }
 
 func (h *Technicians) delete(w http.ResponseWriter, r *http.Request) {
-	if err := h.Store.DeleteTechnician(r.Context(), Tenant(r), mux.Vars(r)["id"]); err != nil {
-		WriteStoreError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	writeDeleted(w, r, h.Store.DeleteTechnician(r.Context(), Tenant(r), mux.Vars(r)["id"]))
 }
 
 // maxBookingsWindow bounds ?from..?to of the bookings listing.

@@ -172,11 +172,7 @@ func (b workOrderBody) workOrder() maintenance.WorkOrder {
 
 func (h *WorkOrders) create(w http.ResponseWriter, r *http.Request) {
 	var b workOrderBody
-	if !DecodeJSON(w, r, &b) {
-		return
-	}
-	if p := b.problems(); len(p) > 0 {
-		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_work_order", "the work order is invalid", p)
+	if !decodeValid(w, r, &b, "invalid_work_order", "the work order is invalid") {
 		return
 	}
 	ctx, tenant := r.Context(), Tenant(r)
@@ -237,11 +233,7 @@ func (h *WorkOrders) checkIncident(w http.ResponseWriter, r *http.Request, tenan
 
 func (h *WorkOrders) get(w http.ResponseWriter, r *http.Request) {
 	wo, err := h.Store.GetWorkOrder(r.Context(), Tenant(r), mux.Vars(r)["id"])
-	if err != nil {
-		WriteStoreError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, wo)
+	writeStored(w, r, wo, err)
 }
 
 func (h *WorkOrders) list(w http.ResponseWriter, r *http.Request) {
@@ -271,11 +263,7 @@ func (h *WorkOrders) list(w http.ResponseWriter, r *http.Request) {
 		WriteStoreError(w, r, err)
 		return
 	}
-	next := ""
-	if len(items) == page.Limit {
-		next = items[len(items)-1].ID
-	}
-	WriteJSON(w, http.StatusOK, map[string]any{"items": items, "next_after": next})
+	WriteJSON(w, http.StatusOK, pageBody(items, page, func(v maintenance.WorkOrder) string { return v.ID }))
 }
 
 // statusBody moves a work order through its lifecycle.
@@ -329,11 +317,7 @@ func (h *WorkOrders) checklist(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wo, err := h.Store.UpdateChecklist(r.Context(), Tenant(r), mux.Vars(r)["id"], b.Items, actor(r, b.By), h.now())
-	if err != nil {
-		WriteStoreError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, wo)
+	writeStored(w, r, wo, err)
 }
 
 // signOffBody accepts finished work.
@@ -353,11 +337,7 @@ func (h *WorkOrders) signOff(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wo, err := h.Store.SignOffWorkOrder(r.Context(), Tenant(r), mux.Vars(r)["id"], maintenance.SignOff{By: strings.TrimSpace(b.By), Note: b.Note, At: h.now()})
-	if err != nil {
-		WriteStoreError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, wo)
+	writeStored(w, r, wo, err)
 }
 
 // assignmentBody books a scheduled work order: on technician_id from start
@@ -381,11 +361,7 @@ func (h *WorkOrders) assign(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		wo, err := h.Store.AutoAssignWorkOrder(ctx, tenant, id, h.now(), h.Schedule)
-		if err != nil {
-			WriteStoreError(w, r, err)
-			return
-		}
-		WriteJSON(w, http.StatusOK, wo)
+		writeStored(w, r, wo, err)
 		return
 	}
 	if b.TechnicianID == "" || b.Start == nil || (b.End != nil && !b.End.After(*b.Start)) {
@@ -404,11 +380,7 @@ func (h *WorkOrders) assign(w http.ResponseWriter, r *http.Request) {
 		end = &e
 	}
 	wo, err := h.Store.AssignWorkOrder(ctx, tenant, id, b.TechnicianID, *b.Start, *end)
-	if err != nil {
-		WriteStoreError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, wo)
+	writeStored(w, r, wo, err)
 }
 
 // replanBody asks for a re-plan; without apply it is a dry run.
@@ -422,11 +394,7 @@ func (h *WorkOrders) replan(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := h.Store.ReplanWorkOrders(r.Context(), Tenant(r), h.now(), h.Schedule, b.Apply)
-	if err != nil {
-		WriteStoreError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, res)
+	writeStored(w, r, res, err)
 }
 
 // preventiveBody is the writable part of a preventive schedule.
@@ -491,29 +459,16 @@ func (b preventiveBody) preventive(id string) maintenance.PreventiveSchedule {
 
 func (h *WorkOrders) createPreventive(w http.ResponseWriter, r *http.Request) {
 	var b preventiveBody
-	if !DecodeJSON(w, r, &b) {
-		return
-	}
-	if p := b.problems(); len(p) > 0 {
-		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_preventive_schedule", "the preventive schedule is invalid", p)
+	if !decodeValid(w, r, &b, "invalid_preventive_schedule", "the preventive schedule is invalid") {
 		return
 	}
 	s, err := h.Store.CreatePreventiveSchedule(r.Context(), Tenant(r), b.preventive(""))
-	if err != nil {
-		WriteStoreError(w, r, err)
-		return
-	}
-	w.Header().Set("Location", "/api/v1/preventive-schedules/"+s.ID)
-	WriteJSON(w, http.StatusCreated, s)
+	writeCreated(w, r, "/api/v1/preventive-schedules/"+s.ID, s, err)
 }
 
 func (h *WorkOrders) updatePreventive(w http.ResponseWriter, r *http.Request) {
 	var b preventiveBody
-	if !DecodeJSON(w, r, &b) {
-		return
-	}
-	if p := b.problems(); len(p) > 0 {
-		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_preventive_schedule", "the preventive schedule is invalid", p)
+	if !decodeValid(w, r, &b, "invalid_preventive_schedule", "the preventive schedule is invalid") {
 		return
 	}
 	ctx, tenant, id := r.Context(), Tenant(r), mux.Vars(r)["id"]
@@ -528,35 +483,19 @@ func (h *WorkOrders) updatePreventive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s, err := h.Store.UpdatePreventiveSchedule(ctx, tenant, b.preventive(id))
-	if err != nil {
-		WriteStoreError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, s)
+	writeStored(w, r, s, err)
 }
 
 func (h *WorkOrders) getPreventive(w http.ResponseWriter, r *http.Request) {
 	s, err := h.Store.GetPreventiveSchedule(r.Context(), Tenant(r), mux.Vars(r)["id"])
-	if err != nil {
-		WriteStoreError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, s)
+	writeStored(w, r, s, err)
 }
 
 func (h *WorkOrders) listPreventive(w http.ResponseWriter, r *http.Request) {
 	items, err := h.Store.ListPreventiveSchedules(r.Context(), Tenant(r), r.URL.Query().Get("asset"))
-	if err != nil {
-		WriteInternal(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+	writeItems(w, r, items, err)
 }
 
 func (h *WorkOrders) deletePreventive(w http.ResponseWriter, r *http.Request) {
-	if err := h.Store.DeletePreventiveSchedule(r.Context(), Tenant(r), mux.Vars(r)["id"]); err != nil {
-		WriteStoreError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	writeDeleted(w, r, h.Store.DeletePreventiveSchedule(r.Context(), Tenant(r), mux.Vars(r)["id"]))
 }

@@ -42,11 +42,7 @@ func TestDevStackNotifiesTheSink(t *testing.T) {
 		"escalation_stages": 0, "timeout_decision": "reject", "clear_after": "15m", "persistence_readings": 3,
 	})
 	now := time.Now().UTC().Add(-time.Second)
-	var readings []map[string]any
-	for i := range 4 {
-		readings = append(readings, map[string]any{"asset_id": "press-9", "sensor_id": "oil_temp", "ts": now.Add(time.Duration(i) * 100 * time.Millisecond), "value": 400 + i})
-	}
-	s.must(201, "dev", "POST", "/api/v1/readings", readings)
+	s.must(201, "dev", "POST", "/api/v1/readings", series("press-9", "oil_temp", now, 100*time.Millisecond, 4, func(i int) any { return 400 + i }))
 
 	// Both channels get the approval request, with the incident's links.
 	var got []devsink.Entry

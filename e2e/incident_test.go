@@ -92,21 +92,9 @@ func TestIncidentEndToEnd(t *testing.T) {
 
 	// Four readings past the alarm limit.
 	now := time.Now().UTC().Add(-time.Second)
-	var readings []map[string]any
-	for i := range 4 {
-		readings = append(readings, map[string]any{"asset_id": "mill-1", "sensor_id": "torque", "ts": now.Add(time.Duration(i) * 100 * time.Millisecond), "value": 80 + i})
-	}
-	s.must(201, "sensor", "POST", "/api/v1/readings", readings)
+	s.must(201, "sensor", "POST", "/api/v1/readings", series("mill-1", "torque", now, 100*time.Millisecond, 4, func(i int) any { return 80 + i }))
 
-	var id string
-	eventually(t, 30*time.Second, "an incident awaiting approval", func() bool {
-		out := s.must(200, "operator", "GET", "/api/v1/incidents?status=awaiting_approval", nil)
-		items, _ := out["items"].([]any)
-		if len(items) == 1 {
-			id = items[0].(map[string]any)["id"].(string)
-		}
-		return id != ""
-	})
+	id := s.awaitingApproval("operator")
 	inc := s.must(200, "operator", "GET", "/api/v1/incidents/"+id, nil)
 	if field(inc, "state", "evidence", "anomalies") != 4.0 || field(inc, "incident", "severity") != "critical" {
 		t.Errorf("incident = %v", inc)

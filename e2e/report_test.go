@@ -54,12 +54,7 @@ func TestReportEndToEnd(t *testing.T) {
 	now := time.Now().UTC()
 	from, to := now.Add(-3*time.Hour), now.Add(time.Hour)
 	// Two hours of calm torque readings, one a minute: 40, 41, 42, 43, 44, …
-	var readings []map[string]any
-	for i := range 120 {
-		readings = append(readings, map[string]any{"asset_id": "mill-1", "sensor_id": "torque",
-			"ts": now.Add(-2*time.Hour + time.Duration(i)*time.Minute), "value": 40 + i%5})
-	}
-	s.must(201, "sensor", "POST", "/api/v1/readings", readings)
+	s.must(201, "sensor", "POST", "/api/v1/readings", series("mill-1", "torque", now.Add(-2*time.Hour), time.Minute, 120, func(i int) any { return 40 + i%5 }))
 
 	// Work orders: wo1 answers incident i1 and is done on time; wo3 is done
 	// after its deadline; wo2 (pump-2, incident i4) is open past its deadline.

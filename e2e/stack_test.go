@@ -162,6 +162,31 @@ func (s *stack) must(want int, key, method, path string, body any) map[string]an
 }
 
 // eventually polls f until it returns true or the timeout passes.
+// series is n readings of asset's sensor, step apart from start, the i-th
+// of value(i), as POST /api/v1/readings takes them.
+func series(asset, sensor string, start time.Time, step time.Duration, n int, value func(i int) any) []map[string]any {
+	var readings []map[string]any
+	for i := range n {
+		readings = append(readings, map[string]any{"asset_id": asset, "sensor_id": sensor, "ts": start.Add(time.Duration(i) * step), "value": value(i)})
+	}
+	return readings
+}
+
+// awaitingApproval waits, asking as key, for the one incident awaiting
+// approval and returns its id.
+func (s *stack) awaitingApproval(key string) string {
+	s.t.Helper()
+	var id string
+	eventually(s.t, 30*time.Second, "an incident awaiting approval", func() bool {
+		out := s.must(200, key, "GET", "/api/v1/incidents?status=awaiting_approval", nil)
+		if items, _ := out["items"].([]any); len(items) == 1 {
+			id = items[0].(map[string]any)["id"].(string)
+		}
+		return id != ""
+	})
+	return id
+}
+
 func eventually(t *testing.T, timeout time.Duration, what string, f func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)

@@ -99,24 +99,9 @@ func TestOperatorPageApproval(t *testing.T) {
 	})
 	// A minute of normal torque, then four readings past the alarm limit.
 	now := time.Now().UTC().Add(-2 * time.Second)
-	var readings []map[string]any
-	for i := range 60 {
-		readings = append(readings, map[string]any{"asset_id": "mill-1", "sensor_id": "torque", "ts": now.Add(time.Duration(i-64) * time.Second), "value": 40 + i%5})
-	}
-	s.must(201, "sensor", "POST", "/api/v1/readings", readings)
-	readings = nil
-	for i := range 4 {
-		readings = append(readings, map[string]any{"asset_id": "mill-1", "sensor_id": "torque", "ts": now.Add(time.Duration(i) * 300 * time.Millisecond), "value": 80 + i})
-	}
-	s.must(201, "sensor", "POST", "/api/v1/readings", readings)
-	var id string
-	eventually(t, 30*time.Second, "an incident awaiting approval", func() bool {
-		out := s.must(200, "operator", "GET", "/api/v1/incidents?status=awaiting_approval", nil)
-		if items, _ := out["items"].([]any); len(items) == 1 {
-			id = items[0].(map[string]any)["id"].(string)
-		}
-		return id != ""
-	})
+	s.must(201, "sensor", "POST", "/api/v1/readings", series("mill-1", "torque", now.Add(-64*time.Second), time.Second, 60, func(i int) any { return 40 + i%5 }))
+	s.must(201, "sensor", "POST", "/api/v1/readings", series("mill-1", "torque", now, 300*time.Millisecond, 4, func(i int) any { return 80 + i }))
+	id := s.awaitingApproval("operator")
 	card := "#incident-" + id
 
 	b := browser(t)

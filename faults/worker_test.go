@@ -137,18 +137,17 @@ func (p *plant) raise() {
 
 // incidents returns the tenant's incidents with status.
 func (p *plant) incidents(status string) []map[string]any {
-	out := p.must(200, p.api, "admin", "GET", "/api/v1/incidents?status="+status, nil)
-	items, _ := out["items"].([]any)
-	var list []map[string]any
-	for _, it := range items {
-		list = append(list, it.(map[string]any))
-	}
-	return list
+	return p.items("/api/v1/incidents?status=" + status)
 }
 
 // workOrders returns the work orders of asset.
 func (p *plant) workOrders(asset string) []map[string]any {
-	out := p.must(200, p.api, "admin", "GET", "/api/v1/work-orders?asset="+asset, nil)
+	return p.items("/api/v1/work-orders?asset=" + asset)
+}
+
+// items returns the items of the listing at path, read as admin.
+func (p *plant) items(path string) []map[string]any {
+	out := p.must(200, p.api, "admin", "GET", path, nil)
 	items, _ := out["items"].([]any)
 	var list []map[string]any
 	for _, it := range items {

@@ -9,10 +9,18 @@ import (
 
 // Incidents registers the incident workflow and its activities.
 func Incidents(inc *activities.Incidents, maint *activities.Maintenance, notif *activities.Notifications) Registration {
+	return registering([]any{workflows.Incident}, inc, maint, notif)
+}
+
+// registering is the Registration of the workflow functions wfs and then
+// of the activity structs acts, in order.
+func registering(wfs []any, acts ...any) Registration {
 	return func(r worker.Registry) {
-		r.RegisterWorkflow(workflows.Incident)
-		r.RegisterActivity(inc)
-		r.RegisterActivity(maint)
-		r.RegisterActivity(notif)
+		for _, w := range wfs {
+			r.RegisterWorkflow(w)
+		}
+		for _, a := range acts {
+			r.RegisterActivity(a)
+		}
 	}
 }

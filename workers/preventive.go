@@ -3,17 +3,13 @@ package workers
 import (
 	"time"
 
-	"go.temporal.io/sdk/worker"
-
 	"github.com/smartmaint/smartmaint/workflows"
 )
 
 // Preventive registers the preventive maintenance workflow. Its activities
 // are the Maintenance and Notifications ones Incidents registers.
 func Preventive() Registration {
-	return func(r worker.Registry) {
-		r.RegisterWorkflow(workflows.PreventiveMaintenance)
-	}
+	return registering([]any{workflows.PreventiveMaintenance})
 }
 
 // PreventiveSchedule raises due preventive work orders every interval, lead

@@ -3,8 +3,6 @@ package workers
 import (
 	"time"
 
-	"go.temporal.io/sdk/worker"
-
 	"github.com/smartmaint/smartmaint/activities"
 	"github.com/smartmaint/smartmaint/workflows"
 )
@@ -12,11 +10,7 @@ import (
 // Reports registers the report workflows and their activities. The
 // notification activity they use is registered by Incidents.
 func Reports(a *activities.Reports) Registration {
-	return func(r worker.Registry) {
-		r.RegisterWorkflow(workflows.Report)
-		r.RegisterWorkflow(workflows.ScheduledReports)
-		r.RegisterActivity(a)
-	}
+	return registering([]any{workflows.Report, workflows.ScheduledReports}, a)
 }
 
 // ReportSchedules makes every tenant's report of the last interval every

@@ -3,18 +3,13 @@ package workers
 import (
 	"time"
 
-	"go.temporal.io/sdk/worker"
-
 	"github.com/smartmaint/smartmaint/activities"
 	"github.com/smartmaint/smartmaint/workflows"
 )
 
 // Storage registers storage maintenance.
 func Storage(a *activities.Storage) Registration {
-	return func(r worker.Registry) {
-		r.RegisterWorkflow(workflows.StorageMaintenance)
-		r.RegisterActivity(a)
-	}
+	return registering([]any{workflows.StorageMaintenance}, a)
 }
 
 // StorageSchedule runs storage maintenance every interval, and once at once.

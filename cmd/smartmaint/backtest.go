@@ -63,13 +63,8 @@ flags:`)
 	fs.StringVar(&f.json, "json", "", "write the report as JSON to this file")
 	fs.StringVar(&f.charts, "charts", "", "write the charts as PNG files (name.png) to this folder")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress on stderr")
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-		return nil
-	} else if err != nil {
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	rep, err := f.run(ctx, stderr)
 	if err != nil {

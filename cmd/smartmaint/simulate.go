@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -41,13 +40,8 @@ func runSimulate(args []string) error {
 	fs.BoolVar(&o.Crew, "crew", d.Crew, "register a demo crew (two technicians) and a monthly lubrication schedule per machine, unless the tenant has technicians")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the random faults (spikes, dropouts)")
 	fs.StringVar(&data, "dataset", "", "path of ai4i2020.csv (default: found under shared/datasets or $SMARTMAINT_DATASETS)")
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-		return nil
-	} else if err != nil {
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if data == "" {
 		if data, err = dataset.AI4IPath(); err != nil {

@@ -63,13 +63,8 @@ func runTrain(args []string) error {
 	fs.Float64Var(&detect.HealthyFraction, "healthy", 0.3, "bearing: leading share of a run trained on as healthy")
 	fs.IntVar(&detect.Sustain, "sustain", 5, "bearing: consecutive snapshots above the threshold that raise the alarm")
 	cmapss := cmapssFlags(fs)
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-		return nil
-	} else if err != nil {
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -119,27 +114,14 @@ func runTrain(args []string) error {
 		if len(results) == 0 {
 			return fmt.Errorf("no bearing run named %q", run)
 		}
-		bar.finish()
-		if err := training.WriteBearingTable(os.Stdout, results); err != nil {
-			return err
-		}
-		if err := writeJSON(report, results); err != nil {
-			return err
-		}
-		return writeModel(out, results[len(results)-1].Model)
+		table := func(w io.Writer) error { return training.WriteBearingTable(w, results) }
+		return bar.trained(table, results, report, out, results[len(results)-1].Model)
 	case "azure-pdm":
 		r, err := risk.TrainDir(ctx, "", risk.Config{Progress: bar.set("training azure-pdm failure risk")})
 		if err != nil {
 			return err
 		}
-		bar.finish()
-		if err := r.WriteTable(os.Stdout); err != nil {
-			return err
-		}
-		if err := writeJSON(report, r); err != nil {
-			return err
-		}
-		return writeModel(out, r.Model)
+		return bar.trained(r.WriteTable, r, report, out, r.Model)
 	case "cmapss":
 		return trainCMAPSS(ctx, bar, cmapss, out, report)
 	default:
@@ -176,6 +158,20 @@ func (b *bar) set(description string) func(done, total int) {
 		b.pb.ChangeMax(total)
 		b.pb.Set(done)
 	}
+}
+
+// trained ends the bar, prints a training result's table on standard
+// output and writes the result as JSON to report and its model to out
+// (each skipped when its path is empty).
+func (b *bar) trained(table func(io.Writer) error, result any, report, out string, m modelfile.Model) error {
+	b.finish()
+	if err := table(os.Stdout); err != nil {
+		return err
+	}
+	if err := writeJSON(report, result); err != nil {
+		return err
+	}
+	return writeModel(out, m)
 }
 
 func (b *bar) finish() {
@@ -217,4 +213,19 @@ func writeModel(path string, m modelfile.Model) error {
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s model to %s\n", modelfile.KindOf(m.Scorer), path)
 	return nil
+}
+
+// parseFlags parses args into fs, a command's flags that take no positional
+// arguments. help reports that -h or -help printed the usage: the command
+// has nothing more to do.
+func parseFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return true, nil
+	} else if err != nil {
+		return false, err
+	}
+	if fs.NArg() > 0 {
+		return false, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return false, nil
 }

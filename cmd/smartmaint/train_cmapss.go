@@ -94,12 +94,5 @@ func trainCMAPSS(ctx context.Context, b *bar, c *cmapssOptions, out, report stri
 	if err != nil {
 		return err
 	}
-	b.finish()
-	if err := r.WriteTable(os.Stdout); err != nil {
-		return err
-	}
-	if err := writeJSON(report, r); err != nil {
-		return err
-	}
-	return writeModel(out, r.File)
+	return b.trained(r.WriteTable, r, report, out, r.File)
 }

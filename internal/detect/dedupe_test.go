@@ -27,13 +27,7 @@ func TestEngineLearnsARepeatedReadingOnce(t *testing.T) {
 	rz := NewRobustZ(6, 0.05)
 	c := &counting{Detector: rz}
 	e := &Engine{Detectors: []Detector{Threshold{}, c}}
-	s := &store.Sensor{Key: 3, AssetID: "mill-1", ID: "torque", Unit: "Nm", WarnHigh: f(60), AlarmHigh: f(70)}
-	var rows []store.Reading
-	var sensors []*store.Sensor
-	for i := range 100 {
-		rows = append(rows, store.Reading{TenantID: "acme", SensorKey: 3, TS: time.Unix(int64(i), 0), Value: 40 + float64(i%5)*0.1})
-		sensors = append(sensors, s)
-	}
+	_, rows, sensors := calmTorque(100)
 	if got := e.Score("acme", rows, sensors); len(got) != 0 {
 		t.Fatalf("warm-up raised %+v", got)
 	}

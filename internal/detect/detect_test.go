@@ -110,16 +110,22 @@ func TestRobustZ(t *testing.T) {
 	}
 }
 
-func TestEngineCombines(t *testing.T) {
-	rz := NewRobustZ(6, 0.05)
-	e := &Engine{Detectors: []Detector{Threshold{}, rz}, Now: func() time.Time { return time.Unix(100, 0) }}
-	s := &store.Sensor{Key: 3, AssetID: "mill-1", ID: "torque", Unit: "Nm", WarnHigh: f(60), AlarmHigh: f(70)}
-	var rows []store.Reading
-	var sensors []*store.Sensor
-	for i := range 200 {
+// calmTorque is n calm readings of mill-1's torque (sensor 3, warning
+// above 60, alarm above 70), one a second from the epoch, with the sensor
+// of each.
+func calmTorque(n int) (s *store.Sensor, rows []store.Reading, sensors []*store.Sensor) {
+	s = &store.Sensor{Key: 3, AssetID: "mill-1", ID: "torque", Unit: "Nm", WarnHigh: f(60), AlarmHigh: f(70)}
+	for i := range n {
 		rows = append(rows, store.Reading{TenantID: "acme", SensorKey: 3, TS: time.Unix(int64(i), 0), Value: 40 + float64(i%5)*0.1})
 		sensors = append(sensors, s)
 	}
+	return s, rows, sensors
+}
+
+func TestEngineCombines(t *testing.T) {
+	rz := NewRobustZ(6, 0.05)
+	e := &Engine{Detectors: []Detector{Threshold{}, rz}, Now: func() time.Time { return time.Unix(100, 0) }}
+	s, rows, sensors := calmTorque(200)
 	rows = append(rows, store.Reading{TenantID: "acme", SensorKey: 3, TS: time.Unix(500, 0), Value: 90})
 	sensors = append(sensors, s)
 	got := e.Score("acme", rows, sensors)

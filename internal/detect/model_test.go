@@ -123,6 +123,29 @@ type rig struct {
 	sensors map[string]*store.Sensor // asset/sensor
 }
 
+// millRig is a rig over mill with the AI4I model as version v of the
+// champion of its type, and the model's training rows.
+func millRig(t testing.TB, v int) (*rig, [][]float64) {
+	m, rows := ai4iModel(t)
+	r := newRig(t, 0, mill)
+	r.models.set("acme", ModelName(mill.Type), v, m)
+	return r, rows
+}
+
+// millsRig is a rig over n milling machines, mill-01 on, with the AI4I
+// model as v1 of their type's champion; it returns them and the model's
+// training rows too.
+func millsRig(tb testing.TB, n int) (*rig, []store.Asset, [][]float64) {
+	m, rows := ai4iModel(tb)
+	var list []store.Asset
+	for i := range n {
+		list = append(list, store.Asset{ID: "mill-0" + string(rune('1'+i)), Type: "milling-machine"})
+	}
+	r := newRig(tb, 0, list...)
+	r.models.set("acme", ModelName("milling-machine"), 1, m)
+	return r, list, rows
+}
+
 func newRig(t testing.TB, window time.Duration, list ...store.Asset) *rig {
 	r := &rig{models: &models{}, sensors: map[string]*store.Sensor{}}
 	r.d = NewModel(r.models, newAssets(list...), window)
@@ -208,9 +231,7 @@ func TestModelScoresOncePerSnapshot(t *testing.T) {
 }
 
 func TestModelFlagsAbnormalSnapshots(t *testing.T) {
-	m, rows := ai4iModel(t)
-	r := newRig(t, 0, mill)
-	r.models.set("acme", ModelName(mill.Type), 3, m)
+	r, rows := millRig(t, 3)
 	t0 := time.Unix(1000, 0)
 
 	// The training rows: about the contamination share is flagged.
@@ -340,9 +361,7 @@ func TestModelMetadataFeatures(t *testing.T) {
 }
 
 func TestModelUnknownAsset(t *testing.T) {
-	m, _ := ai4iModel(t)
-	r := newRig(t, 0, mill)
-	r.models.set("acme", ModelName(mill.Type), 1, m)
+	r, _ := millRig(t, 1)
 	s := &store.Sensor{Key: 999, AssetID: "ghost", ID: "torque"}
 	if f := r.d.Observe(Reading{Tenant: "acme", Sensor: s, TS: time.Unix(1, 0), Value: 1e9}); f.Anomalous {
 		t.Fatalf("unknown asset flagged: %+v", f)
@@ -350,9 +369,7 @@ func TestModelUnknownAsset(t *testing.T) {
 }
 
 func TestModelNoAllocations(t *testing.T) {
-	m, rows := ai4iModel(t)
-	r := newRig(t, 0, mill)
-	r.models.set("acme", ModelName(mill.Type), 1, m)
+	r, rows := millRig(t, 1)
 	t0 := time.Unix(1000, 0)
 	normal := rows[:50]
 	i := 0
@@ -409,13 +426,7 @@ func TestModelConcurrent(t *testing.T) {
 // Observe calls (timed individually, so they include ~30 ns of clock
 // reads).
 func BenchmarkModelObserve(b *testing.B) {
-	m, rows := ai4iModel(b)
-	var list []store.Asset
-	for i := range 6 {
-		list = append(list, store.Asset{ID: "mill-0" + string(rune('1'+i)), Type: "milling-machine"})
-	}
-	r := newRig(b, 0, list...)
-	r.models.set("acme", ModelName("milling-machine"), 1, m)
+	r, list, rows := millsRig(b, 6)
 	type in struct {
 		s *store.Sensor
 		v float64
@@ -453,13 +464,7 @@ func BenchmarkModelObserve(b *testing.B) {
 // 30 readings (6 machines × 5 sensors), with and without the model
 // detector (and the other kinds' detectors, unbound), per reading.
 func BenchmarkEngineScore(b *testing.B) {
-	m, rows := ai4iModel(b)
-	var list []store.Asset
-	for i := range 6 {
-		list = append(list, store.Asset{ID: "mill-0" + string(rune('1'+i)), Type: "milling-machine"})
-	}
-	r := newRig(b, 0, list...)
-	r.models.set("acme", ModelName("milling-machine"), 1, m)
+	r, list, rows := millsRig(b, 6)
 	batches := make([][]store.Reading, 200)
 	sensors := make([]*store.Sensor, 0, 30)
 	for _, a := range list {

@@ -100,15 +100,10 @@ func (db *DB) CreateAsset(ctx context.Context, tenant string, a Asset) (Asset, e
 	if a.Metadata == nil {
 		a.Metadata = map[string]any{}
 	}
-	var out Asset
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		var err error
-		out, err = scanAsset(tx.QueryRow(ctx, `
+	out, err := queryOne(ctx, db, tenant, scanAsset, `
 			INSERT INTO assets (tenant_id, id, type, name, location, metadata)
 			VALUES ($1, $2, $3, $4, $5, $6)
-			RETURNING `+assetColumns, tenant, a.ID, a.Type, a.Name, a.Location, a.Metadata))
-		return err
-	})
+			RETURNING `+assetColumns, tenant, a.ID, a.Type, a.Name, a.Location, a.Metadata)
 	if err != nil {
 		return Asset{}, fmt.Errorf("store: create asset %q: %w", a.ID, mapError(err))
 	}
@@ -120,43 +115,25 @@ func (db *DB) UpdateAsset(ctx context.Context, tenant string, a Asset) (Asset, e
 	if a.Metadata == nil {
 		a.Metadata = map[string]any{}
 	}
-	var out Asset
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		var err error
-		out, err = scanAsset(tx.QueryRow(ctx, `
+	out, err := queryOne(ctx, db, tenant, scanAsset, `
 			UPDATE assets SET type = $2, name = $3, location = $4, metadata = $5, updated_at = now()
 			WHERE id = $1
-			RETURNING `+assetColumns, a.ID, a.Type, a.Name, a.Location, a.Metadata))
-		return err
-	})
+			RETURNING `+assetColumns, a.ID, a.Type, a.Name, a.Location, a.Metadata)
 	return out, notFound(err, "asset", a.ID)
 }
 
 // GetAsset returns the asset with id.
 func (db *DB) GetAsset(ctx context.Context, tenant, id string) (Asset, error) {
-	var out Asset
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		var err error
-		out, err = scanAsset(tx.QueryRow(ctx, `SELECT `+assetColumns+` FROM assets WHERE id = $1`, id))
-		return err
-	})
+	out, err := queryOne(ctx, db, tenant, scanAsset, `SELECT `+assetColumns+` FROM assets WHERE id = $1`, id)
 	return out, notFound(err, "asset", id)
 }
 
 // ListAssets returns assets ordered by id, optionally of one type.
 func (db *DB) ListAssets(ctx context.Context, tenant, assetType string, p Page) ([]Asset, error) {
-	out := []Asset{}
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
+	out, err := queryAll(ctx, db, tenant, scanAsset, `
 			SELECT `+assetColumns+` FROM assets
 			WHERE id > $1 AND ($2 = '' OR type = $2)
 			ORDER BY id LIMIT $3`, p.After, assetType, p.Size())
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Asset, error) { return scanAsset(r) })
-		return err
-	})
 	if err != nil {
 		return nil, fmt.Errorf("store: list assets: %w", err)
 	}
@@ -196,16 +173,11 @@ func scanSensor(row pgx.Row) (Sensor, error) {
 
 // CreateSensor inserts s; ErrNotFound when its asset does not exist.
 func (db *DB) CreateSensor(ctx context.Context, tenant string, s Sensor) (Sensor, error) {
-	var out Sensor
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		var err error
-		out, err = scanSensor(tx.QueryRow(ctx, `
+	out, err := queryOne(ctx, db, tenant, scanSensor, `
 			INSERT INTO sensors (tenant_id, asset_id, id, kind, unit, min_valid, max_valid, warn_low, warn_high, alarm_low, alarm_high)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 			RETURNING `+sensorColumns,
-			tenant, s.AssetID, s.ID, s.Kind, s.Unit, s.MinValid, s.MaxValid, s.WarnLow, s.WarnHigh, s.AlarmLow, s.AlarmHigh))
-		return err
-	})
+		tenant, s.AssetID, s.ID, s.Kind, s.Unit, s.MinValid, s.MaxValid, s.WarnLow, s.WarnHigh, s.AlarmLow, s.AlarmHigh)
 	if err != nil {
 		return Sensor{}, fmt.Errorf("store: create sensor %s/%s: %w", s.AssetID, s.ID, mapError(err))
 	}
@@ -267,26 +239,13 @@ func (db *DB) UpdateSensor(ctx context.Context, tenant string, s Sensor) (Sensor
 
 // GetSensor returns one sensor of an asset.
 func (db *DB) GetSensor(ctx context.Context, tenant, assetID, id string) (Sensor, error) {
-	var out Sensor
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		var err error
-		out, err = scanSensor(tx.QueryRow(ctx, `SELECT `+sensorColumns+` FROM sensors WHERE asset_id = $1 AND id = $2`, assetID, id))
-		return err
-	})
+	out, err := queryOne(ctx, db, tenant, scanSensor, `SELECT `+sensorColumns+` FROM sensors WHERE asset_id = $1 AND id = $2`, assetID, id)
 	return out, notFound(err, "sensor", assetID+"/"+id)
 }
 
 // ListSensors returns the sensors of an asset ordered by id.
 func (db *DB) ListSensors(ctx context.Context, tenant, assetID string) ([]Sensor, error) {
-	out := []Sensor{}
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+sensorColumns+` FROM sensors WHERE asset_id = $1 ORDER BY id`, assetID)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Sensor, error) { return scanSensor(r) })
-		return err
-	})
+	out, err := queryAll(ctx, db, tenant, scanSensor, `SELECT `+sensorColumns+` FROM sensors WHERE asset_id = $1 ORDER BY id`, assetID)
 	if err != nil {
 		return nil, fmt.Errorf("store: list sensors of %q: %w", assetID, err)
 	}
@@ -374,12 +333,42 @@ func GetByID[T any](ctx context.Context, db *DB, tenant, kind, id, query string,
 	if uuid.Validate(id) != nil {
 		return out, fmt.Errorf("store: %s %q: %w", kind, id, ErrNotFound)
 	}
+	out, err := queryOne(ctx, db, tenant, scan, query, id)
+	return out, notFound(err, kind, id)
+}
+
+// queryOne runs query with args in tenant and scans its row.
+func queryOne[T any](ctx context.Context, db *DB, tenant string, scan func(pgx.Row) (T, error), query string, args ...any) (T, error) {
+	var out T
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		var err error
-		out, err = scan(tx.QueryRow(ctx, query, id))
+		out, err = scan(tx.QueryRow(ctx, query, args...))
 		return err
 	})
-	return out, notFound(err, kind, id)
+	return out, err
+}
+
+// queryAll runs query with args in tenant and scans all its rows, an empty
+// slice rather than nil when there are none.
+func queryAll[T any](ctx context.Context, db *DB, tenant string, scan func(pgx.Row) (T, error), query string, args ...any) ([]T, error) {
+	out := []T{}
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var err error
+		out, err = Collect(ctx, tx, scan, query, args...)
+		return err
+	})
+	return out, err
+}
+
+// Collect runs query with args in tx and scans all its rows with scan, an
+// empty slice rather than nil when there are none: the listing every
+// repository's tenant transaction shares.
+func Collect[T any](ctx context.Context, tx pgx.Tx, scan func(pgx.Row) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := tx.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
 }
 
 // DeleteByID runs the DELETE statement (one uuid parameter) in tenant;

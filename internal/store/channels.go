@@ -44,15 +44,10 @@ func (db *DB) CreateChannel(ctx context.Context, tenant string, c Channel) (Chan
 	if c.MinSeverity == "" {
 		c.MinSeverity = "info"
 	}
-	var out Channel
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		var err error
-		out, err = scanChannel(tx.QueryRow(ctx, `
+	out, err := queryOne(ctx, db, tenant, scanChannel, `
 			INSERT INTO notification_channels (tenant_id, name, kind, target, secret, enabled, min_severity)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)
-			RETURNING `+channelColumns, tenant, c.Name, c.Kind, c.Target, c.Secret, c.Enabled, c.MinSeverity))
-		return err
-	})
+			RETURNING `+channelColumns, tenant, c.Name, c.Kind, c.Target, c.Secret, c.Enabled, c.MinSeverity)
 	if err != nil {
 		return Channel{}, fmt.Errorf("store: create channel %q: %w", c.Name, mapError(err))
 	}
@@ -68,16 +63,11 @@ func (db *DB) UpdateChannel(ctx context.Context, tenant string, c Channel, secre
 	if c.MinSeverity == "" {
 		c.MinSeverity = "info"
 	}
-	var out Channel
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		var err error
-		out, err = scanChannel(tx.QueryRow(ctx, `
+	out, err := queryOne(ctx, db, tenant, scanChannel, `
 			UPDATE notification_channels SET name = $2, kind = $3, target = $4, secret = coalesce($5, secret),
 				enabled = $6, min_severity = $7, updated_at = now()
 			WHERE id = $1
-			RETURNING `+channelColumns, c.ID, c.Name, c.Kind, c.Target, secret, c.Enabled, c.MinSeverity))
-		return err
-	})
+			RETURNING `+channelColumns, c.ID, c.Name, c.Kind, c.Target, secret, c.Enabled, c.MinSeverity)
 	return out, notFound(err, "channel", c.ID)
 }
 
@@ -89,15 +79,7 @@ func (db *DB) GetChannel(ctx context.Context, tenant, id string) (Channel, error
 // ListChannels returns the tenant's channels ordered by name; enabledOnly
 // keeps the enabled ones.
 func (db *DB) ListChannels(ctx context.Context, tenant string, enabledOnly bool) ([]Channel, error) {
-	out := []Channel{}
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+channelColumns+` FROM notification_channels WHERE enabled OR NOT $1 ORDER BY name`, enabledOnly)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Channel, error) { return scanChannel(r) })
-		return err
-	})
+	out, err := queryAll(ctx, db, tenant, scanChannel, `SELECT `+channelColumns+` FROM notification_channels WHERE enabled OR NOT $1 ORDER BY name`, enabledOnly)
 	if err != nil {
 		return nil, fmt.Errorf("store: list channels: %w", err)
 	}
@@ -201,15 +183,7 @@ func (db *DB) FinishDelivery(ctx context.Context, tenant, key, channelID string,
 
 // ListDeliveries returns the delivery log of the message key, by channel.
 func (db *DB) ListDeliveries(ctx context.Context, tenant, key string) ([]Delivery, error) {
-	out := []Delivery{}
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+deliveryColumns+` FROM notification_deliveries WHERE idempotency_key = $1 ORDER BY channel_id`, key)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Delivery, error) { return scanDelivery(r) })
-		return err
-	})
+	out, err := queryAll(ctx, db, tenant, scanDelivery, `SELECT `+deliveryColumns+` FROM notification_deliveries WHERE idempotency_key = $1 ORDER BY channel_id`, key)
 	if err != nil {
 		return nil, fmt.Errorf("store: list deliveries of %q: %w", key, err)
 	}

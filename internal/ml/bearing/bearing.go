@@ -14,6 +14,7 @@ package bearing
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -182,15 +183,9 @@ type DetectConfig struct {
 }
 
 func (c DetectConfig) withDefaults() DetectConfig {
-	if c.HealthyFraction == 0 {
-		c.HealthyFraction = 0.3
-	}
-	if c.Quantile == 0 {
-		c.Quantile = 0.99
-	}
-	if c.Sustain == 0 {
-		c.Sustain = 5
-	}
+	c.HealthyFraction = cmp.Or(c.HealthyFraction, 0.3)
+	c.Quantile = cmp.Or(c.Quantile, 0.99)
+	c.Sustain = cmp.Or(c.Sustain, 5)
 	return c
 }
 

@@ -1,6 +1,7 @@
 package bearing
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -57,24 +58,12 @@ type HealthConfig struct {
 func DefaultHealthConfig() HealthConfig { return HealthConfig{}.withDefaults() }
 
 func (c HealthConfig) withDefaults() HealthConfig {
-	if c.BaselineHours == 0 {
-		c.BaselineHours = 24
-	}
-	if c.MinBaseline == 0 {
-		c.MinBaseline = 6
-	}
-	if c.Threshold == 0 {
-		c.Threshold = 6
-	}
-	if c.Sustain == 0 {
-		c.Sustain = 3
-	}
-	if c.StoppedRatio == 0 {
-		c.StoppedRatio = 0.1
-	}
-	if c.FailureRatio == 0 {
-		c.FailureRatio = 10
-	}
+	c.BaselineHours = cmp.Or(c.BaselineHours, 24)
+	c.MinBaseline = cmp.Or(c.MinBaseline, 6)
+	c.Threshold = cmp.Or(c.Threshold, 6)
+	c.Sustain = cmp.Or(c.Sustain, 3)
+	c.StoppedRatio = cmp.Or(c.StoppedRatio, 0.1)
+	c.FailureRatio = cmp.Or(c.FailureRatio, 10)
 	return c
 }
 

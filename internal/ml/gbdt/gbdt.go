@@ -24,6 +24,7 @@
 package gbdt
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -99,30 +100,14 @@ func DefaultParams() Params {
 
 func (p Params) withDefaults() Params {
 	d := DefaultParams()
-	if p.LearningRate == 0 {
-		p.LearningRate = d.LearningRate
-	}
-	if p.MaxIter == 0 {
-		p.MaxIter = d.MaxIter
-	}
-	if p.MaxLeafNodes == 0 {
-		p.MaxLeafNodes = d.MaxLeafNodes
-	}
-	if p.MinSamplesLeaf == 0 {
-		p.MinSamplesLeaf = d.MinSamplesLeaf
-	}
-	if p.MaxBins == 0 {
-		p.MaxBins = d.MaxBins
-	}
-	if p.ValidationFraction == 0 {
-		p.ValidationFraction = d.ValidationFraction
-	}
-	if p.NIterNoChange == 0 {
-		p.NIterNoChange = d.NIterNoChange
-	}
-	if p.Tol == 0 {
-		p.Tol = d.Tol
-	}
+	p.LearningRate = cmp.Or(p.LearningRate, d.LearningRate)
+	p.MaxIter = cmp.Or(p.MaxIter, d.MaxIter)
+	p.MaxLeafNodes = cmp.Or(p.MaxLeafNodes, d.MaxLeafNodes)
+	p.MinSamplesLeaf = cmp.Or(p.MinSamplesLeaf, d.MinSamplesLeaf)
+	p.MaxBins = cmp.Or(p.MaxBins, d.MaxBins)
+	p.ValidationFraction = cmp.Or(p.ValidationFraction, d.ValidationFraction)
+	p.NIterNoChange = cmp.Or(p.NIterNoChange, d.NIterNoChange)
+	p.Tol = cmp.Or(p.Tol, d.Tol)
 	return p
 }
 
@@ -260,9 +245,7 @@ func Train(X [][]float64, y []bool, p Params) (*Model, error) {
 // returns the predicted value. With EarlyStopping the validation rows are
 // a random ValidationFraction of the rows.
 func TrainRegressor(X [][]float64, y []float64, p Params) (*Model, error) {
-	if p.Loss == "" {
-		p.Loss = LossSquared
-	}
+	p.Loss = cmp.Or(p.Loss, LossSquared)
 	p = p.withDefaults()
 	if err := p.validate(); err != nil {
 		return nil, err

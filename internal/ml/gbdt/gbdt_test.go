@@ -190,12 +190,9 @@ func TestBinEdges(t *testing.T) {
 	}
 }
 
-func TestMarshalRoundTrip(t *testing.T) {
-	X, y := synthetic(1500, 4, 0.1, 7, func(x []float64) bool { return x[0]*x[1] > 0 })
-	m, err := Train(X, y, DefaultParams())
-	if err != nil {
-		t.Fatal(err)
-	}
+// roundTrip encodes m and decodes it again.
+func roundTrip(t *testing.T, m *Model) *Model {
+	t.Helper()
 	b, err := m.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -204,6 +201,16 @@ func TestMarshalRoundTrip(t *testing.T) {
 	if err := d.UnmarshalBinary(b); err != nil {
 		t.Fatal(err)
 	}
+	return &d
+}
+
+func TestMarshalRoundTrip(t *testing.T) {
+	X, y := synthetic(1500, 4, 0.1, 7, func(x []float64) bool { return x[0]*x[1] > 0 })
+	m, err := Train(X, y, DefaultParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := roundTrip(t, m)
 	for _, x := range X {
 		if d.Score(x) != m.Score(x) {
 			t.Fatalf("score %v after round trip, %v before", d.Score(x), m.Score(x))

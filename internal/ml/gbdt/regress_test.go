@@ -137,14 +137,7 @@ func TestRegressionMarshal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := m.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var back Model
-	if err := back.UnmarshalBinary(b); err != nil {
-		t.Fatal(err)
-	}
+	back := roundTrip(t, m)
 	if !back.Regressor() || back.Params().Quantile != 0.9 {
 		t.Fatalf("decoded params %+v", back.Params())
 	}

@@ -20,6 +20,7 @@
 package iforest
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,12 +49,8 @@ type Params struct {
 }
 
 func (p Params) withDefaults() Params {
-	if p.Trees == 0 {
-		p.Trees = 100
-	}
-	if p.Subsample == 0 {
-		p.Subsample = 256
-	}
+	p.Trees = cmp.Or(p.Trees, 100)
+	p.Subsample = cmp.Or(p.Subsample, 256)
 	return p
 }
 

@@ -7,6 +7,7 @@
 package rul
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 
@@ -38,18 +39,10 @@ func DefaultConfig() Config { return Config{Short: 10, Long: 30, Baseline: 15, C
 
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.Short == 0 {
-		c.Short = d.Short
-	}
-	if c.Long == 0 {
-		c.Long = d.Long
-	}
-	if c.Baseline == 0 {
-		c.Baseline = d.Baseline
-	}
-	if c.Cap == 0 {
-		c.Cap = d.Cap
-	}
+	c.Short = cmp.Or(c.Short, d.Short)
+	c.Long = cmp.Or(c.Long, d.Long)
+	c.Baseline = cmp.Or(c.Baseline, d.Baseline)
+	c.Cap = cmp.Or(c.Cap, d.Cap)
 	return c
 }
 

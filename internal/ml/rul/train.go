@@ -1,6 +1,7 @@
 package rul
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -67,24 +68,12 @@ func (o Options) withDefaults() Options {
 	if o.Params.MaxIter == 0 {
 		o.Params = DefaultParams()
 	}
-	if o.Params.Loss == "" {
-		o.Params.Loss = gbdt.LossSquared
-	}
-	if o.Coverage == 0 {
-		o.Coverage = 0.8
-	}
-	if o.Folds == 0 {
-		o.Folds = 5
-	}
-	if o.Bins == 0 {
-		o.Bins = 5
-	}
-	if o.Calibration == "" {
-		o.Calibration = CalibrateEngines
-	}
-	if o.Cuts == 0 {
-		o.Cuts = 5
-	}
+	o.Params.Loss = cmp.Or(o.Params.Loss, gbdt.LossSquared)
+	o.Coverage = cmp.Or(o.Coverage, 0.8)
+	o.Folds = cmp.Or(o.Folds, 5)
+	o.Bins = cmp.Or(o.Bins, 5)
+	o.Calibration = cmp.Or(o.Calibration, CalibrateEngines)
+	o.Cuts = cmp.Or(o.Cuts, 5)
 	return o
 }
 
