@@ -403,7 +403,7 @@ func (a *Incidents) bearingEstimate(ctx context.Context, in ForecastInput, b *bi
 	}
 	t := status[worst].TTF
 	est := &incident.Estimate{Value: t.Hours, Lower: t.Low, Unit: unitHours, Per: incident.Duration(time.Hour), Coverage: 0.9, Source: estimateFromReadings,
-		Basis: fmt.Sprintf("bearing %d's RMS trend since its first sustained alarm (RMS now %.3g× its baseline) extrapolated to %g× its baseline, over %d stored snapshots",
+		Basis: fmt.Sprintf("bearing %d's RMS trend since its first sustained alarm (RMS now %.3g× its baseline) extrapolated to %g× its baseline, over %d stored snapshots — an exponential trend that was far too late on the IMS run-to-failure test (docs/ML.md), so the severity's response time bounds the deadline",
 			worst+1, status[worst].RMSRatio, mon.Config().FailureRatio, snapshots)}
 	if !math.IsInf(t.High, 1) {
 		est.Upper = t.High

@@ -193,3 +193,67 @@ func TestForecastWithBoundRUL(t *testing.T) {
 		t.Errorf("without a champion: %+v", nc)
 	}
 }
+
+// TestForecastWithBoundBearingHealth: a rig bound to a bearing health
+// model (kindtest.Bearing: learned from the first day of IMS 2nd_test)
+// has its stored snapshots replayed through the model, and the bearing
+// whose vibration trend reaches the failure level first sets the
+// forecast: hours with an interval, planned against its lower bound. Early
+// in the run, before any sustained alarm, there is no trend to
+// extrapolate and the trend projection serves, saying so.
+func TestForecastWithBoundBearingHealth(t *testing.T) {
+	fix := kindtest.Bearing(t)
+	r := newModelRig(t)
+	ctx := context.Background()
+	v := r.register(t, "health-rig", fix.Model)
+	if _, err := r.st.Put(ctx, binding.Binding{TenantID: "plant", AssetType: "rig", Kind: modelkind.BearingHealth, Model: "health-rig",
+		Features: map[string]string{}, UpdatedBy: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	features := fix.Model.Meta.FeatureNames
+	end := len(fix.Snapshots) - 72 // twelve hours of 10-minute snapshots before the run's end
+	now := time.Now().UTC().Truncate(time.Second)
+	put := func(id string, n int) {
+		t.Helper()
+		shift := now.Sub(fix.Times[n-1])
+		if _, err := r.db.CreateAsset(ctx, "plant", store.Asset{ID: id, Type: "rig"}); err != nil {
+			t.Fatal(err)
+		}
+		keys := make([]int64, len(features))
+		for i, f := range features {
+			s, err := r.db.CreateSensor(ctx, "plant", store.Sensor{AssetID: id, ID: f, Kind: "gauge", Unit: "1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys[i] = s.Key
+		}
+		var rows []store.Reading
+		for i := range n {
+			for j, x := range fix.Snapshots[i] {
+				rows = append(rows, store.Reading{TenantID: "plant", SensorKey: keys[j], TS: fix.Times[i].Add(shift), Value: x})
+			}
+		}
+		if err := r.db.WriteReadings(ctx, nil, rows); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("rig-late", end)
+	var ev incident.Evidence
+	ev.Add(anomaly.Anomaly{SensorID: "b1_rms", TS: now, Severity: anomaly.Major, Detector: string(modelkind.BearingHealth), Value: 1,
+		Reason: fmt.Sprintf("bearing_health model=health-rig version=%d health=9.3 threshold=6 streak=3", v.Version)})
+	f := r.forecast(t, "rig-late", ev, now)
+	t.Logf("late in the run: %s; deadline in %s, priority %s", f.Detail, f.Deadline.Sub(now), f.Priority)
+	if f.Method != incident.ForecastBearingHealth || f.Model != "health-rig" || f.ModelVersion != v.Version || f.Estimate == nil ||
+		f.Estimate.Unit != "hours" || !(f.Estimate.Lower <= f.Estimate.Value) || f.Earliest <= 0 && !f.Reached {
+		t.Fatalf("forecast %+v, estimate %+v: want the bearing model's", f, f.Estimate)
+	}
+	if !strings.Contains(f.Detail, "health-rig v1") || !strings.Contains(f.Detail, "RMS trend") {
+		t.Errorf("detail %q", f.Detail)
+	}
+
+	put("rig-early", 20) // a few hours after the baseline: healthy
+	g := r.forecast(t, "rig-early", ev, now)
+	if g.Method == incident.ForecastBearingHealth || !strings.Contains(g.Fallback, "no bearing has a sustained alarm") {
+		t.Errorf("early in the run: %+v", g)
+	}
+}

@@ -96,7 +96,11 @@ func forecastText(f *incident.Forecast) string {
 		if f.Latest > 0 {
 			latest = time.Duration(f.Latest).Round(time.Second).String()
 		}
-		head += fmt.Sprintf(", time to failure %s to %s", time.Duration(f.Earliest).Round(time.Second), latest)
+		what := "time to the limit"
+		if f.Model != "" {
+			what = "time to failure"
+		}
+		head += fmt.Sprintf(", %s %s to %s", what, time.Duration(f.Earliest).Round(time.Second), latest)
 	}
 	return fmt.Sprintf("Forecast (%s): %s", head, f.Detail)
 }
