@@ -3,12 +3,10 @@ package activities_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/smartmaint/smartmaint/activities"
@@ -41,15 +39,13 @@ func newModelRig(t *testing.T) *modelRig {
 	reg, _ := registrytest.New(t, db)
 	r := &modelRig{db: db, reg: reg, st: &binding.Store{DB: db}}
 	r.a = &activities.Incidents{DB: db, Registry: reg, Bindings: r.st}
-	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	r.env = suite.NewTestActivityEnvironment()
-	r.env.RegisterActivity(r.a)
+	r.env = quietEnv(r.a)
 	return r
 }
 
-// register stores m as version 1 of name, the champion.
-func (r *modelRig) register(t *testing.T, name string, m modelfile.Model) registry.Version {
+// bind registers m as version 1 of name, the champion, and binds name to
+// asset type typ as kind (identity features).
+func (r *modelRig) bind(t *testing.T, typ string, kind modelkind.Kind, name string, m modelfile.Model, threshold *float64) registry.Version {
 	t.Helper()
 	ctx := context.Background()
 	data, err := modelfile.Marshal(m)
@@ -64,12 +60,16 @@ func (r *modelRig) register(t *testing.T, name string, m modelfile.Model) regist
 	if _, err := r.reg.Promote(ctx, "plant", registry.Promotion{Name: name, Alias: registry.Champion, Version: v.Version, Actor: "test", Reason: "forecast test"}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := r.st.Put(ctx, binding.Binding{TenantID: "plant", AssetType: typ, Kind: kind, Model: name,
+		Features: map[string]string{}, Threshold: threshold, UpdatedBy: "test"}); err != nil {
+		t.Fatal(err)
+	}
 	return v
 }
 
 // asset creates an asset of typ with a sensor per feature and stores rows
-// (feature vectors) as its readings, one row every step ending at end.
-func (r *modelRig) asset(t *testing.T, id, typ string, features []string, rows [][]float64, step time.Duration, end time.Time) {
+// (feature vectors) as its readings, row i at times[i].
+func (r *modelRig) asset(t *testing.T, id, typ string, features []string, rows [][]float64, times []time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := r.db.CreateAsset(ctx, "plant", store.Asset{ID: id, Type: typ}); err != nil {
@@ -85,9 +85,8 @@ func (r *modelRig) asset(t *testing.T, id, typ string, features []string, rows [
 	}
 	var out []store.Reading
 	for i, row := range rows {
-		ts := end.Add(-time.Duration(len(rows)-1-i) * step)
 		for j, v := range row {
-			out = append(out, store.Reading{TenantID: "plant", SensorKey: keys[j], TS: ts, Value: v})
+			out = append(out, store.Reading{TenantID: "plant", SensorKey: keys[j], TS: times[i], Value: v})
 		}
 	}
 	if err := r.db.WriteReadings(ctx, nil, out); err != nil {
@@ -97,15 +96,7 @@ func (r *modelRig) asset(t *testing.T, id, typ string, features []string, rows [
 
 func (r *modelRig) forecast(t *testing.T, asset string, ev incident.Evidence, now time.Time) incident.Forecast {
 	t.Helper()
-	v, err := r.env.ExecuteActivity(r.a.Forecast, activities.ForecastInput{TenantID: "plant", AssetID: asset, Evidence: ev, Severity: ev.Severity, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f incident.Forecast
-	if err := v.Get(&f); err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return execute[incident.Forecast](t, r.env, r.a.Forecast, activities.ForecastInput{TenantID: "plant", AssetID: asset, Evidence: ev, Severity: ev.Severity, Now: now})
 }
 
 // TestForecastWithBoundRUL: turbofans bound to a C-MAPSS RUL model
@@ -121,16 +112,16 @@ func TestForecastWithBoundRUL(t *testing.T) {
 	fix := kindtest.RUL(t)
 	r := newModelRig(t)
 	ctx := context.Background()
-	v := r.register(t, "rul-turbofan", fix.Model)
-	if _, err := r.st.Put(ctx, binding.Binding{TenantID: "plant", AssetType: "turbofan", Kind: modelkind.RUL, Model: "rul-turbofan",
-		Features: map[string]string{}, Threshold: new(30.0), UpdatedBy: "test"}); err != nil {
-		t.Fatal(err)
-	}
+	v := r.bind(t, "turbofan", modelkind.RUL, "rul-turbofan", fix.Model, new(30.0))
 	now := time.Now().UTC().Truncate(time.Second)
 	const left = 60 // cycles before engine 21's failure
 	cycles := fix.Cycles[:len(fix.Cycles)-left]
 	features := fix.Model.Meta.FeatureNames
-	r.asset(t, "engine-21", "turbofan", features, cycles, time.Minute, now)
+	minutes := make([]time.Time, len(cycles))
+	for i := range minutes {
+		minutes[i] = now.Add(-time.Duration(len(cycles)-1-i) * time.Minute)
+	}
+	r.asset(t, "engine-21", "turbofan", features, cycles, minutes)
 	ageSensor := "age"
 
 	var ev incident.Evidence
@@ -178,7 +169,7 @@ func TestForecastWithBoundRUL(t *testing.T) {
 	}
 
 	// A turbofan without readings of the features: the trend, and why.
-	r.asset(t, "engine-99", "turbofan", []string{ageSensor}, nil, time.Minute, now)
+	r.asset(t, "engine-99", "turbofan", []string{ageSensor}, nil, nil)
 	fb := r.forecast(t, "engine-99", ev, now)
 	if fb.Method != incident.ForecastNone || !strings.Contains(fb.Fallback, "rul-turbofan v1 cannot forecast") || !strings.Contains(fb.Detail, "trend projection instead") {
 		t.Errorf("without readings: %+v", fb)
@@ -204,38 +195,18 @@ func TestForecastWithBoundRUL(t *testing.T) {
 func TestForecastWithBoundBearingHealth(t *testing.T) {
 	fix := kindtest.Bearing(t)
 	r := newModelRig(t)
-	ctx := context.Background()
-	v := r.register(t, "health-rig", fix.Model)
-	if _, err := r.st.Put(ctx, binding.Binding{TenantID: "plant", AssetType: "rig", Kind: modelkind.BearingHealth, Model: "health-rig",
-		Features: map[string]string{}, UpdatedBy: "test"}); err != nil {
-		t.Fatal(err)
-	}
+	v := r.bind(t, "rig", modelkind.BearingHealth, "health-rig", fix.Model, nil)
 	features := fix.Model.Meta.FeatureNames
 	end := len(fix.Snapshots) - 72 // twelve hours of 10-minute snapshots before the run's end
 	now := time.Now().UTC().Truncate(time.Second)
 	put := func(id string, n int) {
 		t.Helper()
 		shift := now.Sub(fix.Times[n-1])
-		if _, err := r.db.CreateAsset(ctx, "plant", store.Asset{ID: id, Type: "rig"}); err != nil {
-			t.Fatal(err)
+		times := make([]time.Time, n)
+		for i := range times {
+			times[i] = fix.Times[i].Add(shift)
 		}
-		keys := make([]int64, len(features))
-		for i, f := range features {
-			s, err := r.db.CreateSensor(ctx, "plant", store.Sensor{AssetID: id, ID: f, Kind: "gauge", Unit: "1"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			keys[i] = s.Key
-		}
-		var rows []store.Reading
-		for i := range n {
-			for j, x := range fix.Snapshots[i] {
-				rows = append(rows, store.Reading{TenantID: "plant", SensorKey: keys[j], TS: fix.Times[i].Add(shift), Value: x})
-			}
-		}
-		if err := r.db.WriteReadings(ctx, nil, rows); err != nil {
-			t.Fatal(err)
-		}
+		r.asset(t, id, "rig", features, fix.Snapshots[:n], times)
 	}
 	put("rig-late", end)
 	var ev incident.Evidence

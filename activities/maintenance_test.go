@@ -3,13 +3,11 @@ package activities_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/smartmaint/smartmaint/activities"
@@ -40,25 +38,13 @@ func maintenanceEnv(t *testing.T) (*store.DB, *testsuite.TestActivityEnvironment
 	if err != nil {
 		t.Fatal(err)
 	}
-	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	env := suite.NewTestActivityEnvironment()
 	a := &activities.Maintenance{DB: db, Store: &maintenance.Store{DB: db}}
-	env.RegisterActivity(a)
-	return db, env, a, tech
+	return db, quietEnv(a), a, tech
 }
 
 func scheduleWorkOrder(t *testing.T, env *testsuite.TestActivityEnvironment, a *activities.Maintenance, in activities.ScheduleInput) activities.WorkOrder {
 	t.Helper()
-	v, err := env.ExecuteActivity(a.ScheduleWorkOrder, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wo activities.WorkOrder
-	if err := v.Get(&wo); err != nil {
-		t.Fatal(err)
-	}
-	return wo
+	return execute[activities.WorkOrder](t, env, a.ScheduleWorkOrder, in)
 }
 
 // TestScheduleWorkOrderDeadlineLeavesTheRepair: whatever the priority, a
@@ -135,13 +121,9 @@ func TestCriticalJobPreemptsPreventive(t *testing.T) {
 	if err != nil || len(due) != 1 {
 		t.Fatalf("due = %+v, %v", due, err)
 	}
-	v, err := env.ExecuteActivity(a.RaisePreventive, activities.RaisePreventiveInput{Due: due[0], Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pm activities.WorkOrder
-	if err := v.Get(&pm); err != nil || pm.Start == nil || !pm.Start.Equal(now) {
-		t.Fatalf("preventive work order %+v (%v), want Ada from 08:00", pm, err)
+	pm := execute[activities.WorkOrder](t, env, a.RaisePreventive, activities.RaisePreventiveInput{Due: due[0], Now: now})
+	if pm.Start == nil || !pm.Start.Equal(now) {
+		t.Fatalf("preventive work order %+v, want Ada from 08:00", pm)
 	}
 
 	in := activities.ScheduleInput{TenantID: "demo", AssetID: "mill-01", IncidentID: "inc-1", Title: "Repair spindle",
@@ -181,10 +163,8 @@ func TestCriticalJobPreemptsPreventive(t *testing.T) {
 	mail := activities.EmailInput{TenantID: "demo", Key: "inc-1/work-order-scheduled/displaced/" + pm.ID, To: tech.Email, Severity: "critical",
 		Subject: "work order moved", Text: wo.Displacements[0].Message, IncidentID: "inc-1", WorkOrderID: pm.ID}
 	for range 2 {
-		v, err := env.ExecuteActivity(n.EmailPerson, mail)
-		var res activities.EmailResult
-		if err != nil || v.Get(&res) != nil || !res.Sent {
-			t.Fatalf("email: %+v, %v", res, err)
+		if res := execute[activities.EmailResult](t, env, n.EmailPerson, mail); !res.Sent {
+			t.Fatalf("email: %+v", res)
 		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
