@@ -55,7 +55,7 @@ func TestFromEstimate(t *testing.T) {
 		{"a bearing 20 h from failure at worst, no upper bound", modelkind.BearingHealth, 30, 20, 0, time.Hour, anomaly.Minor, 16 * time.Hour, workorder.High},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			est := incident.Estimate{Value: c.value, Lower: c.lower, Upper: c.upper, Unit: "cycles", Per: incident.Duration(c.per), Coverage: 0.8}
+			est := incident.Estimate{Value: c.value, Lower: c.lower, Upper: c.upper, Unit: incident.UnitCycles, Per: incident.Duration(c.per), Coverage: 0.8}
 			f := fromEstimate(c.kind, "rul-turbofan", 3, est, c.sev, repair, now)
 			if got := f.Deadline.Sub(now); got != c.due || f.Priority != c.priority {
 				t.Errorf("deadline in %s, priority %s; want %s, %s", got, f.Priority, c.due, c.priority)

@@ -22,18 +22,6 @@ import (
 	"github.com/smartmaint/smartmaint/internal/store"
 )
 
-// Where a model's estimate comes from (incident.Estimate.Source).
-const (
-	estimateFromFinding  = "finding"
-	estimateFromReadings = "readings"
-)
-
-// Units of a model's estimate (incident.Estimate.Unit).
-const (
-	unitCycles = "cycles"
-	unitHours  = "hours"
-)
-
 // CycleSecondsKey is the asset metadata key that says how long one
 // operating cycle of the asset lasts, in seconds, for a RUL model that
 // counts its remaining life in cycles. Without it the period is measured
@@ -180,7 +168,7 @@ func (a *Incidents) rulEstimate(ctx context.Context, in ForecastInput, asset sto
 			return nil, why, err
 		}
 		value, lower, upper := p.Predict(x)
-		est = &incident.Estimate{Value: value, Lower: lower, Upper: upper, Source: estimateFromReadings}
+		est = &incident.Estimate{Value: value, Lower: lower, Upper: upper, Source: incident.SourceReadings}
 		if r, ok := m.Scorer.(*rul.Model); ok {
 			est.Coverage = r.Coverage
 		}
@@ -189,7 +177,7 @@ func (a *Incidents) rulEstimate(ctx context.Context, in ForecastInput, asset sto
 	if c, ok := v.Params["coverage"].(float64); ok && est.Coverage == 0 {
 		est.Coverage = c
 	}
-	est.Unit, est.Per, est.Basis = unitCycles, incident.Duration(per), basis
+	est.Unit, est.Per, est.Basis = incident.UnitCycles, incident.Duration(per), basis
 	return est, "", nil
 }
 
@@ -215,7 +203,7 @@ func rulFinding(e incident.Evidence, model string, version int) (*incident.Estim
 		if errors.Join(errs...) != nil {
 			continue
 		}
-		est.Source = estimateFromFinding
+		est.Source = incident.SourceFinding
 		return &est, an.TS
 	}
 	return nil, time.Time{}
@@ -402,7 +390,7 @@ func (a *Incidents) bearingEstimate(ctx context.Context, in ForecastInput, b *bi
 			snapshots, health, mon.Config().Threshold), nil
 	}
 	t := status[worst].TTF
-	est := &incident.Estimate{Value: t.Hours, Lower: t.Low, Unit: unitHours, Per: incident.Duration(time.Hour), Coverage: 0.9, Source: estimateFromReadings,
+	est := &incident.Estimate{Value: t.Hours, Lower: t.Low, Unit: incident.UnitHours, Per: incident.Duration(time.Hour), Coverage: 0.9, Source: incident.SourceReadings,
 		Basis: fmt.Sprintf("bearing %d's RMS trend since its first sustained alarm (RMS now %.3g× its baseline) extrapolated to %g× its baseline, over %d stored snapshots — an exponential trend that was far too late on the IMS run-to-failure test (docs/ML.md), so the severity's response time bounds the deadline",
 			worst+1, status[worst].RMSRatio, mon.Config().FailureRatio, snapshots)}
 	if !math.IsInf(t.High, 1) {

@@ -133,7 +133,7 @@ func TestForecastWithBoundRUL(t *testing.T) {
 	if f.Method != incident.ForecastRUL || f.Model != "rul-turbofan" || f.ModelVersion != v.Version || est == nil || f.Fallback != "" {
 		t.Fatalf("forecast %+v: want the bound RUL model's", f)
 	}
-	if est.Source != "readings" || est.Unit != "cycles" || time.Duration(est.Per) != time.Minute {
+	if est.Source != incident.SourceReadings || est.Unit != incident.UnitCycles || time.Duration(est.Per) != time.Minute {
 		t.Errorf("estimate %+v: want scored from readings, in cycles of one minute", est)
 	}
 	if !(est.Lower <= est.Value && est.Value <= est.Upper) || !(est.Lower < left+30 && est.Upper > left-30) {
@@ -157,14 +157,14 @@ func TestForecastWithBoundRUL(t *testing.T) {
 		Reason: fmt.Sprintf("rul model=rul-turbofan version=%d rul=50 lower=35 upper=70 threshold=30", v.Version)})
 	g := r.forecast(t, "engine-21", found, now)
 	t.Logf("from the finding: %s", g.Detail)
-	if e := g.Estimate; e == nil || e.Source != "finding" || e.Value != 40 || e.Lower != 25 || e.Upper != 60 || time.Duration(g.Earliest) != 25*time.Minute {
+	if e := g.Estimate; e == nil || e.Source != incident.SourceFinding || e.Value != 40 || e.Lower != 25 || e.Upper != 60 || time.Duration(g.Earliest) != 25*time.Minute {
 		t.Errorf("forecast from the finding %+v, estimate %+v: want 40 [25, 60] cycles of a minute", g, g.Estimate)
 	}
 	// A finding of another version is not this champion's.
 	stale := ev
 	stale.Add(anomaly.Anomaly{SensorID: ageSensor, TS: now, Severity: anomaly.Major, Detector: string(modelkind.RUL),
 		Reason: "rul model=rul-turbofan version=99 rul=1 lower=0 upper=2 threshold=30"})
-	if h := r.forecast(t, "engine-21", stale, now); h.Estimate == nil || h.Estimate.Source != "readings" {
+	if h := r.forecast(t, "engine-21", stale, now); h.Estimate == nil || h.Estimate.Source != incident.SourceReadings {
 		t.Errorf("a finding of another version was used: %+v", h.Estimate)
 	}
 
@@ -215,7 +215,7 @@ func TestForecastWithBoundBearingHealth(t *testing.T) {
 	f := r.forecast(t, "rig-late", ev, now)
 	t.Logf("late in the run: %s; deadline in %s, priority %s", f.Detail, f.Deadline.Sub(now), f.Priority)
 	if f.Method != incident.ForecastBearingHealth || f.Model != "health-rig" || f.ModelVersion != v.Version || f.Estimate == nil ||
-		f.Estimate.Unit != "hours" || !(f.Estimate.Lower <= f.Estimate.Value) || f.Earliest <= 0 && !f.Reached {
+		f.Estimate.Unit != incident.UnitHours || !(f.Estimate.Lower <= f.Estimate.Value) || f.Earliest <= 0 && !f.Reached {
 		t.Fatalf("forecast %+v, estimate %+v: want the bearing model's", f, f.Estimate)
 	}
 	if !strings.Contains(f.Detail, "health-rig v1") || !strings.Contains(f.Detail, "RMS trend") {

@@ -335,7 +335,7 @@ func (w *incidentRun) plan(ctx workflow.Context) error {
 func (w *incidentRun) notifyDisplaced(ctx workflow.Context, ds []maintenance.Displacement) error {
 	for _, d := range ds {
 		n := displacedNotice(w.s, d)
-		key := incident.EventWorkOrderScheduled + "/displaced/" + d.WorkOrderID
+		key := incident.EventWorkOrderScheduled + "/" + maintenance.EventDisplaced + "/" + d.WorkOrderID
 		if err := w.notifyEvent(ctx, key, w.s.Severity, n); err != nil {
 			return err
 		}

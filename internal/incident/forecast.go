@@ -56,22 +56,37 @@ type Forecast struct {
 	Detail   string             `json:"detail"`
 }
 
+// Units of an Estimate.
+const (
+	// UnitCycles: operating cycles (a RUL model's).
+	UnitCycles = "cycles"
+	// UnitHours: hours (a bearing's vibration trend).
+	UnitHours = "hours"
+)
+
+// Sources of an Estimate.
+const (
+	// SourceFinding: the model detector's latest finding in the evidence.
+	SourceFinding = "finding"
+	// SourceReadings: scored when forecasting, from the stored readings.
+	SourceReadings = "readings"
+)
+
 // Estimate is a model's remaining life: Value with the interval [Lower,
 // Upper] (Upper 0: unbounded), in Unit, each unit lasting Per.
 type Estimate struct {
 	Value float64 `json:"value"`
 	Lower float64 `json:"lower"`
 	Upper float64 `json:"upper,omitempty"`
-	// Unit is "cycles" for a RUL model, "hours" for a bearing's trend.
+	// Unit is UnitCycles for a RUL model, UnitHours for a bearing's trend.
 	Unit string `json:"unit"`
 	// Per is how long one unit lasts on this asset.
 	Per Duration `json:"per"`
 	// Coverage is the interval's nominal coverage (0.9 for 90%), 0 when
 	// the model does not say.
 	Coverage float64 `json:"coverage,omitempty"`
-	// Source says where the estimate came from: "finding" (the detector's
-	// latest finding in the evidence) or "readings" (scored now from the
-	// latest stored readings).
+	// Source says where the estimate came from: SourceFinding or
+	// SourceReadings.
 	Source string `json:"source"`
 	// Basis says, for people, what the estimate and its conversion to
 	// time rest on.
