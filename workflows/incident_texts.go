@@ -122,6 +122,9 @@ func cancelledNotice(s *IncidentState) notice {
 // workOrderTitle and workOrderDescription describe the work an incident
 // asks for.
 func workOrderTitle(s *IncidentState, f incident.Forecast) string {
+	if f.Model != "" {
+		return fmt.Sprintf("Inspect %s: %s, %s forecast by %s v%d", s.AssetID, s.Severity, f.Method, f.Model, f.ModelVersion)
+	}
 	return fmt.Sprintf("Inspect %s: %s anomaly on %s", s.AssetID, s.Severity, f.SensorID)
 }
 
