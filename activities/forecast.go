@@ -133,11 +133,13 @@ func (a *Incidents) trendForecast(ctx context.Context, in ForecastInput, repair 
 	return f, nil
 }
 
-// deadline turns severity and a pessimistic time to the limit (negative:
-// unknown) into a priority and a deadline: act before the limit is reached,
-// keeping a fifth of the time as margin, and never later than the
-// severity's own response time. The deadline always leaves the repair's
-// duration: a deadline nobody can meet helps no one.
+// deadline turns severity and a pessimistic time to failure (negative:
+// unknown) into a priority and a deadline, for every forecast method: the
+// trend's earliest crossing of the limit or a model's lower bound
+// (fromEstimate). Act before that time, keeping a fifth of it as margin,
+// and never later than the severity's own response time. The deadline
+// always leaves the repair's duration: a deadline nobody can meet helps no
+// one.
 func deadline(sev anomaly.Severity, ttl, repair time.Duration, now time.Time) (workorder.Priority, time.Time) {
 	response := map[anomaly.Severity]time.Duration{
 		anomaly.Critical: 4 * time.Hour, anomaly.Major: 24 * time.Hour, anomaly.Minor: 72 * time.Hour, anomaly.Warning: 7 * 24 * time.Hour,
