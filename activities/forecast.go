@@ -23,21 +23,44 @@ type ForecastInput struct {
 // forecastHorizon bounds how far ahead the forecast looks.
 const forecastHorizon = 14 * 24 * time.Hour
 
-// Forecast projects the worst sensor with a damped-trend Holt model over its
-// recent readings and sets the work order's deadline and priority from the
-// pessimistic crossing time. A forecast needs a trend toward the limit that
-// reaches it by more than the noise (forecast.Model.TimeToThreshold); without
-// one the deadline comes from the severity. The deadline leaves at least the
-// repair's duration (the asset's "repair_minutes", 120 by default).
-// Read-only; retries are harmless.
+// Forecast estimates when the asset fails and sets the work order's
+// deadline and priority from the pessimistic estimate (deadline). When the
+// asset's type has a model bound as modelkind.RUL (or, failing that,
+// modelkind.BearingHealth) and its champion can score, the forecast is the
+// model's (modelForecast): its remaining life and interval turned into
+// time. Otherwise, and saying why in Detail and Fallback, it projects the
+// worst sensor with a damped-trend Holt model over its recent readings
+// (trendForecast). Read-only; retries are harmless.
 func (a *Incidents) Forecast(ctx context.Context, in ForecastInput) (incident.Forecast, error) {
-	sensorID := in.Evidence.MostSevereSensor()
-	f := incident.Forecast{SensorID: sensorID, Method: incident.ForecastNone}
 	asset, err := a.DB.AssetOf(ctx, in.TenantID, in.AssetID)
 	if err != nil {
-		return f, err
+		return incident.Forecast{SensorID: in.Evidence.MostSevereSensor(), Method: incident.ForecastNone}, err
 	}
 	repair := time.Duration(repairMinutes(asset)) * time.Minute
+	f, why, err := a.modelForecast(ctx, in, asset, repair)
+	if err != nil {
+		return incident.Forecast{SensorID: in.Evidence.MostSevereSensor(), Method: incident.ForecastNone}, err
+	}
+	if f != nil {
+		return *f, nil
+	}
+	t, err := a.trendForecast(ctx, in, repair)
+	if why != "" {
+		t.Fallback = why
+		t.Detail = why + "; trend projection instead: " + t.Detail
+	}
+	return t, err
+}
+
+// trendForecast projects the worst sensor with a damped-trend Holt model
+// over its recent readings and sets the deadline and priority from the
+// pessimistic crossing time. A forecast needs a trend toward the limit
+// that reaches it by more than the noise (forecast.Model.TimeToThreshold);
+// without one the deadline comes from the severity. The deadline leaves at
+// least the repair's duration.
+func (a *Incidents) trendForecast(ctx context.Context, in ForecastInput, repair time.Duration) (incident.Forecast, error) {
+	sensorID := in.Evidence.MostSevereSensor()
+	f := incident.Forecast{SensorID: sensorID, Method: incident.ForecastNone}
 	s, err := a.DB.SensorOf(ctx, in.TenantID, in.AssetID, sensorID)
 	if err != nil {
 		return f, err
@@ -61,7 +84,7 @@ func (a *Incidents) Forecast(ctx context.Context, in ForecastInput) (incident.Fo
 		f.Detail = "sensor has no alarm limit in the anomalies' direction; deadline from severity"
 	case len(pts) > 0 && (rising && pts[len(pts)-1].Value >= *limit || !rising && pts[len(pts)-1].Value <= *limit):
 		f.Limit, f.Reached, ttl = *limit, true, 0
-		f.Method = "observed"
+		f.Method = incident.ForecastObserved
 		f.Detail = fmt.Sprintf("%s is already past its alarm limit %g", sensorID, *limit)
 	case len(pts) < 8:
 		f.Limit = *limit
@@ -110,11 +133,13 @@ func (a *Incidents) Forecast(ctx context.Context, in ForecastInput) (incident.Fo
 	return f, nil
 }
 
-// deadline turns severity and a pessimistic time to the limit (negative:
-// unknown) into a priority and a deadline: act before the limit is reached,
-// keeping a fifth of the time as margin, and never later than the
-// severity's own response time. The deadline always leaves the repair's
-// duration: a deadline nobody can meet helps no one.
+// deadline turns severity and a pessimistic time to failure (negative:
+// unknown) into a priority and a deadline, for every forecast method: the
+// trend's earliest crossing of the limit or a model's lower bound
+// (fromEstimate). Act before that time, keeping a fifth of it as margin,
+// and never later than the severity's own response time. The deadline
+// always leaves the repair's duration: a deadline nobody can meet helps no
+// one.
 func deadline(sev anomaly.Severity, ttl, repair time.Duration, now time.Time) (workorder.Priority, time.Time) {
 	response := map[anomaly.Severity]time.Duration{
 		anomaly.Critical: 4 * time.Hour, anomaly.Major: 24 * time.Hour, anomaly.Minor: 72 * time.Hour, anomaly.Warning: 7 * 24 * time.Hour,

@@ -3,12 +3,10 @@ package activities_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/smartmaint/smartmaint/activities"
@@ -84,15 +82,7 @@ func forecastOn(t *testing.T, db *store.DB, env *testsuite.TestActivityEnvironme
 	}
 	var ev incident.Evidence
 	ev.Add(anomaly.Anomaly{SensorID: "process_temp", TS: end, Severity: anomaly.Critical, Direction: 1, Value: pts[len(pts)-1].Value})
-	v, err := env.ExecuteActivity(a.Forecast, activities.ForecastInput{TenantID: "demo", AssetID: id, Evidence: ev, Severity: anomaly.Critical, Now: end})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f incident.Forecast
-	if err := v.Get(&f); err != nil {
-		t.Fatal(err)
-	}
-	return f, pts
+	return execute[incident.Forecast](t, env, a.Forecast, activities.ForecastInput{TenantID: "demo", AssetID: id, Evidence: ev, Severity: anomaly.Critical, Now: end}), pts
 }
 
 // TestForecastOnDemoData runs the forecast on the process temperatures the
@@ -106,11 +96,8 @@ func TestForecastOnDemoData(t *testing.T) {
 	db, _ := testenv.DB(t)
 	testenv.Tenant(t, db, "demo")
 	end := time.Now().UTC().Truncate(time.Second)
-	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	env := suite.NewTestActivityEnvironment()
 	a := &activities.Incidents{DB: db}
-	env.RegisterActivity(a)
+	env := quietEnv(a)
 	const repair = 120 * time.Minute // the demo assets' default
 
 	t.Run("after the excursion", func(t *testing.T) {

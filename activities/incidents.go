@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/smartmaint/smartmaint/internal/anomaly"
+	"github.com/smartmaint/smartmaint/internal/binding"
 	"github.com/smartmaint/smartmaint/internal/incident"
+	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/store"
 )
 
@@ -17,6 +19,11 @@ import (
 // their own structs (maintenance.go, notify.go).
 type Incidents struct {
 	DB *store.DB
+	// Registry and Bindings, when both are set, let Forecast use the
+	// champion of the model bound to the asset's type as modelkind.RUL or
+	// modelkind.BearingHealth; without them it projects the sensor trend.
+	Registry *registry.Registry
+	Bindings *binding.Store
 }
 
 // LoadPolicy returns the tenant's incident policy.

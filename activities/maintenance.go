@@ -50,6 +50,10 @@ type WorkOrder struct {
 	// slot this one took to meet its deadline; they were booked again and
 	// their history says so (maintenance.Store.WorkOrderEvents).
 	Displaced []string `json:"displaced,omitempty"`
+	// Displacements are the displaced work orders with their old and new
+	// slots and the technician who had the slot, for telling them; the
+	// same on every attempt (maintenance.Store.DisplacedBy).
+	Displacements []maintenance.Displacement `json:"displacements,omitempty"`
 }
 
 // Summary is a one-line description for logs and messages.
@@ -62,8 +66,8 @@ func (w WorkOrder) Summary() string {
 		late = " — LATE: the earliest slot ends after the deadline"
 	}
 	displaced := ""
-	if len(w.Displaced) > 0 {
-		displaced = fmt.Sprintf(" (ahead of %d lower-priority work order(s), booked again later)", len(w.Displaced))
+	if n := max(len(w.Displaced), len(w.Displacements)); n > 0 {
+		displaced = fmt.Sprintf(" (ahead of %d lower-priority work order(s), booked again later)", n)
 	}
 	return fmt.Sprintf("work order %s (priority %s) booked for technician %s from %s to %s, due %s%s%s",
 		w.ID, w.Priority, w.TechnicianID, w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339), w.Deadline.Format(time.RFC3339), late, displaced)
@@ -89,7 +93,9 @@ func repairMinutes(asset store.Asset) int {
 // started when that is what meets the deadline. The asset's metadata may
 // name "required_skills" (a list) and "repair_minutes". A deadline sooner
 // than now plus the repair's duration is moved to that instant. Idempotent: a
-// retry returns the work order the first attempt created.
+// retry returns the work order the first attempt created, and the work
+// orders it displaced (Displacements, read from their "displaced" events,
+// so a retry after the plan still lists them).
 func (a *Maintenance) ScheduleWorkOrder(ctx context.Context, in ScheduleInput) (WorkOrder, error) {
 	asset, err := a.DB.AssetOf(ctx, in.TenantID, in.AssetID)
 	if err != nil {
@@ -122,7 +128,16 @@ func (a *Maintenance) ScheduleWorkOrder(ctx context.Context, in ScheduleInput) (
 	if err != nil {
 		return WorkOrder{}, permanent(fmt.Errorf("plan work order: %w", err))
 	}
-	return fromPlanned(planned), nil
+	out := fromPlanned(planned)
+	if out.TechnicianID != "" {
+		if out.Displacements, err = a.Store.DisplacedBy(ctx, in.TenantID, out.ID); err != nil {
+			return WorkOrder{}, err
+		}
+		if len(out.Displacements) == 0 {
+			out.Displacements = nil
+		}
+	}
+	return out, nil
 }
 
 // fromPlanned is the activity's account of a planned work order.

@@ -84,10 +84,7 @@ func (a *Notifications) Notify(ctx context.Context, in NotifyInput) (NotifyResul
 		}
 		return res, nil
 	}
-	maxAttempts := a.MaxAttempts
-	if maxAttempts <= 0 {
-		maxAttempts = 5
-	}
+	maxAttempts := a.maxAttempts()
 	if errors.Is(err, notify.ErrIncomplete) && !errors.Is(err, notify.ErrPermanent) && activity.GetInfo(ctx).Attempt < maxAttempts {
 		return res, err
 	}
@@ -96,4 +93,71 @@ func (a *Notifications) Notify(ctx context.Context, in NotifyInput) (NotifyResul
 	}
 	activity.GetLogger(ctx).Warn("notification incomplete; the incident continues", "key", in.Key, "error", err)
 	return res, nil
+}
+
+// EmailInput is one message to a person's email address (a technician),
+// besides the tenant's channels.
+type EmailInput struct {
+	TenantID string
+	// Key identifies the message: the same key, the same Message-ID.
+	Key         string
+	To          string
+	Severity    string
+	Subject     string
+	Text        string
+	IncidentID  string `json:",omitempty"`
+	WorkOrderID string `json:",omitempty"`
+}
+
+// EmailResult says whether the email went.
+type EmailResult struct {
+	Key  string `json:"key"`
+	To   string `json:"to"`
+	Sent bool   `json:"sent"`
+	// Error is why not (notify.Describe), empty when sent.
+	Error string `json:"error,omitempty"`
+}
+
+// Summary is a one-line account for logs.
+func (r EmailResult) Summary() string {
+	if r.Sent {
+		return fmt.Sprintf("%s: emailed to %s", r.Key, r.To)
+	}
+	return fmt.Sprintf("%s: not emailed to %s (%s)", r.Key, r.To, r.Error)
+}
+
+// EmailPerson sends the message to in.To by email
+// (notify.Notifier.SendEmailTo). Each successful attempt is final, and the
+// workflow runs it once per message; a transient failure fails the attempt
+// so Temporal retries (with the same Message-ID), up to MaxAttempts, after
+// which — or on a permanent failure — it returns the failure in the result
+// so the workflow goes on.
+func (a *Notifications) EmailPerson(ctx context.Context, in EmailInput) (EmailResult, error) {
+	sev := notify.Severity(in.Severity)
+	if !sev.Valid() {
+		sev = notify.Severity("warning")
+	}
+	attempt := activity.GetInfo(ctx).Attempt
+	err := a.Notifier.SendEmailTo(ctx, in.TenantID, in.Key, in.To, int(attempt), notify.Message{
+		Subject: in.Subject, Text: in.Text, Severity: sev, IncidentID: in.IncidentID,
+		Links: notify.IncidentLinks(a.Notifier.PublicURL, in.IncidentID, in.WorkOrderID),
+	})
+	res := EmailResult{Key: in.Key, To: in.To, Sent: err == nil}
+	if err == nil {
+		return res, nil
+	}
+	res.Error = notify.Describe(err)
+	if !errors.Is(err, notify.ErrPermanent) && attempt < a.maxAttempts() {
+		return res, err
+	}
+	activity.GetLogger(ctx).Warn("email not sent; the incident continues", "key", in.Key, "error", err)
+	return res, nil
+}
+
+// maxAttempts is MaxAttempts or its default.
+func (a *Notifications) maxAttempts() int32 {
+	if a.MaxAttempts <= 0 {
+		return 5
+	}
+	return a.MaxAttempts
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/smartmaint/smartmaint/activities"
 	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/incident"
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/workorder"
 )
 
@@ -318,7 +319,41 @@ func (w *incidentRun) plan(ctx workflow.Context) error {
 	if err := w.transition(ctx, incident.StatusScheduled, "system", incident.EventWorkOrderScheduled, wo.Summary()); err != nil {
 		return err
 	}
-	return w.notifyEvent(ctx, incident.EventWorkOrderScheduled, w.s.Severity, scheduledNotice(w.s, w.approver()))
+	if err := w.notifyEvent(ctx, incident.EventWorkOrderScheduled, w.s.Severity, scheduledNotice(w.s, w.approver())); err != nil {
+		return err
+	}
+	if len(wo.Displacements) > 0 && workflow.GetVersion(ctx, "notify-displaced", workflow.DefaultVersion, 1) > workflow.DefaultVersion {
+		return w.notifyDisplaced(ctx, wo.Displacements)
+	}
+	return nil
+}
+
+// notifyDisplaced tells of each work order the incident's work order
+// displaced: a notice to the tenant's channels and, when the technician
+// who had the slot has an email address, an email to them. Keys are per
+// displaced work order, so each is told once.
+func (w *incidentRun) notifyDisplaced(ctx workflow.Context, ds []maintenance.Displacement) error {
+	for _, d := range ds {
+		n := displacedNotice(w.s, d)
+		key := incident.EventWorkOrderScheduled + "/" + maintenance.EventDisplaced + "/" + d.WorkOrderID
+		if err := w.notifyEvent(ctx, key, w.s.Severity, n); err != nil {
+			return err
+		}
+		if d.TechnicianEmail == "" {
+			continue
+		}
+		in := activities.EmailInput{TenantID: w.s.TenantID, Key: w.s.ID + "/" + key, To: d.TechnicianEmail, Severity: string(w.s.Severity),
+			Subject: n.subject, Text: n.text, IncidentID: w.s.ID, WorkOrderID: d.WorkOrderID}
+		var res activities.EmailResult
+		if err := workflow.ExecuteActivity(ctx, w.notify.EmailPerson, in).Get(ctx, &res); err != nil {
+			return fmt.Errorf("email %s: %w", key, err)
+		}
+		w.event(ctx, "system", incident.EventNotified, res.Summary())
+		if err := w.record(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // approver names who approved the incident ("unknown" for an incident

@@ -16,6 +16,7 @@ import (
 	"github.com/smartmaint/smartmaint/activities"
 	"github.com/smartmaint/smartmaint/internal/anomaly"
 	"github.com/smartmaint/smartmaint/internal/incident"
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/workorder"
 )
 
@@ -38,6 +39,10 @@ type incidentEnv struct {
 	recordErr func(activities.RecordInput) error
 	// orphan is what FindOrphan answers.
 	orphan *activities.Orphan
+	// displacements are what ScheduleWorkOrder reports displaced; emailed
+	// the addresses and texts EmailPerson got.
+	displacements []maintenance.Displacement
+	emailed       []activities.EmailInput
 }
 
 // newTestEnv returns a test workflow environment that discards the SDK's
@@ -74,7 +79,14 @@ func newIncidentEnv(t *testing.T, confidences ...float64) *incidentEnv {
 		e.mu.Unlock()
 		start := in.Now.Add(time.Hour)
 		end := start.Add(2 * time.Hour)
-		return activities.WorkOrder{ID: "wo-1", Created: true, TechnicianID: "tech-1", Start: &start, End: &end, Deadline: in.Deadline, Priority: in.Priority}, nil
+		return activities.WorkOrder{ID: "wo-1", Created: true, TechnicianID: "tech-1", Start: &start, End: &end, Deadline: in.Deadline, Priority: in.Priority,
+			Displacements: e.displacements}, nil
+	})
+	e.OnActivity(notif.EmailPerson, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.EmailInput) (activities.EmailResult, error) {
+		e.mu.Lock()
+		e.emailed = append(e.emailed, in)
+		e.mu.Unlock()
+		return activities.EmailResult{Key: in.Key, To: in.To, Sent: true}, nil
 	})
 	e.OnActivity(maint.WorkOrderStatus, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.WorkOrderStatusInput) (workorder.Status, error) {
 		e.mu.Lock()
@@ -207,6 +219,34 @@ func TestIncidentAutoApprovedToResolved(t *testing.T) {
 			t.Fatalf("projection seq does not grow: %d then %d (%s, %v)", e.records[i-1].Incident.Seq, e.records[i].Incident.Seq, e.records[i].Incident.Status, e.records[i].Log)
 		}
 	}
+}
+
+// TestIncidentTellsDisplacedTechnicians: when the incident's work order
+// displaced others, each gets a notice to the channels after the
+// scheduled one, and its technician, when they have an email address, an
+// email; each keyed by the displaced work order.
+func TestIncidentTellsDisplacedTechnicians(t *testing.T) {
+	e := newIncidentEnv(t, 0.95)
+	at := time.Unix(3600, 0).UTC()
+	e.displacements = []maintenance.Displacement{
+		{WorkOrderID: "wo-pm", Title: "Lubricate spindle", Priority: workorder.Medium, TechnicianName: "Ada", TechnicianEmail: "ada@plant.example",
+			Before: &maintenance.Slot{TechnicianID: "tech-1", Start: at, End: at.Add(time.Hour)},
+			After:  &maintenance.Slot{TechnicianID: "tech-1", Start: at.Add(3 * time.Hour), End: at.Add(4 * time.Hour)}},
+		{WorkOrderID: "wo-paint", Title: "Repaint guard", Priority: workorder.Low, Unassigned: "no technician is free within the horizon",
+			Before: &maintenance.Slot{TechnicianID: "tech-1", Start: at.Add(time.Hour), End: at.Add(2 * time.Hour)}},
+	}
+	e.signalAt(4*time.Hour, SignalWorkOrder, WorkOrderUpdate{WorkOrderID: "wo-1", Status: "done", Actor: "tech-1"})
+	s := e.start()
+	if len(e.notified) != 4 || !strings.HasSuffix(e.notified[0], "/work-order-scheduled") ||
+		!strings.HasSuffix(e.notified[1], "/work-order-scheduled/displaced/wo-pm") ||
+		!strings.HasSuffix(e.notified[2], "/work-order-scheduled/displaced/wo-paint") || !strings.HasSuffix(e.notified[3], "/resolved") {
+		t.Errorf("notified %v", e.notified)
+	}
+	if len(e.emailed) != 1 || e.emailed[0].To != "ada@plant.example" || !strings.HasSuffix(e.emailed[0].Key, "/displaced/wo-pm") ||
+		!strings.Contains(e.emailed[0].Text, "Lubricate spindle") || !strings.Contains(e.emailed[0].Text, "booked again from 1970-01-01T04:00:00Z") {
+		t.Errorf("emailed %+v", e.emailed)
+	}
+	hasEvents(t, s, "work-order-scheduled", "notified", "notified", "notified", "notified", "resolved")
 }
 
 func TestIncidentBelowPolicySeverityClosesAtOnce(t *testing.T) {

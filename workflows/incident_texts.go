@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/smartmaint/smartmaint/internal/incident"
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 )
 
 // The texts of the incident's notices: a subject line and a body each,
@@ -50,9 +51,58 @@ func rejectedNotice(s *IncidentState, d incident.Decision) notice {
 func scheduledNotice(s *IncidentState, approver string) notice {
 	return notice{
 		fmt.Sprintf("[%s] %s: work order scheduled", s.Severity, s.AssetID),
-		fmt.Sprintf("Incident %s on %s was approved by %s.\n%s\nForecast: %s\nWork order: %s",
-			s.ID, s.AssetID, approver, evidenceText(s.Evidence), s.Forecast.Detail, s.WorkOrder.Summary()),
+		fmt.Sprintf("Incident %s on %s was approved by %s.\n%s\n%s\nWork order: %s",
+			s.ID, s.AssetID, approver, evidenceText(s.Evidence), forecastText(s.Forecast), s.WorkOrder.Summary()),
 	}
+}
+
+// displacedNotice tells that the incident's work order took the slot of
+// work order d.
+func displacedNotice(s *IncidentState, d maintenance.Displacement) notice {
+	who := "its technician"
+	if d.TechnicianName != "" {
+		who = d.TechnicianName
+	}
+	from := "its slot"
+	if d.Before != nil {
+		from = "its slot from " + d.Before.Start.UTC().Format(time.RFC3339)
+	}
+	next := "It is unassigned now: " + d.Unassigned
+	if d.After != nil {
+		next = fmt.Sprintf("It is booked again from %s to %s (technician %s).", d.After.Start.UTC().Format(time.RFC3339), d.After.End.UTC().Format(time.RFC3339), d.After.TechnicianID)
+		if d.After.Late {
+			next += " That is after its deadline."
+		}
+	}
+	return notice{
+		fmt.Sprintf("[%s] work order %q moved for %s", d.Priority, d.Title, s.AssetID),
+		fmt.Sprintf("Work order %s (%s, %s) lost %s with %s to %s work order %s for incident %s on %s.\n%s",
+			d.WorkOrderID, d.Title, d.Priority, from, who, s.WorkOrder.Priority, s.WorkOrder.ID, s.ID, s.AssetID, next),
+	}
+}
+
+// forecastText names the forecast's method, model and version, and
+// interval, then its detail.
+func forecastText(f *incident.Forecast) string {
+	if f == nil {
+		return "Forecast: none"
+	}
+	head := "method " + f.Method
+	if f.Model != "" {
+		head += fmt.Sprintf(", model %s v%d", f.Model, f.ModelVersion)
+	}
+	if f.Method != incident.ForecastNone && f.Method != incident.ForecastObserved {
+		latest := "beyond the horizon"
+		if f.Latest > 0 {
+			latest = time.Duration(f.Latest).Round(time.Second).String()
+		}
+		what := "time to the limit"
+		if f.Model != "" {
+			what = "time to failure"
+		}
+		head += fmt.Sprintf(", %s %s to %s", what, time.Duration(f.Earliest).Round(time.Second), latest)
+	}
+	return fmt.Sprintf("Forecast (%s): %s", head, f.Detail)
 }
 
 func resolvedNotice(s *IncidentState) notice {
@@ -72,11 +122,14 @@ func cancelledNotice(s *IncidentState) notice {
 // workOrderTitle and workOrderDescription describe the work an incident
 // asks for.
 func workOrderTitle(s *IncidentState, f incident.Forecast) string {
+	if f.Model != "" {
+		return fmt.Sprintf("Inspect %s: %s, %s forecast by %s v%d", s.AssetID, s.Severity, f.Method, f.Model, f.ModelVersion)
+	}
 	return fmt.Sprintf("Inspect %s: %s anomaly on %s", s.AssetID, s.Severity, f.SensorID)
 }
 
 func workOrderDescription(s *IncidentState, f incident.Forecast) string {
-	return evidenceText(s.Evidence) + "\nForecast: " + f.Detail
+	return evidenceText(s.Evidence) + "\n" + forecastText(&f)
 }
 
 // evidenceText lists the evidence: its span, each sensor's anomalies and

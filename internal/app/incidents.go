@@ -12,6 +12,7 @@ import (
 	"github.com/smartmaint/smartmaint/activities"
 	"github.com/smartmaint/smartmaint/api"
 	"github.com/smartmaint/smartmaint/internal/auth"
+	"github.com/smartmaint/smartmaint/internal/binding"
 	"github.com/smartmaint/smartmaint/internal/config"
 	"github.com/smartmaint/smartmaint/internal/detect"
 	"github.com/smartmaint/smartmaint/internal/dispatch"
@@ -19,6 +20,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/ingest"
 	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/notify"
+	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/workers"
 	"github.com/smartmaint/smartmaint/workflows"
@@ -50,11 +52,14 @@ func newDispatcher(lc fx.Lifecycle, cfg config.Config, c client.Client, db *stor
 	return d
 }
 
-// incidentsWorker registers the incident workflow and its activities, and
+// incidentsWorker registers the incident workflow and its activities (the
+// forecast reads the model bindings and the registry of modelsWorker), and
 // the preventive maintenance workflow with its schedule (PREVENTIVE_INTERVAL).
 func incidentsWorker() fx.Option {
 	return fx.Provide(
-		func(db *store.DB) *activities.Incidents { return &activities.Incidents{DB: db} },
+		func(db *store.DB, reg *registry.Registry) *activities.Incidents {
+			return &activities.Incidents{DB: db, Registry: reg, Bindings: &binding.Store{DB: db}}
+		},
 		func(db *store.DB) *activities.Maintenance {
 			return &activities.Maintenance{DB: db, Store: &maintenance.Store{DB: db}}
 		},

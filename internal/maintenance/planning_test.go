@@ -227,6 +227,22 @@ func TestPlanWorkOrderPreempts(t *testing.T) {
 		t.Errorf("events of the displaced job: %+v", events)
 	}
 
+	// The displacement, read back for telling Ada: the same on every call.
+	for range 2 {
+		ds, err := st.DisplacedBy(ctx, "acme", crit.ID)
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("displaced by the critical job: %+v, %v", ds, err)
+		}
+		d := ds[0]
+		if d.WorkOrderID != lube.ID || d.Title != "Lubricate" || d.Priority != workorder.Medium || d.TechnicianName != "Ada" ||
+			d.Before == nil || !d.Before.Start.Equal(now) || d.After == nil || !d.After.Start.Equal(*moved.ScheduledStart) {
+			t.Errorf("displacement %+v (before %+v, after %+v)", d, d.Before, d.After)
+		}
+	}
+	if ds, err := st.DisplacedBy(ctx, "acme", lube.ID); err != nil || len(ds) != 0 {
+		t.Errorf("displaced by the preventive job: %+v, %v", ds, err)
+	}
+
 	// A retried activity gets the same work order; nothing moves again.
 	again, err := f.plan(critical("inc-1"), now.Add(time.Minute))
 	if err != nil || again.Created || again.WorkOrder.ID != crit.ID {
