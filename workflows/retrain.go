@@ -65,7 +65,13 @@ type RetrainState struct {
 	Reason  string `json:"reason,omitempty"`
 	// Notifications lists what was sent.
 	Notifications []activities.NotifyResult `json:"notifications,omitempty"`
+	// Watch is the ModelWatch started after a promotion.
+	Watch string `json:"watch,omitempty"`
 }
+
+// changeModelWatch is the GetVersion change id of starting a ModelWatch
+// after a promotion.
+const changeModelWatch = "model-watch"
 
 // Retrain trains a challenger for a model on recent readings, evaluates it
 // against the champion on a holdout, and promotes it only when it is
@@ -179,6 +185,16 @@ func Retrain(ctx workflow.Context, in RetrainInput) (*RetrainState, error) {
 	}).Get(ctx, nil); err != nil {
 		return finish(mlops.OutcomeFailed, "promotion failed: "+errorText(err))
 	}
+	if workflow.GetVersion(ctx, changeModelWatch, workflow.DefaultVersion, 1) == 1 && !s.Policy.Watch.Disabled {
+		id, err := startModelWatch(ctx, ModelWatchInput{
+			TenantID: in.TenantID, Model: in.Model, Version: trained.Challenger, Previous: trained.Champion,
+			PromotedAt: workflow.Now(ctx), PromotedBy: actor,
+		})
+		if err != nil {
+			workflow.GetLogger(ctx).Error("start the watch of the promotion", "model", in.Model, "error", err)
+		}
+		s.Watch = id
+	}
 	return finish(mlops.OutcomePromoted, fmt.Sprintf("challenger v%d promoted to champion: %s", trained.Challenger, verdict))
 }
 
@@ -189,21 +205,28 @@ const RetrainActor = activities.RetrainCreator
 // channels; a failure is kept in the state, never fails the workflow.
 func notifyRetrain(ctx workflow.Context, s *RetrainState, event, severity, subject, text string) {
 	info := workflow.GetInfo(ctx)
+	key := info.WorkflowExecution.ID + "/" + info.WorkflowExecution.RunID + "/" + event
+	s.Notifications = append(s.Notifications, notifyTenant(ctx, s.Input.TenantID, key, severity, subject, text))
+}
+
+// notifyTenant sends a message to the tenant's channels with the
+// idempotency key; a failure is logged and returned as a result without
+// channels, never failing the workflow.
+func notifyTenant(ctx workflow.Context, tenant, key, severity, subject, text string) activities.NotifyResult {
 	nctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy:         retryBriefly(),
 	})
 	var n *activities.Notifications
 	var res activities.NotifyResult
-	key := info.WorkflowExecution.ID + "/" + info.WorkflowExecution.RunID + "/" + event
 	err := workflow.ExecuteActivity(nctx, n.Notify, activities.NotifyInput{
-		TenantID: s.Input.TenantID, Key: key, Severity: severity, Subject: subject, Text: text,
+		TenantID: tenant, Key: key, Severity: severity, Subject: subject, Text: text,
 	}).Get(ctx, &res)
 	if err != nil {
 		res = activities.NotifyResult{Key: key}
-		workflow.GetLogger(ctx).Warn("retraining notification not sent", "key", key, "error", err)
+		workflow.GetLogger(ctx).Warn("notification not sent", "key", key, "error", err)
 	}
-	s.Notifications = append(s.Notifications, res)
+	return res
 }
 
 // seedOf derives the forest's seed from the run id (FNV-1a), so every

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/smartmaint/smartmaint/activities"
 	"github.com/smartmaint/smartmaint/internal/mlops"
@@ -31,6 +32,7 @@ type retrainEnv struct {
 	trainSeeds []uint64
 	eval       activities.EvaluateOutput
 	promoted   []activities.PromoteInput
+	watches    []ModelWatchInput
 	recorded   []mlops.Retrain
 	notified   []activities.NotifyInput
 }
@@ -46,6 +48,13 @@ func newRetrainEnv(t *testing.T) *retrainEnv {
 	}
 	e.eval.Improvement = e.eval.Challenger.Score - e.eval.Champion.Score
 	e.RegisterWorkflow(Retrain)
+	e.RegisterWorkflow(ModelWatch)
+	e.OnWorkflow(ModelWatch, mock.Anything, mock.Anything).Return(func(_ workflow.Context, in ModelWatchInput) (*ModelWatchState, error) {
+		e.mu.Lock()
+		e.watches = append(e.watches, in)
+		e.mu.Unlock()
+		return &ModelWatchState{Input: in, Outcome: WatchPassed}, nil
+	})
 	var a *activities.Models
 	var n *activities.Notifications
 	e.RegisterActivity(a)
@@ -116,6 +125,9 @@ func TestRetrainPromotesBetterChallenger(t *testing.T) {
 	s := e.run()
 	if s.Outcome != mlops.OutcomePromoted || len(e.promoted) != 1 || e.promoted[0].Version != 2 {
 		t.Fatalf("outcome %q, promoted %+v", s.Outcome, e.promoted)
+	}
+	if s.Watch != ModelWatchWorkflowID("acme", "iforest-milling-machine") || len(e.watches) != 1 || e.watches[0].Version != 2 || e.watches[0].Previous != 1 {
+		t.Errorf("watch %q started %+v, want one of v2 over v1", s.Watch, e.watches)
 	}
 	if !strings.Contains(s.Reason, "challenger v2 promoted") || !strings.Contains(e.promoted[0].Reason, "improvement +0.2880") {
 		t.Errorf("reason %q / promotion reason %q", s.Reason, e.promoted[0].Reason)
