@@ -5,6 +5,13 @@ import (
 	"time"
 )
 
+// Defaults of the evaluation: the days of stored readings replayed, and
+// how much worse than the champion a challenger may be on each measure.
+const (
+	DefaultBacktestDays = 14
+	DefaultTolerance    = 0.02
+)
+
 // WatchPolicy says how a newly promoted champion is watched (workflow
 // ModelWatch): every Every its live alarm rate — anomalies attributed to
 // that version per hour and per asset bound to the model — is compared
@@ -160,9 +167,9 @@ func (w WatchPolicy) Judge(s *WatchState, band Band, rate AlarmRate) WatchDecisi
 	}
 	if out := rate.To.Sub(*s.OutSince); out >= w.For {
 		d.Rollback = true
-		d.Explanation = fmt.Sprintf("v%d raised %.3g alarms per hour per asset (%d on %d assets from %s to %s), outside the band [%.3g, %.3g] (%s) for %s, at least the %s allowed",
+		d.Explanation = fmt.Sprintf("v%d raised %.3g alarms per hour per asset (%d on %d assets from %s to %s), outside the band [%.3g, %.3g] (%s) since %s: %s out of band, the %s allowed",
 			rate.Version, r, rate.Alarms, rate.Assets, rate.From.UTC().Format(time.RFC3339), rate.To.UTC().Format(time.RFC3339),
-			band.Min, band.Max, band.Source, out.Round(time.Second), w.For)
+			band.Min, band.Max, band.Source, s.OutSince.UTC().Format(time.RFC3339), out.Round(time.Second), w.For)
 	}
 	return d
 }
