@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
@@ -22,11 +20,6 @@ const WatchCreator = "model-watch"
 // ErrSuperseded is the error type of a rollback refused because the
 // champion is no longer the version watched.
 const ErrSuperseded = "Superseded"
-
-var modelRollbacks = promauto.NewCounterVec(prometheus.CounterOpts{
-	Name: "smartmaint_model_rollbacks_total",
-	Help: "Champions rolled back automatically by the watch after their promotion, by reason: alarm_rate_high or alarm_rate_low.",
-}, []string{"reason"})
 
 // WatchBaselineInput names the promotion a watch starts from.
 type WatchBaselineInput struct {
@@ -111,8 +104,8 @@ type RollbackInput struct {
 }
 
 // RollbackChampion moves the champion back to the version before the
-// watched one (registry.RollbackBecause), counts it in
-// smartmaint_model_rollbacks_total and logs it. A retried attempt that
+// watched one (registry.RollbackBecause) and logs it; the alias history is
+// what smartmaint_model_rollbacks_total counts (mlops.DriftCollector). A retried attempt that
 // finds its own rollback done returns that move; if the champion moved
 // for another reason it fails with ErrSuperseded.
 func (a *Models) RollbackChampion(ctx context.Context, in RollbackInput) (registry.AliasEvent, error) {
@@ -139,7 +132,6 @@ func (a *Models) RollbackChampion(ctx context.Context, in RollbackInput) (regist
 	case err != nil:
 		return registry.AliasEvent{}, err
 	}
-	modelRollbacks.WithLabelValues(in.Reason).Inc()
 	log.Warn("champion rolled back automatically", "tenant", in.TenantID, "model", in.Model,
 		"from", ev.From, "to", ev.To, "reason", in.Reason, "explanation", in.Explanation)
 	return ev, nil

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/smartmaint/smartmaint/internal/binding"
 	"github.com/smartmaint/smartmaint/internal/detect"
 	"github.com/smartmaint/smartmaint/internal/modelkind"
+	"github.com/smartmaint/smartmaint/internal/registry"
 )
 
 // LiveAlarms counts the anomalies version of model raised for the tenant
@@ -34,4 +37,42 @@ func (s *Store) LiveAlarms(ctx context.Context, tenant, model string, version in
 		return r, fmt.Errorf("mlops: live alarms of %s v%d: %w", model, version, err)
 	}
 	return r, nil
+}
+
+// RollbackCount is how many automatic rollbacks of one reason a model's
+// champion had.
+type RollbackCount struct {
+	TenantID string
+	Name     string
+	Reason   string
+	N        int
+}
+
+// AutomaticRollbacks counts, across tenants, the champion moves recorded
+// with registry.AutomaticRollbackPrefix, by model and reason
+// (RollbackReasonOf).
+func (s *Store) AutomaticRollbacks(ctx context.Context) ([]RollbackCount, error) {
+	rows, err := s.DB.Pool.Query(ctx, `
+		SELECT tenant_id, name, reason FROM model_alias_events
+		WHERE alias = $1 AND starts_with(reason, $2) ORDER BY tenant_id, name, id`, registry.Champion, registry.AutomaticRollbackPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("mlops: automatic rollbacks: %w", err)
+	}
+	var out []RollbackCount
+	var tenant, name, reason string
+	_, err = pgx.ForEachRow(rows, []any{&tenant, &name, &reason}, func() error {
+		label := RollbackReasonOf(reason)
+		for i := range out {
+			if out[i].TenantID == tenant && out[i].Name == name && out[i].Reason == label {
+				out[i].N++
+				return nil
+			}
+		}
+		out = append(out, RollbackCount{TenantID: tenant, Name: name, Reason: label, N: 1})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mlops: automatic rollbacks: %w", err)
+	}
+	return out, nil
 }

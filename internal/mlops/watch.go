@@ -2,7 +2,10 @@ package mlops
 
 import (
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/smartmaint/smartmaint/internal/registry"
 )
 
 // Defaults of the evaluation: the days of stored readings replayed, and
@@ -118,7 +121,28 @@ const (
 const (
 	RollbackAlarmRateHigh = "alarm_rate_high"
 	RollbackAlarmRateLow  = "alarm_rate_low"
+	RollbackOther         = "other"
 )
+
+// rollbackTexts start the explanation of each rollback reason, so the
+// reason can be read back from the alias history (RollbackReasonOf).
+var rollbackTexts = map[string]string{
+	RollbackAlarmRateHigh: "alarm rate above the band",
+	RollbackAlarmRateLow:  "alarm rate below the band",
+}
+
+// RollbackReasonOf returns the reason label of an automatic rollback from
+// its explanation (with or without registry.AutomaticRollbackPrefix):
+// RollbackOther when it names none.
+func RollbackReasonOf(explanation string) string {
+	explanation = strings.TrimPrefix(explanation, registry.AutomaticRollbackPrefix)
+	for label, text := range rollbackTexts {
+		if strings.HasPrefix(explanation, text+": ") {
+			return label
+		}
+	}
+	return RollbackOther
+}
 
 // WatchState is what a watch carries from one check to the next.
 type WatchState struct {
@@ -167,8 +191,8 @@ func (w WatchPolicy) Judge(s *WatchState, band Band, rate AlarmRate) WatchDecisi
 	}
 	if out := rate.To.Sub(*s.OutSince); out >= w.For {
 		d.Rollback = true
-		d.Explanation = fmt.Sprintf("v%d raised %.3g alarms per hour per asset (%d on %d assets from %s to %s), outside the band [%.3g, %.3g] (%s) since %s: %s out of band, the %s allowed",
-			rate.Version, r, rate.Alarms, rate.Assets, rate.From.UTC().Format(time.RFC3339), rate.To.UTC().Format(time.RFC3339),
+		d.Explanation = fmt.Sprintf("%s: v%d raised %.3g alarms per hour per asset (%d on %d assets from %s to %s), outside the band [%.3g, %.3g] (%s) since %s: %s out of band, the %s allowed",
+			rollbackTexts[d.Reason], rate.Version, r, rate.Alarms, rate.Assets, rate.From.UTC().Format(time.RFC3339), rate.To.UTC().Format(time.RFC3339),
 			band.Min, band.Max, band.Source, s.OutSince.UTC().Format(time.RFC3339), out.Round(time.Second), w.For)
 	}
 	return d

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smartmaint/smartmaint/internal/registry"
 )
 
 func TestWatchBand(t *testing.T) {
@@ -69,7 +71,7 @@ func TestWatchJudge(t *testing.T) {
 				if d.Verdict != st.verdict || d.Rollback != st.rollback {
 					t.Fatalf("step %d: %+v, want %s rollback %v", i, d, st.verdict, st.rollback)
 				}
-				if d.Rollback && (d.Reason == "" || !strings.Contains(d.Explanation, "v2 raised") || !strings.Contains(d.Explanation, "outside the band [1, 20] (policy) since 2026-12-01T00:")) {
+				if d.Rollback && (RollbackReasonOf(registry.AutomaticRollbackPrefix+d.Explanation) != d.Reason || !strings.Contains(d.Explanation, "v2 raised") || !strings.Contains(d.Explanation, "outside the band [1, 20] (policy) since 2026-12-01T00:")) {
 					t.Errorf("step %d: explanation %q reason %q", i, d.Explanation, d.Reason)
 				}
 			}
@@ -77,5 +79,17 @@ func TestWatchJudge(t *testing.T) {
 				t.Errorf("checks %d, want %d", s.Checks, len(tc.steps))
 			}
 		})
+	}
+}
+
+func TestRollbackReasonOf(t *testing.T) {
+	for in, want := range map[string]string{
+		registry.AutomaticRollbackPrefix + "alarm rate above the band: v2 raised 9 alarms": RollbackAlarmRateHigh,
+		"alarm rate below the band: v2 raised 0 alarms":                                    RollbackAlarmRateLow,
+		registry.AutomaticRollbackPrefix + "the operator said so":                          RollbackOther,
+	} {
+		if got := RollbackReasonOf(in); got != want {
+			t.Errorf("RollbackReasonOf(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
