@@ -119,7 +119,6 @@ func ModelWatch(ctx workflow.Context, in ModelWatchInput) (*ModelWatchState, err
 // rollBack rolls the watched champion back, then notifies and logs it.
 func rollBack(ctx, actx workflow.Context, s *ModelWatchState, d mlops.WatchDecision) (*ModelWatchState, error) {
 	in := s.Input
-	log := workflow.GetLogger(ctx)
 	var a *activities.Models
 	var ev registry.AliasEvent
 	err := workflow.ExecuteActivity(actx, a.RollbackChampion, activities.RollbackInput{
@@ -138,7 +137,6 @@ func rollBack(ctx, actx workflow.Context, s *ModelWatchState, d mlops.WatchDecis
 		return s, nil
 	}
 	s.Rollback, s.Outcome, s.Reason = &ev, WatchRolledBack, registry.AutomaticRollbackPrefix+d.Explanation
-	log.Warn("champion rolled back automatically", "tenant", in.TenantID, "model", in.Model, "from", ev.From, "to", ev.To, "reason", d.Reason)
 	notifyWatch(ctx, s, "rollback", "major", fmt.Sprintf("%s rolled back from v%d to v%d", in.Model, ev.From, ev.To),
 		fmt.Sprintf("Automatic rollback: %s. v%d is champion again; the alias history records the move.", d.Explanation, ev.To))
 	return s, nil

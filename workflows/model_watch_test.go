@@ -95,7 +95,7 @@ func TestModelWatch(t *testing.T) {
 		reasonParts []string
 	}{
 		{"misbehaving: rolled back after For", &watchRun{alarms: []int{60, 60, 60}}, WatchRolledBack, 2, 1, []string{"/rollback"},
-			[]string{registry.AutomaticRollbackPrefix, "v2 raised 360 alarms per hour per asset", "10m0s out of band"}},
+			[]string{registry.AutomaticRollbackPrefix, "v2 raised 360.0 alarms per hour per asset", "10m0s out of band"}},
 		{"a single bad check is forgiven", &watchRun{alarms: []int{60, 1, 60, 60}}, WatchRolledBack, 4, 1, []string{"/rollback"}, []string{"since"}},
 		{"in band for the whole watch", &watchRun{alarms: []int{1, 0, 1}}, WatchPassed, 12, 0, nil, []string{"stayed within [0, 6]"}},
 		{"another promotion ends the watch", &watchRun{alarms: []int{60}, champion: func(int) int { return 3 }}, WatchSuperseded, 1, 0, nil, []string{"now v3"}},

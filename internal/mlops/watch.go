@@ -191,7 +191,7 @@ func (w WatchPolicy) Judge(s *WatchState, band Band, rate AlarmRate) WatchDecisi
 	}
 	if out := rate.To.Sub(*s.OutSince); out >= w.For {
 		d.Rollback = true
-		d.Explanation = fmt.Sprintf("%s: v%d raised %.3g alarms per hour per asset (%d on %d assets from %s to %s), outside the band [%.3g, %.3g] (%s) since %s: %s out of band, the %s allowed",
+		d.Explanation = fmt.Sprintf("%s: v%d raised %.1f alarms per hour per asset (%d on %d assets from %s to %s), outside the band [%g, %g] (%s) since %s: %s out of band, the %s allowed",
 			rollbackTexts[d.Reason], rate.Version, r, rate.Alarms, rate.Assets, rate.From.UTC().Format(time.RFC3339), rate.To.UTC().Format(time.RFC3339),
 			band.Min, band.Max, band.Source, s.OutSince.UTC().Format(time.RFC3339), out.Round(time.Second), w.For)
 	}
