@@ -3,6 +3,8 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -69,6 +71,24 @@ type RetrainState struct {
 	Watch string `json:"watch,omitempty"`
 }
 
+// changeTrustedPromotion is the GetVersion change id of deciding with
+// mlops.Compare's verdict (labelled holdout, backtest) rather than the
+// calibration improvement alone.
+const changeTrustedPromotion = "trusted-promotion"
+
+// describeVerdict sums up the evidence of a verdict for the outcome's
+// reason.
+func describeVerdict(v mlops.Verdict) string {
+	out := "; evidence: " + strings.Join(v.Basis, ", ")
+	for _, c := range v.Checks[1:] {
+		out += fmt.Sprintf("; %s %.4g against %.4g", c.Measure, c.Challenger, c.Champion)
+	}
+	if v.Note != "" {
+		out += " (" + v.Note + ")"
+	}
+	return out
+}
+
 // changeModelWatch is the GetVersion change id of starting a ModelWatch
 // after a promotion.
 const changeModelWatch = "model-watch"
@@ -105,6 +125,7 @@ func Retrain(ctx workflow.Context, in RetrainInput) (*RetrainState, error) {
 			metrics["champion_score"], metrics["challenger_score"] = e.Champion.Score, e.Challenger.Score
 			metrics["champion_anomaly_rate"], metrics["challenger_anomaly_rate"] = e.Champion.AnomalyRate, e.Challenger.AnomalyRate
 			metrics["improvement"], metrics["holdout_rows"] = e.Improvement, float64(e.HoldoutRows)
+			maps.Copy(metrics, e.Comparison.Metrics())
 		}
 		rec := mlops.Retrain{
 			TenantID: in.TenantID, Name: in.Model, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
@@ -143,6 +164,7 @@ func Retrain(ctx workflow.Context, in RetrainInput) (*RetrainState, error) {
 	var eval activities.EvaluateOutput
 	err = workflow.ExecuteActivity(short, a.EvaluateChallenger, activities.EvaluateInput{
 		TenantID: in.TenantID, Model: in.Model, Champion: trained.Champion, Challenger: trained.Challenger, Checkpoint: trained.Checkpoint,
+		Policy: &s.Policy,
 	}).Get(ctx, &eval)
 	if err != nil {
 		return finish(mlops.OutcomeFailed, "evaluation failed: "+errorText(err))
@@ -151,7 +173,12 @@ func Retrain(ctx workflow.Context, in RetrainInput) (*RetrainState, error) {
 	verdict := fmt.Sprintf("on %d holdout snapshots the challenger v%d flags %.2f%% and the champion v%d %.2f%% (expected %.2f%%): score %.4f against %.4f, improvement %+.4f, margin %.4f",
 		eval.HoldoutRows, trained.Challenger, 100*eval.Challenger.AnomalyRate, trained.Champion, 100*eval.Champion.AnomalyRate,
 		100*eval.Champion.Contamination, eval.Challenger.Score, eval.Champion.Score, eval.Improvement, s.Policy.MinImprovement)
-	if eval.Improvement < s.Policy.MinImprovement || eval.Improvement <= 0 {
+	if workflow.GetVersion(ctx, changeTrustedPromotion, workflow.DefaultVersion, 1) == 1 && eval.Verdict != nil {
+		verdict += describeVerdict(*eval.Verdict)
+		if !eval.Verdict.Promote {
+			return finish(mlops.OutcomeKept, "champion kept: "+verdict+"; failed: "+eval.Verdict.Failed())
+		}
+	} else if eval.Improvement < s.Policy.MinImprovement || eval.Improvement <= 0 {
 		return finish(mlops.OutcomeKept, "champion kept: "+verdict)
 	}
 

@@ -235,3 +235,33 @@ func TestRetrainApproval(t *testing.T) {
 		})
 	}
 }
+
+// TestRetrainFollowsTheVerdict: with a comparison the promotion rule's
+// verdict decides, and its evidence is in the reason and the record.
+func TestRetrainFollowsTheVerdict(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		labels  mlops.Labelled
+		outcome string
+		reason  string
+	}{
+		{"labels agree", mlops.Labelled{Positives: 30, Negatives: 400, Champion: mlops.LabelledScores{PRAUC: 0.5, ROCAUC: 0.8}, Challenger: mlops.LabelledScores{PRAUC: 0.55, ROCAUC: 0.82}},
+			mlops.OutcomePromoted, "evidence: calibration, labels; pr_auc 0.55 against 0.5"},
+		{"worse on the labels", mlops.Labelled{Positives: 30, Negatives: 400, Champion: mlops.LabelledScores{PRAUC: 0.5, ROCAUC: 0.8}, Challenger: mlops.LabelledScores{PRAUC: 0.3, ROCAUC: 0.8}},
+			mlops.OutcomeKept, "failed: pr_auc 0.3 against 0.5"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newRetrainEnv(t)
+			e.eval.Comparison = mlops.Comparison{Improvement: e.eval.Improvement, Labelled: &tc.labels}
+			v := mlops.Compare(e.eval.Comparison, 0.01, 0.02)
+			e.eval.Verdict = &v
+			s := e.run()
+			if s.Outcome != tc.outcome || !strings.Contains(s.Reason, tc.reason) || !strings.Contains(s.Reason, "no backtest") {
+				t.Fatalf("outcome %q: %s", s.Outcome, s.Reason)
+			}
+			if m := e.recorded[0].Metrics; m["challenger_pr_auc"] != tc.labels.Challenger.PRAUC || m["labelled_positives"] != 30 {
+				t.Errorf("recorded metrics %v", m)
+			}
+		})
+	}
+}
