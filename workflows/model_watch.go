@@ -39,7 +39,20 @@ type ModelWatchInput struct {
 	// PromotedAt is when the promotion happened, PromotedBy who made it.
 	PromotedAt time.Time `json:"promoted_at"`
 	PromotedBy string    `json:"promoted_by"`
+	// Resume carries a long watch over to its next run (continue-as-new).
+	Resume *ModelWatchResume `json:"resume,omitempty"`
 }
+
+// ModelWatchResume is what a watch's next run continues from.
+type ModelWatchResume struct {
+	Baseline activities.WatchBaseline `json:"baseline"`
+	Watch    mlops.WatchState         `json:"watch"`
+	From     time.Time                `json:"from"`
+}
+
+// watchChecksPerRun bounds a run's history: after that many checks the
+// watch continues as new.
+var watchChecksPerRun = 1000
 
 // ModelWatchState is where a watch stands and, at the end, its outcome.
 type ModelWatchState struct {
@@ -76,18 +89,29 @@ func ModelWatch(ctx workflow.Context, in ModelWatchInput) (*ModelWatchState, err
 	})
 	log := workflow.GetLogger(ctx)
 	var a *activities.Models
-	if err := workflow.ExecuteActivity(actx, a.StartWatch, activities.WatchBaselineInput{
-		TenantID: in.TenantID, Model: in.Model, Previous: in.Previous, PromotedAt: in.PromotedAt,
-	}).Get(ctx, &s.Baseline); err != nil {
-		return s, fmt.Errorf("start the watch: %w", err)
+	var from time.Time
+	if r := in.Resume; r != nil {
+		s.Baseline, s.Watch, from = r.Baseline, r.Watch, r.From
+		s.Input.Resume = nil
+	} else {
+		if err := workflow.ExecuteActivity(actx, a.StartWatch, activities.WatchBaselineInput{
+			TenantID: in.TenantID, Model: in.Model, Previous: in.Previous, PromotedAt: in.PromotedAt,
+		}).Get(ctx, &s.Baseline); err != nil {
+			return s, fmt.Errorf("start the watch: %w", err)
+		}
+		from = in.PromotedAt
+		if now := workflow.Now(ctx); now.After(from) && now.Sub(from) > s.Baseline.Policy.Every {
+			from = now // a late start judges from now on
+		}
 	}
 	p := s.Baseline.Policy
 	s.Until = in.PromotedAt.Add(p.Duration)
-	from := in.PromotedAt
-	if now := workflow.Now(ctx); now.After(from) && now.Sub(from) > p.Every {
-		from = now // a late start judges from now on
-	}
-	for workflow.Now(ctx).Before(s.Until) {
+	for checks := 0; workflow.Now(ctx).Before(s.Until); checks++ {
+		if checks == watchChecksPerRun {
+			next := s.Input
+			next.Resume = &ModelWatchResume{Baseline: s.Baseline, Watch: s.Watch, From: from}
+			return s, workflow.NewContinueAsNewError(ctx, ModelWatch, next)
+		}
 		if err := workflow.Sleep(ctx, min(p.Every, s.Until.Sub(workflow.Now(ctx)))); err != nil {
 			return s, err
 		}

@@ -2,13 +2,17 @@ package workflows
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/smartmaint/smartmaint/activities"
 	"github.com/smartmaint/smartmaint/internal/mlops"
@@ -29,8 +33,29 @@ type watchRun struct {
 	notified  []activities.NotifyInput
 }
 
+func (w *watchRun) input(now time.Time) ModelWatchInput {
+	return ModelWatchInput{TenantID: "plant-9", Model: "iforest-press", Version: 2, Previous: 1, PromotedAt: now, PromotedBy: "ops"}
+}
+
 func (w *watchRun) run(t *testing.T) *ModelWatchState {
 	t.Helper()
+	e := w.env()
+	e.ExecuteWorkflow(ModelWatch, w.input(e.Now()))
+	if !e.IsWorkflowCompleted() {
+		t.Fatal("watch did not complete")
+	}
+	if err := e.GetWorkflowError(); err != nil {
+		t.Fatalf("watch error: %v", err)
+	}
+	var s ModelWatchState
+	if err := e.GetWorkflowResult(&s); err != nil {
+		t.Fatal(err)
+	}
+	return &s
+}
+
+// env is a test environment with the watch's fake activities.
+func (w *watchRun) env() *testsuite.TestWorkflowEnvironment {
 	e := newTestEnv()
 	e.RegisterWorkflow(ModelWatch)
 	var a *activities.Models
@@ -68,18 +93,7 @@ func (w *watchRun) run(t *testing.T) *ModelWatchState {
 		w.notified = append(w.notified, in)
 		return activities.NotifyResult{Key: in.Key}, nil
 	})
-	e.ExecuteWorkflow(ModelWatch, ModelWatchInput{TenantID: "plant-9", Model: "iforest-press", Version: 2, Previous: 1, PromotedAt: e.Now(), PromotedBy: "ops"})
-	if !e.IsWorkflowCompleted() {
-		t.Fatal("watch did not complete")
-	}
-	if err := e.GetWorkflowError(); err != nil {
-		t.Fatalf("watch error: %v", err)
-	}
-	var s ModelWatchState
-	if err := e.GetWorkflowResult(&s); err != nil {
-		t.Fatal(err)
-	}
-	return &s
+	return e
 }
 
 func TestModelWatch(t *testing.T) {
@@ -129,5 +143,37 @@ func TestModelWatch(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestModelWatchContinuesAsNew: a long watch carries its baseline, its
+// out-of-band spell and its position over to the next run.
+func TestModelWatchContinuesAsNew(t *testing.T) {
+	defer func(n int) { watchChecksPerRun = n }(watchChecksPerRun)
+	watchChecksPerRun = 2
+	w := &watchRun{alarms: []int{1, 60}}
+	e := w.env()
+	e.ExecuteWorkflow(ModelWatch, w.input(e.Now()))
+	var cont *workflow.ContinueAsNewError
+	if err := e.GetWorkflowError(); !errors.As(err, &cont) {
+		t.Fatalf("after 2 checks: %v, want continue-as-new", err)
+	}
+	var next ModelWatchInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(cont.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	r := next.Resume
+	if r == nil || r.Watch.Checks != 2 || r.Watch.OutSince == nil || r.Baseline.Band.Max != 6 || !r.From.After(next.PromotedAt) || next.Version != 2 {
+		t.Fatalf("next run %+v resume %+v", next, r)
+	}
+	// The next run goes on from there: one more bad check is the spell's
+	// 10 minutes, and it rolls back without reading the policy again.
+	w2 := &watchRun{alarms: []int{60}}
+	e2 := w2.env()
+	e2.SetStartTime(r.From)
+	e2.ExecuteWorkflow(ModelWatch, next)
+	var s ModelWatchState
+	if err := e2.GetWorkflowResult(&s); err != nil || s.Outcome != WatchRolledBack || w2.checks != 1 {
+		t.Fatalf("resumed run: %s after %d checks, %v", s.Outcome, w2.checks, err)
 	}
 }
