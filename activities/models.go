@@ -363,20 +363,32 @@ type EvaluateInput struct {
 	Champion   int
 	Challenger int
 	Checkpoint artifact.Ref
+	// Policy gives the margin, the tolerance and the backtest's days; nil
+	// reads the model's policy.
+	Policy *mlops.Policy `json:",omitempty"`
 }
 
 // EvaluateOutput is both versions' evaluation; Improvement is the
-// challenger's score minus the champion's.
+// challenger's score minus the champion's. Comparison holds every other
+// measure taken (labelled holdout, backtest) and Verdict the promotion
+// rule's answer (mlops.Compare); both are empty in histories recorded
+// before they existed.
 type EvaluateOutput struct {
 	HoldoutRows int
 	Champion    mlops.Evaluation
 	Challenger  mlops.Evaluation
 	Improvement float64
+	Comparison  mlops.Comparison `json:",omitzero"`
+	Verdict     *mlops.Verdict   `json:",omitempty"`
 }
 
-// EvaluateChallenger scores the champion and the challenger on the holdout: the
-// newest snapshots of the checkpoint, which the challenger was not trained
-// on (see mlops.Evaluate for the criterion).
+// EvaluateChallenger compares the challenger with the champion: on the
+// checkpoint's holdout, which the challenger was not trained on (the
+// calibration criterion, mlops.Evaluate); where confirmed faults exist in
+// the window, on the labelled holdout (PR AUC, ROC AUC); and on a backtest
+// of the policy's last days of stored readings (alarms, false alarms,
+// lead times). mlops.Compare gives the verdict, and every figure is added
+// to the challenger version's metrics.
 func (a *Models) EvaluateChallenger(ctx context.Context, in EvaluateInput) (EvaluateOutput, error) {
 	snap, err := mlops.LoadCheckpoint(ctx, a.Registry.Artifacts(), in.Checkpoint)
 	if err != nil {
@@ -384,11 +396,13 @@ func (a *Models) EvaluateChallenger(ctx context.Context, in EvaluateInput) (Eval
 	}
 	_, holdout := snap.Split(a.holdout())
 	var models [2]modelfile.Model
+	var versions [2]registry.Version
 	for i, version := range []int{in.Champion, in.Challenger} {
 		v, err := a.Registry.Version(ctx, in.TenantID, in.Model, version)
 		if err != nil {
 			return EvaluateOutput{}, err
 		}
+		versions[i] = v
 		if models[i], err = a.load(ctx, v); err != nil {
 			return EvaluateOutput{}, err
 		}
@@ -402,6 +416,9 @@ func (a *Models) EvaluateChallenger(ctx context.Context, in EvaluateInput) (Eval
 	c := mlops.Contamination(models[0])
 	out := EvaluateOutput{HoldoutRows: len(holdout), Champion: mlops.Evaluate(models[0], holdout, c), Challenger: mlops.Evaluate(models[1], holdout, c)}
 	out.Improvement = out.Challenger.Score - out.Champion.Score
+	if err := a.compare(ctx, in, snap, holdout, versions, models, &out); err != nil {
+		return EvaluateOutput{}, err
+	}
 	return out, nil
 }
 

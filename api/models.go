@@ -154,7 +154,42 @@ func (h *Models) promote(w http.ResponseWriter, r *http.Request) {
 		writeRegistryError(w, r, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, ev)
+	WriteJSON(w, http.StatusOK, promotionView{AliasEvent: ev, Watch: h.watch(r, ev)})
+}
+
+// promotionView is the answer to a promotion: the recorded move and the
+// ModelWatch started for it, if any.
+type promotionView struct {
+	registry.AliasEvent
+	Watch string `json:"watch,omitempty"`
+}
+
+// watch starts the ModelWatch of a champion promotion that replaced
+// another version, unless the model's policy switches the watch off; a
+// running watch of the model gives way. It returns the watch's workflow
+// id, empty when none was started (the promotion stands either way).
+func (h *Models) watch(r *http.Request, ev registry.AliasEvent) string {
+	if h.Temporal == nil || h.MLOps == nil || ev.Alias != registry.Champion || ev.From == 0 {
+		return ""
+	}
+	ctx, tenant := r.Context(), Tenant(r)
+	policy, err := h.MLOps.Policy(ctx, tenant, ev.Name, h.Defaults)
+	if err != nil || policy.Watch.Disabled {
+		return ""
+	}
+	id := workflows.ModelWatchWorkflowID(tenant, ev.Name)
+	_, err = h.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                h.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+	}, workflows.ModelWatch, workflows.ModelWatchInput{
+		TenantID: tenant, Model: ev.Name, Version: ev.To, Previous: ev.From, PromotedAt: ev.At, PromotedBy: ev.Actor,
+	})
+	if err != nil {
+		return ""
+	}
+	return id
 }
 
 // writeRegistryError answers a registry error: unknown model or version
@@ -299,11 +334,25 @@ func (h *Models) approve(w http.ResponseWriter, r *http.Request) {
 // policyView is a policy as the API shows it, durations as text.
 type policyView struct {
 	mlops.Policy
-	ApprovalTimeout string `json:"approval_timeout"`
+	ApprovalTimeout string    `json:"approval_timeout"`
+	Watch           watchView `json:"watch"`
+}
+
+// watchView is the watch policy with readable durations.
+type watchView struct {
+	Enabled  bool        `json:"enabled"`
+	Band     *[2]float64 `json:"band"`
+	Ratio    float64     `json:"ratio"`
+	For      string      `json:"for"`
+	Duration string      `json:"duration"`
+	Every    string      `json:"every"`
 }
 
 func viewPolicy(p mlops.Policy) policyView {
-	return policyView{Policy: p, ApprovalTimeout: p.ApprovalTimeout.String()}
+	w := p.Watch.OrDefaults()
+	return policyView{Policy: p, ApprovalTimeout: p.ApprovalTimeout.String(), Watch: watchView{
+		Enabled: !w.Disabled, Band: w.Band, Ratio: w.Ratio, For: w.For.String(), Duration: w.Duration.String(), Every: w.Every.String(),
+	}}
 }
 
 // drift handles GET /api/v1/models/{name}/drift?limit=20: the latest
@@ -355,11 +404,56 @@ type modelPolicyBody struct {
 	PSIThreshold    *float64 `json:"psi_threshold"`
 	KSPValue        *float64 `json:"ks_pvalue"`
 	MinFeatures     *int     `json:"min_features"`
+	// Trusted promotion: the evaluation's backtest and tolerance, and the
+	// watch of a promoted champion.
+	BacktestDays  *int        `json:"backtest_days"`
+	Tolerance     *float64    `json:"tolerance"`
+	WatchBand     *[2]float64 `json:"watch_band"`
+	WatchRatio    *float64    `json:"watch_ratio"`
+	WatchFor      string      `json:"watch_for"`
+	WatchDuration string      `json:"watch_duration"`
+	WatchEvery    string      `json:"watch_every"`
+	Watch         *bool       `json:"watch"`
+}
+
+// durationParam parses an optional duration field within [lo, hi].
+func durationParam(p *[]ParamError, name, s string, lo, hi time.Duration) *time.Duration {
+	if s == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < lo || d > hi {
+		*p = append(*p, ParamError{name, fmt.Sprintf("must be a duration from %s to %s", lo, hi)})
+		return nil
+	}
+	return &d
+}
+
+func (b modelPolicyBody) promotion(p *[]ParamError) mlops.PromotionOverride {
+	o := mlops.PromotionOverride{BacktestDays: b.BacktestDays, Tolerance: b.Tolerance, WatchBand: b.WatchBand, WatchRatio: b.WatchRatio,
+		WatchDisabled: b.Watch != nil && !*b.Watch}
+	if v := b.BacktestDays; v != nil && (*v < 0 || *v > 90) {
+		*p = append(*p, ParamError{"backtest_days", "must be from 0 (no backtest) to 90"})
+	}
+	if v := b.Tolerance; v != nil && (*v < 0 || *v > 1) {
+		*p = append(*p, ParamError{"tolerance", "must be from 0 to 1"})
+	}
+	if v := b.WatchBand; v != nil && (v[0] < 0 || v[1] <= 0 || v[0] > v[1]) {
+		*p = append(*p, ParamError{"watch_band", "must be [min, max] alarms per hour per asset with 0 ≤ min ≤ max and max > 0"})
+	}
+	if v := b.WatchRatio; v != nil && *v < 1 {
+		*p = append(*p, ParamError{"watch_ratio", "must be at least 1"})
+	}
+	o.WatchFor = durationParam(p, "watch_for", b.WatchFor, time.Second, 7*24*time.Hour)
+	o.WatchDuration = durationParam(p, "watch_duration", b.WatchDuration, time.Second, 30*24*time.Hour)
+	o.WatchEvery = durationParam(p, "watch_every", b.WatchEvery, time.Second, 24*time.Hour)
+	return o
 }
 
 func (b modelPolicyBody) override() (mlops.PolicyOverride, []ParamError) {
 	o := mlops.PolicyOverride{RequireApproval: b.RequireApproval, MinImprovement: b.MinImprovement, PSIThreshold: b.PSIThreshold, KSPValue: b.KSPValue, MinFeatures: b.MinFeatures}
 	var p []ParamError
+	o.Promotion = b.promotion(&p)
 	if b.ApprovalTimeout != "" {
 		d, err := time.ParseDuration(b.ApprovalTimeout)
 		if err != nil || d < time.Minute || d > 30*24*time.Hour {

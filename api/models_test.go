@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -254,6 +255,14 @@ func TestModelDriftAndPolicy(t *testing.T) {
 		drift["min_features"] != 3.0 || drift["ks_pvalue"] != 0.01 || !strings.Contains(body["updated_by"].(string), "ml-ops") {
 		t.Fatalf("PUT policy: %d %v", code, body)
 	}
+	// The promotion settings: a watch band and short intervals.
+	code, body, _ = s.do(t, "ml-ops", "PUT", "/api/v1/models/iforest-mill/policy", "application/json",
+		`{"require_approval":true,"approval_timeout":"2h","backtest_days":7,"tolerance":0.05,"watch_band":[0,2],"watch_for":"10s","watch_every":"2s","watch_duration":"5m"}`)
+	watch, _ := body["watch"].(map[string]any)
+	if code != 200 || body["backtest_days"] != 7.0 || body["tolerance"] != 0.05 || watch["enabled"] != true || watch["for"] != "10s" ||
+		watch["every"] != "2s" || watch["duration"] != "5m0s" || watch["ratio"] != 3.0 || fmt.Sprint(watch["band"]) != "[0 2]" {
+		t.Fatalf("PUT promotion policy: %d %v", code, body)
+	}
 	if code, body, _ = s.do(t, "reader", "GET", "/api/v1/models/iforest-mill/drift", "", ""); body["policy"].(map[string]any)["require_approval"] != true {
 		t.Errorf("policy after PUT: %d %v", code, body)
 	}
@@ -272,6 +281,8 @@ func TestModelDriftAndPolicy(t *testing.T) {
 		{"policy unknown model", "ml-ops", "PUT", "/api/v1/models/nope/policy", `{}`, 404, "not_found", 0},
 		{"policy bad values", "ml-ops", "PUT", "/api/v1/models/iforest-mill/policy",
 			`{"approval_timeout":"soon","min_improvement":-1,"psi_threshold":0,"ks_pvalue":1,"min_features":0}`, 422, "invalid_policy", 5},
+		{"policy bad promotion values", "ml-ops", "PUT", "/api/v1/models/iforest-mill/policy",
+			`{"backtest_days":91,"tolerance":2,"watch_band":[3,1],"watch_ratio":0.5,"watch_for":"0s","watch_duration":"1y","watch_every":"48h"}`, 422, "invalid_policy", 7},
 		{"policy unknown field", "ml-ops", "PUT", "/api/v1/models/iforest-mill/policy", `{"margin":1}`, 400, "malformed_body", 0},
 		{"retrain unknown model", "ml-ops", "POST", "/api/v1/models/nope/retrain", "", 404, "not_found", 0},
 		{"retrain without champion", "ml-ops", "POST", "/api/v1/models/iforest-fan/retrain", "", 409, "no_champion", 0},

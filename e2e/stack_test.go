@@ -122,33 +122,43 @@ func (s *stack) key(name, tenant string, scopes ...apikey.Scope) {
 // call sends a JSON request as the named key and decodes the answer.
 func (s *stack) call(key, method, path string, body any) (int, map[string]any) {
 	s.t.Helper()
+	code, out, err := s.callQuietly(key, method, path, body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return code, out
+}
+
+// callQuietly is call returning its errors, for goroutines other than the
+// test's.
+func (s *stack) callQuietly(key, method, path string, body any) (int, map[string]any, error) {
 	var r io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
 		if err != nil {
-			s.t.Fatal(err)
+			return 0, nil, err
 		}
 		r = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequest(method, s.baseURL+path, r)
 	if err != nil {
-		s.t.Fatal(err)
+		return 0, nil, err
 	}
 	req.Header.Set("X-API-Key", s.keys[key])
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		s.t.Fatal(err)
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	var out map[string]any
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out); err != nil {
-			s.t.Fatalf("%s %s: not JSON: %s", method, path, raw)
+			return resp.StatusCode, nil, fmt.Errorf("%s %s: not JSON: %s", method, path, raw)
 		}
 	}
-	return resp.StatusCode, out
+	return resp.StatusCode, out, nil
 }
 
 // must is call that fails the test unless the status is want.

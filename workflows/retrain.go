@@ -3,6 +3,8 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -65,7 +67,31 @@ type RetrainState struct {
 	Reason  string `json:"reason,omitempty"`
 	// Notifications lists what was sent.
 	Notifications []activities.NotifyResult `json:"notifications,omitempty"`
+	// Watch is the ModelWatch started after a promotion.
+	Watch string `json:"watch,omitempty"`
 }
+
+// changeTrustedPromotion is the GetVersion change id of deciding with
+// mlops.Compare's verdict (labelled holdout, backtest) rather than the
+// calibration improvement alone.
+const changeTrustedPromotion = "trusted-promotion"
+
+// describeVerdict sums up the evidence of a verdict for the outcome's
+// reason.
+func describeVerdict(v mlops.Verdict) string {
+	out := "; evidence: " + strings.Join(v.Basis, ", ")
+	for _, c := range v.Checks[1:] {
+		out += fmt.Sprintf("; %s %.4g against %.4g", c.Measure, c.Challenger, c.Champion)
+	}
+	if v.Note != "" {
+		out += " (" + v.Note + ")"
+	}
+	return out
+}
+
+// changeModelWatch is the GetVersion change id of starting a ModelWatch
+// after a promotion.
+const changeModelWatch = "model-watch"
 
 // Retrain trains a challenger for a model on recent readings, evaluates it
 // against the champion on a holdout, and promotes it only when it is
@@ -99,6 +125,7 @@ func Retrain(ctx workflow.Context, in RetrainInput) (*RetrainState, error) {
 			metrics["champion_score"], metrics["challenger_score"] = e.Champion.Score, e.Challenger.Score
 			metrics["champion_anomaly_rate"], metrics["challenger_anomaly_rate"] = e.Champion.AnomalyRate, e.Challenger.AnomalyRate
 			metrics["improvement"], metrics["holdout_rows"] = e.Improvement, float64(e.HoldoutRows)
+			maps.Copy(metrics, e.Comparison.Metrics())
 		}
 		rec := mlops.Retrain{
 			TenantID: in.TenantID, Name: in.Model, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
@@ -137,6 +164,7 @@ func Retrain(ctx workflow.Context, in RetrainInput) (*RetrainState, error) {
 	var eval activities.EvaluateOutput
 	err = workflow.ExecuteActivity(short, a.EvaluateChallenger, activities.EvaluateInput{
 		TenantID: in.TenantID, Model: in.Model, Champion: trained.Champion, Challenger: trained.Challenger, Checkpoint: trained.Checkpoint,
+		Policy: &s.Policy,
 	}).Get(ctx, &eval)
 	if err != nil {
 		return finish(mlops.OutcomeFailed, "evaluation failed: "+errorText(err))
@@ -145,7 +173,12 @@ func Retrain(ctx workflow.Context, in RetrainInput) (*RetrainState, error) {
 	verdict := fmt.Sprintf("on %d holdout snapshots the challenger v%d flags %.2f%% and the champion v%d %.2f%% (expected %.2f%%): score %.4f against %.4f, improvement %+.4f, margin %.4f",
 		eval.HoldoutRows, trained.Challenger, 100*eval.Challenger.AnomalyRate, trained.Champion, 100*eval.Champion.AnomalyRate,
 		100*eval.Champion.Contamination, eval.Challenger.Score, eval.Champion.Score, eval.Improvement, s.Policy.MinImprovement)
-	if eval.Improvement < s.Policy.MinImprovement || eval.Improvement <= 0 {
+	if workflow.GetVersion(ctx, changeTrustedPromotion, workflow.DefaultVersion, 1) == 1 && eval.Verdict != nil {
+		verdict += describeVerdict(*eval.Verdict)
+		if !eval.Verdict.Promote {
+			return finish(mlops.OutcomeKept, "champion kept: "+verdict+"; failed: "+eval.Verdict.Failed())
+		}
+	} else if eval.Improvement < s.Policy.MinImprovement || eval.Improvement <= 0 {
 		return finish(mlops.OutcomeKept, "champion kept: "+verdict)
 	}
 
@@ -179,6 +212,16 @@ func Retrain(ctx workflow.Context, in RetrainInput) (*RetrainState, error) {
 	}).Get(ctx, nil); err != nil {
 		return finish(mlops.OutcomeFailed, "promotion failed: "+errorText(err))
 	}
+	if workflow.GetVersion(ctx, changeModelWatch, workflow.DefaultVersion, 1) == 1 && !s.Policy.Watch.Disabled {
+		id, err := startModelWatch(ctx, ModelWatchInput{
+			TenantID: in.TenantID, Model: in.Model, Version: trained.Challenger, Previous: trained.Champion,
+			PromotedAt: workflow.Now(ctx), PromotedBy: actor,
+		})
+		if err != nil {
+			workflow.GetLogger(ctx).Error("start the watch of the promotion", "model", in.Model, "error", err)
+		}
+		s.Watch = id
+	}
 	return finish(mlops.OutcomePromoted, fmt.Sprintf("challenger v%d promoted to champion: %s", trained.Challenger, verdict))
 }
 
@@ -189,21 +232,28 @@ const RetrainActor = activities.RetrainCreator
 // channels; a failure is kept in the state, never fails the workflow.
 func notifyRetrain(ctx workflow.Context, s *RetrainState, event, severity, subject, text string) {
 	info := workflow.GetInfo(ctx)
+	key := info.WorkflowExecution.ID + "/" + info.WorkflowExecution.RunID + "/" + event
+	s.Notifications = append(s.Notifications, notifyTenant(ctx, s.Input.TenantID, key, severity, subject, text))
+}
+
+// notifyTenant sends a message to the tenant's channels with the
+// idempotency key; a failure is logged and returned as a result without
+// channels, never failing the workflow.
+func notifyTenant(ctx workflow.Context, tenant, key, severity, subject, text string) activities.NotifyResult {
 	nctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy:         retryBriefly(),
 	})
 	var n *activities.Notifications
 	var res activities.NotifyResult
-	key := info.WorkflowExecution.ID + "/" + info.WorkflowExecution.RunID + "/" + event
 	err := workflow.ExecuteActivity(nctx, n.Notify, activities.NotifyInput{
-		TenantID: s.Input.TenantID, Key: key, Severity: severity, Subject: subject, Text: text,
+		TenantID: tenant, Key: key, Severity: severity, Subject: subject, Text: text,
 	}).Get(ctx, &res)
 	if err != nil {
 		res = activities.NotifyResult{Key: key}
-		workflow.GetLogger(ctx).Warn("retraining notification not sent", "key", key, "error", err)
+		workflow.GetLogger(ctx).Warn("notification not sent", "key", key, "error", err)
 	}
-	s.Notifications = append(s.Notifications, res)
+	return res
 }
 
 // seedOf derives the forest's seed from the run id (FNV-1a), so every

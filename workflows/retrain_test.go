@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/smartmaint/smartmaint/activities"
 	"github.com/smartmaint/smartmaint/internal/mlops"
@@ -31,6 +32,7 @@ type retrainEnv struct {
 	trainSeeds []uint64
 	eval       activities.EvaluateOutput
 	promoted   []activities.PromoteInput
+	watches    []ModelWatchInput
 	recorded   []mlops.Retrain
 	notified   []activities.NotifyInput
 }
@@ -46,6 +48,13 @@ func newRetrainEnv(t *testing.T) *retrainEnv {
 	}
 	e.eval.Improvement = e.eval.Challenger.Score - e.eval.Champion.Score
 	e.RegisterWorkflow(Retrain)
+	e.RegisterWorkflow(ModelWatch)
+	e.OnWorkflow(ModelWatch, mock.Anything, mock.Anything).Return(func(_ workflow.Context, in ModelWatchInput) (*ModelWatchState, error) {
+		e.mu.Lock()
+		e.watches = append(e.watches, in)
+		e.mu.Unlock()
+		return &ModelWatchState{Input: in, Outcome: WatchPassed}, nil
+	})
 	var a *activities.Models
 	var n *activities.Notifications
 	e.RegisterActivity(a)
@@ -116,6 +125,9 @@ func TestRetrainPromotesBetterChallenger(t *testing.T) {
 	s := e.run()
 	if s.Outcome != mlops.OutcomePromoted || len(e.promoted) != 1 || e.promoted[0].Version != 2 {
 		t.Fatalf("outcome %q, promoted %+v", s.Outcome, e.promoted)
+	}
+	if s.Watch != ModelWatchWorkflowID("acme", "iforest-milling-machine") || len(e.watches) != 1 || e.watches[0].Version != 2 || e.watches[0].Previous != 1 {
+		t.Errorf("watch %q started %+v, want one of v2 over v1", s.Watch, e.watches)
 	}
 	if !strings.Contains(s.Reason, "challenger v2 promoted") || !strings.Contains(e.promoted[0].Reason, "improvement +0.2880") {
 		t.Errorf("reason %q / promotion reason %q", s.Reason, e.promoted[0].Reason)
@@ -219,6 +231,36 @@ func TestRetrainApproval(t *testing.T) {
 			}
 			if len(e.notified) != 2 || !strings.HasSuffix(e.notified[0].Key, "/approval") {
 				t.Errorf("notifications %+v: want the approval request, then the outcome", e.notified)
+			}
+		})
+	}
+}
+
+// TestRetrainFollowsTheVerdict: with a comparison the promotion rule's
+// verdict decides, and its evidence is in the reason and the record.
+func TestRetrainFollowsTheVerdict(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		labels  mlops.Labelled
+		outcome string
+		reason  string
+	}{
+		{"labels agree", mlops.Labelled{Positives: 30, Negatives: 400, Champion: mlops.LabelledScores{PRAUC: 0.5, ROCAUC: 0.8}, Challenger: mlops.LabelledScores{PRAUC: 0.55, ROCAUC: 0.82}},
+			mlops.OutcomePromoted, "evidence: calibration, labels; pr_auc 0.55 against 0.5"},
+		{"worse on the labels", mlops.Labelled{Positives: 30, Negatives: 400, Champion: mlops.LabelledScores{PRAUC: 0.5, ROCAUC: 0.8}, Challenger: mlops.LabelledScores{PRAUC: 0.3, ROCAUC: 0.8}},
+			mlops.OutcomeKept, "failed: pr_auc 0.3 against 0.5"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newRetrainEnv(t)
+			e.eval.Comparison = mlops.Comparison{Improvement: e.eval.Improvement, Labelled: &tc.labels}
+			v := mlops.Compare(e.eval.Comparison, 0.01, 0.02)
+			e.eval.Verdict = &v
+			s := e.run()
+			if s.Outcome != tc.outcome || !strings.Contains(s.Reason, tc.reason) || !strings.Contains(s.Reason, "no backtest") {
+				t.Fatalf("outcome %q: %s", s.Outcome, s.Reason)
+			}
+			if m := e.recorded[0].Metrics; m["challenger_pr_auc"] != tc.labels.Challenger.PRAUC || m["labelled_positives"] != 30 {
+				t.Errorf("recorded metrics %v", m)
 			}
 		})
 	}

@@ -74,7 +74,8 @@ func newMLOpsStore(db *store.DB) *mlops.Store { return &mlops.Store{DB: db} }
 func defaultPolicy(cfg config.Config) mlops.Policy {
 	d := mlops.DefaultDriftPolicy()
 	d.PSIThreshold, d.KSPValue, d.MinFeatures, d.MinSamples = cfg.DriftPSIThreshold, cfg.DriftKSPValue, cfg.DriftMinFeatures, cfg.DriftMinSamples
-	return mlops.Policy{Drift: d, MinImprovement: cfg.RetrainMinImprovement, ApprovalTimeout: cfg.RetrainApprovalTimeout}
+	return mlops.Policy{Drift: d, MinImprovement: cfg.RetrainMinImprovement, ApprovalTimeout: cfg.RetrainApprovalTimeout,
+		BacktestDays: mlops.DefaultBacktestDays, Tolerance: mlops.DefaultTolerance, Watch: mlops.DefaultWatchPolicy()}
 }
 
 // newModelLoader keeps the champion models of every kind in memory from

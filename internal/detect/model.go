@@ -317,7 +317,7 @@ func anomalyScore(m *registry.Loaded[modelfile.Model], threshold float64, a *ass
 		Anomalous: true,
 		Score:     0.5 + 0.5*math.Min(1, over),
 		Severity:  thirds(over),
-		Reason: fmt.Sprintf("%s v%d scores the asset's snapshot %.3f, at or above its threshold %.3f (%s)",
+		Reason: fmt.Sprintf("%s v%d "+snapshotScores+" %.3f, at or above its threshold %.3f (%s)",
 			m.Version.Name, m.Version.Version, score, threshold, describe(m.Model.Meta.FeatureNames, a.values, a.constant)),
 	}
 }
@@ -448,6 +448,20 @@ func bearingHealth(m *registry.Loaded[modelfile.Model], b *binding.Binding, a *a
 		Severity:  sev,
 		Reason: fmt.Sprintf("%s model=%s version=%d health=%.4g threshold=%.4g streak=%d",
 			modelkind.BearingHealth, m.Version.Name, m.Version.Version, h, threshold, a.streak),
+	}
+}
+
+// snapshotScores follows the model and version in an anomaly model's
+// reason.
+const snapshotScores = "scores the asset's snapshot"
+
+// ReasonMarks returns the substrings of which one appears in the reason of
+// every finding version of the model name raised, whatever its kind: what
+// attributes a stored anomaly to a model version.
+func ReasonMarks(name string, version int) []string {
+	return []string{
+		fmt.Sprintf("%s v%d %s ", name, version, snapshotScores),
+		fmt.Sprintf(" model=%s version=%d ", name, version),
 	}
 }
 

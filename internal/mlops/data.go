@@ -94,6 +94,17 @@ type Snapshots struct {
 // rejected or found false positives do not count: their readings are normal
 // until someone says otherwise.
 func LoadSnapshots(ctx context.Context, db *store.DB, tenant, assetType string, names []string, from, to time.Time, bucket time.Duration, limit int) (*Snapshots, error) {
+	return loadSnapshots(ctx, db, tenant, assetType, names, from, to, bucket, limit, false)
+}
+
+// LoadFaultSnapshots is LoadSnapshots keeping only the snapshots it leaves
+// out: those taken while the asset had a confirmed fault. They are the
+// positives of the labelled evaluation, never trained on.
+func LoadFaultSnapshots(ctx context.Context, db *store.DB, tenant, assetType string, names []string, from, to time.Time, bucket time.Duration, limit int) (*Snapshots, error) {
+	return loadSnapshots(ctx, db, tenant, assetType, names, from, to, bucket, limit, true)
+}
+
+func loadSnapshots(ctx context.Context, db *store.DB, tenant, assetType string, names []string, from, to time.Time, bucket time.Duration, limit int, faults bool) (*Snapshots, error) {
 	sensors := SensorFeatures(names)
 	if len(sensors) == 0 {
 		return nil, fmt.Errorf("mlops: model features %v name no sensor", names)
@@ -110,6 +121,10 @@ func LoadSnapshots(ctx context.Context, db *store.DB, tenant, assetType string, 
 			return nil, fmt.Errorf("mlops: asset metadata: %w", err)
 		}
 	}
+	exists := "NOT EXISTS"
+	if faults {
+		exists = "EXISTS"
+	}
 	rows, err := db.Pool.Query(ctx, `
 		SELECT asset_id, t, ids, vals FROM (
 			SELECT s.asset_id, date_bin($6, r.ts, timestamptz '2000-01-01 00:00:00+00') AS t,
@@ -120,7 +135,7 @@ func LoadSnapshots(ctx context.Context, db *store.DB, tenant, assetType string, 
 			JOIN readings r ON r.sensor_key = s.key
 			WHERE s.tenant_id = $1 AND a.type = $2 AND s.id = ANY($3) AND r.ts >= $4 AND r.ts < $5
 			GROUP BY 1, 2) x
-		WHERE n = $7 AND NOT EXISTS (
+		WHERE n = $7 AND `+exists+` (
 			SELECT 1 FROM incidents i
 			WHERE i.tenant_id = $1 AND i.asset_id = x.asset_id
 			  AND `+incident.RealFaultSQL("i.")+`
@@ -187,4 +202,34 @@ func (s *Snapshots) Split(holdout float64) (train, test [][]float64) {
 		train, test = test[:1], test[1:]
 	}
 	return train, test
+}
+
+// ConfirmedFaults returns, per asset of assetType, when each incident that
+// turned out a real fault (incident.RealFaultSQL) opened in [from, to),
+// oldest first; with the type's assets, those without faults included.
+func ConfirmedFaults(ctx context.Context, db *store.DB, tenant, assetType string, from, to time.Time) (map[string][]time.Time, error) {
+	rows, err := db.Pool.Query(ctx, `
+		SELECT a.id, i.opened_at FROM assets a
+		LEFT JOIN incidents i ON i.tenant_id = a.tenant_id AND i.asset_id = a.id
+		  AND `+incident.RealFaultSQL("i.")+` AND i.opened_at >= $3 AND i.opened_at < $4
+		WHERE a.tenant_id = $1 AND a.type = $2
+		ORDER BY a.id, i.opened_at`, tenant, assetType, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("mlops: confirmed faults: %w", err)
+	}
+	out := map[string][]time.Time{}
+	var id string
+	var at *time.Time
+	if _, err := pgx.ForEachRow(rows, []any{&id, &at}, func() error {
+		if _, ok := out[id]; !ok {
+			out[id] = nil
+		}
+		if at != nil {
+			out[id] = append(out[id], *at)
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("mlops: confirmed faults: %w", err)
+	}
+	return out, nil
 }

@@ -150,6 +150,17 @@ func TestBootstrapAndRecords(t *testing.T) {
 	if err != nil || !p.Overridden || !p.RequireApproval || p.ApprovalTimeout != timeout || p.Drift.PSIThreshold != 0.3 || p.Drift.KSPValue != 0.01 || p.MinImprovement != 0.01 {
 		t.Errorf("policy %+v %v", p, err)
 	}
+	// The promotion settings round-trip; unset ones keep the defaults.
+	days, every := 7, time.Second
+	promo := mlops.PromotionOverride{BacktestDays: &days, WatchBand: &[2]float64{0, 2}, WatchEvery: &every}
+	if err := r.st.SetPolicy(ctx, "acme", v.Name, mlops.PolicyOverride{Promotion: promo}, "ana"); err != nil {
+		t.Fatal(err)
+	}
+	def.Watch, def.Tolerance = mlops.DefaultWatchPolicy(), 0.02
+	p, err = r.st.Policy(ctx, "acme", v.Name, def)
+	if err != nil || p.BacktestDays != 7 || p.Tolerance != 0.02 || p.Watch.Band == nil || p.Watch.Band[1] != 2 || p.Watch.Every != time.Second || p.Watch.For != 30*time.Minute {
+		t.Errorf("promotion policy %+v %v", p, err)
+	}
 	if err := r.st.SetPolicy(ctx, "acme", "no-such-model", mlops.PolicyOverride{}, "ana"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("policy of an unknown model: %v", err)
 	}

@@ -276,6 +276,14 @@ type Policy struct {
 	// without an answer within ApprovalTimeout the champion stays.
 	RequireApproval bool          `json:"require_approval"`
 	ApprovalTimeout time.Duration `json:"approval_timeout"`
+	// BacktestDays is how many days of stored readings before the
+	// retraining the challenger and the champion are replayed on;
+	// Tolerance how much worse than the champion the challenger may be on
+	// each measure of the evaluation (see Compare).
+	BacktestDays int     `json:"backtest_days"`
+	Tolerance    float64 `json:"tolerance"`
+	// Watch is how a promoted champion is watched.
+	Watch WatchPolicy `json:"watch"`
 	// Overridden is true when the model has its own policy row.
 	Overridden bool      `json:"overridden"`
 	UpdatedBy  string    `json:"updated_by,omitempty"`
@@ -290,6 +298,47 @@ type PolicyOverride struct {
 	PSIThreshold    *float64       `json:"psi_threshold"`
 	KSPValue        *float64       `json:"ks_pvalue"`
 	MinFeatures     *int           `json:"min_features"`
+	// Promotion holds the evaluation and watch overrides.
+	Promotion PromotionOverride `json:"promotion"`
+}
+
+// PromotionOverride is a model's own evaluation and watch settings (the
+// model_policies.promotion column); nil fields take the defaults.
+type PromotionOverride struct {
+	BacktestDays  *int           `json:"backtest_days,omitempty"`
+	Tolerance     *float64       `json:"tolerance,omitempty"`
+	WatchBand     *[2]float64    `json:"watch_band,omitempty"`
+	WatchRatio    *float64       `json:"watch_ratio,omitempty"`
+	WatchFor      *time.Duration `json:"watch_for,omitempty"`
+	WatchDuration *time.Duration `json:"watch_duration,omitempty"`
+	WatchEvery    *time.Duration `json:"watch_every,omitempty"`
+	WatchDisabled bool           `json:"watch_disabled,omitempty"`
+}
+
+// apply sets p's fields from the overrides that are set.
+func (o PromotionOverride) apply(p *Policy) {
+	set := func(dst *time.Duration, v *time.Duration) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	if o.BacktestDays != nil {
+		p.BacktestDays = *o.BacktestDays
+	}
+	if o.Tolerance != nil {
+		p.Tolerance = *o.Tolerance
+	}
+	if o.WatchBand != nil {
+		b := *o.WatchBand
+		p.Watch.Band = &b
+	}
+	if o.WatchRatio != nil {
+		p.Watch.Ratio = *o.WatchRatio
+	}
+	set(&p.Watch.For, o.WatchFor)
+	set(&p.Watch.Duration, o.WatchDuration)
+	set(&p.Watch.Every, o.WatchEvery)
+	p.Watch.Disabled = p.Watch.Disabled || o.WatchDisabled
 }
 
 // Policy returns the policy of a model: def with the model's overrides.
@@ -298,10 +347,11 @@ func (s *Store) Policy(ctx context.Context, tenant, name string, def Policy) (Po
 	var timeout time.Duration
 	var minImp, psi, ks *float64
 	var minFeat *int
+	var promo PromotionOverride
 	err := s.DB.Pool.QueryRow(ctx, `
-		SELECT require_approval, approval_timeout, min_improvement, psi_threshold, ks_pvalue, min_features, updated_by, updated_at
+		SELECT require_approval, approval_timeout, min_improvement, psi_threshold, ks_pvalue, min_features, promotion, updated_by, updated_at
 		FROM model_policies WHERE tenant_id = $1 AND name = $2`, tenant, name).
-		Scan(&p.RequireApproval, &timeout, &minImp, &psi, &ks, &minFeat, &p.UpdatedBy, &p.UpdatedAt)
+		Scan(&p.RequireApproval, &timeout, &minImp, &psi, &ks, &minFeat, &promo, &p.UpdatedBy, &p.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return def, nil
 	}
@@ -321,6 +371,7 @@ func (s *Store) Policy(ctx context.Context, tenant, name string, def Policy) (Po
 	if minFeat != nil {
 		p.Drift.MinFeatures = *minFeat
 	}
+	promo.apply(&p)
 	return p, nil
 }
 
@@ -340,13 +391,13 @@ func (s *Store) SetPolicy(ctx context.Context, tenant, name string, o PolicyOver
 			return fmt.Errorf("model %q: %w", name, store.ErrNotFound)
 		}
 		_, err := tx.Exec(ctx, `
-			INSERT INTO model_policies (tenant_id, name, require_approval, approval_timeout, min_improvement, psi_threshold, ks_pvalue, min_features, updated_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			INSERT INTO model_policies (tenant_id, name, require_approval, approval_timeout, min_improvement, psi_threshold, ks_pvalue, min_features, promotion, updated_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 			ON CONFLICT (tenant_id, name) DO UPDATE SET require_approval = excluded.require_approval,
 				approval_timeout = excluded.approval_timeout, min_improvement = excluded.min_improvement,
 				psi_threshold = excluded.psi_threshold, ks_pvalue = excluded.ks_pvalue, min_features = excluded.min_features,
-				updated_by = excluded.updated_by, updated_at = now()`,
-			tenant, name, o.RequireApproval, timeout, o.MinImprovement, o.PSIThreshold, o.KSPValue, o.MinFeatures, actor)
+				promotion = excluded.promotion, updated_by = excluded.updated_by, updated_at = now()`,
+			tenant, name, o.RequireApproval, timeout, o.MinImprovement, o.PSIThreshold, o.KSPValue, o.MinFeatures, o.Promotion, actor)
 		return err
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -11,6 +12,15 @@ import (
 // reason counts as a rollback when the next Rollback looks for the move to
 // undo.
 const RollbackReason = "rollback"
+
+// AutomaticRollbackPrefix starts the reason of a rollback a watch made
+// (RollbackBecause): "automatic rollback: " and why.
+const AutomaticRollbackPrefix = "automatic rollback: "
+
+// IsRollback reports whether a move's reason marks it as a rollback.
+func IsRollback(reason string) bool {
+	return reason == RollbackReason || strings.HasPrefix(reason, AutomaticRollbackPrefix)
+}
 
 var (
 	// ErrNothingToRollBack means the alias has no earlier version to go back
@@ -51,6 +61,19 @@ func (r *Registry) AliasEvents(ctx context.Context, tenant, name, alias string, 
 // is no earlier version, ErrAliasMoved when the alias moved meanwhile, and
 // an unknown model is store.ErrNotFound.
 func (r *Registry) Rollback(ctx context.Context, tenant, name, alias, actor string) (AliasEvent, error) {
+	return r.rollback(ctx, tenant, name, alias, actor, RollbackReason)
+}
+
+// RollbackBecause is Rollback recording the reason AutomaticRollbackPrefix
+// + why, for a rollback the system decided on; it stacks like any other.
+func (r *Registry) RollbackBecause(ctx context.Context, tenant, name, alias, actor, why string) (AliasEvent, error) {
+	if why == "" {
+		return AliasEvent{}, invalid("an automatic rollback needs a reason")
+	}
+	return r.rollback(ctx, tenant, name, alias, actor, AutomaticRollbackPrefix+why)
+}
+
+func (r *Registry) rollback(ctx context.Context, tenant, name, alias, actor, reason string) (AliasEvent, error) {
 	switch {
 	case !ValidAlias(alias):
 		return AliasEvent{}, invalid("alias %q: want one of %v", alias, Aliases)
@@ -74,7 +97,7 @@ func (r *Registry) Rollback(ctx context.Context, tenant, name, alias, actor stri
 	if err := r.verifyEligible(ctx, v); err != nil {
 		return AliasEvent{}, err
 	}
-	return r.moveAlias(ctx, tenant, name, alias, v.Version, actor, RollbackReason, func(tx pgx.Tx) error {
+	return r.moveAlias(ctx, tenant, name, alias, v.Version, actor, reason, func(tx pgx.Tx) error {
 		to, err := rollbackTarget(ctx, tx, name, alias)
 		if err != nil {
 			return err
@@ -110,7 +133,7 @@ func rollbackTarget(ctx context.Context, tx pgx.Tx, name, alias string) (int, er
 			return 0, fmt.Errorf("registry: history of %s of %q: %w", alias, name, err)
 		}
 		switch {
-		case reason == RollbackReason:
+		case IsRollback(reason):
 			undone++
 		case undone > 0:
 			undone--

@@ -86,6 +86,16 @@ func TestRollback(t *testing.T) {
 	if ev, err := f.reg.Rollback(ctx, f.tenant, "pump-iforest", Champion, "tester"); err != nil || ev.From != 4 || ev.To != 1 {
 		t.Fatalf("rollback after a new promotion = %+v, %v", ev, err)
 	}
+	// An automatic rollback records its reason and stacks like the others:
+	// 1 → 2, rolled back automatically to 1, leaves nothing to undo.
+	f.promote(t, "pump-iforest", Champion, 2)
+	ev, err := f.reg.RollbackBecause(ctx, f.tenant, "pump-iforest", Champion, "model-watch", "too many alarms")
+	if err != nil || ev.To != 1 || ev.Reason != AutomaticRollbackPrefix+"too many alarms" || !IsRollback(ev.Reason) {
+		t.Fatalf("automatic rollback = %+v, %v", ev, err)
+	}
+	if _, err := f.reg.RollbackBecause(ctx, f.tenant, "pump-iforest", Champion, "model-watch", ""); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("automatic rollback without a reason: %v", err)
+	}
 
 	// A version whose artifact is gone is not rolled back to.
 	f.promote(t, "pump-iforest", Champion, 3)

@@ -639,3 +639,21 @@ func mapError(err error) error {
 	}
 	return err
 }
+
+// AddMetrics merges metrics into a version's recorded metrics (later
+// evaluations, such as a retraining's comparison with the champion);
+// existing keys are overwritten. It runs as the owner: versions are
+// otherwise immutable to the API's role. An unknown version is
+// store.ErrNotFound.
+func (r *Registry) AddMetrics(ctx context.Context, tenant, name string, version int, metrics map[string]float64) error {
+	tag, err := r.db.Pool.Exec(ctx, `
+		UPDATE model_versions SET metrics = metrics || $4::jsonb
+		WHERE tenant_id = $1 AND name = $2 AND version = $3`, tenant, name, version, metrics)
+	if err != nil {
+		return fmt.Errorf("registry: add metrics to %s v%d: %w", name, version, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("registry: %s v%d: %w", name, version, store.ErrNotFound)
+	}
+	return nil
+}
