@@ -129,7 +129,7 @@ func (s *Simulator) runFleet(ctx context.Context, f fleet) error {
 		for k := range n {
 			// Each step at its own due time: two steps never share a
 			// timestamp (readings are unique per sensor and time).
-			ts := p.at(p.next-n+k).UTC().Format(time.RFC3339Nano)
+			ts := p.at(p.next - n + k).UTC().Format(time.RFC3339Nano)
 			st := f.next()
 			for _, r := range st {
 				buf = append(buf, wireReading{AssetID: r.AssetID, SensorID: r.SensorID, TS: ts, Value: r.Value, Unit: r.Unit})
