@@ -57,14 +57,15 @@ type devFleetParams struct {
 }
 
 // bootstrapDevFleetModels gives the demo tenant, in the background once the
-// stack runs, the models of the simulated fleets in DEV_FLEETS: the RUL
+// stack runs and when DEV_SIMULATE is on, the models of the simulated
+// fleets in DEV_FLEETS: the RUL
 // model trained on the C-MAPSS FD001 training engines (about 30 s on two
 // cores) bound to turbofan-engine with the DEV_RUL_THRESHOLD, and the
 // bearing health model learned from the first day of IMS set No. 2 bound
 // to bearing-rig. What exists is kept: a restart trains nothing when the
 // champions are there and leaves an operator's binding as it is.
 func bootstrapDevFleetModels(p devFleetParams) {
-	if p.Dev == nil {
+	if p.Dev == nil || !p.Cfg.DevSimulate {
 		return
 	}
 	var models []devFleetModel
@@ -177,8 +178,10 @@ func trainFleetModel(ctx context.Context, reg *registry.Registry, tenant string,
 // devFleetModels are the models of the simulated fleets.
 func devFleetModels(cfg config.Config) []devFleetModel {
 	return []devFleetModel{
-		{fleet: simulate.EngineFleet, kind: modelkind.RUL, name: DevRULModel, threshold: cfg.DevRULThreshold, train: trainDevRUL},
+		// The bearing model first: it takes milliseconds, the RUL model
+		// half a minute or more.
 		{fleet: simulate.BearingFleet, kind: modelkind.BearingHealth, name: DevBearingModel, threshold: bearing.DefaultHealthConfig().Threshold, train: trainDevBearing},
+		{fleet: simulate.EngineFleet, kind: modelkind.RUL, name: DevRULModel, threshold: cfg.DevRULThreshold, train: trainDevRUL},
 	}
 }
 
