@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,13 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/fx"
-
 	"github.com/smartmaint/smartmaint/internal/app"
 	"github.com/smartmaint/smartmaint/internal/devserver"
 	"github.com/smartmaint/smartmaint/internal/modelkind"
 	"github.com/smartmaint/smartmaint/internal/simulate"
-	"github.com/smartmaint/smartmaint/internal/store"
 )
 
 // TestDevStack runs what `make run` runs — `smartmaint dev` with its own
@@ -34,21 +30,7 @@ func TestDevStack(t *testing.T) {
 	cfg.TemporalUIPort = p
 	cfg.DevSimulate = true
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var db *store.DB
-	a := fx.New(app.Core(cfg), app.Dev(), app.API(), app.Worker(), app.DevSimulator(), fx.Populate(&db), fx.NopLogger)
-	if err := a.Start(ctx); err != nil {
-		t.Fatalf("start dev stack: %v", err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := a.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	}()
-
+	s, _ := startDev(t, cfg)
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", cfg.TemporalUIPort))
 	if err != nil {
 		t.Fatalf("Temporal UI: %v", err)
@@ -59,7 +41,6 @@ func TestDevStack(t *testing.T) {
 		t.Errorf("Temporal UI answered %d: %.100s", resp.StatusCode, page)
 	}
 
-	s := &stack{t: t, cfg: cfg, baseURL: "http://" + cfg.HTTPAddr, db: db, keys: map[string]string{"dev": cfg.DevAPIKey}}
 	s.must(200, "", "GET", "/health/ready", nil)
 	s.must(201, "dev", "POST", "/api/v1/assets", map[string]any{"id": "press-1", "type": "press"})
 	s.must(201, "dev", "POST", "/api/v1/assets/press-1/sensors", map[string]any{"id": "oil_temp", "unit": "K", "min_valid": 200, "max_valid": 500})
@@ -116,21 +97,7 @@ func TestDevFleets(t *testing.T) {
 	cfg.DevEngineUnits = []int{31, 34}
 	cfg.DevEngineLead = 35 // engine-31's RUL lower bound falls under 30 about 28 cycles before its end
 	cfg.DevBearingStart = 535
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var db *store.DB
-	a := fx.New(app.Core(cfg), app.Dev(), app.API(), app.Worker(), app.DevSimulator(), fx.Populate(&db), fx.NopLogger)
-	if err := a.Start(ctx); err != nil {
-		t.Fatalf("start dev stack: %v", err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := a.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	}()
-	s := &stack{t: t, cfg: cfg, baseURL: "http://" + cfg.HTTPAddr, db: db, keys: map[string]string{"dev": cfg.DevAPIKey}}
+	s, _ := startDev(t, cfg)
 	for _, c := range []struct{ asset, typ, sensor string }{
 		{"engine-31", simulate.EngineType, "s4_drift"}, {"engine-34", simulate.EngineType, "age"}, {simulate.BearingRigID, simulate.BearingType, "b1_kurtosis"},
 	} {

@@ -56,14 +56,14 @@ func devConfig(t *testing.T) config.Config {
 	return cfg
 }
 
-// startDev starts `smartmaint dev` in process and returns it with a stop
-// function.
+// startDev starts `smartmaint dev` in process (with its simulator when
+// cfg.DevSimulate is on) and returns it with a stop function.
 func startDev(t *testing.T, cfg config.Config) (*stack, func()) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var db *store.DB
-	a := fx.New(app.Core(cfg), app.Dev(), app.API(), app.Worker(), fx.Populate(&db), fx.NopLogger)
+	a := fx.New(app.Core(cfg), app.Dev(), app.API(), app.Worker(), app.DevSimulator(), fx.Populate(&db), fx.NopLogger)
 	if err := a.Start(ctx); err != nil {
 		t.Fatalf("start dev stack: %v", err)
 	}

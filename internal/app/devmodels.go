@@ -96,22 +96,13 @@ func retry(ctx context.Context, attempts int, wait time.Duration, f func() error
 		if err = f(); err == nil || ctx.Err() != nil {
 			return err
 		}
-		if sleepErr := sleep(ctx, wait); sleepErr != nil {
+		select {
+		case <-ctx.Done():
 			return err
+		case <-time.After(wait):
 		}
 	}
 	return err
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // ensureFleetModel makes sure m has a champion and a binding.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -39,14 +38,7 @@ func parseFleets(s string) (map[string]bool, error) {
 		}
 		return out, nil
 	}
-	for f := range strings.SplitSeq(s, ",") {
-		f = strings.TrimSpace(f)
-		if !slices.Contains(Fleets, f) {
-			return nil, fmt.Errorf("unknown fleet %q: want %s or all", f, strings.Join(Fleets, ", "))
-		}
-		out[f] = true
-	}
-	return out, nil
+	return parseList(s, Fleets, "fleet", "all or a comma-separated list of")
 }
 
 // FleetAsset is an asset of a fleet as it is registered: the body of
