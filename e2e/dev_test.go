@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,11 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/fx"
-
 	"github.com/smartmaint/smartmaint/internal/app"
 	"github.com/smartmaint/smartmaint/internal/devserver"
-	"github.com/smartmaint/smartmaint/internal/store"
+	"github.com/smartmaint/smartmaint/internal/modelkind"
+	"github.com/smartmaint/smartmaint/internal/simulate"
 )
 
 // TestDevStack runs what `make run` runs — `smartmaint dev` with its own
@@ -32,21 +30,7 @@ func TestDevStack(t *testing.T) {
 	cfg.TemporalUIPort = p
 	cfg.DevSimulate = true
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var db *store.DB
-	a := fx.New(app.Core(cfg), app.Dev(), app.API(), app.Worker(), app.DevSimulator(), fx.Populate(&db), fx.NopLogger)
-	if err := a.Start(ctx); err != nil {
-		t.Fatalf("start dev stack: %v", err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := a.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	}()
-
+	s, _ := startDev(t, cfg)
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", cfg.TemporalUIPort))
 	if err != nil {
 		t.Fatalf("Temporal UI: %v", err)
@@ -57,7 +41,6 @@ func TestDevStack(t *testing.T) {
 		t.Errorf("Temporal UI answered %d: %.100s", resp.StatusCode, page)
 	}
 
-	s := &stack{t: t, cfg: cfg, baseURL: "http://" + cfg.HTTPAddr, db: db, keys: map[string]string{"dev": cfg.DevAPIKey}}
 	s.must(200, "", "GET", "/health/ready", nil)
 	s.must(201, "dev", "POST", "/api/v1/assets", map[string]any{"id": "press-1", "type": "press"})
 	s.must(201, "dev", "POST", "/api/v1/assets/press-1/sensors", map[string]any{"id": "oil_temp", "unit": "K", "min_valid": 200, "max_valid": 500})
@@ -94,4 +77,75 @@ func TestDevStack(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// TestDevFleets runs `smartmaint dev` with the simulated turbofan engines
+// and bearing rig only, started close to their ends, and checks that the
+// assets exist, the bootstrap binds their models, and that real
+// degradation opens incidents: the bearing rig's from a bearing_health
+// finding and, once the RUL model has been trained on the C-MAPSS training
+// engines, an engine's from an RUL finding. The RUL model takes about 30 s
+// to train on an idle 2-core machine and several times that on a loaded
+// one; when it is not ready within the test's budget the RUL incident is
+// left unchecked (logged), the rest still is.
+func TestDevFleets(t *testing.T) {
+	const budget = 85 * time.Second
+	began := time.Now()
+	cfg := devConfig(t)
+	cfg.DevSimulate = true
+	cfg.DevFleets = simulate.EngineFleet + "," + simulate.BearingFleet
+	cfg.DevEngineUnits = []int{31, 34}
+	cfg.DevEngineLead = 35 // engine-31's RUL lower bound falls under 30 about 28 cycles before its end
+	cfg.DevBearingStart = 535
+	s, _ := startDev(t, cfg)
+	for _, c := range []struct{ asset, typ, sensor string }{
+		{"engine-31", simulate.EngineType, "s4_drift"}, {"engine-34", simulate.EngineType, "age"}, {simulate.BearingRigID, simulate.BearingType, "b1_kurtosis"},
+	} {
+		eventually(t, 60*time.Second, c.asset+"'s sensor "+c.sensor, func() bool {
+			code, out := s.call("dev", "GET", "/api/v1/assets/"+c.asset, nil)
+			if code != 200 || out["type"] != c.typ {
+				return false
+			}
+			code, _ = s.call("dev", "GET", "/api/v1/assets/"+c.asset+"/sensors/"+c.sensor, nil)
+			return code == 200
+		})
+	}
+	binding := func(typ string, kind modelkind.Kind, model string, threshold float64) func() bool {
+		return func() bool {
+			code, out := s.call("dev", "GET", "/api/v1/asset-types/"+typ+"/models/"+string(kind), nil)
+			return code == 200 && out["model"] == model && out["threshold"] == threshold
+		}
+	}
+	eventually(t, 30*time.Second, "the bearing-rig's bearing_health binding", binding(simulate.BearingType, modelkind.BearingHealth, app.DevBearingModel, 6))
+	incidentBy := func(asset string, kind modelkind.Kind) func() bool {
+		return func() bool {
+			out := s.must(200, "dev", "GET", "/api/v1/incidents?asset="+asset, nil)
+			items, _ := out["items"].([]any)
+			for _, it := range items {
+				inc := it.(map[string]any)
+				if inc["asset_id"] != asset {
+					continue
+				}
+				recent, _ := field(inc, "summary", "evidence", "recent").([]any)
+				for _, r := range recent {
+					if r.(map[string]any)["detector"] == string(kind) {
+						return true
+					}
+				}
+			}
+			return false
+		}
+	}
+	eventually(t, 45*time.Second, "an incident on the bearing rig from a bearing_health finding", incidentBy(simulate.BearingRigID, modelkind.BearingHealth))
+	rulBound := binding(simulate.EngineType, modelkind.RUL, app.DevRULModel, 30)
+	for !rulBound() {
+		if time.Since(began) > budget {
+			t.Logf("the RUL model is still training after %s; the RUL incident is not checked (see internal/simulate TestEnginesReachTheirEnd)", time.Since(began).Round(time.Second))
+			return
+		}
+		time.Sleep(time.Second)
+	}
+	t.Logf("RUL model trained and bound %s after start", time.Since(began).Round(time.Second))
+	eventually(t, 45*time.Second, "an incident on engine-31 from an RUL finding", incidentBy("engine-31", modelkind.RUL))
+	t.Logf("RUL incident on engine-31 %s after start", time.Since(began).Round(time.Second))
 }

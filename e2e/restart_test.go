@@ -56,14 +56,14 @@ func devConfig(t *testing.T) config.Config {
 	return cfg
 }
 
-// startDev starts `smartmaint dev` in process and returns it with a stop
-// function.
+// startDev starts `smartmaint dev` in process (with its simulator when
+// cfg.DevSimulate is on) and returns it with a stop function.
 func startDev(t *testing.T, cfg config.Config) (*stack, func()) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var db *store.DB
-	a := fx.New(app.Core(cfg), app.Dev(), app.API(), app.Worker(), fx.Populate(&db), fx.NopLogger)
+	a := fx.New(app.Core(cfg), app.Dev(), app.API(), app.Worker(), app.DevSimulator(), fx.Populate(&db), fx.NopLogger)
 	if err := a.Start(ctx); err != nil {
 		t.Fatalf("start dev stack: %v", err)
 	}
@@ -203,7 +203,7 @@ func TestDevRestart(t *testing.T) {
 	// Awaiting: a decision is taken by the re-attached run.
 	a := byAsset["press-a"]
 	s.must(200, "dev", "POST", "/api/v1/incidents/"+a.id+"/decision", map[string]any{"action": "approve", "user": "olga"})
-	eventually(t, 30*time.Second, "press-a scheduled", func() bool { return s.incident(a.id)["status"] == incident.StatusScheduled })
+	eventually(t, 30*time.Second, "press-a scheduled", func() bool { return s.incident(a.id)["status"] == string(incident.StatusScheduled) })
 	// Work orders followed again: done resolves the incident.
 	for _, name := range []string{"press-s", "press-i"} {
 		o := byAsset[name]
@@ -211,17 +211,17 @@ func TestDevRestart(t *testing.T) {
 			s.must(200, "dev", "PUT", "/api/v1/work-orders/"+o.woID+"/status", map[string]any{"status": "in_progress"})
 		}
 		s.must(200, "dev", "PUT", "/api/v1/work-orders/"+o.woID+"/status", map[string]any{"status": "done"})
-		eventually(t, 30*time.Second, name+" resolved", func() bool { return s.incident(o.id)["status"] == incident.StatusResolved })
+		eventually(t, 30*time.Second, name+" resolved", func() bool { return s.incident(o.id)["status"] == string(incident.StatusResolved) })
 	}
 	// Approved: planned again, once.
 	p := byAsset["press-p"]
-	eventually(t, 30*time.Second, "press-p scheduled", func() bool { return s.incident(p.id)["status"] == incident.StatusScheduled })
+	eventually(t, 30*time.Second, "press-p scheduled", func() bool { return s.incident(p.id)["status"] == string(incident.StatusScheduled) })
 	// Collecting, validating and snoozed move on by themselves.
 	for _, name := range []string{"press-c", "press-v", "press-z"} {
 		o := byAsset[name]
 		eventually(t, 60*time.Second, name+" moving on", func() bool {
-			st := s.incident(o.id)["status"]
-			return st != o.status && st != incident.StatusCollecting && st != incident.StatusValidating
+			st, _ := s.incident(o.id)["status"].(string)
+			return incident.Status(st) != o.status && incident.Status(st) != incident.StatusCollecting && incident.Status(st) != incident.StatusValidating
 		})
 	}
 	// A new anomaly joins the asset's re-attached incident.
@@ -261,7 +261,7 @@ func TestDevRestart(t *testing.T) {
 		return countOf(s.logEvents("press-b", b.id), incident.EventReattached) == 2
 	})
 	s.must(200, "dev", "POST", "/api/v1/incidents/"+b.id+"/decision", map[string]any{"action": "reject", "user": "olga", "comment": "sensor swapped"})
-	eventually(t, 30*time.Second, "press-b rejected", func() bool { return s.incident(b.id)["resolution"] == incident.ResolutionRejected })
+	eventually(t, 30*time.Second, "press-b rejected", func() bool { return s.incident(b.id)["resolution"] == string(incident.ResolutionRejected) })
 	for _, o := range orphans {
 		inc := s.incident(o.id)
 		if inc["closed_at"] == nil {

@@ -231,8 +231,9 @@ func bootstrapDev(lc fx.Lifecycle, cfg config.Config, db *store.DB) {
 	}))
 }
 
-// DevSimulator replays the AI4I dataset against the dev API when
-// DEV_SIMULATE is true, so incidents arrive within a minute of `make run`.
+// DevSimulator replays the DEV_FLEETS against the dev API when
+// DEV_SIMULATE is true, so incidents arrive within a minute of `make run`
+// and the engines' and bearing rig's RUL and health findings within a few.
 // It also registers a demo crew with preventive schedules (on a tenant
 // without technicians) and then runs the preventive maintenance schedule
 // once, so the first preventive work order is there at once too.
@@ -242,13 +243,22 @@ func DevSimulator() fx.Option {
 			return
 		}
 		runInBackground(lc, func(ctx context.Context) {
-			err := simulate.Run(ctx, simulate.Options{BaseURL: "http://" + loopback(cfg.HTTPAddr), APIKey: cfg.DevAPIKey,
-				Logger: log, Crew: true, AfterSetup: func(ctx context.Context) { runPreventiveNow(ctx, cfg, c, log) }})
+			err := simulate.Run(ctx, devSimulatorOptions(cfg, log, func(ctx context.Context) { runPreventiveNow(ctx, cfg, c, log) }))
 			if err != nil && ctx.Err() == nil {
 				log.Error("simulator stopped", "error", err)
 			}
 		})
 	})
+}
+
+// devSimulatorOptions are the dev simulator's settings from cfg.
+func devSimulatorOptions(cfg config.Config, log *slog.Logger, afterSetup func(context.Context)) simulate.Options {
+	return simulate.Options{
+		BaseURL: "http://" + loopback(cfg.HTTPAddr), APIKey: cfg.DevAPIKey, Logger: log, Crew: true, AfterSetup: afterSetup,
+		Fleets:   cfg.DevFleets,
+		Engines:  simulate.EngineOptions{Units: cfg.DevEngineUnits, Lead: cfg.DevEngineLead, Stagger: cfg.DevEngineStagger, Tick: cfg.DevEngineTick},
+		Bearings: simulate.BearingOptions{Start: cfg.DevBearingStart, Tick: cfg.DevBearingTick},
+	}
 }
 
 // runPreventiveNow triggers the preventive maintenance schedule once.
@@ -277,7 +287,7 @@ func DevBanner() fx.Option {
 			api := loopback(cfg.HTTPAddr)
 			sim := "off (DEV_SIMULATE=false)"
 			if cfg.DevSimulate {
-				sim = "replaying AI4I 2020 as mill-01..mill-06 with injected faults"
+				sim = "replaying " + cfg.DevFleets + " (docs/SIMULATOR.md)"
 			}
 			fmt.Printf(`
 smartmaint dev is running

@@ -44,7 +44,8 @@ func modelsAPI() fx.Option {
 
 // modelsWorker registers the drift check and retraining workflows, keeps
 // the drift check schedule, and in the dev stack gives the demo tenant an
-// anomaly model trained on AI4I.
+// anomaly model trained on AI4I and the simulated fleets' RUL and bearing
+// health models (devmodels.go).
 func modelsWorker() fx.Option {
 	return fx.Options(
 		fx.Provide(fx.Private, newRegistry, newMLOpsStore),
@@ -53,7 +54,7 @@ func modelsWorker() fx.Option {
 			asRegistration(workers.Models),
 			asSchedule(func(cfg config.Config) workers.Schedule { return workers.DriftSchedule(cfg.DriftCheckInterval) }),
 		),
-		fx.Invoke(bootstrapDevModel),
+		fx.Invoke(bootstrapDevModel, bootstrapDevFleetModels),
 	)
 }
 

@@ -196,9 +196,35 @@ type Config struct {
 	// DevAPIKey is registered for the tenant DevTenant by `smartmaint dev` so
 	// that the simulator and curl work out of the box. Never used outside dev.
 	DevAPIKey string `env:"DEV_API_KEY" envDefault:"sm_devlocal_0123456789abcdef0123456789abcdef"`
-	// DevSimulate makes `smartmaint dev` replay the AI4I dataset as six
-	// milling machines against its own API (see docs/SIMULATOR.md).
+	// DevSimulate makes `smartmaint dev` replay the DevFleets against its
+	// own API (see docs/SIMULATOR.md).
 	DevSimulate bool `env:"DEV_SIMULATE" envDefault:"true"`
+	// DevFleets are the fleets the dev simulator replays, a comma-separated
+	// list of milling-machine (AI4I 2020), turbofan-engine (C-MAPSS FD001
+	// test engines) and bearing-rig (IMS set No. 2); see docs/SIMULATOR.md.
+	DevFleets string `env:"DEV_FLEETS" envDefault:"milling-machine,turbofan-engine,bearing-rig"`
+	// DevEngineUnits are the C-MAPSS FD001 test engines replayed as
+	// turbofan-engine assets, in order.
+	DevEngineUnits []int `env:"DEV_ENGINE_UNITS" envSeparator:"," envDefault:"31,34,68,81,49"`
+	// DevEngineLead is how many cycles before the end of its test record
+	// the first engine starts; each next one starts DevEngineStagger
+	// cycles earlier.
+	DevEngineLead int `env:"DEV_ENGINE_LEAD" envDefault:"60"`
+	// DevEngineStagger is how many cycles earlier than the one before
+	// each next engine starts.
+	DevEngineStagger int `env:"DEV_ENGINE_STAGGER" envDefault:"40"`
+	// DevEngineTick is the real time of one engine cycle.
+	DevEngineTick time.Duration `env:"DEV_ENGINE_TICK" envDefault:"1s"`
+	// DevBearingStart is the IMS set No. 2 snapshot (0 to 983) the bearing
+	// rig starts at.
+	DevBearingStart int `env:"DEV_BEARING_START" envDefault:"480"`
+	// DevBearingTick is the real time of one bearing snapshot (10 minutes
+	// of the rig's time).
+	DevBearingTick time.Duration `env:"DEV_BEARING_TICK" envDefault:"1s"`
+	// DevRULThreshold is the remaining life in cycles under which the
+	// lower bound of the turbofan engines' RUL model raises a finding (the
+	// binding's threshold the dev stack sets).
+	DevRULThreshold float64 `env:"DEV_RUL_THRESHOLD" envDefault:"30"`
 	// DevTenant is the tenant `smartmaint dev` creates.
 	DevTenant string `env:"DEV_TENANT" envDefault:"demo"`
 	// DevSMTPAddr is where `smartmaint dev` runs its local mail sink (an
@@ -293,6 +319,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: RETRAIN_MIN_IMPROVEMENT must not be negative, got %g", c.RetrainMinImprovement)
 	case c.ReportInterval != 0 && c.ReportInterval < time.Hour:
 		return fmt.Errorf("config: REPORT_INTERVAL must be 0 (off) or at least 1h, got %s", c.ReportInterval)
+	case c.DevRULThreshold <= 0:
+		return fmt.Errorf("config: DEV_RUL_THRESHOLD must be positive, got %g", c.DevRULThreshold)
 	case c.DevSinkKeep < 1:
 		return fmt.Errorf("config: DEV_SINK_KEEP must be at least 1, got %d", c.DevSinkKeep)
 	case c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://"):

@@ -97,11 +97,21 @@ func TestRobustZ(t *testing.T) {
 	if got := d.Observe(Reading{Sensor: stuck, Value: 1700}); !got.Anomalous {
 		t.Error("stuck sensor's jump to 1700 rpm not flagged")
 	}
-	// Counters grow by nature and are not judged.
+	// Counters grow by nature and are not judged; nor are model features,
+	// which their model judges (a window's slope jumps when an engine is
+	// overhauled).
 	wear := &store.Sensor{Key: 10, Kind: "counter", Unit: "min"}
+	slope := &store.Sensor{Key: 11, Kind: FeatureSensorKind, Unit: "degR/cycle"}
 	for i := range 300 {
 		if got := d.Observe(Reading{Sensor: wear, Value: float64(i * 2)}); got.Anomalous {
 			t.Fatalf("counter flagged at %d: %+v", i*2, got)
+		}
+		v := 0.01
+		if i == 299 {
+			v = 50
+		}
+		if got := d.Observe(Reading{Sensor: slope, Value: v}); got.Anomalous {
+			t.Fatalf("feature flagged at %d: %+v", i, got)
 		}
 	}
 	d.Forget(7)

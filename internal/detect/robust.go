@@ -11,7 +11,8 @@ import (
 
 // RobustZ flags readings whose robust z-score against the sensor's own
 // recent behaviour (a streaming median and MAD, see stats.Robust) exceeds
-// Threshold. Sensors of kind "counter", "meter" or "cumulative" are skipped. It learns every reading, so a lasting level shift becomes the
+// Threshold. Sensors of kind "counter", "meter" or "cumulative" are skipped,
+// and so are those of FeatureSensorKind, which a bound model judges. It learns every reading, so a lasting level shift becomes the
 // new normal within a few hundred readings. Until a sensor's tracker is
 // warm (32 readings, see stats.Robust.Warm) it stays silent: a MAD from a
 // handful of readings is too rough for a 6σ threshold and made new sensors
@@ -105,12 +106,18 @@ func (d *RobustZ) Observe(r Reading) Finding {
 		Reason: fmt.Sprintf("%g %s is %.1fσ from its recent median %.4g (σ≈%.3g)", r.Value, r.Sensor.Unit, z, median, sigma)}
 }
 
+// FeatureSensorKind is the kind of a sensor whose values an asset's edge
+// computes as a bound model's input (a rolling mean, a slope, a vibration
+// snapshot's kurtosis): the model judges them, not a z-score against their
+// recent median, which their trends and window effects would trip.
+const FeatureSensorKind = "feature"
+
 // cumulative reports sensor kinds whose value only grows (running hours,
-// tool wear, energy meters): a z-score against the recent median would flag
-// their normal growth.
+// tool wear, energy meters), whose normal growth a z-score against the
+// recent median would flag, and model features (FeatureSensorKind).
 func cumulative(kind string) bool {
 	switch kind {
-	case "counter", "meter", "cumulative":
+	case "counter", "meter", "cumulative", FeatureSensorKind:
 		return true
 	}
 	return false

@@ -42,10 +42,17 @@ func parseFaults(s string) (map[string]bool, error) {
 	case "none":
 		return set, nil
 	}
-	for _, k := range strings.Split(s, ",") {
+	return parseList(s, FaultKinds, "fault", "all, none or a comma-separated list of")
+}
+
+// parseList reads a comma-separated list of names from valid; what names
+// them and want says what else is accepted, for the error.
+func parseList(s string, valid []string, what, want string) (map[string]bool, error) {
+	set := map[string]bool{}
+	for k := range strings.SplitSeq(s, ",") {
 		k = strings.TrimSpace(k)
-		if !slices.Contains(FaultKinds, k) {
-			return nil, fmt.Errorf("unknown fault %q: use all, none or a comma-separated list of %s", k, strings.Join(FaultKinds, ", "))
+		if !slices.Contains(valid, k) {
+			return nil, fmt.Errorf("unknown %s %q: use %s %s", what, k, want, strings.Join(valid, ", "))
 		}
 		set[k] = true
 	}

@@ -34,3 +34,7 @@ func (p *pacer) due(now time.Time) (n, skipped int) {
 func (p *pacer) wait(now time.Time) time.Duration {
 	return max(0, p.start.Add(time.Duration(p.next)*p.tick).Sub(now))
 }
+
+// at is the time step i is due. Readings are stamped with it, so the steps
+// produced together after a pause keep timestamps of their own.
+func (p *pacer) at(i int) time.Time { return p.start.Add(time.Duration(i) * p.tick) }

@@ -1,11 +1,19 @@
-// Package simulate replays the AI4I 2020 dataset as the sensors of several
-// milling machines and sends their readings to the smartmaint API over HTTP,
-// with faults injected so that anomalies and incidents appear within a
-// minute: an excursion past the alarm thresholds, a slow drift, spikes, a
-// stuck sensor, dropouts and invalid readings.
+// Package simulate replays real datasets as the sensors of simulated assets
+// and sends their readings to the smartmaint API over HTTP. Three fleets:
 //
-// One dataset record per asset is sent every Interval/Speedup with the
-// current time as its timestamp. Run creates the assets and sensors it needs
+//   - milling machines (AssetType) replay AI4I 2020 with faults injected so
+//     that anomalies and incidents appear within a minute: an excursion
+//     past the alarm thresholds, a slow drift, spikes, a stuck sensor,
+//     dropouts and invalid readings;
+//   - turbofan engines (EngineType) replay C-MAPSS FD001 test engines one
+//     cycle per tick, as the features of the RUL model, from a cycle close
+//     enough to their end that their remaining life runs out within
+//     minutes;
+//   - a bearing rig (BearingType) replays IMS set No. 2's snapshot
+//     indicators in time order from shortly before bearing 1 degrades.
+//
+// One dataset record per milling machine is sent every Interval/Speedup
+// with the current time as its timestamp. Run creates the assets and sensors it needs
 // (leaving existing ones alone), then streams readings until its context
 // ends or Duration passes. docs/SIMULATOR.md maps the dataset to sensors,
 // thresholds and faults.
@@ -16,10 +24,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/smartmaint/smartmaint/internal/dataset"
 )
@@ -64,6 +75,14 @@ type Options struct {
 	// AfterSetup, when set, is called once the assets, sensors and crew are
 	// registered, before readings flow.
 	AfterSetup func(context.Context)
+	// Fleets is a comma-separated list of the fleets to simulate (Fleets:
+	// milling-machine, turbofan-engine, bearing-rig) or "all"; empty
+	// simulates the milling machines alone.
+	Fleets string
+	// Engines configure the turbofan fleet.
+	Engines EngineOptions
+	// Bearings configure the bearing rig.
+	Bearings BearingOptions
 	// Seed makes spikes and dropouts reproducible.
 	Seed uint64
 	// SummaryInterval is how often a progress line is logged; default 10s.
@@ -93,12 +112,16 @@ type Stats struct {
 	// TechniciansCreated and SchedulesCreated count the crew (Options.Crew)
 	// and its preventive schedules.
 	TechniciansCreated, SchedulesCreated int
+	// FleetSteps counts the steps of the turbofan and bearing fleets, by
+	// fleet.
+	FleetSteps map[string]int
 }
 
 // Simulator streams simulated readings to the API.
 type Simulator struct {
 	opts   Options
-	replay *Replay
+	replay *Replay // nil without the milling machines
+	fleets []fleet
 	client *client
 	log    *slog.Logger
 	tick   time.Duration
@@ -157,6 +180,37 @@ func New(opts Options) (*Simulator, error) {
 	case tick < time.Millisecond:
 		return nil, fmt.Errorf("simulate: interval/speedup is %s; it must be at least 1ms", tick)
 	}
+	which, err := parseFleets(opts.Fleets)
+	if err != nil {
+		return nil, fmt.Errorf("simulate: %w", err)
+	}
+	var fleets []fleet
+	if which[EngineFleet] {
+		f, err := newEngineFleet(opts.Engines)
+		if err != nil {
+			return nil, fmt.Errorf("simulate: %w", err)
+		}
+		fleets = append(fleets, f)
+	}
+	if which[BearingFleet] {
+		f, err := newBearingFleet(opts.Bearings)
+		if err != nil {
+			return nil, fmt.Errorf("simulate: %w", err)
+		}
+		fleets = append(fleets, f)
+	}
+	log := opts.Logger.With("component", "simulator")
+	s := &Simulator{
+		opts:   opts,
+		fleets: fleets,
+		log:    log,
+		tick:   tick,
+		stats:  Stats{Faults: map[string]int{}, FleetSteps: map[string]int{}},
+		client: &client{base: opts.BaseURL, key: opts.APIKey, http: opts.HTTPClient, log: log, maxWait: opts.MaxRetryWait},
+	}
+	if !which[MillingFleet] {
+		return s, nil
+	}
 	if opts.Records == nil {
 		path, err := dataset.AI4IPath()
 		if err != nil {
@@ -166,19 +220,10 @@ func New(opts Options) (*Simulator, error) {
 			return nil, fmt.Errorf("simulate: %w", err)
 		}
 	}
-	replay, err := NewReplay(opts.Records, opts.Assets, opts.Faults, opts.Seed)
-	if err != nil {
+	if s.replay, err = NewReplay(opts.Records, opts.Assets, opts.Faults, opts.Seed); err != nil {
 		return nil, fmt.Errorf("simulate: %w", err)
 	}
-	log := opts.Logger.With("component", "simulator")
-	return &Simulator{
-		opts:   opts,
-		replay: replay,
-		log:    log,
-		tick:   tick,
-		stats:  Stats{Faults: map[string]int{}},
-		client: &client{base: opts.BaseURL, key: opts.APIKey, http: opts.HTTPClient, log: log, maxWait: opts.MaxRetryWait},
-	}, nil
+	return s, nil
 }
 
 // Run is New followed by Simulator.Run.
@@ -195,68 +240,131 @@ func (s *Simulator) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
-	st.Faults = make(map[string]int, len(s.stats.Faults))
-	for k, v := range s.stats.Faults {
-		st.Faults[k] = v
-	}
+	st.Faults = maps.Clone(s.stats.Faults)
+	st.FleetSteps = maps.Clone(s.stats.FleetSteps)
 	return st
 }
 
-// Replay returns the simulator's replay (its assets and sensors).
+// Replay returns the simulator's replay of the milling machines (their
+// assets and sensors); nil when they are not simulated.
 func (s *Simulator) Replay() *Replay { return s.replay }
+
+// FleetAssets returns the assets of the turbofan and bearing fleets.
+func (s *Simulator) FleetAssets() []FleetAsset {
+	var out []FleetAsset
+	for _, f := range s.fleets {
+		out = append(out, f.assets()...)
+	}
+	return out
+}
 
 // Run registers the assets and sensors (waiting for the API while it is
 // unreachable), then sends readings until ctx ends or Options.Duration
-// passes, and finally sends what is buffered. It returns
-// nil when stopped that way and an error when the API refuses the
-// simulator (for example 401 for a wrong key).
+// passes, and finally sends what is buffered. Each fleet is registered and
+// streamed on its own, so the milling machines' readings flow while the
+// engines' many sensors are still being registered. It returns nil when
+// stopped that way and an error when the API refuses the simulator (for
+// example 401 for a wrong key).
 func (s *Simulator) Run(ctx context.Context) error {
-	newAssets, newSensors, err := s.client.setup(ctx, s.replay.Assets(), s.replay.Sensors(), func(i int) int { return s.replay.Record(i, 0).UDI })
-	s.update(func(st *Stats) { st.AssetsCreated, st.SensorsCreated = newAssets, newSensors })
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
+	start := time.Now()
+	g, gctx := errgroup.WithContext(ctx)
+	if s.replay != nil {
+		g.Go(func() error { return s.mills(gctx) })
+	} else if s.opts.AfterSetup != nil {
+		s.opts.AfterSetup(ctx)
+	}
+	for _, f := range s.fleets {
+		g.Go(func() error {
+			if err := s.setupFleet(gctx, f); err != nil {
+				return setupError(gctx, err)
+			}
+			ctx, cancel := s.streaming(gctx)
+			defer cancel()
+			n := 0
+			for _, a := range f.assets() {
+				n += len(a.Sensors)
+			}
+			s.log.Info("fleet started", "fleet", f.name(), "assets", len(f.assets()), "step", f.tick(), "readings_per_second", float64(n)/f.tick().Seconds())
+			return s.runFleet(ctx, f)
+		})
+	}
+	sctx, stopSummaries := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for sleepCtx(sctx, s.opts.SummaryInterval) == nil {
+			s.summary(start, "simulator progress")
 		}
-		return fmt.Errorf("simulate: %w", err)
+	}()
+	err := g.Wait()
+	stopSummaries()
+	<-done
+	s.summary(start, "simulator stopped")
+	return err
+}
+
+// setupError is what a failed registration makes Run return: nil when ctx
+// ended.
+func setupError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return fmt.Errorf("simulate: %w", err)
+}
+
+// streaming is ctx bounded by Options.Duration from now.
+func (s *Simulator) streaming(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.opts.Duration > 0 {
+		return context.WithTimeout(ctx, s.opts.Duration)
+	}
+	return context.WithCancel(ctx)
+}
+
+// mills registers the milling machines, their sensors and the crew, then
+// streams their readings.
+func (s *Simulator) mills(ctx context.Context) error {
+	mills := s.replay.Assets()
+	newAssets, newSensors, err := s.client.setup(ctx, mills, s.replay.Sensors(), func(i int) int { return s.replay.Record(i, 0).UDI })
+	s.update(func(st *Stats) { st.AssetsCreated += newAssets; st.SensorsCreated += newSensors })
+	if err != nil {
+		return setupError(ctx, err)
 	}
 	if s.opts.Crew {
-		techs, schedules, err := s.client.crew(ctx, s.replay.Assets(), time.Now())
+		techs, schedules, err := s.client.crew(ctx, mills, time.Now())
 		s.update(func(st *Stats) { st.TechniciansCreated, st.SchedulesCreated = techs, schedules })
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("simulate: %w", err)
+			return setupError(ctx, err)
 		}
 	}
 	if s.opts.AfterSetup != nil {
 		s.opts.AfterSetup(ctx)
 	}
-	start := time.Now()
-	if s.opts.Duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, start.Add(s.opts.Duration))
-		defer cancel()
-	}
-	s.log.Info("simulator started", "url", s.opts.BaseURL, "assets", len(s.replay.Assets()), "assets_created", newAssets, "sensors_created", newSensors,
-		"technicians_created", s.stats.TechniciansCreated, "preventive_schedules_created", s.stats.SchedulesCreated,
-		"step", s.tick, "speedup", s.opts.Speedup, "readings_per_second", float64(len(s.replay.Assets())*numSensors)/s.tick.Seconds())
+	ctx, cancel := s.streaming(ctx)
+	defer cancel()
+	st := s.Stats()
+	s.log.Info("simulator started", "url", s.opts.BaseURL, "assets", len(mills), "assets_created", newAssets, "sensors_created", newSensors,
+		"technicians_created", st.TechniciansCreated, "preventive_schedules_created", st.SchedulesCreated,
+		"step", s.tick, "speedup", s.opts.Speedup, "readings_per_second", float64(len(mills)*numSensors)/s.tick.Seconds())
+	return s.runMills(ctx, time.Now())
+}
+
+// runMills streams the milling machines' readings until ctx ends, then
+// sends what is buffered.
+func (s *Simulator) runMills(ctx context.Context, start time.Time) error {
 	p := &pacer{start: start, tick: s.tick, maxLag: max(1, int(5*time.Second/s.tick))}
 	var buf []wireReading
 	var bufSince time.Time
-	nextSummary := start.Add(s.opts.SummaryInterval)
-	defer s.summary(start, "simulator stopped")
 	for {
 		now := time.Now()
 		n, skipped := p.due(now)
 		if skipped > 0 {
 			s.log.Warn("sending fell behind; skipping steps", "skipped", skipped)
 		}
-		for range n {
+		for k := range n {
 			if len(buf) == 0 {
 				bufSince = now
 			}
-			buf = s.produce(buf, now)
+			buf = s.produce(buf, p.at(p.next-n+k))
 		}
 		s.update(func(st *Stats) { st.Skipped += skipped })
 		if len(buf) > 0 && (len(buf) >= s.opts.Batch || s.tick >= s.opts.FlushInterval || now.Sub(bufSince) >= s.opts.FlushInterval) {
@@ -265,10 +373,7 @@ func (s *Simulator) Run(ctx context.Context) error {
 			}
 			buf = buf[:0]
 		}
-		if now = time.Now(); !now.Before(nextSummary) {
-			s.summary(start, "simulator progress")
-			nextSummary = now.Add(s.opts.SummaryInterval)
-		}
+		now = time.Now()
 		wait := p.wait(now)
 		if len(buf) > 0 {
 			wait = min(wait, bufSince.Add(s.opts.FlushInterval).Sub(now))
@@ -282,7 +387,8 @@ func (s *Simulator) Run(ctx context.Context) error {
 	}
 }
 
-// produce appends the readings of the next step, stamped now.
+// produce appends the readings of the next step, stamped now (the time
+// the step was due: two steps never share a timestamp).
 func (s *Simulator) produce(buf []wireReading, now time.Time) []wireReading {
 	st := s.replay.Next()
 	ts := now.UTC().Format(time.RFC3339Nano)

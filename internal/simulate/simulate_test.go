@@ -252,3 +252,42 @@ func TestSimulatorCrew(t *testing.T) {
 		t.Errorf("second run created %d technicians and %d schedules", st.TechniciansCreated, st.SchedulesCreated)
 	}
 }
+
+// TestFleetsAgainstAPI streams the turbofan engines and the bearing rig
+// alone: their assets and every feature sensor are registered, and every
+// acknowledged reading is stored, each step at a timestamp of its own.
+func TestFleetsAgainstAPI(t *testing.T) {
+	srv := startAPI(t, 10000)
+	sim, err := simulate.New(simulate.Options{
+		BaseURL: srv.url, APIKey: srv.key, Fleets: simulate.EngineFleet + "," + simulate.BearingFleet, Duration: 400 * time.Millisecond,
+		Engines:  simulate.EngineOptions{Units: []int{31, 34}, Tick: 20 * time.Millisecond},
+		Bearings: simulate.BearingOptions{Tick: 20 * time.Millisecond},
+	})
+	if err != nil {
+		t.Skip(err) // a dataset is missing
+	}
+	if sim.Replay() != nil {
+		t.Error("milling machines simulated without being asked for")
+	}
+	if err := sim.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := sim.Stats()
+	if st.AssetsCreated != 3 || st.SensorsCreated != 2*85+12 || st.FleetSteps[simulate.EngineFleet] < 5 || st.FleetSteps[simulate.BearingFleet] < 5 {
+		t.Fatalf("stats %+v", st)
+	}
+	ctx := context.Background()
+	for _, a := range sim.FleetAssets() {
+		sensors, err := srv.db.ListSensors(ctx, srv.tenant, a.ID)
+		if err != nil || len(sensors) != len(a.Sensors) {
+			t.Errorf("%s: %d sensors registered of %d (%v)", a.ID, len(sensors), len(a.Sensors), err)
+		}
+	}
+	stored, err := srv.db.CountReadings(ctx, srv.tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Accepted != st.Generated || stored != int64(st.Accepted) || st.Rejected != 0 {
+		t.Errorf("stats %+v, stored %d", st, stored)
+	}
+}
