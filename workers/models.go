@@ -9,13 +9,14 @@ import (
 	"github.com/smartmaint/smartmaint/workflows"
 )
 
-// Models registers the drift check, the retraining workflow and the model
-// activities. The notification activity they use is registered by
+// Models registers the drift check, the retraining and training workflows
+// and the model activities. The notification activity they use is registered by
 // Incidents.
 func Models(a *activities.Models) Registration {
 	return func(r worker.Registry) {
 		r.RegisterWorkflow(workflows.DriftCheck)
 		r.RegisterWorkflow(workflows.Retrain)
+		r.RegisterWorkflow(workflows.TrainModel)
 		r.RegisterActivity(a)
 	}
 }

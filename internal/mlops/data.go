@@ -94,6 +94,16 @@ type Snapshots struct {
 // rejected or found false positives do not count: their readings are normal
 // until someone says otherwise.
 func LoadSnapshots(ctx context.Context, db *store.DB, tenant, assetType string, names []string, from, to time.Time, bucket time.Duration, limit int) (*Snapshots, error) {
+	return loadSnapshots(ctx, db, tenant, assetType, names, from, to, bucket, limit, true)
+}
+
+// LoadAllSnapshots is LoadSnapshots keeping the snapshots taken during
+// confirmed faults: the rows a failure classifier learns failures from.
+func LoadAllSnapshots(ctx context.Context, db *store.DB, tenant, assetType string, names []string, from, to time.Time, bucket time.Duration, limit int) (*Snapshots, error) {
+	return loadSnapshots(ctx, db, tenant, assetType, names, from, to, bucket, limit, false)
+}
+
+func loadSnapshots(ctx context.Context, db *store.DB, tenant, assetType string, names []string, from, to time.Time, bucket time.Duration, limit int, excludeFaults bool) (*Snapshots, error) {
 	sensors := SensorFeatures(names)
 	if len(sensors) == 0 {
 		return nil, fmt.Errorf("mlops: model features %v name no sensor", names)
@@ -120,13 +130,13 @@ func LoadSnapshots(ctx context.Context, db *store.DB, tenant, assetType string, 
 			JOIN readings r ON r.sensor_key = s.key
 			WHERE s.tenant_id = $1 AND a.type = $2 AND s.id = ANY($3) AND r.ts >= $4 AND r.ts < $5
 			GROUP BY 1, 2) x
-		WHERE n = $7 AND NOT EXISTS (
+		WHERE n = $7 AND (NOT $9 OR NOT EXISTS (
 			SELECT 1 FROM incidents i
 			WHERE i.tenant_id = $1 AND i.asset_id = x.asset_id
 			  AND `+incident.RealFaultSQL("i.")+`
-			  AND x.t + $6 > i.opened_at - $6 AND x.t < coalesce(i.closed_at, $5))
+			  AND x.t + $6 > i.opened_at - $6 AND x.t < coalesce(i.closed_at, $5)))
 		ORDER BY t DESC, asset_id LIMIT $8`,
-		tenant, assetType, sensors, from, to, bucket, len(sensors), limit)
+		tenant, assetType, sensors, from, to, bucket, len(sensors), limit, excludeFaults)
 	if err != nil {
 		return nil, fmt.Errorf("mlops: snapshots: %w", err)
 	}
