@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -268,8 +269,8 @@ func (a *Models) TrainModel(ctx context.Context, in TrainModelInput) (TrainModel
 	beat(func(p *TrainModelProgress) { p.Stage, p.Percent = TrainStageRegistering, 95 })
 	v, err := mlops.Register(ctx, a.Registry, a.Store, in.TenantID, registry.NewVersion{
 		Name: in.Model, Kind: regKind, Features: features, Params: params, Metrics: out.Metrics,
-		TrainingData: fmt.Sprintf("%d snapshots of %s readings %s to %s (holdout from %s; %s run %s)", len(snap.Rows), in.AssetType,
-			in.From.Format(time.RFC3339), in.To.Format(time.RFC3339), out.HoldoutFrom.Format(time.RFC3339), in.WorkflowID, in.RunID),
+		TrainingData: fmt.Sprintf("%d snapshots of %s readings %s to %s (holdout from %s%s", len(snap.Rows), in.AssetType,
+			in.From.Format(time.RFC3339), in.To.Format(time.RFC3339), out.HoldoutFrom.Format(time.RFC3339), runSuffix(in)),
 		TrainingDataSHA256: m.Meta.TrainingDataSHA256,
 		CreatedBy:          TrainCreator,
 		Note:               "trained from readings for " + in.RequestedBy,
@@ -309,7 +310,8 @@ func invalidTraining(format string, a ...any) error {
 }
 
 // checkAlias refuses the champion alias when the model has a champion
-// other than version (0: any champion).
+// other than version; before registering (version 0) a champion trained
+// by this very run (an earlier attempt) is no obstacle.
 func (a *Models) checkAlias(ctx context.Context, in TrainModelInput, version int) error {
 	if in.Alias != registry.Champion {
 		return nil
@@ -320,10 +322,15 @@ func (a *Models) checkAlias(ctx context.Context, in TrainModelInput, version int
 		return nil
 	case err != nil:
 		return err
-	case champ.Version != version:
-		return invalidTraining("%s already has a champion (v%d): a trained version takes the challenger alias and is promoted after evaluation", in.Model, champ.Version)
+	case champ.Version == version, version == 0 && champ.CreatedBy == TrainCreator && strings.HasSuffix(champ.TrainingData, runSuffix(in)):
+		return nil
 	}
-	return nil
+	return invalidTraining("%s already has a champion (v%d): a trained version takes the challenger alias and is promoted after evaluation", in.Model, champ.Version)
+}
+
+// runSuffix ends the TrainingData of the versions a run registers.
+func runSuffix(in TrainModelInput) string {
+	return fmt.Sprintf("; %s run %s)", in.WorkflowID, in.RunID)
 }
 
 // trainingFeatures returns the model's feature names and, in the same
