@@ -66,11 +66,13 @@ type TrainParams struct {
 	Subsample     int     `json:"subsample,omitempty"`
 	// Horizon (failure_risk, default DefaultHorizon): a snapshot is a
 	// positive when a confirmed failure of its asset follows within it.
-	// MaxIter (default 100) and LearningRate (default 0.1) configure the
-	// boosting.
+	// MaxIter (default 100), LearningRate (default 0.1) and ClassWeight
+	// ("" unweighted, the default, or "balanced": more recall, less
+	// precision, docs/ML.md) configure the boosting.
 	Horizon      time.Duration `json:"horizon,omitempty"`
 	MaxIter      int           `json:"max_iter,omitempty"`
 	LearningRate float64       `json:"learning_rate,omitempty"`
+	ClassWeight  string        `json:"class_weight,omitempty"`
 }
 
 // TrainModelInput asks for a model of Kind trained on the tenant's stored
@@ -235,7 +237,7 @@ func (a *Models) TrainModel(ctx context.Context, in TrainModelInput) (TrainModel
 				ErrNotEnoughLabels, nil)
 		}
 		p := gbdt.DefaultParams()
-		p.Seed, p.ClassWeight = in.Seed, "balanced"
+		p.Seed, p.ClassWeight = in.Seed, in.Params.ClassWeight
 		if in.Params.MaxIter > 0 {
 			p.MaxIter = in.Params.MaxIter
 		}

@@ -65,6 +65,7 @@ type trainingBody struct {
 		Horizon       string  `json:"horizon"`
 		MaxIter       int     `json:"max_iter"`
 		LearningRate  float64 `json:"learning_rate"`
+		ClassWeight   string  `json:"class_weight"`
 	} `json:"params"`
 	Alias string `json:"alias"`
 }
@@ -124,6 +125,9 @@ func (b trainingBody) input(maxRange time.Duration) (activities.TrainModelInput,
 	}
 	if lr := p.LearningRate; lr < 0 || lr > 1 {
 		add("params.learning_rate", "%v: want (0, 1]", lr)
+	}
+	if p.ClassWeight = b.Params.ClassWeight; p.ClassWeight != "" && p.ClassWeight != "balanced" {
+		add("params.class_weight", "%q: want balanced, or none for unweighted", p.ClassWeight)
 	}
 	if b.Params.Horizon != "" {
 		d, err := time.ParseDuration(b.Params.Horizon)

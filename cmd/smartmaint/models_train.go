@@ -20,6 +20,7 @@ import (
 // trainOptions are the flags of `smartmaint models train`.
 type trainOptions struct {
 	kind, assetType, from, to, alias, horizon string
+	classWeight                               string
 	contamination, learningRate               float64
 	trees, maxIter                            int
 	features                                  map[string]string
@@ -39,6 +40,7 @@ func trainFlags(fs *flag.FlagSet) any {
 	fs.IntVar(&o.trees, "trees", 0, "anomaly: isolation trees (default 100)")
 	fs.IntVar(&o.maxIter, "max-iter", 0, "failure_risk: boosting iterations (default 100)")
 	fs.Float64Var(&o.learningRate, "learning-rate", 0, "failure_risk: learning rate (default 0.1)")
+	fs.StringVar(&o.classWeight, "class-weight", "", "failure_risk: balanced for more recall at less precision (default unweighted)")
 	fs.Func("feature", "model feature and its source, NAME=SENSOR or NAME=asset.KEY (repeat; default the binding's or the sensor ids)", func(s string) error {
 		name, src, ok := strings.Cut(s, "=")
 		if !ok || name == "" || src == "" {
@@ -80,7 +82,7 @@ func modelsTrain(ctx context.Context, c *modelsClient, args []string, out io.Wri
 		body["features"] = o.features
 	}
 	params := map[string]any{}
-	for k, v := range map[string]any{"horizon": o.horizon, "contamination": o.contamination, "trees": o.trees, "max_iter": o.maxIter, "learning_rate": o.learningRate} {
+	for k, v := range map[string]any{"horizon": o.horizon, "contamination": o.contamination, "trees": o.trees, "max_iter": o.maxIter, "learning_rate": o.learningRate, "class_weight": o.classWeight} {
 		if v != "" && v != 0 && v != 0.0 {
 			params[k] = v
 		}
