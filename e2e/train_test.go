@@ -27,7 +27,9 @@ func TestTrainFirstModel(t *testing.T) {
 	s := startStack(t, nil)
 	const tenant, assetType, model = "plant-9", "cnc-mill", "risk-cnc-mill"
 	s.key("plant", tenant, apikey.Admin)
-	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	// Within the raw readings' retention (30 days by default), which the
+	// stack's storage workflow enforces.
+	start := time.Now().UTC().Add(-10 * 24 * time.Hour).Truncate(time.Hour)
 	h := mlopstest.AI4I(t, 6000, start, "cnc-1", "cnc-2")
 	keys := h.CreateAssets(t, s.db, tenant, assetType)
 	h.WriteReadings(t, s.db, tenant, keys)
