@@ -92,7 +92,9 @@ type Snapshots struct {
 // incidents approved by a person or the policy (approved, scheduled, in
 // progress, or resolved by their work order). Incidents awaiting a decision,
 // rejected or found false positives do not count: their readings are normal
-// until someone says otherwise.
+// until someone says otherwise. An asset's incidents do not overlap (one
+// is open at a time), so only the latest one opened before a snapshot can
+// cover it: that is the one looked up, by index.
 func LoadSnapshots(ctx context.Context, db *store.DB, tenant, assetType string, names []string, from, to time.Time, bucket time.Duration, limit int) (*Snapshots, error) {
 	return loadSnapshots(ctx, db, tenant, assetType, names, from, to, bucket, limit, true)
 }
@@ -131,10 +133,13 @@ func loadSnapshots(ctx context.Context, db *store.DB, tenant, assetType string, 
 			WHERE s.tenant_id = $1 AND a.type = $2 AND s.id = ANY($3) AND r.ts >= $4 AND r.ts < $5
 			GROUP BY 1, 2) x
 		WHERE n = $7 AND (NOT $9 OR NOT EXISTS (
-			SELECT 1 FROM incidents i
-			WHERE i.tenant_id = $1 AND i.asset_id = x.asset_id
-			  AND `+incident.RealFaultSQL("i.")+`
-			  AND x.t + $6 > i.opened_at - $6 AND x.t < coalesce(i.closed_at, $5)))
+			SELECT 1 FROM (
+				SELECT i.closed_at FROM incidents i
+				WHERE i.tenant_id = $1 AND i.asset_id = x.asset_id
+				  AND `+incident.RealFaultSQL("i.")+`
+				  AND i.opened_at < x.t + 2 * $6
+				ORDER BY i.opened_at DESC LIMIT 1) last
+			WHERE x.t < coalesce(last.closed_at, $5)))
 		ORDER BY t DESC, asset_id LIMIT $8`,
 		tenant, assetType, sensors, from, to, bucket, len(sensors), limit, excludeFaults)
 	if err != nil {
