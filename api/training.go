@@ -190,21 +190,10 @@ func (h *Training) start(w http.ResponseWriter, r *http.Request) {
 	}
 	in.TenantID, in.Model, in.RequestedBy = p.TenantID, name, keyActor(r)
 	id := workflows.TrainModelWorkflowID(p.TenantID, name)
-	run, err := h.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                                       id,
-		TaskQueue:                                h.TaskQueue,
-		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-	}, workflows.TrainModel, in)
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	switch {
-	case errors.As(err, &started):
-		WriteError(w, r, http.StatusConflict, "training_running", fmt.Sprintf("model %q is already being trained; wait for it to finish", name),
-			map[string]string{"workflow_id": id, "training_id": started.RunId})
-		return
-	case err != nil:
-		WriteUnavailable(w, r, 5, "the training could not be started right now; retry")
+	run, ok := startOne(w, r, h.Temporal, h.TaskQueue, id, workflows.TrainModel, in, conflict{
+		code: "training_running", message: fmt.Sprintf("model %q is already being trained; wait for it to finish", name),
+		runKey: "training_id", what: "training"})
+	if !ok {
 		return
 	}
 	loc := trainingPath(name, run.GetRunID())
@@ -213,6 +202,35 @@ func (h *Training) start(w http.ResponseWriter, r *http.Request) {
 		"training_id": run.GetRunID(), "workflow_id": run.GetID(), "model": name, "status": "running", "location": loc,
 		"kind": in.Kind, "asset_type": in.AssetType, "from": in.From, "to": in.To, "alias": in.Alias,
 	})
+}
+
+// conflict is how startOne answers a start while a run is open: 409 with
+// code and message, details naming the workflow and, under runKey, the
+// open run; what names the work for a 503.
+type conflict struct{ code, message, runKey, what string }
+
+// startOne starts wf(arg) under the workflow id on queue unless a run with
+// that id is open. Otherwise it answers — 409 as c says, or 503 when
+// Temporal cannot be reached — and returns false.
+func startOne(w http.ResponseWriter, r *http.Request, tc client.Client, queue, id string, wf, arg any, c conflict) (client.WorkflowRun, bool) {
+	run, err := tc.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                queue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		// Without it the client answers with the running workflow's handle.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+	}, wf, arg)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	switch {
+	case errors.As(err, &started):
+		WriteError(w, r, http.StatusConflict, c.code, c.message, map[string]string{"workflow_id": id, c.runKey: started.RunId})
+		return nil, false
+	case err != nil:
+		WriteUnavailable(w, r, 5, "the "+c.what+" could not be started right now; retry")
+		return nil, false
+	}
+	return run, true
 }
 
 // trainingPath is the Location of a training.
