@@ -13,6 +13,7 @@ import (
 
 	"github.com/smartmaint/smartmaint/internal/apikey"
 	"github.com/smartmaint/smartmaint/internal/mlops/mlopstest"
+	"github.com/smartmaint/smartmaint/internal/replay"
 )
 
 // TestTrainFirstModel trains the first failure risk model of a tenant that
@@ -56,8 +57,12 @@ func TestTrainFirstModel(t *testing.T) {
 		field(got, "progress", "percent") != 100.0 || field(got, "input", "asset_type") != assetType {
 		t.Fatalf("training: %v", got)
 	}
-	if pr, _ := metrics["pr_auc"].(float64); pr < 0.3 {
-		t.Errorf("holdout PR AUC %v: %v", pr, metrics)
+	// The seed comes from the run id, so the figures vary from run to run
+	// (PR AUC 0.26–0.49 measured; the base rate is 2.8%): only far better
+	// than chance is asked here, activities/train_model_test.go checks the
+	// quality on a fixed seed.
+	if pr, _ := metrics["pr_auc"].(float64); pr < 0.1 || metrics["roc_auc"].(float64) < 0.85 {
+		t.Errorf("holdout metrics: %v", metrics)
 	}
 	t.Logf("failure risk model: %v", got["result"])
 	versions := s.must(200, "plant", "GET", "/api/v1/models/"+model+"/versions", nil)
@@ -118,5 +123,14 @@ func TestTrainFirstModel(t *testing.T) {
 	cmd.Env = os.Environ()
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "complete snapshots") {
 		t.Errorf("training on too little data: %v\n%s", err, out)
+	}
+	// RECORD_HISTORIES=DIR keeps the runs for the replay test
+	// (workflows/testdata/histories, prefix the commit).
+	if dir := os.Getenv("RECORD_HISTORIES"); dir != "" {
+		files, err := replay.Export(context.Background(), s.temporal, dir, replay.Options{Query: "WorkflowType = 'TrainModel'", Prefix: os.Getenv("RECORD_PREFIX")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("recorded %v", files)
 	}
 }
