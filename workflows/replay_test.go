@@ -28,7 +28,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
-			for _, w := range []any{Incident, DriftCheck, Retrain, PreventiveMaintenance, Report, ScheduledReports, StorageMaintenance} {
+			for _, w := range []any{Incident, DriftCheck, Retrain, PreventiveMaintenance, Report, ScheduledReports, StorageMaintenance, TrainModel} {
 				r.RegisterWorkflow(w)
 			}
 			if err := r.ReplayWorkflowHistoryFromJSONFile(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)), f); err != nil {
