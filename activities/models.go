@@ -309,27 +309,7 @@ func (a *Models) TrainChallenger(ctx context.Context, in TrainInput) (TrainOutpu
 // heartbeatWhileRunning repeats the current progress every HeartbeatEvery
 // until the returned function is called.
 func (a *Models) heartbeatWhileRunning(ctx context.Context, current func() TrainProgress) func() {
-	every := a.HeartbeatEvery
-	if every <= 0 {
-		every = 5 * time.Second
-	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				activity.RecordHeartbeat(ctx, current())
-			}
-		}
-	})
-	return func() { close(done); wg.Wait() }
+	return keepBeating(ctx, a.HeartbeatEvery, current)
 }
 
 // stopping fails the attempt when the worker is shutting down, after a

@@ -217,6 +217,7 @@ func withBodyLimit(def int64, limits map[string]int64) mux.MiddlewareFunc {
 // rate-limit class: each starts work that costs far more than a request.
 var expensiveRoutes = map[string]bool{
 	"POST /api/v1/models/{name}/retrain":                  true,
+	"POST /api/v1/models/{name}/training":                 true,
 	"POST /api/v1/models/{name}/promote":                  true,
 	"POST /api/v1/models/{name}/versions":                 true,
 	"POST /api/v1/models/{name}/aliases/{alias}/rollback": true,
@@ -225,7 +226,7 @@ var expensiveRoutes = map[string]bool{
 }
 
 // RouteClass is the rate-limit class of the request's matched route:
-// ingest for POST /api/v1/readings, expensive for model retrain, promote,
+// ingest for POST /api/v1/readings, expensive for model retrain, training, promote,
 // upload and rollback, work-order re-planning and report generation, read for GET and
 // HEAD, write for the rest.
 func RouteClass(r *http.Request) ratelimit.Class {

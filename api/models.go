@@ -260,25 +260,12 @@ func (h *Models) retrain(w http.ResponseWriter, r *http.Request) {
 		b.Reason = "requested through the API"
 	}
 	id := workflows.RetrainWorkflowID(p.TenantID, name)
-	run, err := h.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       id,
-		TaskQueue:                h.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		// Without it the client answers with the running workflow's handle.
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-	}, workflows.Retrain, workflows.RetrainInput{
+	run, ok := startOne(w, r, h.Temporal, h.TaskQueue, id, workflows.Retrain, workflows.RetrainInput{
 		TenantID: p.TenantID, Model: name, Trigger: workflows.TriggerAPI,
 		RequestedBy: keyActor(r), Reason: b.Reason,
-	})
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	switch {
-	case errors.As(err, &started):
-		WriteError(w, r, http.StatusConflict, "retrain_running", fmt.Sprintf("model %q is already being retrained; wait for it to finish", name),
-			map[string]string{"workflow_id": id, "run_id": started.RunId})
-		return
-	case err != nil:
-		WriteUnavailable(w, r, 5, "the retraining could not be started right now; retry")
+	}, conflict{code: "retrain_running", message: fmt.Sprintf("model %q is already being retrained; wait for it to finish", name),
+		runKey: "run_id", what: "retraining"})
+	if !ok {
 		return
 	}
 	WriteJSON(w, http.StatusAccepted, map[string]any{"workflow_id": run.GetID(), "run_id": run.GetRunID(), "model": name, "champion_version": champion})

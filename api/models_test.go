@@ -28,7 +28,7 @@ import (
 // routes over a throwaway database and artifact folder, tenants acme and
 // rival, and the keys ml-ops (models:write, readings:read) and reader of
 // acme and rival of rival.
-func newModelsServer(t *testing.T, routes func(*store.DB, *registry.Registry) *api.Models) (*server, *registry.Registry) {
+func newModelsServer[R api.Routes](t *testing.T, routes func(*store.DB, *registry.Registry) R) (*server, *registry.Registry) {
 	t.Helper()
 	folder, err := artifact.NewFolder(t.TempDir())
 	if err != nil {
@@ -39,7 +39,7 @@ func newModelsServer(t *testing.T, routes func(*store.DB, *registry.Registry) *a
 
 // newModelsServerOn is newModelsServer keeping artifacts in artifacts, the
 // router built with opts.
-func newModelsServerOn(t testing.TB, artifacts artifact.Store, routes func(*store.DB, *registry.Registry) *api.Models, opts ...api.Option) (*server, *registry.Registry) {
+func newModelsServerOn[R api.Routes](t testing.TB, artifacts artifact.Store, routes func(*store.DB, *registry.Registry) R, opts ...api.Option) (*server, *registry.Registry) {
 	t.Helper()
 	db, _ := testenv.DB(t)
 	log := slog.New(slog.DiscardHandler)

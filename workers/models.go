@@ -9,7 +9,7 @@ import (
 	"github.com/smartmaint/smartmaint/workflows"
 )
 
-// Models registers the drift check, the retraining and model watch
+// Models registers the drift check, retraining, training and model watch
 // workflows and the model activities. The notification activity they use is registered by
 // Incidents.
 func Models(a *activities.Models) Registration {
@@ -17,6 +17,7 @@ func Models(a *activities.Models) Registration {
 		r.RegisterWorkflow(workflows.DriftCheck)
 		r.RegisterWorkflow(workflows.Retrain)
 		r.RegisterWorkflow(workflows.ModelWatch)
+		r.RegisterWorkflow(workflows.TrainModel)
 		r.RegisterActivity(a)
 	}
 }

@@ -28,7 +28,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
-			for _, w := range []any{Incident, DriftCheck, Retrain, ModelWatch, PreventiveMaintenance, Report, ScheduledReports, StorageMaintenance, Backtest} {
+			for _, w := range []any{Incident, DriftCheck, Retrain, ModelWatch, TrainModel, PreventiveMaintenance, Report, ScheduledReports, StorageMaintenance, Backtest} {
 				r.RegisterWorkflow(w)
 			}
 			if err := r.ReplayWorkflowHistoryFromJSONFile(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)), f); err != nil {

@@ -27,8 +27,8 @@ import (
 // because package api, which validates bindings, imports their packages.)
 type ModelLoader = registry.Loader[modelfile.Model]
 
-// modelsAPI serves the model registry, drift, retraining and binding
-// routes, keeps the champion models loaded and adds a model detector per
+// modelsAPI serves the model registry, drift, retraining, training and
+// binding routes, keeps the champion models loaded and adds a model detector per
 // model kind (bindingsAPI) to the ingest path's detection engine.
 func modelsAPI() fx.Option {
 	return fx.Options(
@@ -36,6 +36,7 @@ func modelsAPI() fx.Option {
 		fx.Provide(
 			newModelLoader,
 			asRoutes(newModelsHandlers),
+			asRoutes(newTrainingHandlers),
 		),
 		bindingsAPI(),
 		fx.Invoke(registerDriftMetrics),
@@ -106,6 +107,10 @@ func newModelLoader(lc fx.Lifecycle, cfg config.Config, reg *registry.Registry, 
 func newModelsHandlers(cfg config.Config, reg *registry.Registry, st *mlops.Store, c client.Client) *api.Models {
 	return &api.Models{Registry: reg, MLOps: st, Defaults: defaultPolicy(cfg), Temporal: c, TaskQueue: cfg.TemporalTaskQueue,
 		MaxUploadBytes: cfg.ModelMaxUploadBytes}
+}
+
+func newTrainingHandlers(cfg config.Config, db *store.DB, reg *registry.Registry, c client.Client) *api.Training {
+	return &api.Training{DB: db, Registry: reg, Temporal: c, TaskQueue: cfg.TemporalTaskQueue}
 }
 
 // registerDriftMetrics exposes the stored drift results on /metrics while

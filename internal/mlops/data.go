@@ -92,19 +92,37 @@ type Snapshots struct {
 // incidents approved by a person or the policy (approved, scheduled, in
 // progress, or resolved by their work order). Incidents awaiting a decision,
 // rejected or found false positives do not count: their readings are normal
-// until someone says otherwise.
+// until someone says otherwise. An asset's incidents do not overlap (one
+// is open at a time), so only the latest one opened before a snapshot can
+// cover it: that is the one looked up, by index.
 func LoadSnapshots(ctx context.Context, db *store.DB, tenant, assetType string, names []string, from, to time.Time, bucket time.Duration, limit int) (*Snapshots, error) {
-	return loadSnapshots(ctx, db, tenant, assetType, names, from, to, bucket, limit, false)
+	return loadSnapshots(ctx, db, tenant, assetType, names, from, to, bucket, limit, withoutFaults)
 }
 
 // LoadFaultSnapshots is LoadSnapshots keeping only the snapshots it leaves
 // out: those taken while the asset had a confirmed fault. They are the
 // positives of the labelled evaluation, never trained on.
 func LoadFaultSnapshots(ctx context.Context, db *store.DB, tenant, assetType string, names []string, from, to time.Time, bucket time.Duration, limit int) (*Snapshots, error) {
-	return loadSnapshots(ctx, db, tenant, assetType, names, from, to, bucket, limit, true)
+	return loadSnapshots(ctx, db, tenant, assetType, names, from, to, bucket, limit, onlyFaults)
 }
 
-func loadSnapshots(ctx context.Context, db *store.DB, tenant, assetType string, names []string, from, to time.Time, bucket time.Duration, limit int, faults bool) (*Snapshots, error) {
+// LoadAllSnapshots is LoadSnapshots keeping the snapshots taken during
+// confirmed faults: the rows a failure classifier learns failures from.
+func LoadAllSnapshots(ctx context.Context, db *store.DB, tenant, assetType string, names []string, from, to time.Time, bucket time.Duration, limit int) (*Snapshots, error) {
+	return loadSnapshots(ctx, db, tenant, assetType, names, from, to, bucket, limit, withFaults)
+}
+
+// faultFilter says which snapshots loadSnapshots keeps, by whether the
+// asset had a confirmed fault when they were taken.
+type faultFilter int
+
+const (
+	withoutFaults faultFilter = iota
+	onlyFaults
+	withFaults
+)
+
+func loadSnapshots(ctx context.Context, db *store.DB, tenant, assetType string, names []string, from, to time.Time, bucket time.Duration, limit int, filter faultFilter) (*Snapshots, error) {
 	sensors := SensorFeatures(names)
 	if len(sensors) == 0 {
 		return nil, fmt.Errorf("mlops: model features %v name no sensor", names)
@@ -121,10 +139,19 @@ func loadSnapshots(ctx context.Context, db *store.DB, tenant, assetType string, 
 			return nil, fmt.Errorf("mlops: asset metadata: %w", err)
 		}
 	}
-	exists := "NOT EXISTS"
-	if faults {
-		exists = "EXISTS"
-	}
+	// during: the snapshot falls from one bucket before the asset's latest
+	// confirmed fault opened until it closed (a confirmed fault of an asset
+	// never overlaps the next, so the latest one opened is the only one to
+	// look at; found by index).
+	during := `EXISTS (
+			SELECT 1 FROM (
+				SELECT i.closed_at FROM incidents i
+				WHERE i.tenant_id = $1 AND i.asset_id = x.asset_id
+				  AND ` + incident.RealFaultSQL("i.") + `
+				  AND i.opened_at < x.t + 2 * $6
+				ORDER BY i.opened_at DESC LIMIT 1) last
+			WHERE x.t < coalesce(last.closed_at, $5))`
+	keep := map[faultFilter]string{withoutFaults: "NOT " + during, onlyFaults: during, withFaults: "true"}[filter]
 	rows, err := db.Pool.Query(ctx, `
 		SELECT asset_id, t, ids, vals FROM (
 			SELECT s.asset_id, date_bin($6, r.ts, timestamptz '2000-01-01 00:00:00+00') AS t,
@@ -135,11 +162,7 @@ func loadSnapshots(ctx context.Context, db *store.DB, tenant, assetType string, 
 			JOIN readings r ON r.sensor_key = s.key
 			WHERE s.tenant_id = $1 AND a.type = $2 AND s.id = ANY($3) AND r.ts >= $4 AND r.ts < $5
 			GROUP BY 1, 2) x
-		WHERE n = $7 AND `+exists+` (
-			SELECT 1 FROM incidents i
-			WHERE i.tenant_id = $1 AND i.asset_id = x.asset_id
-			  AND `+incident.RealFaultSQL("i.")+`
-			  AND x.t + $6 > i.opened_at - $6 AND x.t < coalesce(i.closed_at, $5))
+		WHERE n = $7 AND `+keep+`
 		ORDER BY t DESC, asset_id LIMIT $8`,
 		tenant, assetType, sensors, from, to, bucket, len(sensors), limit)
 	if err != nil {
