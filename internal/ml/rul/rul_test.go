@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -404,5 +405,50 @@ func TestFD001Report(t *testing.T) {
 	t.Log("\n" + b.String())
 	if c := res.Info.CutCoverage; c < 0.7 || c > 0.9 {
 		t.Errorf("test-like held-out coverage %.3f", c)
+	}
+}
+
+// TestTrainRows: prepared rows train the same model as Train on the
+// engines they come from, and rows that are not grouped by run, or too
+// few runs for the folds, are refused.
+func TestTrainRows(t *testing.T) {
+	engines := synthEngines(8, 5)
+	o := smallOptions()
+	o.Params.MaxIter = 10
+	want, err := Train(context.Background(), engines, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := TrainingRows(engines, o.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := TrainRows(context.Background(), rows, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _ := LastFeatures(engines[:1], DefaultConfig())
+	r0, l0, u0 := want.Predict(x[0])
+	if r1, l1, u1 := got.Predict(x[0]); r0 != r1 || l0 != l1 || u0 != u1 || got.Margin != want.Margin || got.Info.Engines != 8 || got.Info.Rows != want.Info.Rows {
+		t.Errorf("from rows %v %v %v (%+v), from engines %v %v %v", r1, l1, u1, got.Info, r0, l0, u0)
+	}
+	swapped := *rows
+	swapped.Engine = slices.Clone(rows.Engine)
+	swapped.Engine[0] = 1
+	short := *rows
+	short.X = rows.X[:1]
+	for _, c := range []struct {
+		name string
+		rows *Rows
+		o    Options
+	}{
+		{"runs out of order", &swapped, o},
+		{"lengths differ", &short, o},
+		{"no rows", new(Rows), o},
+		{"more folds than runs", rows, Options{Params: o.Params, Folds: 9}},
+	} {
+		if _, err := TrainRows(context.Background(), c.rows, c.o); err == nil {
+			t.Errorf("%s: trained", c.name)
+		}
 	}
 }

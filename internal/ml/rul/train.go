@@ -109,16 +109,75 @@ func (r *Rows) split(fold []int, f int) (trainX [][]float64, trainY []float64, t
 func Train(ctx context.Context, engines []dataset.CMAPSSEngine, o Options) (*Model, error) {
 	start := time.Now()
 	o = o.withDefaults()
-	if !(o.Coverage > 0 && o.Coverage < 1) || o.Folds < 2 || o.Folds > len(engines) {
-		return nil, fmt.Errorf("rul: coverage %v, %d folds for %d engines", o.Coverage, o.Folds, len(engines))
-	}
-	if !o.Calibration.valid() || o.Cuts < 1 || o.Bins < 1 {
-		return nil, fmt.Errorf("rul: calibration %q, %d cuts, %d bins", o.Calibration, o.Cuts, o.Bins)
+	if err := o.check(len(engines)); err != nil {
+		return nil, err
 	}
 	rows, err := TrainingRows(engines, o.Config)
 	if err != nil {
 		return nil, err
 	}
+	return trainRows(ctx, rows, len(engines), o, start)
+}
+
+// TrainRows fits the model as Train does to rows built elsewhere: runs to
+// failure (an asset's cycles up to a confirmed failure) numbered from 0 in
+// Rows.Engine, each run's rows contiguous and in cycle order, X the
+// feature vectors a Builder with o.Config makes (FeatureNames) and Y the
+// capped cycles left (Target). The runs group the folds and the
+// calibration as Train's engines do.
+func TrainRows(ctx context.Context, rows *Rows, o Options) (*Model, error) {
+	start := time.Now()
+	o = o.withDefaults()
+	if err := o.Config.validate(); err != nil {
+		return nil, err
+	}
+	runs, err := rows.runs()
+	if err != nil {
+		return nil, err
+	}
+	if err := o.check(runs); err != nil {
+		return nil, err
+	}
+	return trainRows(ctx, rows, runs, o, start)
+}
+
+// check rejects options that cannot train on n engines or runs.
+func (o Options) check(n int) error {
+	if !(o.Coverage > 0 && o.Coverage < 1) || o.Folds < 2 || o.Folds > n {
+		return fmt.Errorf("rul: coverage %v, %d folds for %d engines", o.Coverage, o.Folds, n)
+	}
+	if !o.Calibration.valid() || o.Cuts < 1 || o.Bins < 1 {
+		return fmt.Errorf("rul: calibration %q, %d cuts, %d bins", o.Calibration, o.Cuts, o.Bins)
+	}
+	return nil
+}
+
+// runs checks that r's rows are grouped as TrainRows needs and returns
+// the number of runs.
+func (r *Rows) runs() (int, error) {
+	n := len(r.Y)
+	if n == 0 || len(r.X) != n || len(r.Engine) != n {
+		return 0, fmt.Errorf("rul: %d feature vectors, %d targets and %d run indexes: want as many, and some", len(r.X), n, len(r.Engine))
+	}
+	runs := 0
+	for i, e := range r.Engine {
+		switch {
+		case i > 0 && e == r.Engine[i-1]:
+		case e == runs:
+			runs++
+		default:
+			return 0, fmt.Errorf("rul: row %d is of run %d after run %d: want each run's rows together, runs numbered from 0 in order", i, e, r.Engine[max(i-1, 0)])
+		}
+		if len(r.X[i]) != NumFeatures() {
+			return 0, fmt.Errorf("rul: row %d has %d features, want %d", i, len(r.X[i]), NumFeatures())
+		}
+	}
+	return runs, nil
+}
+
+// trainRows is the one training path of Train and TrainRows: rows of
+// engines runs, o checked, start when the training began.
+func trainRows(ctx context.Context, rows *Rows, engines int, o Options, start time.Time) (*Model, error) {
 	alpha := 1 - o.Coverage
 	lo, hi := quantileParams(o.Params, alpha/2), quantileParams(o.Params, 1-alpha/2)
 	total, done := 2*o.Folds+3, 0
@@ -128,7 +187,7 @@ func Train(ctx context.Context, engines []dataset.CMAPSSEngine, o Options) (*Mod
 			o.Progress(done, total)
 		}
 	}
-	fold := Folds(len(engines), o.Folds, o.Seed)
+	fold := Folds(engines, o.Folds, o.Seed)
 	// Every fit is independent: the fold models (lower and upper per fold)
 	// and the three final ones run on GOMAXPROCS workers.
 	type job struct {
@@ -189,7 +248,7 @@ func Train(ctx context.Context, engines []dataset.CMAPSSEngine, o Options) (*Mod
 		m.Edges = append(m.Edges, o.Config.Cap*float64(k)/float64(o.Bins))
 	}
 	// Rows of an engine are contiguous and in cycle order.
-	engineLen, position := make([]int, len(engines)), make([]int, len(rows.Y))
+	engineLen, position := make([]int, engines), make([]int, len(rows.Y))
 	for r, e := range rows.Engine {
 		position[r] = engineLen[e]
 		engineLen[e]++
@@ -248,7 +307,7 @@ func Train(ctx context.Context, engines []dataset.CMAPSSEngine, o Options) (*Mod
 		}
 	}
 	m.Params.Progress = nil
-	m.Info.Engines, m.Info.Rows, m.Info.Folds = len(engines), len(rows.Y), o.Folds
+	m.Info.Engines, m.Info.Rows, m.Info.Folds = engines, len(rows.Y), o.Folds
 	m.Info.Seconds = time.Since(start).Seconds()
 	return m, nil
 }
