@@ -51,6 +51,14 @@ const (
 // the training part of a failure risk model's data needs.
 const MinFailureLabels = 5
 
+// MinRULRuns is how many runs to a confirmed failure the training part of
+// a remaining useful life model's data needs: the folds its intervals are
+// calibrated on are groups of runs.
+const MinRULRuns = 5
+
+// rulFolds is the most run-grouped folds a RUL training calibrates on.
+const rulFolds = 5
+
 // DefaultHorizon is a failure risk model's horizon when none is asked:
 // a snapshot is labelled when a failure follows within it.
 const DefaultHorizon = 24 * time.Hour
@@ -68,7 +76,9 @@ type TrainParams struct {
 	// positive when a confirmed failure of its asset follows within it.
 	// MaxIter (default 100), LearningRate (default 0.1) and ClassWeight
 	// ("" unweighted, the default, or "balanced": more recall, less
-	// precision, docs/ML.md) configure the boosting.
+	// precision, docs/ML.md) configure the boosting. For rul, MaxIter
+	// (default 300) and LearningRate (default 0.05) configure the point and
+	// quantile models (rul.DefaultParams).
 	Horizon      time.Duration `json:"horizon,omitempty"`
 	MaxIter      int           `json:"max_iter,omitempty"`
 	LearningRate float64       `json:"learning_rate,omitempty"`
@@ -133,8 +143,13 @@ type TrainModelOutput struct {
 	HoldoutFrom time.Time `json:"holdout_from"`
 	// Positives counts the labelled snapshots (failure_risk) in the
 	// training part and the holdout.
-	TrainPositives   int                `json:"train_positives,omitempty"`
-	HoldoutPositives int                `json:"holdout_positives,omitempty"`
+	TrainPositives   int `json:"train_positives,omitempty"`
+	HoldoutPositives int `json:"holdout_positives,omitempty"`
+	// TrainRuns and HoldoutRuns count the runs to failure (rul) in each
+	// part: the holdout is the newest fifth of the runs by failure time,
+	// those failing from HoldoutFrom.
+	TrainRuns        int                `json:"train_runs,omitempty"`
+	HoldoutRuns      int                `json:"holdout_runs,omitempty"`
 	Metrics          map[string]float64 `json:"metrics"`
 	// Unavailable names the metrics of the kind that could not be computed,
 	// with the reason.
@@ -182,7 +197,11 @@ func (a *Models) TrainModel(ctx context.Context, in TrainModelInput) (TrainModel
 	if err != nil {
 		return TrainModelOutput{}, err
 	}
-	data, err := a.LoadTrainingData(ctx, in.TenantID, in.Kind, in.AssetType, sources, in.From, in.To, in.Params.horizon())
+	horizon := in.Params.horizon()
+	if in.Kind == modelkind.RUL {
+		horizon = 0 // a failure after To ends a run whose last cycles are not read
+	}
+	data, err := a.LoadTrainingData(ctx, in.TenantID, in.Kind, in.AssetType, sources, in.From, in.To, horizon)
 	if err != nil {
 		return TrainModelOutput{}, err
 	}
@@ -264,6 +283,10 @@ func (a *Models) TrainModel(ctx context.Context, in TrainModelInput) (TrainModel
 		classifierMetrics(&out, g, holdout, y[cut:])
 		params = map[string]any{"max_iter": p.MaxIter, "learning_rate": p.LearningRate, "class_weight": p.ClassWeight,
 			"horizon": in.Params.horizon().String(), "seed": p.Seed}
+	case modelkind.RUL:
+		if m, ref, params, err = a.trainRUL(ctx, in, data, features, &out, beat); err != nil {
+			return TrainModelOutput{}, err
+		}
 	}
 	out.Metrics["train_rows"], out.Metrics["holdout_rows"] = float64(out.TrainRows), float64(out.HoldoutRows)
 	m.Meta.Metrics = out.Metrics
@@ -339,17 +362,21 @@ func runSuffix(in TrainModelInput) string {
 // order, their sources (see TrainModelInput.Features).
 func (a *Models) trainingFeatures(ctx context.Context, in TrainModelInput) (features, sources []string, err error) {
 	switch {
+	case in.Kind == modelkind.RUL:
+		if features, sources, err = a.rulFeatures(ctx, in); err != nil {
+			return nil, nil, err
+		}
 	case len(in.Features) > 0:
 		features = slices.Sorted(maps.Keys(in.Features))
 		for _, f := range features {
 			sources = append(sources, in.Features[f])
 		}
 	default:
-		b, err := (&binding.Store{DB: a.DB}).Get(ctx, in.TenantID, in.AssetType, in.Kind)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		b, err := a.binding(ctx, in)
+		if err != nil {
 			return nil, nil, err
 		}
-		if err == nil {
+		if b != nil {
 			champ, err := a.Registry.Resolve(ctx, in.TenantID, b.Model, registry.Champion)
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return nil, nil, err
@@ -384,6 +411,15 @@ func (a *Models) trainingFeatures(ctx context.Context, in TrainModelInput) (feat
 	return features, sources, nil
 }
 
+// binding returns the asset type's binding as in.Kind, nil without one.
+func (a *Models) binding(ctx context.Context, in TrainModelInput) (*binding.Binding, error) {
+	b, err := (&binding.Store{DB: a.DB}).Get(ctx, in.TenantID, in.AssetType, in.Kind)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return &b, err
+}
+
 // TrainingData are the snapshots a model of a kind is trained and
 // evaluated on, with their labels where the kind needs them.
 type TrainingData struct {
@@ -392,13 +428,18 @@ type TrainingData struct {
 	// Labels (failure_risk): true for a snapshot a confirmed failure of its
 	// asset follows within the horizon.
 	Labels []bool
+	// Runs (rul): each asset's snapshots, one per cycle, up to each of
+	// its confirmed failures, by failure time.
+	Runs []mlops.Run
 }
 
 // LoadTrainingData reads the snapshots of the tenant's assetType assets in
 // [from, to) over sources (at most MaxTrainRows, the newest) and the
 // confirmed failures that label them: an anomaly model's snapshots leave
 // out confirmed fault periods (mlops.LoadSnapshots); a failure risk
-// model's keep them and are labelled by the failures within horizon.
+// model's keep them and are labelled by the failures within horizon; a
+// remaining useful life model's keep them too and are split into runs to
+// failure.
 func (a *Models) LoadTrainingData(ctx context.Context, tenant string, kind modelkind.Kind, assetType string, sources []string, from, to time.Time, horizon time.Duration) (*TrainingData, error) {
 	load := mlops.LoadSnapshots
 	if kind.NeedsLabels() {
@@ -417,8 +458,11 @@ func (a *Models) LoadTrainingData(ctx context.Context, tenant string, kind model
 		return nil, err
 	}
 	d := &TrainingData{Snapshots: snap, Failures: failures}
-	if kind.NeedsLabels() {
+	switch kind {
+	case modelkind.FailureRisk:
 		d.Labels = mlops.FailureLabels(snap, failures, horizon)
+	case modelkind.RUL:
+		d.Runs = mlops.FailureRuns(snap, failures)
 	}
 	return d, nil
 }

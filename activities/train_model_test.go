@@ -178,7 +178,7 @@ func TestTrainModelRefuses(t *testing.T) {
 	}{
 		{"no labels in range", func(in *activities.TrainModelInput) { in.From, in.To = h.Start, h.Start.Add(10*time.Minute) }, activities.ErrNotEnoughData, "fewer than the 200 needed", 0},
 		{"too few failures", func(in *activities.TrainModelInput) { in.To = h.Start.Add(20 * time.Minute) }, activities.ErrNotEnoughLabels, "precede a confirmed failure", 10},
-		{"rul", func(in *activities.TrainModelInput) { in.Kind = modelkind.RUL }, activities.ErrInvalidTraining, "supports the kinds", 0},
+		{"bearing health", func(in *activities.TrainModelInput) { in.Kind = modelkind.BearingHealth }, activities.ErrInvalidTraining, "supports the kinds", 0},
 		{"unknown sensor", func(in *activities.TrainModelInput) { in.Features = map[string]string{"x": "nope"} }, activities.ErrNotEnoughData, "complete snapshots", 0},
 		{"shared source", func(in *activities.TrainModelInput) { in.Features = map[string]string{"a": "torque", "b": "torque"} }, activities.ErrInvalidTraining, "both read", 0},
 	} {

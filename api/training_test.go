@@ -44,7 +44,7 @@ func TestTrainingRefusals(t *testing.T) {
 		details               int
 	}{
 		{"unknown kind", "ml-ops", "/api/v1/models/m/training", `{"kind":"forecast","asset_type":"cnc-mill",` + window + `}`, 422, "invalid_training", 1},
-		{"kind trained offline", "ml-ops", "/api/v1/models/m/training", `{"kind":"rul","asset_type":"cnc-mill",` + window + `}`, 422, "invalid_training", 1},
+		{"kind trained offline", "ml-ops", "/api/v1/models/m/training", `{"kind":"bearing_health","asset_type":"cnc-mill",` + window + `}`, 422, "invalid_training", 1},
 		{"from after to", "ml-ops", "/api/v1/models/m/training", `{"kind":"anomaly","asset_type":"cnc-mill","from":"2026-03-08T00:00:00Z","to":"2026-03-01T00:00:00Z"}`, 422, "invalid_training", 1},
 		{"range too long", "ml-ops", "/api/v1/models/m/training", `{"kind":"anomaly","asset_type":"cnc-mill","from":"2020-01-01T00:00:00Z","to":"2026-03-01T00:00:00Z"}`, 422, "invalid_training", 1},
 		{"no range", "ml-ops", "/api/v1/models/m/training", `{"kind":"anomaly","asset_type":"cnc-mill"}`, 422, "invalid_training", 1},

@@ -1,8 +1,10 @@
 package mlops
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -104,20 +106,23 @@ func (s *Snapshots) Rename(names []string) *Snapshots {
 
 // RegistryKind is the registry kind of the versions that training
 // (the TrainModel workflow) makes for k: "iforest" for an anomaly model,
-// "gbdt" for a failure risk model; "" for a kind it cannot train.
+// "gbdt" for a failure risk model, "rul" for a remaining useful life
+// model; "" for a kind it cannot train.
 func RegistryKind(k modelkind.Kind) string {
 	switch k {
 	case modelkind.Anomaly:
 		return Kind
 	case modelkind.FailureRisk:
 		return modelfile.KindGBDT
+	case modelkind.RUL:
+		return modelfile.KindRUL
 	}
 	return ""
 }
 
 // TrainableKinds are the kinds the TrainModel workflow trains from stored
 // readings.
-var TrainableKinds = []modelkind.Kind{modelkind.Anomaly, modelkind.FailureRisk}
+var TrainableKinds = []modelkind.Kind{modelkind.Anomaly, modelkind.FailureRisk, modelkind.RUL}
 
 // NameProblem says why a model called name cannot hold models of kind k,
 // or "" when it can: the asset types' default anomaly models
@@ -148,4 +153,50 @@ func CommonSensors(ctx context.Context, db *store.DB, tenant, assetType string) 
 		return nil, fmt.Errorf("mlops: sensors of %s: %w", assetType, err)
 	}
 	return ids, nil
+}
+
+// Run is one asset's run to failure within snapshots: the indexes of its
+// snapshots (in time order) after its previous confirmed failure, or
+// from its first snapshot, up to and including the last one at or before
+// Failure.
+type Run struct {
+	Asset   string  `json:"asset"`
+	Failure Failure `json:"failure"`
+	Rows    []int   `json:"rows"`
+}
+
+// CyclesLeft is the number of cycles (snapshots) from the run's k-th
+// snapshot to its failure: 0 at its last.
+func (r Run) CyclesLeft(k int) int { return len(r.Rows) - 1 - k }
+
+// FailureRuns splits each asset's snapshots, taken one per cycle, at its
+// confirmed failures: a run is the snapshots up to a failure since the
+// previous one. Snapshots after an asset's last failure end no run and
+// are left out, as are failures with no snapshot before them. The runs
+// are ordered by failure time (then asset); failures must be sorted by
+// asset and time, as LoadFailures returns them.
+func FailureRuns(s *Snapshots, failures []Failure) []Run {
+	byAsset := map[string][]int{}
+	for i, a := range s.Assets {
+		byAsset[a] = append(byAsset[a], i)
+	}
+	var runs []Run
+	next := map[string]int{} // per asset, the position in byAsset of the next snapshot to place
+	for _, f := range failures {
+		idx := byAsset[f.Asset]
+		k := next[f.Asset]
+		r := Run{Asset: f.Asset, Failure: f}
+		for k < len(idx) && !s.Times[idx[k]].After(f.At) {
+			r.Rows = append(r.Rows, idx[k])
+			k++
+		}
+		next[f.Asset] = k
+		if len(r.Rows) > 0 {
+			runs = append(runs, r)
+		}
+	}
+	slices.SortStableFunc(runs, func(a, b Run) int {
+		return cmp.Or(a.Failure.At.Compare(b.Failure.At), strings.Compare(a.Asset, b.Asset))
+	})
+	return runs
 }

@@ -71,3 +71,36 @@ func TestTrainableKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestFailureRuns: each asset's snapshots up to a failure since the
+// previous one make a run, newest failures last; snapshots after the last
+// failure and failures without snapshots make none.
+func TestFailureRuns(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	s := &mlops.Snapshots{}
+	for sec := range 10 {
+		for _, a := range []string{"e1", "e2"} {
+			s.Rows, s.Times, s.Assets = append(s.Rows, []float64{float64(sec)}), append(s.Times, at(sec)), append(s.Assets, a)
+		}
+	}
+	failures := []mlops.Failure{
+		{Asset: "e1", At: at(3)}, {Asset: "e1", At: at(7).Add(500 * time.Millisecond)},
+		{Asset: "e2", At: at(-5)}, {Asset: "e2", At: at(5)},
+	}
+	var got []string
+	for _, r := range mlops.FailureRuns(s, failures) {
+		var secs []string
+		for k, i := range r.Rows {
+			if s.Assets[i] != r.Asset {
+				t.Errorf("run of %s holds a snapshot of %s", r.Asset, s.Assets[i])
+			}
+			secs = append(secs, fmt.Sprintf("%v:%d", s.Rows[i][0], r.CyclesLeft(k)))
+		}
+		got = append(got, r.Asset+" "+fmt.Sprint(secs))
+	}
+	want := []string{"e1 [0:3 1:2 2:1 3:0]", "e2 [0:5 1:4 2:3 3:2 4:1 5:0]", "e1 [4:3 5:2 6:1 7:0]"}
+	if !slices.Equal(got, want) {
+		t.Errorf("runs %q, want %q", got, want)
+	}
+}

@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -129,6 +130,25 @@ func newEngineFleet(o EngineOptions) (*engineFleet, error) {
 	}
 	f.sensors = engineSensors(f.names)
 	return f, nil
+}
+
+// EngineSensors are the sensors of a turbofan engine asset, as the fleet
+// registers them: one per RUL feature (rul.FeatureNames), in order.
+func EngineSensors() []SensorSpec { return engineSensors(rul.FeatureNames()) }
+
+// EngineFeatures returns what an engine's edge computer sends after each
+// cycle of rec: the RUL features (a rul.Builder with cfg), one vector per
+// cycle, values for EngineSensors.
+func EngineFeatures(rec dataset.CMAPSSEngine, cfg rul.Config) ([][]float64, error) {
+	b, err := rul.NewBuilder(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("engines: %w", err)
+	}
+	out := make([][]float64, len(rec.Cycles))
+	for i := range rec.Cycles {
+		out[i] = slices.Clone(b.Update(&rec.Cycles[i].Sensors))
+	}
+	return out, nil
 }
 
 // engineSensors registers each RUL feature as a sensor: "age" counts

@@ -3,17 +3,21 @@
 // a few machines, one record a minute per machine, and each record's
 // machine failure label as a confirmed failure (an incident and its done
 // work order). The failure-mode columns, which leak the label, are never
-// written.
+// written. CMAPSS does the same with C-MAPSS engines run to failure: their
+// edge-computed RUL features, one record a cycle, failing at the last.
 package mlopstest
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/smartmaint/smartmaint/internal/dataset"
 	"github.com/smartmaint/smartmaint/internal/incident"
+	"github.com/smartmaint/smartmaint/internal/ml/rul"
 	"github.com/smartmaint/smartmaint/internal/simulate"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/workorder"
@@ -30,19 +34,29 @@ type Record struct {
 	Failure bool
 }
 
-// History is n AI4I records (cycling through the file when n exceeds it)
-// spread over machines: record i belongs to machine i mod len(Assets), at
+// History is records of machines from Start, oldest first: for AI4I, n
+// records (cycling through the file when n exceeds it) spread over
+// machines, record i belonging to machine i mod len(Assets), at
 // Start + (i / len(Assets))·Step.
 type History struct {
 	Assets  []string
 	Sensors []simulate.SensorSpec
 	Records []Record
 	Start   time.Time
+	// Step is the time between a machine's records (the Step constant
+	// when zero).
+	Step time.Duration
 }
 
-// End is just after the last record.
+// End is one step after the last record.
 func (h *History) End() time.Time {
-	return h.Start.Add(time.Duration((len(h.Records)+len(h.Assets)-1)/len(h.Assets)) * Step)
+	end := h.Start
+	for _, r := range h.Records {
+		if r.TS.After(end) {
+			end = r.TS
+		}
+	}
+	return end.Add(cmp.Or(h.Step, Step))
 }
 
 // Failures counts the records labelled as failures.
@@ -76,6 +90,45 @@ func AI4I(tb testing.TB, n int, start time.Time, assets ...string) *History {
 		}
 		h.Records = append(h.Records, rec)
 	}
+	return h
+}
+
+// CMAPSS builds a History of the n shortest C-MAPSS FD001 training engines
+// (run to failure), as assets engine-<unit> sending, one record per cycle
+// step apart from start, the RUL features their edge computers make
+// (simulate.EngineFeatures with rul.DefaultConfig); each engine's last
+// cycle is its failure. The engines run side by side from start, so the
+// longer-lived fail later.
+func CMAPSS(tb testing.TB, n int, start time.Time, step time.Duration) *History {
+	tb.Helper()
+	f, err := rul.FD001()
+	if err != nil {
+		tb.Skipf("C-MAPSS not available: %v", err)
+	}
+	engines, err := dataset.LoadCMAPSSEngines(f.Train)
+	if err != nil {
+		tb.Skipf("C-MAPSS not available: %v", err)
+	}
+	slices.SortStableFunc(engines, func(a, b dataset.CMAPSSEngine) int { return cmp.Compare(len(a.Cycles), len(b.Cycles)) })
+	engines = engines[:min(n, len(engines))]
+	h := &History{Sensors: simulate.EngineSensors(), Start: start, Step: step}
+	names := h.SensorIDs()
+	for _, e := range engines {
+		asset := fmt.Sprintf("engine-%03d", e.Unit)
+		h.Assets = append(h.Assets, asset)
+		x, err := simulate.EngineFeatures(e, rul.DefaultConfig())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for c, v := range x {
+			rec := Record{Asset: asset, TS: start.Add(time.Duration(c) * step), Values: map[string]float64{}, Failure: c == len(x)-1}
+			for i, id := range names {
+				rec.Values[id] = v[i]
+			}
+			h.Records = append(h.Records, rec)
+		}
+	}
+	slices.SortStableFunc(h.Records, func(a, b Record) int { return a.TS.Compare(b.TS) })
 	return h
 }
 
