@@ -148,9 +148,9 @@ type TrainModelOutput struct {
 	// TrainRuns and HoldoutRuns count the runs to failure (rul) in each
 	// part: the holdout is the newest fifth of the runs by failure time,
 	// those failing from HoldoutFrom.
-	TrainRuns        int                `json:"train_runs,omitempty"`
-	HoldoutRuns      int                `json:"holdout_runs,omitempty"`
-	Metrics          map[string]float64 `json:"metrics"`
+	TrainRuns   int                `json:"train_runs,omitempty"`
+	HoldoutRuns int                `json:"holdout_runs,omitempty"`
+	Metrics     map[string]float64 `json:"metrics"`
 	// Unavailable names the metrics of the kind that could not be computed,
 	// with the reason.
 	Unavailable map[string]string `json:"unavailable,omitempty"`

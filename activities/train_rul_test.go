@@ -22,22 +22,37 @@ import (
 // the stored edge features of the 20 shortest C-MAPSS FD001 training
 // engines, each failing at its last cycle: 16 runs train, the 4 failing
 // last are the holdout.
-func TestTrainModelRUL(t *testing.T) {
-	const tenant, model = "plant-11", "rul-" + simulate.EngineType
-	db, _ := testenv.DB(t)
-	folder, err := artifact.NewFolder(t.TempDir())
+const (
+	enginePlant = "plant-11"
+	rulModel    = "rul-" + simulate.EngineType
+)
+
+// newEngines is the model activities over a throwaway database in which
+// plant-11 has the n shortest C-MAPSS FD001 training engines' edge
+// features as readings, one cycle a second, each engine's last cycle a
+// confirmed failure; in asks for a champion rul model of them.
+func newEngines(tb testing.TB, n int) (a *activities.Models, h *mlopstest.History, in activities.TrainModelInput) {
+	tb.Helper()
+	db, _ := testenv.DB(tb)
+	folder, err := artifact.NewFolder(tb.TempDir())
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	testenv.Tenant(t, db, tenant)
-	h := mlopstest.CMAPSS(t, 20, historyStart, time.Second)
-	keys := h.CreateAssets(t, db, tenant, simulate.EngineType)
-	h.WriteReadings(t, db, tenant, keys)
-	h.ConfirmFailures(t, db, tenant)
+	testenv.Tenant(tb, db, enginePlant)
+	h = mlopstest.CMAPSS(tb, n, historyStart, time.Second)
+	keys := h.CreateAssets(tb, db, enginePlant, simulate.EngineType)
+	h.WriteReadings(tb, db, enginePlant, keys)
+	h.ConfirmFailures(tb, db, enginePlant)
 	reg := registry.New(db, folder, registry.Options{Logger: slog.New(slog.DiscardHandler)})
-	a := &activities.Models{DB: db, Registry: reg, Store: &mlops.Store{DB: db}, MinTrainRows: 200, MaxTrainRows: 1 << 20}
-	in := activities.TrainModelInput{TenantID: tenant, Model: model, Kind: modelkind.RUL, AssetType: simulate.EngineType, From: h.Start, To: h.End(),
-		Params: activities.TrainParams{MaxIter: 40, LearningRate: 0.15}, Alias: registry.Champion, RequestedBy: "test", WorkflowID: "wf", RunID: "run", Seed: 7}
+	a = &activities.Models{DB: db, Registry: reg, Store: &mlops.Store{DB: db}, MinTrainRows: 200, MaxTrainRows: 1 << 20}
+	in = activities.TrainModelInput{TenantID: enginePlant, Model: rulModel, Kind: modelkind.RUL, AssetType: simulate.EngineType, From: h.Start, To: h.End(),
+		Alias: registry.Champion, RequestedBy: "test", WorkflowID: "wf", RunID: "run", Seed: 7}
+	return a, h, in
+}
+
+func TestTrainModelRUL(t *testing.T) {
+	a, h, in := newEngines(t, 20)
+	in.Params = activities.TrainParams{MaxIter: 40, LearningRate: 0.15}
 
 	out, err := runTrain(t, a, in)
 	if err != nil {
@@ -55,7 +70,7 @@ func TestTrainModelRUL(t *testing.T) {
 	if len(out.Features) != len(h.Sensors) || out.Features[0] != "age" || out.Sources["age"] != "age" {
 		t.Errorf("features %q from %v", out.Features, out.Sources)
 	}
-	v, err := reg.Resolve(context.Background(), tenant, model, registry.Champion)
+	v, err := a.Registry.Resolve(context.Background(), enginePlant, rulModel, registry.Champion)
 	if err != nil || v.Kind != modelfile.KindRUL || v.Version != 1 || !strings.Contains(v.TrainingData, "snapshots of "+simulate.EngineType) {
 		t.Fatalf("champion %+v, %v", v, err)
 	}
