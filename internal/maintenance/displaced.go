@@ -43,10 +43,7 @@ func (s *Store) DisplacedBy(ctx context.Context, tenant, id string) ([]Displacem
 	if uuid.Validate(id) != nil {
 		return nil, fmt.Errorf("store: work order %q: %w", id, store.ErrNotFound)
 	}
-	out := []Displacement{}
-	err := s.DB.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		var err error
-		out, err = store.Collect(ctx, tx, scanDisplacement, `
+	return list(ctx, s.DB, tenant, "work orders displaced by "+id, scanDisplacement, `
 			SELECT e.work_order_id::text, w.title, w.priority, e.at, e.message, e.details,
 			       coalesce(t.name, ''), coalesce(t.email, '')
 			FROM work_order_events e
@@ -54,12 +51,6 @@ func (s *Store) DisplacedBy(ctx context.Context, tenant, id string) ([]Displacem
 			LEFT JOIN technicians t ON t.id::text = e.details->'before'->>'technician_id'
 			WHERE e.event = $1 AND e.details->>'by_work_order_id' = $2
 			ORDER BY e.at, e.id`, EventDisplaced, id)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: work orders displaced by %s: %w", id, err)
-	}
-	return out, nil
 }
 
 // scanDisplacement scans a row of DisplacedBy, the slots from the event's
