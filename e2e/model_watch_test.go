@@ -39,9 +39,7 @@ func TestPromotedModelRolledBackEndToEnd(t *testing.T) {
 	const model = "iforest-press"
 	presses := []string{"press-1", "press-2"}
 	for _, id := range presses {
-		s.must(201, "admin", "POST", "/api/v1/assets", map[string]any{"id": id, "type": "press"})
-		s.must(201, "admin", "POST", "/api/v1/assets/"+id+"/sensors", map[string]any{"id": "temp", "unit": "C", "min_valid": 0, "max_valid": 200})
-		s.must(201, "admin", "POST", "/api/v1/assets/"+id+"/sensors", map[string]any{"id": "flow", "unit": "l/min", "min_valid": 0, "max_valid": 100})
+		s.press("admin", id)
 	}
 	rng := rand.New(rand.NewPCG(9, 14))
 	normal := func() (float64, float64) { return 50 + rng.NormFloat64()*0.5, 10 + rng.NormFloat64()*0.2 }

@@ -171,6 +171,15 @@ func (s *stack) must(want int, key, method, path string, body any) map[string]an
 	return out
 }
 
+// press creates, as key, the press id with the sensors temp (C, 0 to 200)
+// and flow (l/min, 0 to 100).
+func (s *stack) press(key, id string) {
+	s.t.Helper()
+	s.must(201, key, "POST", "/api/v1/assets", map[string]any{"id": id, "type": "press"})
+	s.must(201, key, "POST", "/api/v1/assets/"+id+"/sensors", map[string]any{"id": "temp", "unit": "C", "min_valid": 0, "max_valid": 200})
+	s.must(201, key, "POST", "/api/v1/assets/"+id+"/sensors", map[string]any{"id": "flow", "unit": "l/min", "min_valid": 0, "max_valid": 100})
+}
+
 // eventually polls f until it returns true or the timeout passes.
 // series is n readings of asset's sensor, step apart from start, the i-th
 // of value(i), as POST /api/v1/readings takes them.
