@@ -33,8 +33,7 @@ func TestPromotedModelRolledBackEndToEnd(t *testing.T) {
 	s := startStack(t, nil)
 	s.key("admin", "plant-9", apikey.Admin)
 	const secret = "s3cret-for-the-watch"
-	webhook := newReceiver(t, secret)
-	s.must(201, "admin", "POST", "/api/v1/notification-channels", map[string]any{"name": "ml ops", "kind": "webhook", "target": webhook.URL, "secret": secret})
+	webhook := s.webhookChannel("admin", "ml ops", secret, "")
 
 	const model = "iforest-press"
 	presses := []string{"press-1", "press-2"}

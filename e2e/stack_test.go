@@ -171,6 +171,19 @@ func (s *stack) must(want int, key, method, path string, body any) map[string]an
 	return out
 }
 
+// webhookChannel starts a receiver checking secret and makes it, as key,
+// the webhook channel name; minSeverity, when not empty, is the channel's.
+func (s *stack) webhookChannel(key, name, secret, minSeverity string) *receiver {
+	s.t.Helper()
+	rc := newReceiver(s.t, secret)
+	ch := map[string]any{"name": name, "kind": "webhook", "target": rc.URL, "secret": secret}
+	if minSeverity != "" {
+		ch["min_severity"] = minSeverity
+	}
+	s.must(201, key, "POST", "/api/v1/notification-channels", ch)
+	return rc
+}
+
 // press creates, as key, the press id with the sensors temp (C, 0 to 200)
 // and flow (l/min, 0 to 100).
 func (s *stack) press(key, id string) {
