@@ -3,7 +3,6 @@ package activities_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +14,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/mlops/mlopstest"
 	"github.com/smartmaint/smartmaint/internal/modelkind"
 	"github.com/smartmaint/smartmaint/internal/registry"
-	"github.com/smartmaint/smartmaint/internal/registry/artifact"
+	"github.com/smartmaint/smartmaint/internal/registry/registrytest"
 	"github.com/smartmaint/smartmaint/internal/testenv"
 )
 
@@ -33,16 +32,12 @@ var historyStart = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 func newPlant(t testing.TB, n int) (*activities.Models, *mlopstest.History) {
 	t.Helper()
 	db, _ := testenv.DB(t)
-	folder, err := artifact.NewFolder(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
 	testenv.Tenant(t, db, plant)
 	h := mlopstest.AI4I(t, n, historyStart, "cnc-1", "cnc-2")
 	keys := h.CreateAssets(t, db, plant, cncType)
 	h.WriteReadings(t, db, plant, keys)
 	h.ConfirmFailures(t, db, plant)
-	reg := registry.New(db, folder, registry.Options{Logger: slog.New(slog.DiscardHandler)})
+	reg, _ := registrytest.New(t, db)
 	return &activities.Models{DB: db, Registry: reg, Store: &mlops.Store{DB: db}, MinTrainRows: 200, MaxTrainRows: 1 << 20}, h
 }
 

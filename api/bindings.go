@@ -146,11 +146,7 @@ func (h *Bindings) get(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err != nil {
-		WriteStoreError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, bindingView{Binding: b})
+	writeStored(w, r, bindingView{Binding: b}, err)
 }
 
 // bindingBody is the body of PUT /api/v1/asset-types/{type}/models/{kind}.

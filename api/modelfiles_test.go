@@ -29,6 +29,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/ml/modelfile"
 	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/registry/artifact"
+	"github.com/smartmaint/smartmaint/internal/registry/registrytest"
 	"github.com/smartmaint/smartmaint/internal/registry/s3test"
 	"github.com/smartmaint/smartmaint/internal/store"
 )
@@ -109,10 +110,7 @@ func (s *server) upload(t testing.TB, key, path string, body io.Reader, header h
 // bytes, artifacts in a temporary folder.
 func newUploadServer(t *testing.T, maxUpload int64) (*server, *registry.Registry, *artifact.Folder) {
 	t.Helper()
-	folder, err := artifact.NewFolder(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	folder := registrytest.Folder(t)
 	s, reg := newModelsServerOn(t, folder, func(_ *store.DB, reg *registry.Registry) *api.Models {
 		return &api.Models{Registry: reg, MaxUploadBytes: maxUpload}
 	})
@@ -197,10 +195,7 @@ func TestUploadModel(t *testing.T) {
 // TestUploadLimitIsTheRoutes: the upload's limit replaces the router's
 // limit on other bodies, which still holds elsewhere.
 func TestUploadLimitIsTheRoutes(t *testing.T) {
-	folder, err := artifact.NewFolder(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	folder := registrytest.Folder(t)
 	s, _ := newModelsServerOn(t, folder, func(_ *store.DB, reg *registry.Registry) *api.Models { return &api.Models{Registry: reg} }, api.WithMaxBodyBytes(256))
 	file := forestFile(t)
 	if len(file) <= 256 {

@@ -20,6 +20,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/mlops"
 	"github.com/smartmaint/smartmaint/internal/registry"
 	"github.com/smartmaint/smartmaint/internal/registry/artifact"
+	"github.com/smartmaint/smartmaint/internal/registry/registrytest"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
 )
@@ -30,10 +31,7 @@ import (
 // acme and rival of rival.
 func newModelsServer[R api.Routes](t *testing.T, routes func(*store.DB, *registry.Registry) R) (*server, *registry.Registry) {
 	t.Helper()
-	folder, err := artifact.NewFolder(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	folder := registrytest.Folder(t)
 	return newModelsServerOn(t, folder, routes)
 }
 

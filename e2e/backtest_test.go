@@ -33,9 +33,7 @@ func TestBacktestEndToEnd(t *testing.T) {
 	s.key("rival", "rival", apikey.Admin)
 	ctx := context.Background()
 
-	s.must(201, "admin", "POST", "/api/v1/assets", map[string]any{"id": "press-1", "type": "press"})
-	s.must(201, "admin", "POST", "/api/v1/assets/press-1/sensors", map[string]any{"id": "temp", "unit": "C", "min_valid": 0, "max_valid": 200})
-	s.must(201, "admin", "POST", "/api/v1/assets/press-1/sensors", map[string]any{"id": "flow", "unit": "l/min", "min_valid": 0, "max_valid": 100})
+	s.press("admin", "press-1")
 	temp, err := s.db.GetSensor(ctx, "acme", "press-1", "temp")
 	if err != nil {
 		t.Fatal(err)

@@ -33,15 +33,12 @@ func TestPromotedModelRolledBackEndToEnd(t *testing.T) {
 	s := startStack(t, nil)
 	s.key("admin", "plant-9", apikey.Admin)
 	const secret = "s3cret-for-the-watch"
-	webhook := newReceiver(t, secret)
-	s.must(201, "admin", "POST", "/api/v1/notification-channels", map[string]any{"name": "ml ops", "kind": "webhook", "target": webhook.URL, "secret": secret})
+	webhook := s.webhookChannel("admin", "ml ops", secret, "")
 
 	const model = "iforest-press"
 	presses := []string{"press-1", "press-2"}
 	for _, id := range presses {
-		s.must(201, "admin", "POST", "/api/v1/assets", map[string]any{"id": id, "type": "press"})
-		s.must(201, "admin", "POST", "/api/v1/assets/"+id+"/sensors", map[string]any{"id": "temp", "unit": "C", "min_valid": 0, "max_valid": 200})
-		s.must(201, "admin", "POST", "/api/v1/assets/"+id+"/sensors", map[string]any{"id": "flow", "unit": "l/min", "min_valid": 0, "max_valid": 100})
+		s.press("admin", id)
 	}
 	rng := rand.New(rand.NewPCG(9, 14))
 	normal := func() (float64, float64) { return 50 + rng.NormFloat64()*0.5, 10 + rng.NormFloat64()*0.2 }

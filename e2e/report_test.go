@@ -41,9 +41,7 @@ func TestReportEndToEnd(t *testing.T) {
 	s.key("reader", "acme", apikey.ReadingsRead)
 	s.key("rival", "rival", apikey.Admin)
 	ctx := context.Background()
-	webhook := newReceiver(t, "report-webhook-secret")
-	s.must(201, "admin", "POST", "/api/v1/notification-channels", map[string]any{
-		"name": "cmms", "kind": "webhook", "target": webhook.URL, "secret": "report-webhook-secret", "min_severity": "info"})
+	webhook := s.webhookChannel("admin", "cmms", "report-webhook-secret", "info")
 
 	mill := s.must(201, "admin", "POST", "/api/v1/assets", map[string]any{"id": "mill-1", "type": "milling-machine"})
 	s.must(201, "admin", "POST", "/api/v1/assets", map[string]any{"id": "pump-2", "type": "pump"})

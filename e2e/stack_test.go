@@ -171,6 +171,28 @@ func (s *stack) must(want int, key, method, path string, body any) map[string]an
 	return out
 }
 
+// webhookChannel starts a receiver checking secret and makes it, as key,
+// the webhook channel name; minSeverity, when not empty, is the channel's.
+func (s *stack) webhookChannel(key, name, secret, minSeverity string) *receiver {
+	s.t.Helper()
+	rc := newReceiver(s.t, secret)
+	ch := map[string]any{"name": name, "kind": "webhook", "target": rc.URL, "secret": secret}
+	if minSeverity != "" {
+		ch["min_severity"] = minSeverity
+	}
+	s.must(201, key, "POST", "/api/v1/notification-channels", ch)
+	return rc
+}
+
+// press creates, as key, the press id with the sensors temp (C, 0 to 200)
+// and flow (l/min, 0 to 100).
+func (s *stack) press(key, id string) {
+	s.t.Helper()
+	s.must(201, key, "POST", "/api/v1/assets", map[string]any{"id": id, "type": "press"})
+	s.must(201, key, "POST", "/api/v1/assets/"+id+"/sensors", map[string]any{"id": "temp", "unit": "C", "min_valid": 0, "max_valid": 200})
+	s.must(201, key, "POST", "/api/v1/assets/"+id+"/sensors", map[string]any{"id": "flow", "unit": "l/min", "min_valid": 0, "max_valid": 100})
+}
+
 // eventually polls f until it returns true or the timeout passes.
 // series is n readings of asset's sensor, step apart from start, the i-th
 // of value(i), as POST /api/v1/readings takes them.

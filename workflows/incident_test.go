@@ -53,6 +53,17 @@ func newTestEnv() *testsuite.TestWorkflowEnvironment {
 	return suite.NewTestWorkflowEnvironment()
 }
 
+// newWorkflowEnv is newTestEnv with workflow and the activity structs acts
+// (typed nil pointers do) registered.
+func newWorkflowEnv(workflow any, acts ...any) *testsuite.TestWorkflowEnvironment {
+	e := newTestEnv()
+	e.RegisterWorkflow(workflow)
+	for _, a := range acts {
+		e.RegisterActivity(a)
+	}
+	return e
+}
+
 func newIncidentEnv(t *testing.T, confidences ...float64) *incidentEnv {
 	e := &incidentEnv{TestWorkflowEnvironment: newTestEnv(), t: t, confidences: confidences, policy: incident.DefaultPolicy()}
 	e.RegisterWorkflow(Incident)

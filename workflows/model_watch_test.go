@@ -56,12 +56,9 @@ func (w *watchRun) run(t *testing.T) *ModelWatchState {
 
 // env is a test environment with the watch's fake activities.
 func (w *watchRun) env() *testsuite.TestWorkflowEnvironment {
-	e := newTestEnv()
-	e.RegisterWorkflow(ModelWatch)
 	var a *activities.Models
 	var n *activities.Notifications
-	e.RegisterActivity(a)
-	e.RegisterActivity(n)
+	e := newWorkflowEnv(ModelWatch, a, n)
 	policy := mlops.WatchPolicy{Band: &[2]float64{0, 6}, For: 10 * time.Minute, Every: 5 * time.Minute, Duration: time.Hour}
 	e.OnActivity(a.StartWatch, mock.Anything, mock.Anything).Return(activities.WatchBaseline{Policy: policy, Band: policy.WatchBand(mlops.AlarmRate{})}, nil)
 	e.OnActivity(a.MeasureWatch, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.MeasureWatchInput) (activities.WatchMeasure, error) {

@@ -18,12 +18,9 @@ import (
 // a schedule that cannot be raised is reported and the others go on; a
 // notice that cannot be sent does not undo the work order.
 func TestPreventiveMaintenance(t *testing.T) {
-	e := newTestEnv()
-	e.RegisterWorkflow(PreventiveMaintenance)
 	var m *activities.Maintenance
 	var n *activities.Notifications
-	e.RegisterActivity(m)
-	e.RegisterActivity(n)
+	e := newWorkflowEnv(PreventiveMaintenance, m, n)
 
 	due := []maintenance.DuePreventive{
 		{TenantID: "acme", Schedule: maintenance.PreventiveSchedule{ID: "s1", AssetID: "pump-1", Title: "Lubrication"}, Reason: "calendar: every 30 days"},

@@ -34,10 +34,8 @@ func TestTrainModel(t *testing.T) {
 		{"too few labels", []error{temporal.NewNonRetryableApplicationError("3 of the 800 training snapshots precede a confirmed failure", activities.ErrNotEnoughLabels, nil)}, 1, "3 of the 800"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			env := newTestEnv()
-			env.RegisterWorkflow(TrainModel)
 			var a *activities.Models
-			env.RegisterActivity(a)
+			env := newWorkflowEnv(TrainModel, a)
 			var mu sync.Mutex
 			var calls []activities.TrainModelInput
 			errs := tc.errs

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"log/slog"
 
 	"go.uber.org/fx"
@@ -46,20 +45,7 @@ func bindingsAPI() fx.Option {
 // binding.DefaultRefresh.
 func newBindingCache(lc fx.Lifecycle, st *binding.Store, log *slog.Logger) *binding.Cache {
 	c := binding.NewCache(st, 0, log.With("component", "binding-cache"))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	lc.Append(fx.Hook{
-		OnStart: func(start context.Context) error {
-			go func() { defer close(done); c.Run(ctx) }()
-			select {
-			case <-c.Ready():
-			case <-start.Done():
-				log.Warn("model bindings not loaded yet; only the default anomaly models serve until they are")
-			}
-			return nil
-		},
-		OnStop: func(context.Context) error { cancel(); <-done; return nil },
-	})
+	runInBackgroundReady(lc, c.Run, c.Ready(), log, "model bindings not loaded yet; only the default anomaly models serve until they are")
 	return c
 }
 

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"log/slog"
 
 	"go.uber.org/fx"
 )
@@ -18,5 +19,22 @@ func runInBackground(lc fx.Lifecycle, run func(ctx context.Context)) {
 			return nil
 		},
 		OnStop: func(context.Context) error { cancel(); <-done; return nil },
+	})
+}
+
+// runInBackgroundReady is runInBackground that also waits at the start
+// for ready to close; when the start's context ends first, it logs
+// notReady as a warning and lets the application start without it.
+func runInBackgroundReady(lc fx.Lifecycle, run func(ctx context.Context), ready <-chan struct{}, log *slog.Logger, notReady string) {
+	runInBackground(lc, run)
+	lc.Append(fx.Hook{
+		OnStart: func(start context.Context) error {
+			select {
+			case <-ready:
+			case <-start.Done():
+				log.Warn(notReady)
+			}
+			return nil
+		},
 	})
 }

@@ -87,20 +87,7 @@ func newModelLoader(lc fx.Lifecycle, cfg config.Config, reg *registry.Registry, 
 	l := registry.NewLoader(reg, modelfile.Unmarshal, registry.LoaderOptions{
 		Interval: cfg.ModelReloadInterval, Logger: log.With("component", "model-loader"),
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	lc.Append(fx.Hook{
-		OnStart: func(start context.Context) error {
-			go func() { defer close(done); l.Run(ctx) }()
-			select {
-			case <-l.Ready():
-			case <-start.Done():
-				log.Warn("anomaly models not loaded yet; scoring starts when they are")
-			}
-			return nil
-		},
-		OnStop: func(context.Context) error { cancel(); <-done; return nil },
-	})
+	runInBackgroundReady(lc, func(ctx context.Context) { l.Run(ctx) }, l.Ready(), log, "anomaly models not loaded yet; scoring starts when they are")
 	return l
 }
 

@@ -95,11 +95,8 @@ func (s *Store) Get(ctx context.Context, tenant, assetType string, kind modelkin
 func (s *Store) List(ctx context.Context, tenant, assetType string) ([]Binding, error) {
 	var out []Binding
 	err := s.DB.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+columns+` FROM model_bindings WHERE $1 = '' OR asset_type = $1 ORDER BY asset_type, kind`, assetType)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Binding, error) { return scan(r) })
+		var err error
+		out, err = store.Collect(ctx, tx, scan, `SELECT `+columns+` FROM model_bindings WHERE $1 = '' OR asset_type = $1 ORDER BY asset_type, kind`, assetType)
 		return err
 	})
 	if err != nil {
@@ -127,11 +124,7 @@ func (s *Store) Delete(ctx context.Context, tenant, assetType string, kind model
 // All returns every tenant's bindings. It runs as the owner role, past
 // row-level security: the Cache serves every tenant.
 func (s *Store) All(ctx context.Context) ([]Binding, error) {
-	rows, err := s.DB.Pool.Query(ctx, `SELECT `+columns+` FROM model_bindings`)
-	if err != nil {
-		return nil, fmt.Errorf("binding: all: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Binding, error) { return scan(r) })
+	out, err := store.Collect(ctx, s.DB.Pool, scan, `SELECT `+columns+` FROM model_bindings`)
 	if err != nil {
 		return nil, fmt.Errorf("binding: all: %w", err)
 	}

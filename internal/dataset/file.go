@@ -21,6 +21,28 @@ func loadFile[T any](path string, read func(io.Reader) (T, error)) (T, error) {
 	return read(f)
 }
 
+// loadShipped loads, with load, the dataset at the place where names
+// inside Dir; an error of either is returned as it is.
+func loadShipped[T any](where func() (string, error), load func(string) (T, error)) (T, error) {
+	path, err := where()
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return load(path)
+}
+
+// ShippedAI4I loads the AI4I 2020 CSV at AI4IPath.
+func ShippedAI4I() ([]AI4I, error) { return loadShipped(AI4IPath, LoadAI4I) }
+
+// ShippedAzurePdM loads the azure-pdm folder at AzurePdMDir.
+func ShippedAzurePdM() (*AzurePdM, error) { return loadShipped(AzurePdMDir, LoadAzurePdM) }
+
+// ShippedIMSFeatures loads the IMS feature CSV at IMSFeaturesPath.
+func ShippedIMSFeatures() ([]IMSFeatureRow, error) {
+	return loadShipped(IMSFeaturesPath, LoadIMSFeatures)
+}
+
 // eachRecord calls row with each record cr reads until the end, the header
 // already read. Errors, from cr or row, are prefixed with the dataset's name
 // and the line (the header is line 1).

@@ -43,9 +43,7 @@ func (s *Store) DisplacedBy(ctx context.Context, tenant, id string) ([]Displacem
 	if uuid.Validate(id) != nil {
 		return nil, fmt.Errorf("store: work order %q: %w", id, store.ErrNotFound)
 	}
-	out := []Displacement{}
-	err := s.DB.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
+	return list(ctx, s.DB, tenant, "work orders displaced by "+id, scanDisplacement, `
 			SELECT e.work_order_id::text, w.title, w.priority, e.at, e.message, e.details,
 			       coalesce(t.name, ''), coalesce(t.email, '')
 			FROM work_order_events e
@@ -53,30 +51,24 @@ func (s *Store) DisplacedBy(ctx context.Context, tenant, id string) ([]Displacem
 			LEFT JOIN technicians t ON t.id::text = e.details->'before'->>'technician_id'
 			WHERE e.event = $1 AND e.details->>'by_work_order_id' = $2
 			ORDER BY e.at, e.id`, EventDisplaced, id)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Displacement, error) {
-			var d Displacement
-			var details []byte
-			if err := r.Scan(&d.WorkOrderID, &d.Title, &d.Priority, &d.At, &d.Message, &details, &d.TechnicianName, &d.TechnicianEmail); err != nil {
-				return d, err
-			}
-			var slots struct {
-				Before     *Slot  `json:"before"`
-				After      *Slot  `json:"after"`
-				Unassigned string `json:"unassigned"`
-			}
-			if err := json.Unmarshal(details, &slots); err != nil {
-				return d, err
-			}
-			d.Before, d.After, d.Unassigned = slots.Before, slots.After, slots.Unassigned
-			return d, nil
-		})
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: work orders displaced by %s: %w", id, err)
+}
+
+// scanDisplacement scans a row of DisplacedBy, the slots from the event's
+// details.
+func scanDisplacement(r pgx.Row) (Displacement, error) {
+	var d Displacement
+	var details []byte
+	if err := r.Scan(&d.WorkOrderID, &d.Title, &d.Priority, &d.At, &d.Message, &details, &d.TechnicianName, &d.TechnicianEmail); err != nil {
+		return d, err
 	}
-	return out, nil
+	var slots struct {
+		Before     *Slot  `json:"before"`
+		After      *Slot  `json:"after"`
+		Unassigned string `json:"unassigned"`
+	}
+	if err := json.Unmarshal(details, &slots); err != nil {
+		return d, err
+	}
+	d.Before, d.After, d.Unassigned = slots.Before, slots.After, slots.Unassigned
+	return d, nil
 }

@@ -30,7 +30,7 @@ type OpenWorkOrderGroup struct {
 // and source (owner role; for metrics), through the partial index on open
 // work orders, so its cost does not grow with the work-order history.
 func (s *Store) OpenWorkOrderGroups(ctx context.Context) ([]OpenWorkOrderGroup, error) {
-	out, err := collect(ctx, s.DB.Pool, scanOpenWorkOrderGroup, `
+	out, err := store.Collect(ctx, s.DB.Pool, scanOpenWorkOrderGroup, `
 		SELECT tenant_id, status,
 			CASE WHEN incident_id IS NOT NULL THEN 'incident' WHEN preventive_schedule_id IS NOT NULL THEN 'preventive' ELSE 'manual' END AS source,
 			count(*)::int, (count(*) FILTER (WHERE deadline < now()))::int

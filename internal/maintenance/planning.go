@@ -47,7 +47,7 @@ func queryBookings(ctx context.Context, tx pgx.Tx, from, to time.Time, techIDs, 
 	exclude = nonNil(exclude)
 	// Sorted here rather than by PostgreSQL: that sort cost more than the
 	// scan itself.
-	out, err := collect(ctx, tx, scanBooking, `
+	out, err := store.Collect(ctx, tx, scanBooking, `
 		SELECT technician_id::text, id::text, scheduled_start,
 			CASE WHEN status = `+inProgressSQL+` THEN greatest(scheduled_end, $1) ELSE scheduled_end END AS booked_end,
 			status, priority
@@ -195,7 +195,7 @@ func (s *Store) createDisplacing(ctx context.Context, tenant string, w WorkOrder
 		onConflict = `ON CONFLICT (tenant_id, preventive_schedule_id) WHERE ` + openPreventive + ` DO NOTHING`
 	}
 	err := s.DB.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		moved, err := collect(ctx, tx, scanWorkOrder, `
+		moved, err := store.Collect(ctx, tx, scanWorkOrder, `
 			SELECT `+workOrderColumns+` FROM work_orders
 			WHERE id = ANY ($1::uuid[]) AND status = `+scheduledSQL+` AND technician_id = $2::uuid
 			  AND scheduled_start < $4 AND scheduled_end > $3
@@ -386,7 +386,7 @@ const replanWork = 20000
 func (s *Store) ReplanWorkOrders(ctx context.Context, tenant string, now time.Time, opts schedule.Options, apply bool) (Replan, error) {
 	var out Replan
 	err := s.DB.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		orders, err := collect(ctx, tx, scanWorkOrder, `
+		orders, err := store.Collect(ctx, tx, scanWorkOrder, `
 			SELECT `+workOrderColumns+` FROM work_orders
 			WHERE status = `+scheduledSQL+`
 			ORDER BY created_at, id

@@ -224,7 +224,7 @@ func (s *Store) DuePreventiveSchedules(ctx context.Context, tenant string, now t
 		return d, err
 	}
 	out, err := inTenant(ctx, s.DB, tenant, func(tx pgx.Tx) ([]DuePreventive, error) {
-		candidates, err := collect(ctx, tx, scan, `
+		candidates, err := store.Collect(ctx, tx, scan, `
 			WITH candidates AS (
 				SELECT p.*, s.key AS meter_key, coalesce(s.unit, '') AS meter_unit
 				FROM preventive_schedules p

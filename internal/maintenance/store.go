@@ -121,24 +121,9 @@ func queryRow[T any](ctx context.Context, db *store.DB, tenant string, scan func
 	return inTenant(ctx, db, tenant, func(tx pgx.Tx) (T, error) { return scan(tx.QueryRow(ctx, query, args...)) })
 }
 
-// querier is what collect reads from: a transaction or the owner pool.
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
-// collect runs query on q and scans every row it returns; no rows is an
-// empty, not a nil, slice.
-func collect[T any](ctx context.Context, q querier, scan func(pgx.Row) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := q.Query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
-}
-
-// list is collect in tenant, its error wrapped as "store: what: ...".
+// list is store.Collect in tenant, its error wrapped as "store: what: ...".
 func list[T any](ctx context.Context, db *store.DB, tenant, what string, scan func(pgx.Row) (T, error), query string, args ...any) ([]T, error) {
-	out, err := inTenant(ctx, db, tenant, func(tx pgx.Tx) ([]T, error) { return collect(ctx, tx, scan, query, args...) })
+	out, err := inTenant(ctx, db, tenant, func(tx pgx.Tx) ([]T, error) { return store.Collect(ctx, tx, scan, query, args...) })
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}

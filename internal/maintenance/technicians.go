@@ -138,7 +138,7 @@ func (s *Store) SchedulingTechnicians(ctx context.Context, tenant string, skills
 // bookings of the work orders in exclude (those being planned again).
 func schedulingTechnicians(ctx context.Context, tx pgx.Tx, skills []string, from, to time.Time, exclude []string) ([]schedule.Technician, error) {
 	skills = nonNil(skills)
-	techs, err := collect(ctx, tx, scanTechnician, `SELECT `+technicianColumns+` FROM technicians WHERE active AND skills @> $1 ORDER BY id`, skills)
+	techs, err := store.Collect(ctx, tx, scanTechnician, `SELECT `+technicianColumns+` FROM technicians WHERE active AND skills @> $1 ORDER BY id`, skills)
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -14,7 +13,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/incident"
 	"github.com/smartmaint/smartmaint/internal/mlops"
 	"github.com/smartmaint/smartmaint/internal/registry"
-	"github.com/smartmaint/smartmaint/internal/registry/artifact"
+	"github.com/smartmaint/smartmaint/internal/registry/registrytest"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/testenv"
 )
@@ -108,13 +107,10 @@ type rig struct {
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	db, _ := testenv.DB(t)
-	folder, err := artifact.NewFolder(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
 	testenv.Tenant(t, db, "acme")
 	testenv.Tenant(t, db, "rival")
-	return &rig{db: db, reg: registry.New(db, folder, registry.Options{Logger: slog.New(slog.DiscardHandler)}), st: &mlops.Store{DB: db}}
+	reg, _ := registrytest.New(t, db)
+	return &rig{db: db, reg: reg, st: &mlops.Store{DB: db}}
 }
 
 func TestBootstrapAndRecords(t *testing.T) {

@@ -179,13 +179,9 @@ func (s *Store) DriftChecks(ctx context.Context, tenant, name string, limit int)
 // LatestDrift returns, across tenants, the latest check of every model:
 // what the drift metrics show.
 func (s *Store) LatestDrift(ctx context.Context) ([]DriftCheck, error) {
-	rows, err := s.DB.Pool.Query(ctx, `
+	out, err := store.Collect(ctx, s.DB.Pool, scanDrift, `
 		SELECT DISTINCT ON (tenant_id, name) `+driftColumns+` FROM drift_checks
 		ORDER BY tenant_id, name, id DESC`)
-	if err != nil {
-		return nil, fmt.Errorf("mlops: latest drift checks: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DriftCheck, error) { return scanDrift(r) })
 	if err != nil {
 		return nil, fmt.Errorf("mlops: latest drift checks: %w", err)
 	}

@@ -74,11 +74,7 @@ func (db *DB) APIKeyByPrefix(ctx context.Context, prefix string) (APIKey, error)
 
 // ListAPIKeys returns the keys of tenant, or of every tenant when tenant is "".
 func (db *DB) ListAPIKeys(ctx context.Context, tenant string) ([]APIKey, error) {
-	rows, err := db.Pool.Query(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE $1 = '' OR tenant_id = $1 ORDER BY tenant_id, created_at`, tenant)
-	if err != nil {
-		return nil, fmt.Errorf("store: list api keys: %w", err)
-	}
-	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (APIKey, error) { return scanAPIKey(r) })
+	keys, err := Collect(ctx, db.Pool, scanAPIKey, `SELECT `+apiKeyColumns+` FROM api_keys WHERE $1 = '' OR tenant_id = $1 ORDER BY tenant_id, created_at`, tenant)
 	if err != nil {
 		return nil, fmt.Errorf("store: list api keys: %w", err)
 	}

@@ -360,10 +360,16 @@ func queryAll[T any](ctx context.Context, db *DB, tenant string, scan func(pgx.R
 	return out, err
 }
 
+// Querier is what Collect runs its query on: a pgx.Tx, or the pool
+// (DB.Pool) for the owner role's reads across tenants.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
 // Collect runs query with args in tx and scans all its rows with scan, an
 // empty slice rather than nil when there are none: the listing every
-// repository's tenant transaction shares.
-func Collect[T any](ctx context.Context, tx pgx.Tx, scan func(pgx.Row) (T, error), query string, args ...any) ([]T, error) {
+// repository's tenant transaction (or cross-tenant read) shares.
+func Collect[T any](ctx context.Context, tx Querier, scan func(pgx.Row) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := tx.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err

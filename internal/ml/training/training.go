@@ -58,11 +58,7 @@ type Data struct {
 // features plus one-hot Type, labelled by Machine failure; the failure-mode
 // columns, which leak the label, are left out.
 func LoadAI4I() (*Data, error) {
-	path, err := dataset.AI4IPath()
-	if err != nil {
-		return nil, err
-	}
-	recs, err := dataset.LoadAI4I(path)
+	recs, err := dataset.ShippedAI4I()
 	if err != nil {
 		return nil, err
 	}

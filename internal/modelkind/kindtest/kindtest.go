@@ -92,11 +92,7 @@ var (
 func Mill(tb testing.TB) *MillData {
 	tb.Helper()
 	return mill.get(tb, func() (*MillData, error) {
-		path, err := dataset.AI4IPath()
-		if err != nil {
-			return nil, err
-		}
-		recs, err := dataset.LoadAI4I(path)
+		recs, err := dataset.ShippedAI4I()
 		if err != nil {
 			return nil, err
 		}
@@ -133,11 +129,7 @@ func RiskMetadata() map[string]string {
 func Risk(tb testing.TB) *RiskData {
 	tb.Helper()
 	return riskFix.get(tb, func() (*RiskData, error) {
-		dir, err := dataset.AzurePdMDir()
-		if err != nil {
-			return nil, err
-		}
-		d, err := dataset.LoadAzurePdM(dir)
+		d, err := dataset.ShippedAzurePdM()
 		if err != nil {
 			return nil, err
 		}
@@ -206,11 +198,7 @@ func RUL(tb testing.TB) *RULData {
 func Bearing(tb testing.TB) *BearingData {
 	tb.Helper()
 	return bear.get(tb, func() (*BearingData, error) {
-		path, err := dataset.IMSFeaturesPath()
-		if err != nil {
-			return nil, err
-		}
-		rows, err := dataset.LoadIMSFeatures(path)
+		rows, err := dataset.ShippedIMSFeatures()
 		if err != nil {
 			return nil, err
 		}

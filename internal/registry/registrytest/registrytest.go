@@ -17,9 +17,17 @@ import (
 // Redis.
 func New(tb testing.TB, db *store.DB) (*registry.Registry, *artifact.Folder) {
 	tb.Helper()
+	folder := Folder(tb)
+	return registry.New(db, folder, registry.Options{Logger: slog.New(slog.DiscardHandler)}), folder
+}
+
+// Folder returns an artifact folder removed when the test ends, for a
+// registry with options of the test's own.
+func Folder(tb testing.TB) *artifact.Folder {
+	tb.Helper()
 	folder, err := artifact.NewFolder(tb.TempDir())
 	if err != nil {
 		tb.Fatalf("registrytest: %v", err)
 	}
-	return registry.New(db, folder, registry.Options{Logger: slog.New(slog.DiscardHandler)}), folder
+	return folder
 }
