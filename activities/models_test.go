@@ -44,11 +44,7 @@ func newModels(t *testing.T) (*activities.Models, time.Time) {
 	if _, _, err := mlops.Bootstrap(ctx, reg, st, "acme"); err != nil {
 		t.Fatal(err)
 	}
-	path, err := dataset.AI4IPath()
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, err := dataset.LoadAI4I(path)
+	recs, err := dataset.ShippedAI4I()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,11 +52,7 @@ func BenchmarkIngestScoring(b *testing.B) {
 	if err := loader.Refresh(ctx); err != nil {
 		b.Fatal(err)
 	}
-	path, err := dataset.AI4IPath()
-	if err != nil {
-		b.Fatal(err)
-	}
-	recs, err := dataset.LoadAI4I(path)
+	recs, err := dataset.ShippedAI4I()
 	if err != nil {
 		b.Fatal(err)
 	}

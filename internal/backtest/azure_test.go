@@ -72,11 +72,7 @@ func TestAzurePdM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a model on two months of machine-hours")
 	}
-	dir, err := dataset.AzurePdMDir()
-	if err != nil {
-		t.Skip(err)
-	}
-	d, err := dataset.LoadAzurePdM(dir)
+	d, err := dataset.ShippedAzurePdM()
 	if err != nil {
 		t.Skip(err)
 	}

@@ -12,11 +12,7 @@ import (
 // testRecords loads the real AI4I dataset.
 func testRecords(t testing.TB) []dataset.AI4I {
 	t.Helper()
-	path, err := dataset.AI4IPath()
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, err := dataset.LoadAI4I(path)
+	recs, err := dataset.ShippedAI4I()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -182,11 +182,7 @@ func TestReplayCausal(t *testing.T) {
 
 func loadAzure(t *testing.T) *dataset.AzurePdM {
 	t.Helper()
-	dir, err := dataset.AzurePdMDir()
-	if err != nil {
-		t.Skip(err)
-	}
-	d, err := dataset.LoadAzurePdM(dir)
+	d, err := dataset.ShippedAzurePdM()
 	if err != nil {
 		t.Skip(err)
 	}
