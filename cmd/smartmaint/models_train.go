@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/smartmaint/smartmaint/activities"
+	"github.com/smartmaint/smartmaint/internal/mlops"
 )
 
 // trainOptions are the flags of `smartmaint models train`.
@@ -30,7 +31,7 @@ type trainOptions struct {
 
 func trainFlags(fs *flag.FlagSet) any {
 	o := &trainOptions{features: map[string]string{}}
-	fs.StringVar(&o.kind, "kind", "", "model kind (required): anomaly or failure_risk")
+	fs.StringVar(&o.kind, "kind", "", "model kind (required): "+trainableKinds())
 	fs.StringVar(&o.assetType, "asset-type", "", "asset type whose assets' readings are trained on (required)")
 	fs.StringVar(&o.from, "from", "", "start of the readings, RFC 3339 (required)")
 	fs.StringVar(&o.to, "to", "", "end of the readings, excluded, RFC 3339 (required)")
@@ -142,4 +143,13 @@ func printTraining(out io.Writer, name string, s trainingState) error {
 		fmt.Fprintf(out, "  %-22s unavailable: %s\n", k, r.Unavailable[k])
 	}
 	return nil
+}
+
+// trainableKinds lists the kinds the training workflow trains, for help.
+func trainableKinds() string {
+	names := make([]string, len(mlops.TrainableKinds))
+	for i, k := range mlops.TrainableKinds {
+		names[i] = string(k)
+	}
+	return strings.Join(names, ", ")
 }
