@@ -42,7 +42,7 @@ var modelsSubcommands = []modelsSubcommand{
 	{"list", "[NAME]", "list the models, or one model's versions", modelsList, nil},
 	{"promote", "NAME VERSION [--alias champion|challenger] [--reason TEXT]", "move an alias (champion by default) to a version", modelsPromote, promoteFlags},
 	{"rollback", "NAME [--alias champion|challenger]", "move an alias back to the version it held before its latest move", modelsRollback, aliasFlags},
-	{"train", "NAME --kind anomaly|failure_risk --asset-type TYPE --from TIME --to TIME [--alias challenger|champion] [--horizon 24h] [--feature NAME=SOURCE]…",
+	{"train", "NAME --kind anomaly|failure_risk|rul --asset-type TYPE --from TIME --to TIME [--alias challenger|champion] [--horizon 24h] [--feature NAME=SOURCE]…",
 		"train a model from the tenant's stored readings, showing its progress", modelsTrain, trainFlags},
 }
 
