@@ -161,6 +161,8 @@ func TestPromotedModelRolledBackEndToEnd(t *testing.T) {
 		t.Errorf("%d rollback notices, want 1", notices)
 	}
 
+	s.recordHistories("WorkflowType = 'ModelWatch' OR WorkflowType = 'Retrain'")
+
 	// /metrics counts it.
 	eventually(t, 20*time.Second, "smartmaint_model_rollbacks_total on /metrics", func() bool {
 		return strings.Contains(s.get("/metrics"), `smartmaint_model_rollbacks_total{model="iforest-press",reason="alarm_rate_high",tenant="plant-9"} 1`)

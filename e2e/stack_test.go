@@ -24,6 +24,7 @@ import (
 	"github.com/smartmaint/smartmaint/internal/app"
 	"github.com/smartmaint/smartmaint/internal/config"
 	"github.com/smartmaint/smartmaint/internal/devserver"
+	"github.com/smartmaint/smartmaint/internal/replay"
 	"github.com/smartmaint/smartmaint/internal/requestid"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/temporaltest"
@@ -249,4 +250,20 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
+}
+
+// recordHistories exports the stack's runs that query matches into the
+// folder RECORD_HISTORIES names, with the file prefix RECORD_PREFIX, when
+// it is set: how the replay test's histories are recorded from the
+// end-to-end tests (workflows/testdata/histories, docs/DEVELOPMENT.md).
+func (s *stack) recordHistories(query string) {
+	dir := os.Getenv("RECORD_HISTORIES")
+	if dir == "" {
+		return
+	}
+	files, err := replay.Export(context.Background(), s.temporal, dir, replay.Options{Query: query, Prefix: os.Getenv("RECORD_PREFIX")})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Logf("recorded %v", files)
 }

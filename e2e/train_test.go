@@ -13,7 +13,6 @@ import (
 
 	"github.com/smartmaint/smartmaint/internal/apikey"
 	"github.com/smartmaint/smartmaint/internal/mlops/mlopstest"
-	"github.com/smartmaint/smartmaint/internal/replay"
 )
 
 // TestTrainFirstModel trains the first failure risk model of a tenant that
@@ -124,13 +123,5 @@ func TestTrainFirstModel(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "complete snapshots") {
 		t.Errorf("training on too little data: %v\n%s", err, out)
 	}
-	// RECORD_HISTORIES=DIR keeps the runs for the replay test
-	// (workflows/testdata/histories, prefix the commit).
-	if dir := os.Getenv("RECORD_HISTORIES"); dir != "" {
-		files, err := replay.Export(context.Background(), s.temporal, dir, replay.Options{Query: "WorkflowType = 'TrainModel'", Prefix: os.Getenv("RECORD_PREFIX")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("recorded %v", files)
-	}
+	s.recordHistories("WorkflowType = 'TrainModel'")
 }
