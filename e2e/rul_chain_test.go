@@ -1,8 +1,13 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -86,6 +91,24 @@ func TestRULTrainedEndToEnd(t *testing.T) {
 	versions := s.must(200, "plant", "GET", "/api/v1/models/"+model+"/versions", nil)
 	if field(versions, "model", "aliases", "champion") != 1.0 {
 		t.Fatalf("versions: %v", versions)
+	}
+
+	// A bad upload is refused with a clear 4xx, and nothing is stored.
+	other := sha256.Sum256([]byte("another body"))
+	for _, bad := range []struct {
+		what, digest, code string
+		body               []byte
+	}{
+		{"not a model file", "", "invalid_model_file", []byte("not a model file\n")},
+		{"a checksum that does not match", "sha-256=:" + base64.StdEncoding.EncodeToString(other[:]) + ":", "checksum_mismatch", []byte("{}")},
+	} {
+		status, out := s.uploadRaw("plant", model, bad.body, bad.digest)
+		if status != http.StatusBadRequest || field(out, "error", "code") != bad.code {
+			t.Errorf("upload of %s: %d %v, want 400 %s", bad.what, status, out, bad.code)
+		}
+	}
+	if after := s.must(200, "plant", "GET", "/api/v1/models/"+model+"/versions", nil); len(after["items"].([]any)) != len(versions["items"].([]any)) {
+		t.Errorf("refused uploads stored a version: %v", after["items"])
 	}
 
 	// The live engine, its sensors as the simulator registers them.
@@ -186,4 +209,24 @@ func TestRULTrainedEndToEnd(t *testing.T) {
 	if lead := deadline.Sub(now); lead < max(earliest*4/5, time.Hour)-5*time.Minute || lead > max(earliest*4/5, time.Hour)+5*time.Minute {
 		t.Errorf("forecast deadline in %s; want max(%s × 4/5, 1h)", lead, earliest)
 	}
+}
+
+// uploadRaw posts body as a model file of name with the given
+// Content-Digest (none when empty) and answers the status and JSON body.
+func (s *stack) uploadRaw(key, name string, body []byte, digest string) (int, map[string]any) {
+	s.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, s.baseURL+"/api/v1/models/"+name+"/versions", bytes.NewReader(body))
+	req.Header.Set("X-API-Key", s.keys[key])
+	req.Header.Set("Content-Type", "application/octet-stream")
+	if digest != "" {
+		req.Header.Set("Content-Digest", digest)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
 }
