@@ -9,6 +9,7 @@ import (
 
 	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/notify"
+	"github.com/smartmaint/smartmaint/internal/schedule"
 	"github.com/smartmaint/smartmaint/internal/smtptest"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/internal/workorder"
@@ -115,5 +116,74 @@ func TestTechniciansToldOnceEach(t *testing.T) {
 	}
 	if len(msgs) != 10 {
 		t.Errorf("%d messages, want 10", len(msgs))
+	}
+}
+
+// TestPlannersWriteNoticesOnce: the incident's planning (retried), an
+// auto-assignment (repeated) and a re-plan each leave one notice per
+// technician and change; a displaced technician who keeps the work at a
+// later slot is told by the incident (its displaced notice), not here.
+func TestPlannersWriteNoticesOnce(t *testing.T) {
+	f := newFixture(t, "mill-1")
+	ada := f.technician("Ada", "mech")
+	f.technician("Bob", "elec")
+	now := f.mon.Add(8 * time.Hour)
+	pending := func() []string {
+		t.Helper()
+		ps, err := f.st.PendingNotices(f.ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.WorkOrderID+" "+p.Notice.Notice+" "+p.Notice.TechnicianName)
+		}
+		return out
+	}
+	lube := f.book(f.job("Lubricate", workorder.Medium, 0, now.Add(12*time.Hour)), ada, 8*time.Hour, 10*time.Hour)
+	critical := f.job("Repair spindle", workorder.Critical, 120, now.Add(2*time.Hour))
+	critical.IncidentID = "inc-1"
+	var crit maintenance.WorkOrder
+	for i := range 2 { // a retried activity
+		p, err := f.plan(critical, now.Add(time.Duration(i)*time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		crit = p.WorkOrder
+	}
+	want := []string{lube.ID + " assigned Ada", crit.ID + " assigned Ada"}
+	if got := pending(); !slices.Equal(got, want) {
+		t.Fatalf("after planning: %q, want %q", got, want)
+	}
+
+	inspect := f.create(f.job("Inspect", workorder.Low, 60, f.mon.Add(5*24*time.Hour)))
+	for range 2 {
+		if _, err := f.st.AutoAssignWorkOrder(f.ctx, "acme", inspect.ID, now, schedule.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want = append(want, inspect.ID+" assigned Ada")
+	if got := pending(); !slices.Equal(got, want) {
+		t.Fatalf("after auto-assigning: %q, want %q", got, want)
+	}
+
+	// Put off to Friday by hand: the re-plan brings it forward again.
+	friday := f.mon.Add(4*24*time.Hour + 8*time.Hour)
+	if _, err := f.st.AssignWorkOrder(f.ctx, "acme", inspect.ID, ada.ID, friday, friday.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, inspect.ID+" reassigned Ada")
+	r, err := f.st.ReplanWorkOrders(f.ctx, "acme", now, schedule.Options{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Applied || len(r.Changes) == 0 {
+		t.Fatalf("re-plan %+v, want it to move Friday's inspection", r)
+	}
+	for _, c := range r.Changes {
+		want = append(want, c.WorkOrderID+" reassigned Ada")
+	}
+	if got := pending(); !slices.Equal(got, want) {
+		t.Fatalf("after re-planning (%d changes, applied %v): %q, want %q", len(r.Changes), r.Applied, got, want)
 	}
 }
