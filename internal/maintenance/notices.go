@@ -196,8 +196,14 @@ type PendingNotice struct {
 	EmailSent  bool
 }
 
-// PendingNotices lists up to limit undelivered notices of every tenant,
-// oldest first (owner role, for the NoticeSender).
+// noticeWindow bounds how far back PendingNotices looks: the retries of a
+// notice (MaxAttempts with doubling backoff) end well within it, and the
+// outbox scan does not grow with the history.
+const noticeWindow = "2 days"
+
+// PendingNotices lists up to limit undelivered notices of every tenant
+// written within noticeWindow, oldest first (owner role, for the
+// NoticeSender).
 func (s *Store) PendingNotices(ctx context.Context, limit int) ([]PendingNotice, error) {
 	rows, err := s.DB.Pool.Query(ctx, `
 		SELECT n.tenant_id, n.work_order_id::text, n.details,
@@ -205,12 +211,12 @@ func (s *Store) PendingNotices(ctx context.Context, limit int) ([]PendingNotice,
 		FROM work_order_events n
 		LEFT JOIN work_order_events f ON f.tenant_id = n.tenant_id AND f.work_order_id = n.work_order_id
 		     AND f.event = $2 AND f.details->>'key' = n.details->>'key'
-		WHERE n.event = $1 AND NOT EXISTS (
+		WHERE n.event = $1 AND n.at > now() - $5::interval AND NOT EXISTS (
 			SELECT 1 FROM work_order_events d WHERE d.tenant_id = n.tenant_id AND d.work_order_id = n.work_order_id
 			AND d.event = $3 AND d.details->>'key' = n.details->>'key')
 		GROUP BY n.tenant_id, n.id, n.work_order_id, n.details
 		ORDER BY n.id
-		LIMIT $4`, EventNotice, EventNoticeFailed, EventNoticeSent, limit)
+		LIMIT $4`, EventNotice, EventNoticeFailed, EventNoticeSent, limit, noticeWindow)
 	if err != nil {
 		return nil, fmt.Errorf("store: pending technician notices: %w", err)
 	}
