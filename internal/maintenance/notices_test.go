@@ -187,3 +187,30 @@ func TestPlannersWriteNoticesOnce(t *testing.T) {
 		t.Fatalf("after re-planning (%d changes, applied %v): %q, want %q", len(r.Changes), r.Applied, got, want)
 	}
 }
+
+// TestDisplacementWithoutIncident: work that is not an incident's has no
+// workflow to tell the technician it displaced, so the outbox does.
+func TestDisplacementWithoutIncident(t *testing.T) {
+	f := newFixture(t, "mill-1")
+	ada := f.technician("Ada", "mech")
+	now := f.mon.Add(8 * time.Hour)
+	lube := f.book(f.job("Lubricate", workorder.Medium, 0, now.Add(12*time.Hour)), ada, 8*time.Hour, 10*time.Hour)
+	p, err := f.plan(f.job("Replace belt", workorder.Critical, 120, now.Add(2*time.Hour)), now)
+	if err != nil || len(p.Displaced) != 1 {
+		t.Fatalf("plan = %+v, %v; want it to displace the lubrication", p, err)
+	}
+	ps, err := f.st.PendingNotices(f.ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, n := range ps {
+		got = append(got, n.WorkOrderID+" "+n.Notice.Notice)
+	}
+	want := []string{lube.ID + " assigned", lube.ID + " reassigned", p.WorkOrder.ID + " assigned"}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("notices %q, want %q", got, want)
+	}
+}

@@ -226,6 +226,10 @@ func (s *Store) createDisplacing(ctx context.Context, tenant string, w WorkOrder
 			}
 			return cmp.Compare(deadlineOf(a), deadlineOf(b))
 		})
+		// An incident's workflow tells the technician who lost the slot
+		// (its displaced notice); other planning, the outbox. Whoever gains
+		// a slot hears of it from the outbox.
+		displacedOpts := noticeOpts{oldToldElsewhere: w.IncidentID != ""}
 		for _, m := range moved {
 			before := slotOf(m.TechnicianID, *m.ScheduledStart, *m.ScheduledEnd, m.Deadline)
 			techs, err := schedulingTechnicians(ctx, tx, m.RequiredSkills, now, horizonEnd(m, now, opts.Horizon), nil)
@@ -236,6 +240,8 @@ func (s *Store) createDisplacing(ctx context.Context, tenant string, w WorkOrder
 			message := fmt.Sprintf("displaced from %s by %s work order %s (%s)", before.Start.UTC().Format(time.RFC3339),
 				out.WorkOrder.Priority, out.WorkOrder.ID, out.WorkOrder.Title)
 			a, err := schedule.Assign(m.Job(now), techs, opts)
+			rebooked := m
+			rebooked.TechnicianID, rebooked.ScheduledStart, rebooked.ScheduledEnd = "", nil, nil
 			switch {
 			case err != nil:
 				details["unassigned"] = err.Error()
@@ -247,13 +253,10 @@ func (s *Store) createDisplacing(ctx context.Context, tenant string, w WorkOrder
 				if err := setBooking(ctx, tx, m.ID, &a.TechnicianID, &a.Start, &a.End, a.Late); err != nil {
 					return err
 				}
-				// The technician who lost the slot hears of it from the
-				// incident (its displaced notice); one who gains it, here.
-				rebooked := m
 				rebooked.TechnicianID, rebooked.ScheduledStart, rebooked.ScheduledEnd = a.TechnicianID, &a.Start, &a.End
-				if err := noteBookingChange(ctx, tx, tenant, bookingOf(m), rebooked, noticeOpts{oldToldElsewhere: true}); err != nil {
-					return err
-				}
+			}
+			if err := noteBookingChange(ctx, tx, tenant, bookingOf(m), rebooked, displacedOpts); err != nil {
+				return err
 			}
 			if err := addWorkOrderEvent(ctx, tx, tenant, m.ID, now, EventDisplaced, message, details); err != nil {
 				return err
