@@ -136,34 +136,39 @@ func TestIncidentEndToEnd(t *testing.T) {
 		t.Errorf("work order %v; want technician %v", wo, tech["id"])
 	}
 
-	// Every channel got the approval request and the work-order notice once.
-	mails := mailbox.Wait(2, 20*time.Second)
-	eventually(t, 20*time.Second, "two webhook and two Slack messages", func() bool {
+	// Every channel got the approval request, the work-order notice and
+	// the notice of Olga's assignment (maintenance.NoticeSender) once.
+	mails := mailbox.Wait(3, 20*time.Second)
+	eventually(t, 20*time.Second, "three webhook and three Slack messages", func() bool {
 		b1, _ := webhook.got()
 		b2, _ := slack.got()
-		return len(b1) >= 2 && len(b2) >= 2
+		return len(b1) >= 3 && len(b2) >= 3
 	})
 	time.Sleep(500 * time.Millisecond) // would-be duplicates arrive now
-	if len(mailbox.Messages()) != 2 {
-		t.Errorf("%d emails, want 2", len(mailbox.Messages()))
+	if len(mailbox.Messages()) != 3 {
+		t.Errorf("%d emails, want 3", len(mailbox.Messages()))
 	}
-	subjects := []string{mails[0].Header.Get("Subject"), mails[1].Header.Get("Subject")}
-	if !strings.Contains(strings.Join(subjects, "|"), "approval needed") || !strings.Contains(strings.Join(subjects, "|"), "work order scheduled") {
+	var subjects []string
+	for _, m := range mails {
+		subjects = append(subjects, m.Header.Get("Subject"))
+	}
+	if all := strings.Join(subjects, "|"); !strings.Contains(all, "approval needed") || !strings.Contains(all, "work order scheduled") ||
+		!strings.Contains(all, "assigned to you") {
 		t.Errorf("email subjects %v", subjects)
 	}
 	if mails[0].To[0] != "ops@plant.test" || mails[0].Header.Get("Message-Id") == "" {
 		t.Errorf("email to %v, Message-Id %q", mails[0].To, mails[0].Header.Get("Message-Id"))
 	}
 	hooks, errs := webhook.got()
-	if len(hooks) != 2 {
-		t.Errorf("%d webhooks, want 2", len(hooks))
+	if len(hooks) != 3 {
+		t.Errorf("%d webhooks, want 3", len(hooks))
 	}
 	for i, err := range errs {
 		if err != nil {
 			t.Errorf("webhook %d signature: %v", i, err)
 		}
 	}
-	if chats, _ := slack.got(); len(chats) != 2 || !strings.Contains(chats[1], "mill-1") {
+	if chats, _ := slack.got(); len(chats) != 3 || !strings.Contains(strings.Join(chats[1:], "|"), "mill-1") {
 		t.Errorf("slack messages %v", chats)
 	}
 

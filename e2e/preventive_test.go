@@ -72,9 +72,14 @@ func TestPreventiveMaintenanceEndToEnd(t *testing.T) {
 		!strings.Contains(wo["description"].(string), "every 30 days") {
 		t.Errorf("work order %v", wo)
 	}
+	// The work order's notice and that of the technician's assignment
+	// (maintenance.NoticeSender), once each.
+	eventually(t, 20*time.Second, "two webhook messages", func() bool { b, _ := webhook.got(); return len(b) >= 2 })
+	time.Sleep(500 * time.Millisecond) // would-be duplicates arrive now
 	bodies, errs := webhook.got()
-	if len(bodies) != 1 || errs[0] != nil || !strings.Contains(bodies[0], "Monthly lubrication") {
-		t.Errorf("webhook got %d messages %v (signature %v), want one", len(bodies), bodies, errs)
+	if len(bodies) != 2 || errs[0] != nil || errs[1] != nil || !strings.Contains(bodies[0]+bodies[1], "Monthly lubrication") ||
+		!strings.Contains(bodies[0]+bodies[1], "assigned to you") {
+		t.Errorf("webhook got %d messages %v (signature %v), want two", len(bodies), bodies, errs)
 	}
 
 	id := wo["id"].(string)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.uber.org/fx"
@@ -11,6 +12,8 @@ import (
 	"github.com/smartmaint/smartmaint/activities"
 	"github.com/smartmaint/smartmaint/internal/config"
 	"github.com/smartmaint/smartmaint/internal/dispatch"
+	"github.com/smartmaint/smartmaint/internal/maintenance"
+	"github.com/smartmaint/smartmaint/internal/notify"
 	"github.com/smartmaint/smartmaint/internal/store"
 	"github.com/smartmaint/smartmaint/workers"
 )
@@ -34,7 +37,20 @@ func Worker() fx.Option {
 		backtestsWorker(),
 		fx.Invoke(fx.Annotate(startWorker, fx.ParamTags(``, ``, ``, ``, `group:"registrations"`, `group:"schedules"`))),
 		fx.Invoke(reconcileOnStart),
+		fx.Invoke(sendTechnicianNotices),
 	)
+}
+
+// technicianNoticeInterval is how often the worker delivers pending
+// technician notices (maintenance.NoticeSender).
+const technicianNoticeInterval = 5 * time.Second
+
+// sendTechnicianNotices delivers, in the background, the technician notices
+// that assignments, re-assignments and cancellations left in the outbox,
+// wherever they were made (API, activities); concurrent workers take turns.
+func sendTechnicianNotices(lc fx.Lifecycle, db *store.DB, n *notify.Notifier, log *slog.Logger) {
+	s := &maintenance.NoticeSender{Store: &maintenance.Store{DB: db}, Notifier: n, Log: log.With("component", "technician-notices")}
+	runInBackground(lc, func(ctx context.Context) { s.Run(ctx, technicianNoticeInterval) })
 }
 
 // reconcileOnStart checks, once the worker polls, that every open incident

@@ -226,6 +226,10 @@ func (s *Store) createDisplacing(ctx context.Context, tenant string, w WorkOrder
 			}
 			return cmp.Compare(deadlineOf(a), deadlineOf(b))
 		})
+		// An incident's workflow tells the technician who lost the slot
+		// (its displaced notice); other planning, the outbox. Whoever gains
+		// a slot hears of it from the outbox.
+		displacedOpts := noticeOpts{oldToldElsewhere: w.IncidentID != ""}
 		for _, m := range moved {
 			before := slotOf(m.TechnicianID, *m.ScheduledStart, *m.ScheduledEnd, m.Deadline)
 			techs, err := schedulingTechnicians(ctx, tx, m.RequiredSkills, now, horizonEnd(m, now, opts.Horizon), nil)
@@ -236,6 +240,8 @@ func (s *Store) createDisplacing(ctx context.Context, tenant string, w WorkOrder
 			message := fmt.Sprintf("displaced from %s by %s work order %s (%s)", before.Start.UTC().Format(time.RFC3339),
 				out.WorkOrder.Priority, out.WorkOrder.ID, out.WorkOrder.Title)
 			a, err := schedule.Assign(m.Job(now), techs, opts)
+			rebooked := m
+			rebooked.TechnicianID, rebooked.ScheduledStart, rebooked.ScheduledEnd = "", nil, nil
 			switch {
 			case err != nil:
 				details["unassigned"] = err.Error()
@@ -247,6 +253,10 @@ func (s *Store) createDisplacing(ctx context.Context, tenant string, w WorkOrder
 				if err := setBooking(ctx, tx, m.ID, &a.TechnicianID, &a.Start, &a.End, a.Late); err != nil {
 					return err
 				}
+				rebooked.TechnicianID, rebooked.ScheduledStart, rebooked.ScheduledEnd = a.TechnicianID, &a.Start, &a.End
+			}
+			if err := noteBookingChange(ctx, tx, tenant, bookingOf(m), rebooked, displacedOpts); err != nil {
+				return err
 			}
 			if err := addWorkOrderEvent(ctx, tx, tenant, m.ID, now, EventDisplaced, message, details); err != nil {
 				return err
@@ -319,7 +329,10 @@ func (s *Store) AutoAssignWorkOrder(ctx context.Context, tenant, id string, now 
 				UPDATE work_orders SET technician_id = $2, scheduled_start = $3, scheduled_end = $4, late = $5, updated_at = now()
 				WHERE id = $1
 				RETURNING `+workOrderColumns, id, a.TechnicianID, a.Start, a.End, a.Late))
-			return err
+			if err != nil {
+				return err
+			}
+			return noteBookingChange(ctx, tx, tenant, bookingOf(w), out, noticeOpts{})
 		})
 		if errors.Is(mapBookingError(err), ErrSlotTaken) && attempt < planAttempts {
 			continue // a concurrent planner took the slot: plan again
@@ -460,6 +473,10 @@ func (s *Store) ReplanWorkOrders(ctx context.Context, tenant string, now time.Ti
 		if _, err := tx.Exec(ctx, `SET CONSTRAINTS work_orders_no_double_booking DEFERRED`); err != nil {
 			return err
 		}
+		byID := make(map[string]WorkOrder, len(orders))
+		for _, w := range orders {
+			byID[w.ID] = w
+		}
 		for _, c := range out.Changes {
 			var tech *string
 			var start, end *time.Time
@@ -476,6 +493,15 @@ func (s *Store) ReplanWorkOrders(ctx context.Context, tenant string, now time.Ti
 			}
 			if err := addWorkOrderEvent(ctx, tx, tenant, c.WorkOrderID, now, EventReplanned, message,
 				map[string]any{"before": c.Before, "after": c.After}); err != nil {
+				return err
+			}
+			w := byID[c.WorkOrderID]
+			moved := w
+			moved.TechnicianID, moved.ScheduledStart, moved.ScheduledEnd = "", start, end
+			if tech != nil {
+				moved.TechnicianID = *tech
+			}
+			if err := noteBookingChange(ctx, tx, tenant, bookingOf(w), moved, noticeOpts{}); err != nil {
 				return err
 			}
 		}

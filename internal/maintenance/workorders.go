@@ -134,8 +134,10 @@ func (w *WorkOrder) normalize() {
 	w.Priority = cmp.Or(w.Priority, workorder.Medium)
 }
 
+// insertWorkOrder inserts w in tx and, when it is booked, notes the
+// technician's assignment notice.
 func insertWorkOrder(ctx context.Context, tx pgx.Tx, tenant string, w WorkOrder, onConflict string) (WorkOrder, error) {
-	return scanWorkOrder(tx.QueryRow(ctx, `
+	out, err := scanWorkOrder(tx.QueryRow(ctx, `
 		INSERT INTO work_orders (tenant_id, asset_id, incident_id, preventive_schedule_id, title, description, priority, status,
 			required_skills, estimated_minutes, technician_id, scheduled_start, scheduled_end, deadline, late, checklist, parts)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, `+scheduledSQL+`, $8, $9, $10, $11, $12, $13, $14, $15, $16)
@@ -144,6 +146,10 @@ func insertWorkOrder(ctx context.Context, tx pgx.Tx, tenant string, w WorkOrder,
 		tenant, w.AssetID, nullIfEmpty(w.IncidentID), nullIfEmpty(w.PreventiveScheduleID), w.Title, w.Description, w.Priority,
 		w.RequiredSkills, w.EstimatedMinutes, nullIfEmpty(w.TechnicianID), w.ScheduledStart, w.ScheduledEnd, w.Deadline, w.Late,
 		w.Checklist, w.Parts))
+	if err != nil {
+		return out, err
+	}
+	return out, noteBookingChange(ctx, tx, tenant, nil, out, noticeOpts{})
 }
 
 // CreateWorkOrder inserts w as a scheduled work order (assigned when
@@ -267,7 +273,7 @@ func (s *Store) modifyWorkOrder(ctx context.Context, tenant, id string, change f
 		if err != nil {
 			return err
 		}
-		before := w.Status
+		before, booked := w.Status, bookingOf(w)
 		if err := change(&w); err != nil {
 			out = w
 			return err
@@ -287,6 +293,9 @@ func (s *Store) modifyWorkOrder(ctx context.Context, tenant, id string, change f
 			w.Checklist, by, at, note, w.StartedAt, w.CompletedAt, w.CancelledAt))
 		if err == nil && before != workorder.Done && out.Status == workorder.Done && out.PreventiveScheduleID != "" {
 			err = markPreventiveDone(ctx, tx, out)
+		}
+		if err == nil && before != workorder.Cancelled {
+			err = noteBookingChange(ctx, tx, tenant, booked, out, noticeOpts{})
 		}
 		return err
 	})
@@ -433,14 +442,16 @@ func addWorkOrderEvent(ctx context.Context, tx pgx.Tx, tenant, id string, at tim
 	return err
 }
 
-// WorkOrderEvents returns work order id's events, oldest first.
+// WorkOrderEvents returns work order id's events, oldest first: the
+// planners' history, without the technician notice outbox (EventNotice and
+// its delivery records).
 func (s *Store) WorkOrderEvents(ctx context.Context, tenant, id string) ([]WorkOrderEvent, error) {
 	if err := checkID("work order", id); err != nil {
 		return nil, err
 	}
 	return list(ctx, s.DB, tenant, "work order events", scanWorkOrderEvent, `
 		SELECT work_order_id::text, at, event, message, details FROM work_order_events
-		WHERE work_order_id = $1 ORDER BY at, id`, id)
+		WHERE work_order_id = $1 AND event NOT IN ($2, $3, $4) ORDER BY at, id`, id, EventNotice, EventNoticeSent, EventNoticeFailed)
 }
 
 func scanWorkOrderEvent(row pgx.Row) (WorkOrderEvent, error) {
