@@ -171,7 +171,7 @@ func TestPrometheusScrape(t *testing.T) {
 	s.must(201, "admin", "POST", "/api/v1/readings", readings)
 	s.must(404, "admin", "GET", "/api/v1/assets/no-such-asset", nil)
 
-	p := startPrometheus(t, s.cfg.HTTPAddr)
+	p := startPrometheus(t, s.cfg.AdminAddr)
 	eventually(t, 30*time.Second, `up{job="smartmaint-api"} == 1`, func() bool {
 		return p.sum(`up{job="smartmaint-api"}`) == 1
 	})
