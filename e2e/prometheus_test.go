@@ -171,6 +171,10 @@ func TestPrometheusScrape(t *testing.T) {
 	s.must(201, "admin", "POST", "/api/v1/readings", readings)
 	s.must(404, "admin", "GET", "/api/v1/assets/no-such-asset", nil)
 
+	// The public listener serves no metrics, not even to a tenant admin.
+	if code, body := s.call("admin", "GET", "/metrics", nil); code != 404 {
+		t.Errorf("GET /metrics on the public listener with a tenant's key = %d %v, want 404", code, body)
+	}
 	p := startPrometheus(t, s.cfg.AdminAddr)
 	eventually(t, 30*time.Second, `up{job="smartmaint-api"} == 1`, func() bool {
 		return p.sum(`up{job="smartmaint-api"}`) == 1
