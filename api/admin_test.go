@@ -35,8 +35,8 @@ func TestNoMetricsForTenants(t *testing.T) {
 func TestAdminRouter(t *testing.T) {
 	tests := []struct {
 		name, token, method, path, auth string
-		code                             int
-		errCode                          string
+		code                            int
+		errCode                         string
 	}{
 		{"metrics open", "", "GET", "/metrics", "", 200, ""},
 		{"health", "", "GET", "/health", "", 200, ""},
