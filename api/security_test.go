@@ -89,12 +89,12 @@ func jsonErrCode(raw []byte) string {
 // routeVar fills a route template's variables with a placeholder.
 var routeVar = regexp.MustCompile(`\{[^}]+\}`)
 
-// TestEveryRouteIsGuarded walks the router: outside /health, /health/ready
-// and /metrics nothing answers without a key (401), and every /api/v1 route
-// refuses a key without scopes (403).
+// TestEveryRouteIsGuarded walks the router: outside /health and
+// /health/ready nothing answers without a key (401), and every /api/v1 route
+// refuses a key without scopes (403). /metrics is not on it (TestNoMetricsForTenants).
 func TestEveryRouteIsGuarded(t *testing.T) {
 	s := newFullServer(t, nil)
-	public := map[string]bool{"/health": true, "/health/ready": true, "/metrics": true}
+	public := map[string]bool{"/health": true, "/health/ready": true}
 	var checked int
 	err := s.router.(*mux.Router).Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
 		tpl, err := route.GetPathTemplate()

@@ -1,7 +1,8 @@
 // Package api is smartmaint's HTTP interface (gorilla/mux): the routes under
 // /api/v1, their middleware (request id, metrics and access log, body-size
 // limit, API-key authentication, rate limits, Idempotency-Key, scope checks)
-// and the health and metrics endpoints.
+// and the health endpoints. /metrics is served only by the admin listener
+// (NewAdminRouter), never to tenants.
 //
 // Each feature contributes a Routes value; NewRouter mounts them all on the
 // authenticated /api/v1 subrouter, so every route there requires a key.
@@ -14,7 +15,6 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/smartmaint/smartmaint/internal/auth"
 	"github.com/smartmaint/smartmaint/internal/idempotency"
@@ -71,19 +71,7 @@ func NewRouter(log *slog.Logger, authn *auth.Authenticator, health *Health, rout
 	for _, opt := range opts {
 		opt(&o)
 	}
-	root := mux.NewRouter()
-	// gorilla/mux loses "method not allowed" inside subrouters whose later
-	// routes share the prefix, so 404s check the other methods themselves.
-	root.NotFoundHandler = withRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if allowed := allowedMethods(root, r); len(allowed) > 0 {
-			w.Header().Set("Allow", strings.Join(allowed, ", "))
-			WriteError(w, r, http.StatusMethodNotAllowed, "method_not_allowed",
-				"method "+r.Method+" is not allowed on "+r.URL.Path, map[string][]string{"allowed": allowed})
-			return
-		}
-		WriteError(w, r, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
-	}))
-	root.MethodNotAllowedHandler = root.NotFoundHandler
+	root := newRoot()
 	limits := map[string]int64{}
 	for _, rt := range routes {
 		if bl, ok := rt.(BodyLimiter); ok {
@@ -92,9 +80,7 @@ func NewRouter(log *slog.Logger, authn *auth.Authenticator, health *Health, rout
 	}
 	root.Use(withRequestID, withObservability(log), withBodyLimit(o.maxBody, limits))
 
-	root.HandleFunc("/health", health.Live).Methods(http.MethodGet)
-	root.HandleFunc("/health/ready", health.Ready).Methods(http.MethodGet)
-	root.Handle("/metrics", promhttp.Handler()).Methods(http.MethodGet)
+	health.register(root)
 	for _, p := range public {
 		p.RegisterPublic(root)
 	}
@@ -110,6 +96,25 @@ func NewRouter(log *slog.Logger, authn *auth.Authenticator, health *Health, rout
 	for _, rt := range routes {
 		rt.Register(v1)
 	}
+	return root
+}
+
+// newRoot returns a router answering unknown paths with 404 JSON and known
+// paths with another method with 405 JSON.
+func newRoot() *mux.Router {
+	root := mux.NewRouter()
+	// gorilla/mux loses "method not allowed" inside subrouters whose later
+	// routes share the prefix, so 404s check the other methods themselves.
+	root.NotFoundHandler = withRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if allowed := allowedMethods(root, r); len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			WriteError(w, r, http.StatusMethodNotAllowed, "method_not_allowed",
+				"method "+r.Method+" is not allowed on "+r.URL.Path, map[string][]string{"allowed": allowed})
+			return
+		}
+		WriteError(w, r, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
+	}))
+	root.MethodNotAllowedHandler = root.NotFoundHandler
 	return root
 }
 

@@ -287,7 +287,7 @@ func portOf(t *testing.T, addr string) string {
 	t.Helper()
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		t.Fatalf("HTTP_ADDR %q: %v", addr, err)
+		t.Fatalf("address %q: %v", addr, err)
 	}
 	return port
 }
@@ -334,9 +334,9 @@ func TestCompose(t *testing.T) {
 			t.Errorf("%s: healthcheck test %q must start with CMD or CMD-SHELL", name, h.Test)
 		}
 		for _, p := range s.Ports {
-			host, _, ok := strings.Cut(p, ":")
+			_, host, _, ok := publishedPort(p)
 			if !ok {
-				t.Errorf("%s: port %q is not host:container", name, p)
+				t.Errorf("%s: port %q is not [ip:]host:container", name, p)
 			} else if other, dup := hostPorts[host]; dup {
 				t.Errorf("host port %s used by %s and %s", host, other, name)
 			}
@@ -427,6 +427,47 @@ func TestCompose(t *testing.T) {
 	if !slices.ContainsFunc(own["api"].Ports, func(p string) bool { return strings.HasSuffix(p, ":"+port) }) {
 		t.Errorf("api listens on %s (HTTP_ADDR) but publishes %v", port, own["api"].Ports)
 	}
+	// The admin listeners (every tenant's metrics) are published nowhere, and
+	// what has no login of its own and shows every tenant's data only on
+	// loopback.
+	for _, name := range []string{"api", "worker"} {
+		admin := portOf(t, composeAdminAddr(own[name]))
+		for _, p := range own[name].Ports {
+			if _, _, container, _ := publishedPort(p); container == admin {
+				t.Errorf("%s publishes its admin listener (ADMIN_ADDR port %s): %q", name, admin, p)
+			}
+		}
+		if own[name].Healthcheck == nil {
+			t.Errorf("%s has no healthcheck", name)
+		}
+	}
+	for _, name := range []string{"temporal-ui", "prometheus"} {
+		for _, p := range c.Services[name].Ports {
+			if ip, _, _, _ := publishedPort(p); ip != "127.0.0.1" {
+				t.Errorf("%s publishes %q on every interface; bind it to 127.0.0.1 (docs/DEPLOYMENT.md)", name, p)
+			}
+		}
+	}
+}
+
+// publishedPort splits a compose port "[ip:]host:container".
+func publishedPort(p string) (ip, host, container string, ok bool) {
+	parts := strings.Split(p, ":")
+	switch len(parts) {
+	case 2:
+		return "", parts[0], parts[1], true
+	case 3:
+		return parts[0], parts[1], parts[2], true
+	}
+	return "", "", "", false
+}
+
+// composeAdminAddr is a compose service's ADMIN_ADDR.
+func composeAdminAddr(s composeService) string {
+	if a := s.Environment["ADMIN_ADDR"]; a != "" {
+		return a
+	}
+	return defaultOf("ADMIN_ADDR")
 }
 
 // checkServiceRef checks that a connection setting names a service of the
@@ -526,7 +567,8 @@ type k8sObject struct {
 		Selector yaml.Node `yaml:"selector"` // Deployment: matchLabels; Service: a map
 		Template struct {
 			Metadata struct {
-				Labels map[string]string `yaml:"labels"`
+				Labels      map[string]string `yaml:"labels"`
+				Annotations map[string]string `yaml:"annotations"`
 			} `yaml:"metadata"`
 			Spec podSpec `yaml:"spec"`
 		} `yaml:"template"`
@@ -548,14 +590,11 @@ type podSpec struct {
 }
 
 type container struct {
-	Name  string   `yaml:"name"`
-	Image string   `yaml:"image"`
-	Args  []string `yaml:"args"`
-	Ports []struct {
-		Name          string `yaml:"name"`
-		ContainerPort int    `yaml:"containerPort"`
-	} `yaml:"ports"`
-	Env []struct {
+	Name  string          `yaml:"name"`
+	Image string          `yaml:"image"`
+	Args  []string        `yaml:"args"`
+	Ports []containerPort `yaml:"ports"`
+	Env   []struct {
 		Name string `yaml:"name"`
 	} `yaml:"env"`
 	EnvFrom []struct {
@@ -572,6 +611,11 @@ type container struct {
 	SecurityContext struct {
 		AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
 	} `yaml:"securityContext"`
+}
+
+type containerPort struct {
+	Name          string `yaml:"name"`
+	ContainerPort int    `yaml:"containerPort"`
 }
 
 type probe struct {
@@ -749,8 +793,9 @@ func TestKubernetes(t *testing.T) {
 					t.Errorf("%s: %s is not set", where, k)
 				}
 			}
-			if len(c.Ports) > 0 {
+			if c.Args[0] != "migrate" {
 				checkProbes(t, where, c, env)
+				checkAdminPort(t, where, c, env, pod.Metadata.Annotations)
 			}
 		}
 	}
@@ -765,15 +810,47 @@ func TestKubernetes(t *testing.T) {
 	checkAPIService(t, objs)
 }
 
+// envOr is env[name], or name's default.
+func envOr(env map[string]string, name string) string {
+	if v := env[name]; v != "" {
+		return v
+	}
+	return defaultOf(name)
+}
+
+// checkAdminPort requires the admin listener (ADMIN_ADDR) on all of the
+// pod's interfaces as containerPort "admin", and the Prometheus
+// annotations scraping /metrics there.
+func checkAdminPort(t *testing.T, where string, c container, env map[string]string, annotations map[string]string) {
+	t.Helper()
+	addr := envOr(env, "ADMIN_ADDR")
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Errorf("%s: ADMIN_ADDR %q: %v", where, addr, err)
+		return
+	}
+	if host != "" && host != "0.0.0.0" {
+		t.Errorf("%s: ADMIN_ADDR %q is not reachable by Prometheus on the pod IP", where, addr)
+	}
+	if !slices.ContainsFunc(c.Ports, func(p containerPort) bool { return p.Name == "admin" && strconv.Itoa(p.ContainerPort) == port }) {
+		t.Errorf("%s: no containerPort admin for ADMIN_ADDR port %s", where, port)
+	}
+	want := map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": port, "prometheus.io/path": "/metrics"}
+	if !subset(want, annotations) {
+		t.Errorf("%s: pod annotations %v, want %v", where, annotations, want)
+	}
+}
+
 // checkProbes requires liveness on /health and readiness on /health/ready
-// on the port the container serves (HTTP_ADDR).
+// on the port the container serves them on: HTTP_ADDR for the api (what the
+// load balancer sees), ADMIN_ADDR for the worker (its only listener).
 func checkProbes(t *testing.T, where string, c container, env map[string]string) {
 	t.Helper()
-	addr := env["HTTP_ADDR"]
-	if addr == "" {
-		addr = defaultOf("HTTP_ADDR")
+	name := "HTTP_ADDR"
+	if c.Args[0] == "worker" {
+		name = "ADMIN_ADDR"
 	}
-	port := portOf(t, addr)
+	port := portOf(t, envOr(env, name))
 	names := map[string]bool{}
 	served := false
 	for _, p := range c.Ports {
@@ -781,7 +858,7 @@ func checkProbes(t *testing.T, where string, c container, env map[string]string)
 		served = served || strconv.Itoa(p.ContainerPort) == port
 	}
 	if !served {
-		t.Errorf("%s: HTTP_ADDR port %s is not a containerPort", where, port)
+		t.Errorf("%s: %s port %s is not a containerPort", where, name, port)
 	}
 	for _, p := range []struct {
 		name string
@@ -828,6 +905,11 @@ func checkAPIService(t *testing.T, objs []k8sObject) {
 		for _, p := range o.Spec.Ports {
 			if !ports[p.TargetPort.Value] {
 				t.Errorf("Service %s targets port %q, which the api container does not declare", o.Metadata.Name, p.TargetPort.Value)
+			}
+			for _, cp := range api.Spec.Template.Spec.Containers[0].Ports {
+				if cp.Name == "admin" && (p.TargetPort.Value == "admin" || p.TargetPort.Value == strconv.Itoa(cp.ContainerPort)) {
+					t.Errorf("Service %s exposes the admin listener (every tenant's metrics)", o.Metadata.Name)
+				}
 			}
 		}
 		return
@@ -1017,21 +1099,23 @@ func TestPrometheus(t *testing.T) {
 			}
 		}
 	}
-	if !jobs["smartmaint-api"] {
-		t.Error("prometheus.yml does not scrape the api (job smartmaint-api)")
-	}
-	if api := compose.Services["api"]; len(api.Ports) > 0 {
-		_, port, _ := strings.Cut(api.Ports[0], ":")
+	// Each smartmaint job scrapes its service's admin listener.
+	for job, svc := range map[string]string{"smartmaint-api": "api", "smartmaint-worker": "worker"} {
+		if !jobs[job] {
+			t.Errorf("prometheus.yml does not scrape the %s (job %s)", svc, job)
+			continue
+		}
 		var targets []string
 		for _, sc := range cfg.ScrapeConfigs {
 			for _, st := range sc.StaticConfigs {
-				if sc.JobName == "smartmaint-api" {
+				if sc.JobName == job {
 					targets = append(targets, st.Targets...)
 				}
 			}
 		}
-		if !slices.Contains(targets, "api:"+port) {
-			t.Errorf("job smartmaint-api scrapes %v, not the api at api:%s", targets, port)
+		port := portOf(t, composeAdminAddr(compose.Services[svc]))
+		if !slices.Contains(targets, svc+":"+port) {
+			t.Errorf("job %s scrapes %v, not the %s's admin listener at %s:%s", job, targets, svc, svc, port)
 		}
 	}
 }

@@ -165,7 +165,7 @@ func TestPromotedModelRolledBackEndToEnd(t *testing.T) {
 
 	// /metrics counts it.
 	eventually(t, 20*time.Second, "smartmaint_model_rollbacks_total on /metrics", func() bool {
-		return strings.Contains(s.get("/metrics"), `smartmaint_model_rollbacks_total{model="iforest-press",reason="alarm_rate_high",tenant="plant-9"} 1`)
+		return strings.Contains(s.metrics(), `smartmaint_model_rollbacks_total{model="iforest-press",reason="alarm_rate_high",tenant="plant-9"} 1`)
 	})
 }
 
@@ -203,9 +203,9 @@ func (s *stack) postQuietly(key, path string, body any) {
 	}
 }
 
-// get returns the body of an unauthenticated GET.
-func (s *stack) get(path string) string {
-	resp, err := http.Get(s.baseURL + path)
+// metrics returns the admin listener's /metrics page.
+func (s *stack) metrics() string {
+	resp, err := http.Get(s.adminURL + "/metrics")
 	if err != nil {
 		return fmt.Sprint(err)
 	}

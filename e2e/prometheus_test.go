@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/smartmaint/smartmaint/internal/apikey"
+	"github.com/smartmaint/smartmaint/internal/config"
 	"github.com/smartmaint/smartmaint/internal/devserver"
 )
 
@@ -171,7 +173,11 @@ func TestPrometheusScrape(t *testing.T) {
 	s.must(201, "admin", "POST", "/api/v1/readings", readings)
 	s.must(404, "admin", "GET", "/api/v1/assets/no-such-asset", nil)
 
-	p := startPrometheus(t, s.cfg.HTTPAddr)
+	// The public listener serves no metrics, not even to a tenant admin.
+	if code, body := s.call("admin", "GET", "/metrics", nil); code != 404 {
+		t.Errorf("GET /metrics on the public listener with a tenant's key = %d %v, want 404", code, body)
+	}
+	p := startPrometheus(t, s.cfg.AdminAddr)
 	eventually(t, 30*time.Second, `up{job="smartmaint-api"} == 1`, func() bool {
 		return p.sum(`up{job="smartmaint-api"}`) == 1
 	})
@@ -296,4 +302,43 @@ func dashboardQueries(t *testing.T) []string {
 		walk(d.Panels)
 	}
 	return out
+}
+
+// TestAdminListener: with METRICS_TOKEN set, the admin listener serves
+// /metrics only with the bearer token (401 JSON without), its health
+// endpoints without; the public listener serves no /metrics to any key.
+func TestAdminListener(t *testing.T) {
+	s := startStack(t, func(c *config.Config) { c.MetricsToken = "scrape-secret" })
+	s.key("admin", "acme", apikey.Admin)
+	s.must(201, "admin", "POST", "/api/v1/assets", map[string]any{"id": "press-1", "type": "press"})
+	get := func(base, path, auth string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(s.adminURL, "/metrics", ""); code != 401 || !strings.Contains(body, `"unauthorized"`) {
+		t.Errorf("admin /metrics without the token = %d %s, want 401 JSON", code, body)
+	}
+	if code, body := get(s.adminURL, "/metrics", "Bearer scrape-secret"); code != 200 || !strings.Contains(body, `smartmaint_http_requests_total{code="201",method="POST",route="/api/v1/assets"}`) {
+		t.Errorf("admin /metrics with the token = %d %.300s", code, body)
+	}
+	if code, body := get(s.adminURL, "/health/ready", ""); code != 200 {
+		t.Errorf("admin /health/ready = %d %s, want 200 without a token", code, body)
+	}
+	for _, auth := range []string{"", "Bearer scrape-secret"} {
+		if code, body := get(s.baseURL, "/metrics", auth); code != 404 || strings.Contains(body, "smartmaint_") {
+			t.Errorf("public /metrics with %q = %d %.200s, want 404", auth, code, body)
+		}
+	}
+	if code, body := s.call("admin", "GET", "/metrics", nil); code != 404 {
+		t.Errorf("public /metrics with a tenant admin's key = %d %v, want 404", code, body)
+	}
 }

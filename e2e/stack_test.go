@@ -36,6 +36,7 @@ type stack struct {
 	t        *testing.T
 	cfg      config.Config
 	baseURL  string
+	adminURL string // the admin listener: /metrics
 	db       *store.DB
 	temporal client.Client
 	keys     map[string]string
@@ -57,6 +58,7 @@ func defaults(t *testing.T) config.Config {
 	cfg.TemporalDBFile = "memory" // a test that restarts sets a file of its own
 	// The dev mail sink and webhook receiver on free ports, kept in the test's folder.
 	cfg.DevSMTPAddr, cfg.DevSinkAddr, cfg.DevSinkDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
+	cfg.AdminAddr = "127.0.0.1:0" // startStack picks a port it knows
 	return cfg
 }
 
@@ -79,6 +81,10 @@ func startStack(t *testing.T, change func(*config.Config)) *stack {
 		t.Fatal(err)
 	}
 	cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", port)
+	if port, err = devserver.FreePort("127.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	cfg.AdminAddr = fmt.Sprintf("127.0.0.1:%d", port)
 	if change != nil {
 		change(&cfg)
 	}
@@ -87,7 +93,7 @@ func startStack(t *testing.T, change func(*config.Config)) *stack {
 	if err := app.Migrate(ctx, cfg, app.NewLogger(cfg)); err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, cfg: cfg, baseURL: "http://" + cfg.HTTPAddr, keys: map[string]string{}}
+	s := &stack{t: t, cfg: cfg, baseURL: "http://" + cfg.HTTPAddr, adminURL: "http://" + cfg.AdminAddr, keys: map[string]string{}}
 	a := fx.New(
 		app.Core(cfg), app.WithoutMigrations(), app.API(), app.Worker(),
 		fx.Populate(&s.db, &s.temporal),

@@ -54,10 +54,11 @@ func TestMain(m *testing.M) {
 // process is a child process whose output goes to a log file, printed
 // when the test fails.
 type process struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
+	name  string
+	cmd   *exec.Cmd
+	log   string
+	done  chan struct{}
+	admin string // the admin listener's base URL (/metrics), API processes only
 }
 
 // run starts a child process; it is stopped when the test ends.
@@ -151,6 +152,7 @@ func (s *stack) env(extra ...string) []string {
 		"DATABASE_URL=" + s.dbURL, "REDIS_URL=" + s.redisURL,
 		"TEMPORAL_ADDRESS=" + s.temporal, "TEMPORAL_TASK_QUEUE=" + s.taskQueue,
 		"MODEL_DIR=" + s.t.TempDir(), "LOG_LEVEL=warn",
+		"ADMIN_ADDR=127.0.0.1:0", // startAPI picks a port it knows; later entries win
 	}
 	env = append(env, s.extra...)
 	return append(env, extra...)
@@ -164,7 +166,12 @@ func (s *stack) startAPI(extra ...string) (*process, string) {
 		s.t.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	p := run(s.t, "api", s.env(append([]string{"HTTP_ADDR=" + addr}, extra...)...), binary, "api")
+	if port, err = devserver.FreePort("127.0.0.1"); err != nil {
+		s.t.Fatal(err)
+	}
+	admin := fmt.Sprintf("127.0.0.1:%d", port)
+	p := run(s.t, "api", s.env(append([]string{"HTTP_ADDR=" + addr, "ADMIN_ADDR=" + admin}, extra...)...), binary, "api")
+	p.admin = "http://" + admin
 	base := "http://" + addr
 	eventually(s.t, 60*time.Second, "the API to answer /health", func() bool {
 		resp, err := http.Get(base + "/health")

@@ -48,7 +48,7 @@ func TestRedisDown(t *testing.T) {
 	redis := startRedis(t, port)
 	s := newStack(t)
 	s.redisURL = fmt.Sprintf("redis://127.0.0.1:%d/0", port)
-	_, api := s.startAPI("RATE_LIMIT_WRITE=3/m")
+	proc, api := s.startAPI("RATE_LIMIT_WRITE=3/m")
 	s.key("admin", "acme", apikey.Admin)
 	s.key("sensor", "acme", apikey.ReadingsWrite)
 	s.must(201, api, "admin", "POST", "/api/v1/assets", map[string]any{"id": "fan-1", "type": "fan"})
@@ -103,7 +103,7 @@ func TestRedisDown(t *testing.T) {
 	if r := s.call(api, "", "GET", "/health/ready", nil, nil); r.code != 503 {
 		t.Errorf("/health/ready with Redis down = %d %s, want 503", r.code, r.body)
 	}
-	metrics := s.call(api, "", "GET", "/metrics", nil, nil)
+	metrics := s.call(proc.admin, "", "GET", "/metrics", nil, nil)
 	if m := failOpenMetric.FindSubmatch(metrics.body); m == nil || string(m[1]) == "0" {
 		t.Errorf("smartmaint_ratelimit_fail_open_total not counting: %q", m)
 	}

@@ -23,6 +23,7 @@ func runLoadtest(args []string) error {
 	fs := flag.NewFlagSet("loadtest", flag.ExitOnError)
 	var (
 		url       = fs.String("url", "", "API base URL (default: spawn one, see -spawn)")
+		adminURL  = fs.String("admin-url", "http://127.0.0.1:9090", "with -url: its admin listener (ADMIN_ADDR), whose /metrics -anomalies reads")
 		spawn     = fs.Bool("spawn", true, "start `smartmaint api` as a child process on a fresh database when -url is empty")
 		mode      = fs.String("mode", "both", "single (one reading a request), batch, or both")
 		rate      = fs.Int("rate", 10000, "single mode: requests per second (0 = as fast as possible)")
@@ -51,12 +52,15 @@ func runLoadtest(args []string) error {
 	if *url == "" && !*spawn {
 		return fmt.Errorf("-url is empty and -spawn=false")
 	}
-	base, db, stop, err := openTarget(ctx, cfg, *url, *benchName, *spawnMode, iso())
+	base, admin, db, stop, err := openTarget(ctx, cfg, *url, *benchName, *spawnMode, iso())
 	if err != nil {
 		return err
 	}
 	defer stop()
 	*url = base
+	if admin != "" {
+		*adminURL = admin
+	}
 	o := loadtest.Options{BaseURL: *url, DB: db, Tenant: *tenant, Duration: *duration, Assets: *assets, SensorsPerAsset: *sensors, AnomalyRate: *anomalies}
 	key, err := setupAndWarm(ctx, o, 2*time.Second)
 	if err != nil {
@@ -106,7 +110,7 @@ func runLoadtest(args []string) error {
 		}
 	}
 	if *anomalies > 0 {
-		if err := reportIncidentPath(*url + "/metrics"); err != nil {
+		if err := reportIncidentPath(*adminURL + "/metrics"); err != nil {
 			return err
 		}
 	}
@@ -134,46 +138,47 @@ func reservedNames(cfg config.Config) []string {
 	return []string{"default", "smartmaint", cfg.TemporalNamespace, cfg.TemporalTaskQueue}
 }
 
-// openTarget returns the API to load and the database behind it: url with
+// openTarget returns the API to load, the admin listener of the one it
+// spawned (empty when url is set) and the database behind it: url with
 // DATABASE_URL's database when url is set, otherwise `smartmaint <mode>`
 // spawned on a fresh database dbName with the Temporal namespace and task
 // queue of iso, after checking that nothing else polls them. stop closes
 // the database and stops what was spawned.
-func openTarget(ctx context.Context, cfg config.Config, url, dbName, mode string, iso loadtest.Isolation) (base string, db *store.DB, stop func(), err error) {
+func openTarget(ctx context.Context, cfg config.Config, url, dbName, mode string, iso loadtest.Isolation) (base, admin string, db *store.DB, stop func(), err error) {
 	dbURL, stopAPI := cfg.DatabaseURL, func() {}
 	if url == "" {
 		if mode != "api" && mode != "dev" {
-			return "", nil, nil, fmt.Errorf("-spawn-mode must be api or dev, not %q", mode)
+			return "", "", nil, nil, fmt.Errorf("-spawn-mode must be api or dev, not %q", mode)
 		}
 		if err := loadtest.CheckNames(iso, reservedNames(cfg)); err != nil {
-			return "", nil, nil, err
+			return "", "", nil, nil, err
 		}
 		if mode == "dev" {
 			// An embedded Temporal server of its own, on a free port.
 			if iso.Address, err = freeAddr(); err != nil {
-				return "", nil, nil, err
+				return "", "", nil, nil, err
 			}
 		} else {
 			// The API alone talks to TEMPORAL_ADDRESS, perhaps a running
 			// dev stack's server: refuse when workers there poll the queue.
 			iso.Address = cfg.TemporalAddress
 			if err := loadtest.CheckPollers(ctx, iso, 5*time.Second); err != nil {
-				return "", nil, nil, err
+				return "", "", nil, nil, err
 			}
 		}
 		if dbURL, err = freshDatabase(ctx, cfg.DatabaseURL, dbName); err != nil {
-			return "", nil, nil, err
+			return "", "", nil, nil, err
 		}
-		if url, stopAPI, err = spawnAPI(ctx, dbURL, mode, iso); err != nil {
-			return "", nil, nil, err
+		if url, admin, stopAPI, err = spawnAPI(ctx, dbURL, mode, iso); err != nil {
+			return "", "", nil, nil, err
 		}
 		fmt.Fprintf(os.Stderr, "loadtest: spawned `smartmaint %s` on Temporal %s, namespace %s, task queue %s\n", mode, iso.Address, iso.Namespace, iso.TaskQueue)
 	}
 	if db, err = store.Open(ctx, dbURL, 4); err != nil {
 		stopAPI()
-		return "", nil, nil, err
+		return "", "", nil, nil, err
 	}
-	return url, db, func() { db.Close(); stopAPI() }, nil
+	return url, admin, db, func() { db.Close(); stopAPI() }, nil
 }
 
 // setupAndWarm creates o's tenant, assets, sensors and API key
@@ -226,28 +231,33 @@ func reportIncidentPath(metricsURL string) error {
 }
 
 // spawnAPI runs this binary's `api` (or `dev`) command on free ports with
-// iso's Temporal settings and waits until it serves /health.
-func spawnAPI(ctx context.Context, dbURL, mode string, iso loadtest.Isolation) (string, func(), error) {
+// iso's Temporal settings and waits until it serves /health; it returns
+// the API's and the admin listener's base URLs.
+func spawnAPI(ctx context.Context, dbURL, mode string, iso loadtest.Isolation) (base, admin string, stop func(), err error) {
 	addr, err := freeAddr()
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
+	}
+	adminAddr, err := freeAddr()
+	if err != nil {
+		return "", "", nil, err
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	cmd := exec.Command(self, mode)
 	redisURL := os.Getenv("REDIS_URL")
 	if redisURL == "" {
 		redisURL = "redis://127.0.0.1:6379/0"
 	}
-	cmd.Env = loadtest.Spawn{Mode: mode, DatabaseURL: dbURL, HTTPAddr: addr, RedisURL: redisURL, Isolation: iso,
+	cmd.Env = loadtest.Spawn{Mode: mode, DatabaseURL: dbURL, HTTPAddr: addr, AdminAddr: adminAddr, RedisURL: redisURL, Isolation: iso,
 		IngestLimit: loadtestIngestLimit}.Env(os.Environ())
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
-	stop := func() {
+	stop = func() {
 		cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }()
@@ -257,14 +267,14 @@ func spawnAPI(ctx context.Context, dbURL, mode string, iso loadtest.Isolation) (
 			cmd.Process.Kill()
 		}
 	}
-	base := "http://" + addr
+	base = "http://" + addr
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	if err := loadtest.WaitReady(wctx, base+"/health"); err != nil {
 		stop()
-		return "", nil, err
+		return "", "", nil, err
 	}
-	return base, stop, nil
+	return base, "http://" + adminAddr, stop, nil
 }
 
 // freeAddr returns a loopback address with a free port.

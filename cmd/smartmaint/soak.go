@@ -53,7 +53,7 @@ func runSoak(args []string) error {
 			return err
 		}
 	}
-	base, db, stop, err := openTarget(ctx, cfg, *apiURL, *dbName, "api", iso())
+	base, _, db, stop, err := openTarget(ctx, cfg, *apiURL, *dbName, "api", iso())
 	if err != nil {
 		return err
 	}

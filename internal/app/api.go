@@ -10,8 +10,6 @@ import (
 	_ "net/http/pprof" // served only on PPROF_ADDR
 	"time"
 
-	"github.com/redis/go-redis/v9"
-	"go.temporal.io/sdk/client"
 	"go.uber.org/fx"
 
 	"github.com/smartmaint/smartmaint/api"
@@ -33,7 +31,6 @@ func API() fx.Option {
 			asRoutes(func(db *store.DB) *api.Catalog { return &api.Catalog{DB: db} }),
 			newReadingsHandlers,
 			asRoutes(func(h *api.Readings) *api.Readings { return h }),
-			newHealth,
 			fx.Annotate(api.NewRouter, fx.ParamTags(``, ``, ``, `group:"routes"`, `group:"public_routes"`)),
 			newHTTPServer,
 		),
@@ -120,20 +117,8 @@ func newReadingsHandlers(p readingsParams) *api.Readings {
 	return h
 }
 
-func newHealth(db *store.DB, rdb redis.UniversalClient, tc client.Client) *api.Health {
-	return &api.Health{Checks: map[string]api.Check{
-		"postgres": db.Ping,
-		"redis":    func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
-		"temporal": func(ctx context.Context) error {
-			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
-			return err
-		},
-	}}
-}
-
 func newHTTPServer(lc fx.Lifecycle, cfg config.Config, log *slog.Logger, h http.Handler) *http.Server {
 	srv := &http.Server{
-		Addr:              cfg.HTTPAddr,
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
@@ -141,24 +126,31 @@ func newHTTPServer(lc fx.Lifecycle, cfg config.Config, log *slog.Logger, h http.
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Shutdown waits for in-flight requests, and so for their commits.
+	serve(lc, log, "api", "HTTP_ADDR", cfg.HTTPAddr, srv)
+	return srv
+}
+
+// serve listens on addr (the value of the variable env) at start and serves
+// srv until stop.
+func serve(lc fx.Lifecycle, log *slog.Logger, name, env, addr string, srv *http.Server) {
+	srv.Addr = addr
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
-			ln, err := net.Listen("tcp", cfg.HTTPAddr)
+			ln, err := net.Listen("tcp", addr)
 			if err != nil {
-				return fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+				return fmt.Errorf("listen on %s %s: %w", env, addr, err)
 			}
-			log.Info("api listening", "addr", ln.Addr().String())
+			log.Info(name+" listening", "addr", ln.Addr().String())
 			go func() {
 				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-					log.Error("http server stopped", "error", err)
+					log.Error(name+" server stopped", "error", err)
 				}
 			}()
 			return nil
 		},
-		// Shutdown waits for in-flight requests, and so for their commits.
 		OnStop: srv.Shutdown,
 	})
-	return srv
 }
 
 // runEvery calls f every interval between start and stop.
@@ -183,17 +175,5 @@ func startPprof(lc fx.Lifecycle, cfg config.Config, log *slog.Logger) {
 	if cfg.PprofAddr == "" {
 		return
 	}
-	srv := &http.Server{Addr: cfg.PprofAddr, Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
-	lc.Append(fx.Hook{
-		OnStart: func(context.Context) error {
-			ln, err := net.Listen("tcp", cfg.PprofAddr)
-			if err != nil {
-				return fmt.Errorf("listen on PPROF_ADDR %s: %w", cfg.PprofAddr, err)
-			}
-			log.Info("pprof listening", "addr", ln.Addr().String())
-			go srv.Serve(ln)
-			return nil
-		},
-		OnStop: srv.Shutdown,
-	})
+	serve(lc, log, "pprof", "PPROF_ADDR", cfg.PprofAddr, &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second})
 }

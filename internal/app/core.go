@@ -29,11 +29,13 @@ import (
 // migrations in dev mode, immediately otherwise (run `smartmaint migrate`).
 type SchemaReady struct{}
 
-// Core provides the dependencies every subcommand shares.
+// Core provides the dependencies every subcommand shares, and runs the
+// admin listener (ADMIN_ADDR: /metrics and the health endpoints).
 func Core(cfg config.Config) fx.Option {
 	return fx.Options(
 		fx.Supply(cfg),
 		fx.Provide(NewLogger, newDB, newRedis, newTemporalClient, newNotifier),
+		admin(),
 		fx.WithLogger(func(log *slog.Logger) fxevent.Logger {
 			l := &fxevent.SlogLogger{Logger: log.With("component", "fx")}
 			l.UseLogLevel(slog.LevelDebug)

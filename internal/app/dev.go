@@ -296,11 +296,11 @@ smartmaint dev is running
   Temporal     %s
   Operator UI  http://%s/ui/   (sign in with the key above)
   API docs     http://%s/api/v1/docs
-  Metrics      http://%s/metrics
+  Metrics      %s
   Simulator    %s
 %sPress Ctrl-C to stop.
 
-`, api, cfg.DevAPIKey, cfg.DevTenant, dev.UIURL(), dev.Address(), api, api, api, sim, sinkBanner(cfg, sink))
+`, api, cfg.DevAPIKey, cfg.DevTenant, dev.UIURL(), dev.Address(), api, api, metricsBanner(cfg), sim, sinkBanner(cfg, sink))
 		}))
 	})
 }
@@ -335,4 +335,12 @@ func splitHostPort(addr string) (string, int, error) {
 		host = "127.0.0.1"
 	}
 	return host, port, nil
+}
+
+// metricsBanner says where the admin listener serves /metrics.
+func metricsBanner(cfg config.Config) string {
+	if cfg.AdminAddr == "off" {
+		return "off (ADMIN_ADDR=off)"
+	}
+	return "http://" + loopback(cfg.AdminAddr) + "/metrics   (admin listener, ADMIN_ADDR)"
 }

@@ -44,6 +44,13 @@ type Config struct {
 
 	// HTTPAddr is the API listen address.
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080"`
+	// AdminAddr is the admin listener: /metrics, /health and /health/ready
+	// for Prometheus and probes, never for tenants; "off" runs none. Keep it
+	// on loopback or a port no load balancer forwards.
+	AdminAddr string `env:"ADMIN_ADDR" envDefault:"127.0.0.1:9090"`
+	// MetricsToken, when set, is the bearer token /metrics on the admin
+	// listener requires.
+	MetricsToken string `env:"METRICS_TOKEN"`
 	// MaxBodyBytes limits request bodies (10k readings fit comfortably).
 	MaxBodyBytes int64 `env:"MAX_BODY_BYTES" envDefault:"8388608"`
 	// MaxReadingsPerRequest limits the readings in one ingest request.

@@ -134,7 +134,9 @@ type Spawn struct {
 	Mode        string
 	DatabaseURL string
 	HTTPAddr    string
-	RedisURL    string
+	// AdminAddr is its ADMIN_ADDR (/metrics); empty keeps environ's.
+	AdminAddr string
+	RedisURL  string
 	// Isolation is its Temporal server, namespace and task queue.
 	Isolation Isolation
 	// IngestLimit is RATE_LIMIT_INGEST unless environ sets it.
@@ -148,6 +150,9 @@ type Spawn struct {
 func (s Spawn) Env(environ []string) []string {
 	set := []string{"DATABASE_URL=" + s.DatabaseURL, "HTTP_ADDR=" + s.HTTPAddr, "REDIS_URL=" + s.RedisURL, "LOG_LEVEL=warn"}
 	set = append(set, s.Isolation.Env()...)
+	if s.AdminAddr != "" {
+		set = append(set, "ADMIN_ADDR="+s.AdminAddr)
+	}
 	if s.IngestLimit != "" && !slices.ContainsFunc(environ, func(kv string) bool { return strings.HasPrefix(kv, "RATE_LIMIT_INGEST=") }) {
 		// The per-key ingest budget protects tenants from each other; a
 		// capacity measurement raises it so that every request still pays
