@@ -156,12 +156,14 @@ func (p *plant) items(path string) []map[string]any {
 	return list
 }
 
-// checkExactlyOnce: one work order per asset, and each channel got one
-// message per incident (auto-approved incidents send only the
-// work-order notice).
+// checkExactlyOnce: one work order per asset, and each channel got two
+// messages per incident, once each: the incident's work-order notice
+// (auto-approved incidents send no other) and the notice telling the
+// technician, who has no address of her own, that the work was booked on
+// her (maintenance.NoticeSender).
 func (p *plant) checkExactlyOnce(t *testing.T) {
 	t.Helper()
-	n := len(p.assets)
+	n := 2 * len(p.assets)
 	p.mailbox.Wait(n, 20*time.Second)
 	eventually(t, 20*time.Second, "webhook and Slack messages", func() bool { return p.webhook.count() >= n && p.slack.count() >= n })
 	time.Sleep(time.Second) // would-be duplicates arrive now
@@ -171,7 +173,7 @@ func (p *plant) checkExactlyOnce(t *testing.T) {
 		}
 	}
 	if got := len(p.mailbox.Messages()); got != n {
-		t.Errorf("%d emails for %d incidents, want one each", got, n)
+		t.Errorf("%d emails for %d incidents, want two each", got, len(p.assets))
 	}
 	for name, rc := range map[string]*receiver{"webhook": p.webhook, "slack": p.slack} {
 		rc.mu.Lock()
@@ -183,7 +185,7 @@ func (p *plant) checkExactlyOnce(t *testing.T) {
 			seen[d] = true
 		}
 		if len(rc.deliveries) != n || rc.bad > 0 {
-			t.Errorf("%s got %d messages (%d badly signed) for %d incidents, want one each", name, len(rc.deliveries), rc.bad, n)
+			t.Errorf("%s got %d messages (%d badly signed) for %d incidents, want two each", name, len(rc.deliveries), rc.bad, len(p.assets))
 		}
 		rc.mu.Unlock()
 	}
