@@ -98,7 +98,7 @@ func invalid(field string, err error) error {
 
 func checkCommon(email, displayName string, roles role.Set) (role.Set, error) {
 	if err := CheckEmail(email); err != nil {
-		return nil, invalid("email", errors.New(err.Error()))
+		return nil, invalid("email", err)
 	}
 	if len(displayName) > MaxDisplayNameLen {
 		return nil, invalid("display_name", fmt.Errorf("at most %d characters", MaxDisplayNameLen))
