@@ -199,3 +199,27 @@ func TestLockoutConcurrent(t *testing.T) {
 		t.Errorf("after unlock: %v", err)
 	}
 }
+
+// BenchmarkAuthenticate compares the cost of an unknown email with that of
+// a wrong and a right password at DefaultParams: the first two must be
+// alike so that timing does not tell which emails exist.
+func BenchmarkAuthenticate(b *testing.B) {
+	db, _ := testenv.DB(b)
+	testenv.Tenant(b, db, "acme")
+	s := &account.Store{DB: db, Lockout: account.Lockout{Attempts: 1 << 30}}
+	ctx := context.Background()
+	if _, err := s.Create(ctx, "acme", account.NewUser{Email: "ada@example.com", Password: goodPassword}); err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct{ name, email, password string }{
+		{"unknown email", "nobody@example.com", goodPassword},
+		{"wrong password", "ada@example.com", "wrong password here"},
+		{"right password", "ada@example.com", goodPassword},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				s.Authenticate(ctx, "acme", bc.email, bc.password)
+			}
+		})
+	}
+}
