@@ -56,6 +56,8 @@ type userPatch struct {
 	Password *string `json:"password"`
 	// Unlock clears failed sign-ins and any lock-out.
 	Unlock bool `json:"unlock"`
+	// TechnicianID links the user to a technician record ("" unlinks).
+	TechnicianID *string `json:"technician_id"`
 }
 
 func (b userPatch) problems() []ParamError {
@@ -125,7 +127,7 @@ func (h *Users) update(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	u, err := h.Store.Update(r.Context(), tenant, id, account.Change{Email: b.Email, DisplayName: b.DisplayName, Roles: b.Roles,
-		Disabled: b.Disabled, Password: b.Password, Unlock: b.Unlock})
+		Disabled: b.Disabled, Password: b.Password, Unlock: b.Unlock, TechnicianID: b.TechnicianID})
 	writeStored(w, r, u, err)
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/smartmaint/smartmaint/api"
 	"github.com/smartmaint/smartmaint/internal/account"
+	"github.com/smartmaint/smartmaint/internal/maintenance"
 	"github.com/smartmaint/smartmaint/internal/store"
 )
 
@@ -14,7 +15,7 @@ import (
 func newUsersServer(t *testing.T) *server {
 	t.Helper()
 	s, _ := startServer(t, func(db *store.DB, _ *slog.Logger) []api.Routes {
-		return []api.Routes{&api.Users{Store: &account.Store{DB: db, Params: account.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}}}
+		return []api.Routes{&api.Technicians{Store: &maintenance.Store{DB: db}}, &api.Users{Store: &account.Store{DB: db, Params: account.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}}}
 	})
 	return s
 }
@@ -47,6 +48,18 @@ func TestUsersLifecycle(t *testing.T) {
 	}
 	if code, body, _ := s.do(t, "admin", "PATCH", "/api/v1/users/"+id, "application/json", `{"password":"another long passphrase"}`); code != 200 {
 		t.Errorf("reset password: %d %v", code, body)
+	}
+	// Link the user to a technician, then unlink.
+	_, tech, _ := s.do(t, "admin", "POST", "/api/v1/technicians", "application/json", `{"name":"Maria"}`)
+	techID, _ := tech["id"].(string)
+	if code, body, _ := s.do(t, "admin", "PATCH", "/api/v1/users/"+id, "application/json", `{"technician_id":"`+techID+`"}`); code != 200 || body["technician_id"] != techID {
+		t.Errorf("link technician: %d %v", code, body)
+	}
+	if code, body, _ := s.do(t, "admin", "GET", "/api/v1/technicians/"+techID, "", ""); code != 200 || body["user_id"] != id {
+		t.Errorf("linked technician: %d %v", code, body)
+	}
+	if code, body, _ := s.do(t, "admin", "PATCH", "/api/v1/users/"+id, "application/json", `{"technician_id":""}`); code != 200 || body["technician_id"] != nil {
+		t.Errorf("unlink technician: %d %v", code, body)
 	}
 	code, body, _ = s.do(t, "admin", "GET", "/api/v1/users?limit=1", "", "")
 	if items, _ := body["items"].([]any); code != 200 || len(items) != 1 || body["next_after"] != id {
@@ -89,6 +102,7 @@ func TestUsersRefused(t *testing.T) {
 		{"password is email", "admin", "POST", "/api/v1/users", `{"email":"long.name@example.com","password":"Long.Name@example.com"}`, 422, "invalid_user", "password", "email"},
 		{"patch password is email", "admin", "PATCH", "/api/v1/users/" + id, `{"password":"ADA@example.com"}`, 422, "invalid_user", "password", "email"},
 		{"patch bad role", "admin", "PATCH", "/api/v1/users/" + id, `{"roles":["superuser"]}`, 422, "invalid_user", "roles", ""},
+		{"patch unknown technician", "admin", "PATCH", "/api/v1/users/" + id, `{"technician_id":"00000000-0000-4000-8000-000000000000"}`, 422, "invalid", "", ""},
 		{"patch unknown", "admin", "PATCH", "/api/v1/users/00000000-0000-4000-8000-000000000000", `{"disabled":true}`, 404, "not_found", "", ""},
 		{"not a uuid", "admin", "GET", "/api/v1/users/ada", "", 404, "not_found", "", ""},
 		{"bad limit", "admin", "GET", "/api/v1/users?limit=0", "", 400, "invalid_query", "limit", ""},

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/smartmaint/smartmaint/internal/role"
@@ -183,6 +184,9 @@ type Change struct {
 	Password *string
 	// Unlock clears the failed attempts and any lock.
 	Unlock bool
+	// TechnicianID links the user to this technician record ("" unlinks),
+	// as SetTechnician does; an unknown technician is store.ErrInvalid.
+	TechnicianID *string
 }
 
 // Update applies c to the user with id and returns the result.
@@ -216,8 +220,23 @@ func (s *Store) Update(ctx context.Context, tenant, id string, c Change) (User, 
 	if c.Disabled != nil {
 		disabled = *c.Disabled
 	}
+	if c.TechnicianID != nil && *c.TechnicianID != "" && uuid.Validate(*c.TechnicianID) != nil {
+		return User{}, invalid("technician_id", fmt.Errorf("%q is not a technician id", *c.TechnicianID))
+	}
 	unlock := c.Unlock || c.Password != nil
-	u, err := s.queryUser(ctx, tenant, `
+	var u User
+	err = s.DB.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		if c.TechnicianID != nil {
+			err := setTechnician(ctx, tx, id, *c.TechnicianID)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return invalid("technician_id", fmt.Errorf("no technician %s", *c.TechnicianID))
+			}
+			if err != nil {
+				return err
+			}
+		}
+		var err error
+		u, err = scanUser(tx.QueryRow(ctx, `
 		UPDATE users SET email = $2, display_name = $3, roles = $4, disabled = $5,
 			password_hash = coalesce($6, password_hash),
 			failed_attempts = CASE WHEN $7 THEN 0 ELSE failed_attempts END,
@@ -225,7 +244,9 @@ func (s *Store) Update(ctx context.Context, tenant, id string, c Change) (User, 
 			locked_until = CASE WHEN $7 THEN NULL ELSE locked_until END,
 			updated_at = now()
 		WHERE id = $1
-		RETURNING `+userColumns, id, email, name, roleStrings(roles), disabled, hash, unlock)
+		RETURNING `+userColumns, id, email, name, roleStrings(roles), disabled, hash, unlock))
+		return err
+	})
 	if err != nil {
 		return User{}, fmt.Errorf("account: update user: %w", store.NotFound(err, "user", id))
 	}
@@ -237,25 +258,47 @@ func (s *Store) Delete(ctx context.Context, tenant, id string) error {
 	return store.DeleteByID(ctx, s.DB, tenant, "user", id, `DELETE FROM users WHERE id = $1`)
 }
 
-// LinkTechnician makes the technician record technicianID that of user
-// userID ("" unlinks the technician). A user already linked to another
-// technician is store.ErrConflict.
-func (s *Store) LinkTechnician(ctx context.Context, tenant, technicianID, userID string) error {
-	var user *string
-	if userID != "" {
-		user = &userID
+// SetTechnician links user userID to the technician record technicianID,
+// unlinking any technician linked to the user before; "" only unlinks. A
+// technician already linked to another user is store.ErrConflict.
+func (s *Store) SetTechnician(ctx context.Context, tenant, userID, technicianID string) error {
+	if uuid.Validate(userID) != nil {
+		return fmt.Errorf("account: user %q: %w", userID, store.ErrNotFound)
 	}
-	err := s.DB.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE technicians SET user_id = $2, updated_at = now() WHERE id = $1`, technicianID, user)
-		if err == nil && tag.RowsAffected() == 0 {
-			return pgx.ErrNoRows
-		}
-		return err
-	})
+	if technicianID != "" && uuid.Validate(technicianID) != nil {
+		return fmt.Errorf("account: technician %q: %w", technicianID, store.ErrNotFound)
+	}
+	err := s.DB.InTenant(ctx, tenant, func(tx pgx.Tx) error { return setTechnician(ctx, tx, userID, technicianID) })
 	if err != nil {
-		return fmt.Errorf("account: link technician: %w", store.NotFound(err, "technician", technicianID))
+		return fmt.Errorf("account: link technician: %w", store.NotFound(store.MapError(err), "technician", technicianID))
 	}
 	return nil
+}
+
+// setTechnician is SetTechnician in tx; an unknown technician is
+// pgx.ErrNoRows.
+func setTechnician(ctx context.Context, tx pgx.Tx, userID, technicianID string) error {
+	if _, err := tx.Exec(ctx, `UPDATE technicians SET user_id = NULL, updated_at = now() WHERE user_id = $1 AND id::text <> $2`, userID, technicianID); err != nil {
+		return err
+	}
+	if technicianID == "" {
+		return nil
+	}
+	// The condition is on the row itself, so a concurrent link of the
+	// same technician to another user is seen after its row lock.
+	tag, err := tx.Exec(ctx, `UPDATE technicians SET user_id = $1, updated_at = now() WHERE id = $2 AND (user_id IS NULL OR user_id = $1)`,
+		userID, technicianID)
+	if err != nil || tag.RowsAffected() == 1 {
+		return err
+	}
+	var exists bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM technicians WHERE id = $1)`, technicianID).Scan(&exists); err != nil {
+		return err
+	}
+	if !exists {
+		return pgx.ErrNoRows
+	}
+	return fmt.Errorf("%w: technician %s is linked to another user", store.ErrConflict, technicianID)
 }
 
 // Authenticate checks email (any case) and password for tenant and returns

@@ -100,14 +100,26 @@ func TestStoreCRUDAndIsolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.LinkTechnician(ctx, "acme", tech.ID, ada.ID); err != nil {
+	if err := s.SetTechnician(ctx, "acme", ada.ID, tech.ID); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.Get(ctx, "acme", ada.ID); got.TechnicianID != tech.ID {
 		t.Errorf("linked user's technician = %q, want %q", got.TechnicianID, tech.ID)
 	}
-	if err := s.LinkTechnician(ctx, "rival", tech.ID, ada.ID); !errors.Is(err, store.ErrNotFound) {
+	if got, _ := ms.GetTechnician(ctx, "acme", tech.ID); got.UserID != ada.ID {
+		t.Errorf("technician's user = %q, want %q", got.UserID, ada.ID)
+	}
+	if err := s.SetTechnician(ctx, "acme", oidc.ID, tech.ID); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("link a technician of another user: %v, want ErrConflict", err)
+	}
+	if err := s.SetTechnician(ctx, "acme", ada.ID, "00000000-0000-4000-8000-000000000000"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("link an unknown technician: %v, want ErrNotFound", err)
+	}
+	if err := s.SetTechnician(ctx, "rival", ada.ID, tech.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("rival links acme's technician: %v", err)
+	}
+	if got, _ := s.Get(ctx, "acme", ada.ID); got.TechnicianID != tech.ID {
+		t.Errorf("after the refused links the technician is %q, want %q", got.TechnicianID, tech.ID)
 	}
 
 	if err := s.Delete(ctx, "acme", ada.ID); err != nil {

@@ -85,7 +85,7 @@ func linkDemoTechnician(ctx context.Context, s *account.Store, db *store.DB, ten
 	if user == nil || user.TechnicianID != "" {
 		return nil
 	}
-	return s.LinkTechnician(ctx, tenant, techs[0].ID, user.ID)
+	return s.SetTechnician(ctx, tenant, user.ID, techs[0].ID)
 }
 
 // linkDemoTechnicianLogged is linkDemoTechnician for the simulator's
