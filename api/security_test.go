@@ -22,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/smartmaint/smartmaint/api"
+	"github.com/smartmaint/smartmaint/internal/account"
 	"github.com/smartmaint/smartmaint/internal/apikey"
 	"github.com/smartmaint/smartmaint/internal/auth"
 	"github.com/smartmaint/smartmaint/internal/idempotency"
@@ -59,6 +60,7 @@ func newFullServer(t *testing.T, extra []api.Routes, opts ...api.Option) *fullSe
 			&api.WorkOrders{DB: db, Store: &maintenance.Store{DB: db}},
 			&api.Channels{DB: db, Notifier: notify.New(db, notify.Config{}, log)},
 			&api.Models{Registry: reg},
+			&api.Users{Store: &account.Store{DB: db}},
 		}, extra...)
 	}, opts...)
 	s := &fullServer{server: srv, registry: reg, router: h}

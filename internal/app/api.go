@@ -40,6 +40,7 @@ func API() fx.Option {
 		operatorAPI(),
 		reportsAPI(),
 		backtestsAPI(),
+		usersAPI(),
 		fx.Invoke(func(*http.Server) {}, startPprof),
 	)
 }

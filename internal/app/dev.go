@@ -227,7 +227,10 @@ func EnsureDevKey(ctx context.Context, db *store.DB, tenant, key string) error {
 
 func bootstrapDev(lc fx.Lifecycle, cfg config.Config, db *store.DB) {
 	lc.Append(fx.StartHook(func(ctx context.Context) error {
-		return EnsureDevKey(ctx, db, cfg.DevTenant, cfg.DevAPIKey)
+		if err := EnsureDevKey(ctx, db, cfg.DevTenant, cfg.DevAPIKey); err != nil {
+			return err
+		}
+		return EnsureDemoUsers(ctx, cfg, db, cfg.DevTenant)
 	}))
 }
 
@@ -238,12 +241,15 @@ func bootstrapDev(lc fx.Lifecycle, cfg config.Config, db *store.DB) {
 // without technicians) and then runs the preventive maintenance schedule
 // once, so the first preventive work order is there at once too.
 func DevSimulator() fx.Option {
-	return fx.Invoke(func(lc fx.Lifecycle, cfg config.Config, log *slog.Logger, c client.Client) {
+	return fx.Invoke(func(lc fx.Lifecycle, cfg config.Config, log *slog.Logger, c client.Client, db *store.DB) {
 		if !cfg.DevSimulate {
 			return
 		}
 		runInBackground(lc, func(ctx context.Context) {
-			err := simulate.Run(ctx, devSimulatorOptions(cfg, log, func(ctx context.Context) { runPreventiveNow(ctx, cfg, c, log) }))
+			err := simulate.Run(ctx, devSimulatorOptions(cfg, log, func(ctx context.Context) {
+				linkDemoTechnicianLogged(ctx, cfg, db, log)
+				runPreventiveNow(ctx, cfg, c, log)
+			}))
 			if err != nil && ctx.Err() == nil {
 				log.Error("simulator stopped", "error", err)
 			}
@@ -295,12 +301,13 @@ smartmaint dev is running
   Temporal UI  %s
   Temporal     %s
   Operator UI  http://%s/ui/   (sign in with the key above)
+  Users        %s
   API docs     http://%s/api/v1/docs
   Metrics      %s
   Simulator    %s
 %sPress Ctrl-C to stop.
 
-`, api, cfg.DevAPIKey, cfg.DevTenant, dev.UIURL(), dev.Address(), api, api, metricsBanner(cfg), sim, sinkBanner(cfg, sink))
+`, api, cfg.DevAPIKey, cfg.DevTenant, dev.UIURL(), dev.Address(), api, usersBanner(cfg), api, metricsBanner(cfg), sim, sinkBanner(cfg, sink))
 		}))
 	})
 }

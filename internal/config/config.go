@@ -197,12 +197,27 @@ type Config struct {
 	// activity type: "Notify=5s,*=100ms". Empty is off.
 	ChaosActivityDelay string `env:"CHAOS_ACTIVITY_DELAY"`
 
+	// UserLockoutAttempts wrong passwords within UserLockoutWindow lock a
+	// user out for UserLockoutDuration (internal/account).
+	UserLockoutAttempts int `env:"USER_LOCKOUT_ATTEMPTS" envDefault:"5"`
+	// UserLockoutWindow is the window the failed attempts are counted in.
+	UserLockoutWindow time.Duration `env:"USER_LOCKOUT_WINDOW" envDefault:"15m"`
+	// UserLockoutDuration is how long a locked-out user stays locked.
+	UserLockoutDuration time.Duration `env:"USER_LOCKOUT_DURATION" envDefault:"15m"`
+
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
 
 	// DevAPIKey is registered for the tenant DevTenant by `smartmaint dev` so
 	// that the simulator and curl work out of the box. Never used outside dev.
 	DevAPIKey string `env:"DEV_API_KEY" envDefault:"sm_devlocal_0123456789abcdef0123456789abcdef"`
+	// DevAdminPassword, DevOperatorPassword and DevTechnicianPassword are
+	// the passwords of the demo users `smartmaint dev` creates for DevTenant
+	// when missing (admin@, operator@ and technician@demo.localhost). Never
+	// used outside dev.
+	DevAdminPassword      string `env:"DEV_ADMIN_PASSWORD" envDefault:"smartmaint-admin-dev"`
+	DevOperatorPassword   string `env:"DEV_OPERATOR_PASSWORD" envDefault:"smartmaint-operator-dev"`
+	DevTechnicianPassword string `env:"DEV_TECHNICIAN_PASSWORD" envDefault:"smartmaint-technician-dev"`
 	// DevSimulate makes `smartmaint dev` replay the DevFleets against its
 	// own API (see docs/SIMULATOR.md).
 	DevSimulate bool `env:"DEV_SIMULATE" envDefault:"true"`
@@ -282,6 +297,9 @@ func (c Config) Validate() error {
 	switch {
 	case c.DatabaseURL == "":
 		return fmt.Errorf("config: DATABASE_URL is empty")
+	case c.UserLockoutAttempts < 1 || c.UserLockoutWindow <= 0 || c.UserLockoutDuration <= 0:
+		return fmt.Errorf("config: USER_LOCKOUT_ATTEMPTS must be at least 1 and USER_LOCKOUT_WINDOW, USER_LOCKOUT_DURATION positive, got %d, %s, %s",
+			c.UserLockoutAttempts, c.UserLockoutWindow, c.UserLockoutDuration)
 	case c.IngestFlushers < 1:
 		return fmt.Errorf("config: INGEST_FLUSHERS must be at least 1, got %d", c.IngestFlushers)
 	case c.IngestMaxBatchRows < 1:

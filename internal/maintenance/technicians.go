@@ -27,7 +27,10 @@ type Technician struct {
 	// Exceptions are dated absences (leave, training, holidays).
 	Exceptions []schedule.Absence `json:"exceptions"`
 	// Active technicians are the only ones work is scheduled for.
-	Active    bool      `json:"active"`
+	Active bool `json:"active"`
+	// UserID is the user (internal/account) who is this technician, if
+	// linked; set through the users API, not here.
+	UserID    string    `json:"user_id,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -49,11 +52,11 @@ type TechnicianFilter struct {
 	ActiveOnly bool
 }
 
-const technicianColumns = `id::text, name, email, skills, time_zone, shifts, exceptions, active, created_at, updated_at`
+const technicianColumns = `id::text, name, email, skills, time_zone, shifts, exceptions, active, coalesce(user_id::text, ''), created_at, updated_at`
 
 func scanTechnician(row pgx.Row) (Technician, error) {
 	var t Technician
-	err := row.Scan(&t.ID, &t.Name, &t.Email, &t.Skills, &t.TimeZone, &t.Shifts, &t.Exceptions, &t.Active, &t.CreatedAt, &t.UpdatedAt)
+	err := row.Scan(&t.ID, &t.Name, &t.Email, &t.Skills, &t.TimeZone, &t.Shifts, &t.Exceptions, &t.Active, &t.UserID, &t.CreatedAt, &t.UpdatedAt)
 	t.Skills, t.Exceptions = nonNil(t.Skills), nonNil(t.Exceptions)
 	return t, err
 }
