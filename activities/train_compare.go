@@ -12,8 +12,6 @@ import (
 
 	"github.com/smartmaint/smartmaint/internal/ml/modelfile"
 	"github.com/smartmaint/smartmaint/internal/mlops"
-	"github.com/smartmaint/smartmaint/internal/registry"
-	"github.com/smartmaint/smartmaint/internal/store"
 )
 
 // holdoutSet is the labelled holdout a trained version is evaluated on,
@@ -51,11 +49,9 @@ func (h *holdoutSet) add(out *TrainModelOutput, s modelfile.Scorer) {
 // does not read, an artifact that does not decode) is noted in
 // out.Unavailable["champion"].
 func (a *Models) compareChampion(ctx context.Context, in TrainModelInput, regKind string, features []string, h *holdoutSet, out *TrainModelOutput) error {
-	champ, err := a.Registry.Resolve(ctx, in.TenantID, in.Model, registry.Champion)
+	champ, ok, err := a.champion(ctx, in)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil
-	case err != nil:
+	case err != nil || !ok:
 		return err
 	case champ.CreatedBy == TrainCreator && hasRunSuffix(champ, in):
 		return nil // this run's own version, on a retry

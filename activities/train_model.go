@@ -357,14 +357,9 @@ func (a *Models) checkAlias(ctx context.Context, in TrainModelInput, version int
 	if in.Alias != registry.Champion {
 		return nil
 	}
-	champ, err := a.Registry.Resolve(ctx, in.TenantID, in.Model, registry.Champion)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil
-	case err != nil:
+	champ, ok, err := a.champion(ctx, in)
+	if err != nil || !ok || champ.Version == version || version == 0 && champ.CreatedBy == TrainCreator && hasRunSuffix(champ, in) {
 		return err
-	case champ.Version == version, version == 0 && champ.CreatedBy == TrainCreator && hasRunSuffix(champ, in):
-		return nil
 	}
 	return invalidTraining("%s already has a champion (v%d): a trained version takes the challenger alias and is promoted after evaluation", in.Model, champ.Version)
 }
@@ -372,6 +367,15 @@ func (a *Models) checkAlias(ctx context.Context, in TrainModelInput, version int
 // runSuffix ends the TrainingData of the versions a run registers.
 func runSuffix(in TrainModelInput) string {
 	return fmt.Sprintf("; %s run %s)", in.WorkflowID, in.RunID)
+}
+
+// champion returns the model's champion; ok is false without one.
+func (a *Models) champion(ctx context.Context, in TrainModelInput) (v registry.Version, ok bool, err error) {
+	v, err = a.Registry.Resolve(ctx, in.TenantID, in.Model, registry.Champion)
+	if errors.Is(err, store.ErrNotFound) {
+		return v, false, nil
+	}
+	return v, err == nil, err
 }
 
 // hasRunSuffix reports whether v was registered by the run of in.

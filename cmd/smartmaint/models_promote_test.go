@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -15,12 +14,7 @@ import (
 func TestModelsPromoteForce(t *testing.T) {
 	d, reg := modelsServer(t)
 	ctx := context.Background()
-	run := func(args ...string) (string, error) {
-		t.Helper()
-		var out, info bytes.Buffer
-		err := modelsCommand(ctx, d, args, &out, &info)
-		return out.String(), err
-	}
+	run := modelsRunner(t, d)
 	files := forestFiles(t, 2)
 	if _, err := run("import", files[0], "--name", "iforest-mill", "--alias", "champion"); err != nil {
 		t.Fatal(err)
