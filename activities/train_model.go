@@ -154,7 +154,14 @@ type TrainModelOutput struct {
 	// Unavailable names the metrics of the kind that could not be computed,
 	// with the reason.
 	Unavailable map[string]string `json:"unavailable,omitempty"`
-	Seconds     float64           `json:"seconds"`
+	// Champion is the model's champion of the same kind, scored on the
+	// same holdout (its figures are the Metrics prefixed
+	// mlops.ChampionPrefix), and Verdict the promotion rule's answer
+	// (mlops.CompareHoldout); 0 and nil without such a champion, or when
+	// it could not be scored (Unavailable["champion"] says why).
+	Champion int            `json:"champion,omitempty"`
+	Verdict  *mlops.Verdict `json:"verdict,omitempty"`
+	Seconds  float64        `json:"seconds"`
 }
 
 // trainHoldout is the newest share of the time range a first model is
@@ -225,6 +232,7 @@ func (a *Models) TrainModel(ctx context.Context, in TrainModelInput) (TrainModel
 	var m modelfile.Model
 	var ref mlops.Reference
 	var params map[string]any
+	var eval *holdoutSet
 	switch in.Kind {
 	case modelkind.Anomaly:
 		p := iforest.Params{Trees: in.Params.Trees, Subsample: in.Params.Subsample, Contamination: in.Params.Contamination, Seed: in.Seed}
@@ -280,15 +288,23 @@ func (a *Models) TrainModel(ctx context.Context, in TrainModelInput) (TrainModel
 		}}
 		ref = mlops.NewReference(features, train, mlops.ReferenceSize, in.Seed)
 		out.Metrics = map[string]float64{"horizon_hours": in.Params.horizon().Hours(), "iterations": float64(g.Info().Iterations)}
-		classifierMetrics(&out, g, holdout, y[cut:])
+		eval = &holdoutSet{X: holdout, Score: func(s modelfile.Scorer, x [][]float64) (map[string]float64, string) {
+			return classifierScores(s, x, y[cut:])
+		}, Keys: []string{mlops.MeasurePRAUC, mlops.MeasureROCAUC, "precision", "recall"}}
+		eval.add(&out, g)
 		params = map[string]any{"max_iter": p.MaxIter, "learning_rate": p.LearningRate, "class_weight": p.ClassWeight,
 			"horizon": in.Params.horizon().String(), "seed": p.Seed}
 	case modelkind.RUL:
-		if m, ref, params, err = a.trainRUL(ctx, in, data, features, &out, beat); err != nil {
+		if m, ref, params, eval, err = a.trainRUL(ctx, in, data, features, &out, beat); err != nil {
 			return TrainModelOutput{}, err
 		}
 	}
 	out.Metrics["train_rows"], out.Metrics["holdout_rows"] = float64(out.TrainRows), float64(out.HoldoutRows)
+	if eval != nil {
+		if err := a.compareChampion(ctx, in, regKind, features, eval, &out); err != nil {
+			return TrainModelOutput{}, err
+		}
+	}
 	m.Meta.Metrics = out.Metrics
 
 	beat(func(p *TrainModelProgress) { p.Stage, p.Percent = TrainStageRegistering, 95 })
@@ -341,14 +357,9 @@ func (a *Models) checkAlias(ctx context.Context, in TrainModelInput, version int
 	if in.Alias != registry.Champion {
 		return nil
 	}
-	champ, err := a.Registry.Resolve(ctx, in.TenantID, in.Model, registry.Champion)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil
-	case err != nil:
+	champ, ok, err := a.champion(ctx, in)
+	if err != nil || !ok || champ.Version == version || version == 0 && champ.CreatedBy == TrainCreator && hasRunSuffix(champ, in) {
 		return err
-	case champ.Version == version, version == 0 && champ.CreatedBy == TrainCreator && strings.HasSuffix(champ.TrainingData, runSuffix(in)):
-		return nil
 	}
 	return invalidTraining("%s already has a champion (v%d): a trained version takes the challenger alias and is promoted after evaluation", in.Model, champ.Version)
 }
@@ -356,6 +367,20 @@ func (a *Models) checkAlias(ctx context.Context, in TrainModelInput, version int
 // runSuffix ends the TrainingData of the versions a run registers.
 func runSuffix(in TrainModelInput) string {
 	return fmt.Sprintf("; %s run %s)", in.WorkflowID, in.RunID)
+}
+
+// champion returns the model's champion; ok is false without one.
+func (a *Models) champion(ctx context.Context, in TrainModelInput) (v registry.Version, ok bool, err error) {
+	v, err = a.Registry.Resolve(ctx, in.TenantID, in.Model, registry.Champion)
+	if errors.Is(err, store.ErrNotFound) {
+		return v, false, nil
+	}
+	return v, err == nil, err
+}
+
+// hasRunSuffix reports whether v was registered by the run of in.
+func hasRunSuffix(v registry.Version, in TrainModelInput) bool {
+	return strings.HasSuffix(v.TrainingData, runSuffix(in))
 }
 
 // trainingFeatures returns the model's feature names and, in the same
@@ -467,26 +492,23 @@ func (a *Models) LoadTrainingData(ctx context.Context, tenant string, kind model
 	return d, nil
 }
 
-// classifierMetrics adds a failure classifier's holdout PR AUC, ROC AUC,
-// precision and recall at its threshold; without both classes in the
-// holdout they are unavailable.
-func classifierMetrics(out *TrainModelOutput, m *gbdt.Model, holdout [][]float64, y []bool) {
+// classifierScores are a failure classifier's holdout PR AUC, ROC AUC,
+// precision and recall at its threshold (0.5) and the holdout's positive
+// rate; without both classes in the holdout they are unavailable, and the
+// string says why.
+func classifierScores(s modelfile.Scorer, holdout [][]float64, y []bool) (map[string]float64, string) {
+	if pos := count(y); pos == 0 || pos == len(y) {
+		return nil, fmt.Sprintf("the holdout's %d snapshots hold %d that precede a failure: both classes are needed", len(y), pos)
+	}
 	scores := make([]float64, len(holdout))
 	for i, x := range holdout {
-		scores[i] = m.Score(x)
-	}
-	if pos := count(y); pos == 0 || pos == len(y) {
-		why := fmt.Sprintf("the holdout's %d snapshots hold %d that precede a failure: both classes are needed", len(y), pos)
-		for _, k := range []string{"pr_auc", "roc_auc", "precision", "recall"} {
-			out.Unavailable[k] = why
-		}
-		return
+		scores[i] = s.Score(x)
 	}
 	auc, _ := metrics.ROCAUC(y, scores)
 	ap, _ := metrics.PRAUC(y, scores)
 	c := metrics.AtThreshold(y, scores, 0.5)
-	out.Metrics["roc_auc"], out.Metrics["pr_auc"] = auc, ap
-	out.Metrics["precision"], out.Metrics["recall"], out.Metrics["holdout_positive_rate"] = c.Precision(), c.Recall(), float64(count(y))/float64(len(y))
+	return map[string]float64{mlops.MeasureROCAUC: auc, mlops.MeasurePRAUC: ap, "precision": c.Precision(), "recall": c.Recall(),
+		"holdout_positive_rate": float64(count(y)) / float64(len(y))}, ""
 }
 
 // anomalyAgainstFailures adds how an anomaly model's scores rank the

@@ -65,11 +65,11 @@ func rulRows(snap *mlops.Snapshots, runs []mlops.Run, cap float64) *rul.Rows {
 // least one) is the holdout, on whose every cycle the point estimate's
 // RMSE against the capped cycles left and the interval's coverage of them
 // are measured. It fills out's counts and metrics.
-func (a *Models) trainRUL(ctx context.Context, in TrainModelInput, d *TrainingData, features []string, out *TrainModelOutput, beat func(func(*TrainModelProgress))) (modelfile.Model, mlops.Reference, map[string]any, error) {
+func (a *Models) trainRUL(ctx context.Context, in TrainModelInput, d *TrainingData, features []string, out *TrainModelOutput, beat func(func(*TrainModelProgress))) (modelfile.Model, mlops.Reference, map[string]any, *holdoutSet, error) {
 	runs := d.Runs
 	hold := max(1, int(math.Round(float64(len(runs))*trainHoldout)))
 	if len(runs)-hold < MinRULRuns {
-		return modelfile.Model{}, mlops.Reference{}, nil, temporal.NewNonRetryableApplicationError(
+		return modelfile.Model{}, mlops.Reference{}, nil, nil, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("%d runs to a confirmed failure of %s assets from %s to %s (%d before the holdout of the newest %d), at least %d are needed before it: confirm failures (approved incidents, or done work orders of incidents) of assets whose readings up to them are stored, or widen the range",
 				len(runs), in.AssetType, in.From.Format(time.RFC3339), in.To.Format(time.RFC3339), len(runs)-hold, hold, MinRULRuns),
 			ErrNotEnoughLabels, nil)
@@ -98,26 +98,16 @@ func (a *Models) trainRUL(ctx context.Context, in TrainModelInput, d *TrainingDa
 	m, err := rul.TrainRows(ctx, train, o)
 	if err != nil {
 		if ctx.Err() != nil {
-			return modelfile.Model{}, mlops.Reference{}, nil, errors.Join(err, ctx.Err())
+			return modelfile.Model{}, mlops.Reference{}, nil, nil, errors.Join(err, ctx.Err())
 		}
-		return modelfile.Model{}, mlops.Reference{}, nil, invalidTraining("%v", err)
+		return modelfile.Model{}, mlops.Reference{}, nil, nil, invalidTraining("%v", err)
 	}
 	beat(func(pr *TrainModelProgress) { pr.Stage, pr.Percent = TrainStageEvaluating, 90 })
-	var se, covered, width float64
-	for i, x := range holdout.X {
-		r, lo, hi := m.Predict(x)
-		y := holdout.Y[i]
-		se += (r - y) * (r - y)
-		if lo <= y && y <= hi {
-			covered++
-		}
-		width += hi - lo
-	}
-	n := float64(len(holdout.Y))
-	out.Metrics = map[string]float64{
-		"rmse": math.Sqrt(se / n), "coverage": covered / n, "mean_width": width / n, "nominal_coverage": m.Coverage,
-		"cv_coverage": m.Info.CVCoverage, "cap": cfg.Cap, "train_runs": float64(out.TrainRuns), "holdout_runs": float64(out.HoldoutRuns),
-	}
+	eval := &holdoutSet{X: holdout.X, Score: func(s modelfile.Scorer, x [][]float64) (map[string]float64, string) {
+		return rulScores(s, x, holdout.Y)
+	}, Keys: []string{mlops.MeasureRMSE, mlops.MeasureCoverage, "mean_width", mlops.NominalCoverage}}
+	out.Metrics = map[string]float64{"cv_coverage": m.Info.CVCoverage, "cap": cfg.Cap, "train_runs": float64(out.TrainRuns), "holdout_runs": float64(out.HoldoutRuns)}
+	eval.add(out, m)
 	// The targets are a column of the hashed data.
 	withY := make([][]float64, len(train.X))
 	for i, x := range train.X {
@@ -130,5 +120,28 @@ func (a *Models) trainRUL(ctx context.Context, in TrainModelInput, d *TrainingDa
 	ref := mlops.NewReference(features, train.X, mlops.ReferenceSize, in.Seed)
 	params := map[string]any{"max_iter": p.MaxIter, "learning_rate": p.LearningRate, "max_leaf_nodes": p.MaxLeafNodes,
 		"min_samples_leaf": p.MinSamplesLeaf, "folds": o.Folds, "coverage": m.Coverage, "config": cfg, "seed": in.Seed}
-	return file, ref, params, nil
+	return file, ref, params, eval, nil
+}
+
+// rulScores are a remaining useful life model's RMSE against the capped
+// cycles left y on the holdout rows x, its intervals' coverage of them and
+// mean width, and the coverage they aim at; a scorer that is no rul model
+// has none, and the string says so.
+func rulScores(s modelfile.Scorer, x [][]float64, y []float64) (map[string]float64, string) {
+	m, ok := s.(*rul.Model)
+	if !ok {
+		return nil, fmt.Sprintf("a %T is no remaining useful life model", s)
+	}
+	var se, covered, width float64
+	for i, row := range x {
+		r, lo, hi := m.Predict(row)
+		se += (r - y[i]) * (r - y[i])
+		if lo <= y[i] && y[i] <= hi {
+			covered++
+		}
+		width += hi - lo
+	}
+	n := float64(len(y))
+	return map[string]float64{mlops.MeasureRMSE: math.Sqrt(se / n), mlops.MeasureCoverage: covered / n, "mean_width": width / n,
+		mlops.NominalCoverage: m.Coverage}, ""
 }

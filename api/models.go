@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -110,6 +111,9 @@ type promoteBody struct {
 	Version int    `json:"version"`
 	Alias   string `json:"alias"`
 	Reason  string `json:"reason"`
+	// Force promotes to champion a version whose recorded verdict says it
+	// is worse than the current champion.
+	Force bool `json:"force"`
 }
 
 func (b promoteBody) problems() []ParamError {
@@ -143,18 +147,68 @@ func (h *Models) promote(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, http.StatusUnprocessableEntity, "invalid_promotion", "the promotion is invalid", p)
 		return
 	}
+	name, reason := mux.Vars(r)["name"], strings.TrimSpace(b.Reason)
+	if b.Alias == registry.Champion {
+		worse, err := h.worseVerdict(r.Context(), Tenant(r), name, b.Version)
+		if err != nil {
+			writeRegistryError(w, r, err)
+			return
+		}
+		if worse != nil && !b.Force {
+			WriteError(w, r, http.StatusConflict, "challenger_worse",
+				fmt.Sprintf("v%d is worse than the champion v%d on the holdout it was trained with (%s); send \"force\": true to promote it anyway", b.Version, worse.Champion, worse.Failed),
+				worse)
+			return
+		}
+		if worse != nil {
+			reason = "forced over a worse verdict: " + worse.Failed + "; " + reason
+		}
+	}
 	ev, err := h.Registry.Promote(r.Context(), Tenant(r), registry.Promotion{
-		Name:    mux.Vars(r)["name"],
+		Name:    name,
 		Alias:   b.Alias,
 		Version: b.Version,
 		Actor:   keyActor(r),
-		Reason:  strings.TrimSpace(b.Reason),
+		Reason:  reason,
 	})
 	if err != nil {
 		writeRegistryError(w, r, err)
 		return
 	}
 	WriteJSON(w, http.StatusOK, promotionView{AliasEvent: ev, Watch: h.watch(r, ev)})
+}
+
+// worseDetails are the details of a challenger_worse refusal: the
+// verdict recorded when the version was trained (mlops.RecordedVerdict)
+// against the current champion.
+type worseDetails struct {
+	Version   int           `json:"version"`
+	Champion  int           `json:"champion"`
+	Tolerance float64       `json:"tolerance"`
+	Failed    string        `json:"failed"`
+	Checks    []mlops.Check `json:"checks"`
+}
+
+// worseVerdict returns the recorded verdict of version when it says the
+// version is worse than the model's current champion; nil when the
+// version has no verdict, passed, or was compared with another champion.
+func (h *Models) worseVerdict(ctx context.Context, tenant, name string, version int) (*worseDetails, error) {
+	v, err := h.Registry.Version(ctx, tenant, name, version)
+	if err != nil {
+		return nil, err
+	}
+	verdict, champion, ok := mlops.RecordedVerdict(v.Metrics)
+	if !ok || verdict.Promote {
+		return nil, nil
+	}
+	champ, err := h.Registry.Resolve(ctx, tenant, name, registry.Champion)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && champ.Version != champion) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &worseDetails{Version: version, Champion: champion, Tolerance: v.Metrics[mlops.MetricVerdictTolerance], Failed: verdict.Failed(), Checks: verdict.Checks}, nil
 }
 
 // promotionView is the answer to a promotion: the recorded move and the

@@ -182,7 +182,8 @@ func TestPromote(t *testing.T) {
 		{"no version", "ml-ops", path, `{"reason":"r"}`, 422, "invalid_promotion"},
 		{"unknown alias", "ml-ops", path, `{"version":2,"alias":"production","reason":"r"}`, 422, "invalid_promotion"},
 		{"no reason", "ml-ops", path, `{"version":2,"reason":"  "}`, 422, "invalid_promotion"},
-		{"unknown field", "ml-ops", path, `{"version":2,"reason":"r","force":true}`, 400, "malformed_body"},
+		{"unknown field", "ml-ops", path, `{"version":2,"reason":"r","forced":true}`, 400, "malformed_body"},
+		{"force not a boolean", "ml-ops", path, `{"version":2,"reason":"r","force":"yes"}`, 400, "malformed_body"},
 		{"not JSON", "ml-ops", path, `version=2`, 400, "malformed_body"},
 		{"GET", "ml-ops", path, ``, 405, "method_not_allowed"},
 	} {

@@ -40,7 +40,7 @@ type modelsSubcommand struct {
 var modelsSubcommands = []modelsSubcommand{
 	{"import", "FILE --name NAME [--alias champion|challenger] [--note TEXT]", "upload a model file as the model's next version", modelsImport, importFlags},
 	{"list", "[NAME]", "list the models, or one model's versions", modelsList, nil},
-	{"promote", "NAME VERSION [--alias champion|challenger] [--reason TEXT]", "move an alias (champion by default) to a version", modelsPromote, promoteFlags},
+	{"promote", "NAME VERSION [--alias champion|challenger] [--reason TEXT] [--force]", "move an alias (champion by default) to a version", modelsPromote, promoteFlags},
 	{"rollback", "NAME [--alias champion|challenger]", "move an alias back to the version it held before its latest move", modelsRollback, aliasFlags},
 	{"train", "NAME --kind anomaly|failure_risk|rul --asset-type TYPE --from TIME --to TIME [--alias challenger|champion] [--horizon 24h] [--feature NAME=SOURCE]…",
 		"train a model from the tenant's stored readings, showing its progress", modelsTrain, trainFlags},
@@ -149,12 +149,16 @@ func importFlags(fs *flag.FlagSet) any {
 	return o
 }
 
-type promoteOptions struct{ alias, reason string }
+type promoteOptions struct {
+	alias, reason string
+	force         bool
+}
 
 func promoteFlags(fs *flag.FlagSet) any {
 	o := &promoteOptions{}
 	fs.StringVar(&o.alias, "alias", registry.Champion, "alias to move: champion or challenger")
 	fs.StringVar(&o.reason, "reason", "", "why, kept in the alias history (default: promoted with smartmaint models promote)")
+	fs.BoolVar(&o.force, "force", false, "promote to champion even if the version's recorded verdict says it is worse than the champion")
 	return o
 }
 
@@ -273,9 +277,12 @@ func modelsPromote(ctx context.Context, c *modelsClient, args []string, out io.W
 	if o.reason == "" {
 		o.reason = "promoted with smartmaint models promote"
 	}
-	body, _ := json.Marshal(map[string]any{"version": version, "alias": o.alias, "reason": o.reason})
+	body, _ := json.Marshal(map[string]any{"version": version, "alias": o.alias, "reason": o.reason, "force": o.force})
 	var ev registry.AliasEvent
 	if err := c.do(ctx, http.MethodPost, modelPath(args[0], "promote"), nil, bytes.NewReader(body), http.Header{"Content-Type": {"application/json"}}, &ev); err != nil {
+		if e := (*apiError)(nil); errors.As(err, &e) && e.Code == "challenger_worse" {
+			return fmt.Errorf("models promote: %w (--force promotes it anyway)", err)
+		}
 		return fmt.Errorf("models promote: %w", err)
 	}
 	fmt.Fprintf(out, "%s of %s: %s → v%d\n", ev.Alias, ev.Name, versionLabel(ev.From), ev.To)

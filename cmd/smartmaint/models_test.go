@@ -68,15 +68,21 @@ func forestFiles(t *testing.T, n int) []string {
 	return paths
 }
 
+// modelsRunner runs smartmaint models against d, answering what it
+// printed on stdout.
+func modelsRunner(t *testing.T, d modelsDefaults) func(args ...string) (string, error) {
+	return func(args ...string) (string, error) {
+		t.Helper()
+		var out, info bytes.Buffer
+		err := modelsCommand(context.Background(), d, args, &out, &info)
+		return out.String(), err
+	}
+}
+
 func TestModelsCommand(t *testing.T) {
 	d, reg := modelsServer(t)
 	ctx := context.Background()
-	run := func(args ...string) (string, error) {
-		t.Helper()
-		var out, info bytes.Buffer
-		err := modelsCommand(ctx, d, args, &out, &info)
-		return out.String(), err
-	}
+	run := modelsRunner(t, d)
 	files := forestFiles(t, 3)
 
 	// import: flags after the file, the alias set at once.

@@ -2,6 +2,8 @@ package mlops
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -92,20 +94,18 @@ func Compare(c Comparison, margin, tol float64) Verdict {
 	var missing []string
 	if l := c.Labelled; l != nil {
 		v.Basis = append(v.Basis, "labels")
-		atLeast := fmt.Sprintf("at least the champion's − %g", tol)
 		v.Checks = append(v.Checks,
-			Check{Measure: "pr_auc", Champion: l.Champion.PRAUC, Challenger: l.Challenger.PRAUC, Pass: l.Challenger.PRAUC >= l.Champion.PRAUC-tol, Rule: atLeast},
-			Check{Measure: "roc_auc", Champion: l.Champion.ROCAUC, Challenger: l.Challenger.ROCAUC, Pass: l.Challenger.ROCAUC >= l.Champion.ROCAUC-tol, Rule: atLeast})
+			higherBetter(MeasurePRAUC, l.Champion.PRAUC, l.Challenger.PRAUC, tol),
+			higherBetter(MeasureROCAUC, l.Champion.ROCAUC, l.Challenger.ROCAUC, tol))
 	} else {
 		missing = append(missing, "no confirmed fault in the window, so no labelled holdout")
 	}
 	if b := c.Backtest; b != nil {
 		v.Basis = append(v.Basis, "backtest")
-		atMost := fmt.Sprintf("at most the champion's × %g", 1+tol)
 		ch, cl := b.Champion, b.Challenger
 		v.Checks = append(v.Checks,
-			Check{Measure: "backtest_alarms_per_day", Champion: ch.AlarmsPerDay, Challenger: cl.AlarmsPerDay, Pass: cl.AlarmsPerDay <= ch.AlarmsPerDay*(1+tol), Rule: atMost},
-			Check{Measure: "backtest_false_alarms", Champion: float64(ch.FalseAlarms), Challenger: float64(cl.FalseAlarms), Pass: float64(cl.FalseAlarms) <= float64(ch.FalseAlarms)*(1+tol), Rule: atMost})
+			lowerBetter("backtest_alarms_per_day", ch.AlarmsPerDay, cl.AlarmsPerDay, tol),
+			lowerBetter("backtest_false_alarms", float64(ch.FalseAlarms), float64(cl.FalseAlarms), tol))
 		if b.Failures > 0 {
 			v.Checks = append(v.Checks,
 				Check{Measure: "backtest_caught", Champion: float64(ch.Caught), Challenger: float64(cl.Caught), Pass: cl.Caught >= ch.Caught, Rule: "at least the champion's"},
@@ -121,11 +121,133 @@ func Compare(c Comparison, margin, tol float64) Verdict {
 			v.Note += ": the calibration rule alone decides"
 		}
 	}
+	v.decide()
+	return v
+}
+
+// decide promotes when every check passed.
+func (v *Verdict) decide() {
 	v.Promote = true
 	for _, ch := range v.Checks {
 		v.Promote = v.Promote && ch.Pass
 	}
+}
+
+// The measures of a labelled holdout, named as in a trained version's
+// metrics (and, prefixed with ChampionPrefix, the champion's figures on
+// the same holdout).
+const (
+	MeasurePRAUC    = "pr_auc"
+	MeasureROCAUC   = "roc_auc"
+	MeasureRMSE     = "rmse"
+	MeasureCoverage = "coverage"
+	// NominalCoverage is the coverage a RUL version's intervals aim at.
+	NominalCoverage = "nominal_coverage"
+)
+
+// The metrics a trained version's holdout verdict is recorded in, next to
+// the champion's figures (ChampionPrefix + measure).
+const (
+	ChampionPrefix = "champion_"
+	// MetricChampionVersion is the champion the version was compared with.
+	MetricChampionVersion = "champion_version"
+	// MetricVerdictPromote is 1 when the version passed, 0 when it is worse
+	// than that champion.
+	MetricVerdictPromote = "verdict_promote"
+	// MetricVerdictTolerance is the policy's tolerance the verdict used.
+	MetricVerdictTolerance = "verdict_tolerance"
+)
+
+// HoldoutMeasures are the measures CompareHoldout checks, in order.
+var HoldoutMeasures = []string{MeasurePRAUC, MeasureROCAUC, MeasureRMSE, MeasureCoverage}
+
+// CompareHoldout applies the promotion rule to a trained challenger and
+// the champion scored on the same labelled holdout, each given as its
+// figures by measure (a version's metrics): on every measure both have,
+// the challenger must not be worse than the champion beyond tol, as in
+// Compare: PR AUC and ROC AUC at least the champion's − tol, RMSE at most
+// the champion's × (1 + tol), and the interval coverage's distance from
+// each version's NominalCoverage at most the champion's + tol. Without
+// any shared measure the verdict promotes and its Note says so.
+func CompareHoldout(champion, challenger map[string]float64, tol float64) Verdict {
+	v := Verdict{Basis: []string{"holdout"}}
+	for _, m := range HoldoutMeasures {
+		ch, okCh := champion[m]
+		cl, okCl := challenger[m]
+		if !okCh || !okCl {
+			continue
+		}
+		switch m {
+		case MeasureRMSE:
+			v.Checks = append(v.Checks, lowerBetter(m, ch, cl, tol))
+		case MeasureCoverage:
+			v.Checks = append(v.Checks, closerToNominal(m, ch, cl, champion[NominalCoverage], challenger[NominalCoverage], tol))
+		default:
+			v.Checks = append(v.Checks, higherBetter(m, ch, cl, tol))
+		}
+	}
+	if len(v.Checks) == 0 {
+		v.Note = "no measure of the holdout was taken for both versions"
+	}
+	v.decide()
 	return v
+}
+
+// HoldoutMetrics are the figures of a holdout verdict to record in the
+// challenger's metrics: the champion's (ChampionPrefix + measure), which
+// champion, the verdict and its tolerance.
+func HoldoutMetrics(championVersion int, champion map[string]float64, v Verdict, tol float64) map[string]float64 {
+	m := map[string]float64{MetricChampionVersion: float64(championVersion), MetricVerdictTolerance: tol, MetricVerdictPromote: 0}
+	if v.Promote {
+		m[MetricVerdictPromote] = 1
+	}
+	for _, k := range append(slices.Clip(HoldoutMeasures), NominalCoverage) {
+		if x, ok := champion[k]; ok {
+			m[ChampionPrefix+k] = x
+		}
+	}
+	return m
+}
+
+// RecordedVerdict is the holdout verdict recorded in a version's metrics
+// (HoldoutMetrics) with its checks rebuilt by CompareHoldout, and the
+// champion it was taken against; ok is false for a version without one.
+func RecordedVerdict(metrics map[string]float64) (v Verdict, champion int, ok bool) {
+	promote, ok := metrics[MetricVerdictPromote]
+	if !ok {
+		return Verdict{}, 0, false
+	}
+	champ := map[string]float64{}
+	for k, x := range metrics {
+		if name, found := strings.CutPrefix(k, ChampionPrefix); found {
+			champ[name] = x
+		}
+	}
+	v = CompareHoldout(champ, metrics, metrics[MetricVerdictTolerance])
+	v.Promote = promote == 1
+	return v, int(metrics[MetricChampionVersion]), true
+}
+
+// higherBetter checks a measure the challenger must not fall below the
+// champion's by more than tol.
+func higherBetter(measure string, champion, challenger, tol float64) Check {
+	return Check{Measure: measure, Champion: champion, Challenger: challenger, Pass: challenger >= champion-tol,
+		Rule: fmt.Sprintf("at least the champion's − %g", tol)}
+}
+
+// lowerBetter checks a measure the challenger must not exceed the
+// champion's × (1 + tol) on.
+func lowerBetter(measure string, champion, challenger, tol float64) Check {
+	return Check{Measure: measure, Champion: champion, Challenger: challenger, Pass: challenger <= champion*(1+tol),
+		Rule: fmt.Sprintf("at most the champion's × %g", 1+tol)}
+}
+
+// closerToNominal checks a coverage whose distance from its nominal the
+// challenger must not exceed the champion's by more than tol.
+func closerToNominal(measure string, champion, challenger, champNominal, challNominal, tol float64) Check {
+	return Check{Measure: measure, Champion: champion, Challenger: challenger,
+		Pass: math.Abs(challenger-challNominal) <= math.Abs(champion-champNominal)+tol,
+		Rule: fmt.Sprintf("within the champion's distance from the nominal %g + %g", challNominal, tol)}
 }
 
 // Failed lists the checks the challenger failed, for the outcome's reason.
