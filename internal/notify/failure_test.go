@@ -1,6 +1,7 @@
 package notify_test
 
 import (
+	"bufio"
 	"context"
 	"net"
 	"net/http"
@@ -34,6 +35,18 @@ func rawServer(t *testing.T, answer string) string {
 			c, err := ln.Accept()
 			if err != nil {
 				return
+			}
+			// Read the request first, as a real server does: closing a
+			// socket with the request unread resets the connection, and
+			// the client would then see a failed write instead of the
+			// answer.
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			br := bufio.NewReader(c)
+			for {
+				line, err := br.ReadString('\n')
+				if err != nil || line == "\r\n" {
+					break
+				}
 			}
 			c.Write([]byte(answer))
 			c.Close()
