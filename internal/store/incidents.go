@@ -110,12 +110,13 @@ func (db *DB) RecordIncident(ctx context.Context, inc incident.Projection, entri
 	return nil
 }
 
-const incidentColumns = `id, asset_id, workflow_id, status, resolution, severity, active, acknowledged, assignee,
+// incidentColumns are the projection's columns scanIncident reads.
+const incidentColumns = `tenant_id, id, asset_id, workflow_id, status, resolution, severity, active, acknowledged, assignee,
 	confidence, anomalies, work_order_id::text, summary, seq, opened_at, updated_at, closed_at`
 
 func scanIncident(row pgx.Row) (incident.Projection, error) {
 	var i incident.Projection
-	err := row.Scan(&i.ID, &i.AssetID, &i.WorkflowID, &i.Status, &i.Resolution, &i.Severity, &i.Active, &i.Acknowledged,
+	err := row.Scan(&i.TenantID, &i.ID, &i.AssetID, &i.WorkflowID, &i.Status, &i.Resolution, &i.Severity, &i.Active, &i.Acknowledged,
 		&i.Assignee, &i.Confidence, &i.Anomalies, &i.WorkOrderID, &i.Summary, &i.Seq, &i.OpenedAt, &i.UpdatedAt, &i.ClosedAt)
 	return i, err
 }

@@ -17,35 +17,28 @@ import (
 
 // OpenIncidents returns every open incident of every tenant, oldest first.
 func (db *DB) OpenIncidents(ctx context.Context) ([]incident.Projection, error) {
-	rows, err := db.Pool.Query(ctx, `SELECT tenant_id, `+incidentColumns+` FROM incidents WHERE closed_at IS NULL ORDER BY opened_at`)
+	rows, err := db.Pool.Query(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE closed_at IS NULL ORDER BY opened_at`)
 	if err != nil {
 		return nil, fmt.Errorf("store: open incidents: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (incident.Projection, error) { return scanTenantIncident(r) })
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (incident.Projection, error) { return scanIncident(r) })
 	if err != nil {
 		return nil, fmt.Errorf("store: open incidents: %w", err)
 	}
 	return out, nil
 }
 
-func scanTenantIncident(row pgx.Row) (incident.Projection, error) {
-	var i incident.Projection
-	err := row.Scan(&i.TenantID, &i.ID, &i.AssetID, &i.WorkflowID, &i.Status, &i.Resolution, &i.Severity, &i.Active, &i.Acknowledged,
-		&i.Assignee, &i.Confidence, &i.Anomalies, &i.WorkOrderID, &i.Summary, &i.Seq, &i.OpenedAt, &i.UpdatedAt, &i.ClosedAt)
-	return i, err
-}
-
 // OpenIncidentOf returns the asset's open incident; ErrNotFound when it has
 // none.
 func (db *DB) OpenIncidentOf(ctx context.Context, tenant, assetID string) (incident.Projection, error) {
-	i, err := scanTenantIncident(db.Pool.QueryRow(ctx, `SELECT tenant_id, `+incidentColumns+` FROM incidents
+	i, err := scanIncident(db.Pool.QueryRow(ctx, `SELECT `+incidentColumns+` FROM incidents
 		WHERE tenant_id = $1 AND asset_id = $2 AND closed_at IS NULL`, tenant, assetID))
 	return i, notFound(err, "open incident of asset", assetID)
 }
 
 // IncidentOf returns one incident of tenant (owner role).
 func (db *DB) IncidentOf(ctx context.Context, tenant, id string) (incident.Projection, error) {
-	i, err := scanTenantIncident(db.Pool.QueryRow(ctx, `SELECT tenant_id, `+incidentColumns+` FROM incidents
+	i, err := scanIncident(db.Pool.QueryRow(ctx, `SELECT `+incidentColumns+` FROM incidents
 		WHERE tenant_id = $1 AND id = $2`, tenant, id))
 	return i, notFound(err, "incident", id)
 }
