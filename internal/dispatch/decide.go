@@ -36,15 +36,16 @@ func (b DecisionRequest) Decision(incidentID, actor string) (incident.Decision, 
 		d.User = actor
 	}
 	var bad []incident.Problem
+	unparsable := false
 	if b.SnoozeFor != "" {
 		s, err := time.ParseDuration(b.SnoozeFor)
-		if err != nil {
-			bad = append(bad, incident.Problem{Field: "snooze_for", Message: "a duration from 1m to 720h, for example \"2h\""})
-		}
-		d.SnoozeFor = incident.Duration(s)
+		d.SnoozeFor, unparsable = incident.Duration(s), err != nil
+	}
+	if unparsable {
+		bad = append(bad, incident.Problem{Field: "snooze_for", Message: incident.SnoozeRule})
 	}
 	for _, p := range d.Problems() {
-		if len(bad) == 0 || p.Field != bad[0].Field {
+		if !(unparsable && p.Field == "snooze_for") {
 			bad = append(bad, p)
 		}
 	}

@@ -29,6 +29,9 @@ const (
 	MaxSnooze  = 30 * 24 * time.Hour
 )
 
+// SnoozeRule is what a decision's snooze_for must be, as its problem says.
+const SnoozeRule = "a duration from 1m to 720h, for example \"2h\""
+
 // Decision is a person's (or the policy's) answer to an incident awaiting
 // approval.
 type Decision struct {
@@ -62,7 +65,7 @@ func (d Decision) Problems() []Problem {
 		}
 	case Snooze:
 		if s := time.Duration(d.SnoozeFor); s < MinSnooze || s > MaxSnooze {
-			p = append(p, Problem{"snooze_for", "a duration from 1m to 720h, for example \"2h\""})
+			p = append(p, Problem{"snooze_for", SnoozeRule})
 		}
 	default:
 		p = append(p, Problem{"action", "one of approve, reject, snooze, acknowledge"})
