@@ -220,8 +220,9 @@ func TestDevRestart(t *testing.T) {
 	for _, name := range []string{"press-c", "press-v", "press-z"} {
 		o := byAsset[name]
 		eventually(t, 60*time.Second, name+" moving on", func() bool {
-			st, _ := s.incident(o.id)["status"].(string)
-			return incident.Status(st) != o.status && incident.Status(st) != incident.StatusCollecting && incident.Status(st) != incident.StatusValidating
+			text, _ := s.incident(o.id)["status"].(string)
+			st := incident.Status(text)
+			return st != o.status && st != incident.StatusCollecting && st != incident.StatusValidating
 		})
 	}
 	// A new anomaly joins the asset's re-attached incident.
